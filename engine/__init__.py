@@ -1,0 +1,13 @@
+"""A numpy deep-learning engine that speaks ConvNetJS.
+
+The public surface is described in ENGINE_API.md: ``Net``, ``Trainer``,
+``infer_shapes``, ``SpecError`` and ``engine.digits``. The engine never imports Qt.
+"""
+from . import digits
+from .errors import DataError, EngineError, SnapshotError, SpecError
+from .net import Net
+from .spec import expand, infer_shapes
+from .trainer import METHODS, Trainer
+
+__all__ = ["Net", "Trainer", "METHODS", "infer_shapes", "expand", "SpecError", "SnapshotError",
+           "DataError", "EngineError", "digits"]

@@ -1,0 +1,148 @@
+"""The small protocol every layer follows, and option parsing shared by them.
+
+A layer is built from a dict of options and the shape of its input volume
+``(sy, sx, depth)``. The constructor validates the options and computes the output
+shape up front without allocating anything; ``init_params`` allocates weights.
+Batches are ``(N, sy, sx, depth)`` arrays.
+"""
+import numbers
+
+import numpy as np
+
+from ..errors import SnapshotError, SpecError
+
+
+class Layer:
+    layer_type = None
+    has_params = False
+
+    def __init__(self, opts, in_shape):
+        self.opts = dict(opts)
+        self.in_sy, self.in_sx, self.in_depth = in_shape
+        self.out_sy, self.out_sx, self.out_depth = in_shape
+        self.out_act = None
+        self.out_grad = None
+        self.dtype = np.float32
+
+    # -- shapes -----------------------------------------------------------
+    @property
+    def out_shape(self):
+        return (self.out_sy, self.out_sx, self.out_depth)
+
+    @property
+    def n_params(self):
+        return 0
+
+    def describe(self):
+        """Short words for the layer's settings, e.g. ``conv 5x5, 8 filters``."""
+        return self.layer_type
+
+    # -- compute ------------------------------------------------------------
+    def init_params(self, rng, dtype):
+        self.dtype = dtype
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dout, need_dx=True):
+        raise NotImplementedError
+
+    def params_and_grads(self):
+        return []
+
+    # -- serialisation ------------------------------------------------------
+    spec_keys = ()
+
+    def to_spec(self):
+        """This layer as a ``layer_defs`` entry (no shorthands, no weights)."""
+        spec = {"type": self.layer_type}
+        spec.update({k: getattr(self, k) for k in self.spec_keys})
+        return spec
+
+    def to_json(self):
+        return {"layer_type": self.layer_type, "out_sx": self.out_sx,
+                "out_sy": self.out_sy, "out_depth": self.out_depth}
+
+    @classmethod
+    def opts_from_json(cls, obj):
+        """Options that rebuild this layer from a snapshot entry."""
+        return {}
+
+    def load_json_params(self, obj):
+        """Copy weights from a snapshot entry (layers with parameters override)."""
+
+
+# -- option helpers --------------------------------------------------------
+def _where(layer_type, name):
+    return f"{layer_type}: '{name}'"
+
+
+def int_opt(opts, name, layer_type, default=None, minimum=1, aliases=()):
+    """An integer option >= minimum; raises SpecError with the option's name."""
+    value = None
+    for key in (name,) + tuple(aliases):
+        if opts.get(key) is not None:
+            value = opts[key]
+            break
+    if value is None:
+        if default is None:
+            raise SpecError(f"{layer_type}: missing '{name}'")
+        return default
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SpecError(f"{_where(layer_type, name)} must be a whole number, got {value!r}")
+    if value != int(value):
+        raise SpecError(f"{_where(layer_type, name)} must be a whole number, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise SpecError(f"{_where(layer_type, name)} must be at least {minimum}, got {value}")
+    return value
+
+
+def float_opt(opts, name, layer_type, default, minimum=None, maximum=None,
+              exclusive_max=False):
+    value = opts.get(name)
+    if value is None:
+        return float(default)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise SpecError(f"{_where(layer_type, name)} must be a number, got {value!r}")
+    value = float(value)
+    if minimum is not None and value < minimum:
+        raise SpecError(f"{_where(layer_type, name)} must be at least {minimum}, got {value}")
+    if maximum is not None and (value >= maximum if exclusive_max else value > maximum):
+        bound = "below" if exclusive_max else "at most"
+        raise SpecError(f"{_where(layer_type, name)} must be {bound} {maximum}, got {value}")
+    return value
+
+
+def vol_from_json(obj, shape, what, dtype):
+    """Read a ConvNetJS ``Vol`` JSON (``w`` a list or a dict keyed "0", "1", ...)."""
+    if not isinstance(obj, dict) or "w" not in obj:
+        raise SnapshotError(f"{what}: expected an object with 'sx', 'sy', 'depth' and 'w'")
+    w = obj["w"]
+    size = int(np.prod(shape))
+    try:
+        if isinstance(w, dict):
+            values = [w[str(i)] for i in range(size)]
+        elif isinstance(w, (list, tuple)):
+            values = w
+        else:
+            raise SnapshotError(f"{what}: 'w' must be a list or an object of numbers")
+        arr = np.asarray(values, dtype=np.float64)
+    except KeyError as e:
+        raise SnapshotError(f"{what}: 'w' is missing entry {e.args[0]} of {size}") from None
+    except (TypeError, ValueError):
+        raise SnapshotError(f"{what}: 'w' holds something that is not a number") from None
+    if arr.ndim != 1 or arr.size != size:
+        raise SnapshotError(f"{what}: 'w' has {arr.size} values, expected {size}")
+    if not np.all(np.isfinite(arr)):
+        raise SnapshotError(f"{what}: 'w' holds a value that is not finite")
+    dims = tuple(obj.get(k) for k in ("sy", "sx", "depth"))
+    if all(isinstance(d, numbers.Integral) for d in dims) and int(np.prod(dims)) != size:
+        raise SnapshotError(f"{what}: declared size {dims[1]}x{dims[0]}x{dims[2]} "
+                            f"does not fit the layer ({size} values)")
+    return arr.reshape(shape).astype(dtype)
+
+
+def vol_to_json(arr, sx, sy, depth):
+    return {"sx": int(sx), "sy": int(sy), "depth": int(depth),
+            "w": np.asarray(arr, dtype=np.float64).ravel().tolist()}

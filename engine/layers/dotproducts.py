@@ -1,0 +1,187 @@
+"""Layers that compute dot products: convolution and fully connected.
+
+Both keep their weights as one matrix so that every pass is a BLAS product:
+conv filters are ``(filters, sy, sx, in_depth)``, i.e. rows of ``sy*sx*in_depth``
+in the same order as an input window, and fc weights are ``(num_neurons, num_inputs)``.
+"""
+import numpy as np
+
+from ..errors import SnapshotError, SpecError
+from .base import Layer, float_opt, int_opt, vol_from_json, vol_to_json
+from . import im2col
+
+
+def _init_bias(n, opts, dtype):
+    return np.full(n, opts.get("bias_pref", 0.0) or 0.0, dtype=dtype)
+
+
+class ConvLayer(Layer):
+    layer_type = "conv"
+    has_params = True
+    spec_keys = ("sx", "sy", "filters", "stride", "pad", "l1_decay_mul", "l2_decay_mul")
+
+    def __init__(self, opts, in_shape):
+        super().__init__(opts, in_shape)
+        t = "conv"
+        self.sx = int_opt(opts, "sx", t)
+        self.sy = int_opt(opts, "sy", t, default=self.sx)
+        self.filters = int_opt(opts, "filters", t)
+        self.stride = int_opt(opts, "stride", t, default=1)
+        self.pad = int_opt(opts, "pad", t, default=0, minimum=0)
+        self.l1_decay_mul = float_opt(opts, "l1_decay_mul", t, 0.0, minimum=0)
+        self.l2_decay_mul = float_opt(opts, "l2_decay_mul", t, 1.0, minimum=0)
+        float_opt(opts, "bias_pref", t, 0.0)
+        hp, wp = self.in_sy + 2 * self.pad, self.in_sx + 2 * self.pad
+        if self.sy > hp or self.sx > wp:
+            raise SpecError(f"{self.describe()}: input is {self.in_sx}x{self.in_sy}"
+                            f"{' padded to %dx%d' % (wp, hp) if self.pad else ''}, "
+                            f"smaller than the {self.sx}x{self.sy} filter")
+        self.out_sy = (hp - self.sy) // self.stride + 1
+        self.out_sx = (wp - self.sx) // self.stride + 1
+        self.out_depth = self.filters
+
+    @property
+    def n_params(self):
+        return self.filters * (self.sy * self.sx * self.in_depth + 1)
+
+    def describe(self):
+        return (f"conv {self.sx}x{self.sy}, {self.filters} filters, "
+                f"stride {self.stride}, pad {self.pad}")
+
+    def init_params(self, rng, dtype):
+        self.dtype = dtype
+        fan_in = self.sx * self.sy * self.in_depth
+        shape = (self.filters, self.sy, self.sx, self.in_depth)
+        self.weights = (rng.standard_normal(shape) * np.sqrt(1.0 / fan_in)).astype(dtype)
+        self.biases = _init_bias(self.filters, self.opts, dtype)
+        self.dweights = np.zeros_like(self.weights)
+        self.dbiases = np.zeros_like(self.biases)
+
+    def forward(self, x, training=False):
+        self._x_shape = x.shape
+        self._cols = cols = im2col.windows(x, self.sy, self.sx, self.stride, self.pad,
+                                           self.out_sy, self.out_sx)
+        w = self.weights.reshape(self.filters, -1)
+        out = cols @ w.T
+        out += self.biases
+        self.out_act = out.reshape(x.shape[0], self.out_sy, self.out_sx, self.filters)
+        return self.out_act
+
+    def backward(self, dout, need_dx=True):
+        self.out_grad = dout
+        d2 = dout.reshape(-1, self.filters)
+        np.matmul(d2.T, self._cols, out=self.dweights.reshape(self.filters, -1))
+        np.sum(d2, axis=0, out=self.dbiases)
+        if not need_dx:
+            return None
+        dcols = d2 @ self.weights.reshape(self.filters, -1)
+        return im2col.fold(dcols, self._x_shape, self.sy, self.sx, self.stride, self.pad,
+                           self.out_sy, self.out_sx)
+
+    def params_and_grads(self):
+        return [
+            {"params": self.weights, "grads": self.dweights,
+             "l1_decay_mul": self.l1_decay_mul, "l2_decay_mul": self.l2_decay_mul},
+            {"params": self.biases, "grads": self.dbiases,
+             "l1_decay_mul": 0.0, "l2_decay_mul": 0.0},
+        ]
+
+    def to_json(self):
+        j = super().to_json()
+        j.update(sx=self.sx, sy=self.sy, stride=self.stride, in_depth=self.in_depth,
+                 pad=self.pad, l1_decay_mul=self.l1_decay_mul, l2_decay_mul=self.l2_decay_mul,
+                 filters=[vol_to_json(f, self.sx, self.sy, self.in_depth) for f in self.weights],
+                 biases=vol_to_json(self.biases, 1, 1, self.filters))
+        return j
+
+    @classmethod
+    def opts_from_json(cls, obj):
+        return {"sx": obj.get("sx"), "sy": obj.get("sy"), "stride": obj.get("stride", 1),
+                "pad": obj.get("pad", 0), "filters": obj.get("out_depth"),
+                "l1_decay_mul": obj.get("l1_decay_mul", 1.0),
+                "l2_decay_mul": obj.get("l2_decay_mul", 1.0)}
+
+    def load_json_params(self, obj):
+        filters = obj.get("filters")
+        if not isinstance(filters, list) or len(filters) != self.filters:
+            raise SnapshotError(f"{self.describe()}: expected {self.filters} filters")
+        shape = (self.sy, self.sx, self.in_depth)
+        self.weights[...] = np.stack([vol_from_json(f, shape, f"{self.describe()}, filter {i}",
+                                                    self.dtype) for i, f in enumerate(filters)])
+        self.biases[...] = vol_from_json(obj.get("biases"), (self.filters,),
+                                         f"{self.describe()}, biases", self.dtype)
+
+
+class FullyConnLayer(Layer):
+    layer_type = "fc"
+    has_params = True
+    spec_keys = ("num_neurons", "l1_decay_mul", "l2_decay_mul")
+
+    def __init__(self, opts, in_shape):
+        super().__init__(opts, in_shape)
+        t = "fc"
+        self.num_neurons = int_opt(opts, "num_neurons", t, aliases=("filters",))
+        self.num_inputs = self.in_sx * self.in_sy * self.in_depth
+        self.l1_decay_mul = float_opt(opts, "l1_decay_mul", t, 0.0, minimum=0)
+        self.l2_decay_mul = float_opt(opts, "l2_decay_mul", t, 1.0, minimum=0)
+        float_opt(opts, "bias_pref", t, 0.0)
+        self.out_sx = self.out_sy = 1
+        self.out_depth = self.num_neurons
+
+    @property
+    def n_params(self):
+        return self.num_neurons * (self.num_inputs + 1)
+
+    def describe(self):
+        return f"fc {self.num_neurons} neurons"
+
+    def init_params(self, rng, dtype):
+        self.dtype = dtype
+        shape = (self.num_neurons, self.num_inputs)
+        self.weights = (rng.standard_normal(shape) * np.sqrt(1.0 / self.num_inputs)).astype(dtype)
+        self.biases = _init_bias(self.num_neurons, self.opts, dtype)
+        self.dweights = np.zeros_like(self.weights)
+        self.dbiases = np.zeros_like(self.biases)
+
+    def forward(self, x, training=False):
+        self._x = x2 = x.reshape(x.shape[0], -1)
+        self._x_shape = x.shape
+        out = x2 @ self.weights.T
+        out += self.biases
+        self.out_act = out.reshape(x.shape[0], 1, 1, self.num_neurons)
+        return self.out_act
+
+    def backward(self, dout, need_dx=True):
+        self.out_grad = dout
+        d2 = dout.reshape(-1, self.num_neurons)
+        np.matmul(d2.T, self._x, out=self.dweights)
+        np.sum(d2, axis=0, out=self.dbiases)
+        if not need_dx:
+            return None
+        return (d2 @ self.weights).reshape(self._x_shape)
+
+    params_and_grads = ConvLayer.params_and_grads
+
+    def to_json(self):
+        j = super().to_json()
+        j.update(num_inputs=self.num_inputs, l1_decay_mul=self.l1_decay_mul,
+                 l2_decay_mul=self.l2_decay_mul,
+                 filters=[vol_to_json(f, 1, 1, self.num_inputs) for f in self.weights],
+                 biases=vol_to_json(self.biases, 1, 1, self.num_neurons))
+        return j
+
+    @classmethod
+    def opts_from_json(cls, obj):
+        return {"num_neurons": obj.get("out_depth"),
+                "l1_decay_mul": obj.get("l1_decay_mul", 1.0),
+                "l2_decay_mul": obj.get("l2_decay_mul", 1.0)}
+
+    def load_json_params(self, obj):
+        filters = obj.get("filters")
+        if not isinstance(filters, list) or len(filters) != self.num_neurons:
+            raise SnapshotError(f"{self.describe()}: expected {self.num_neurons} weight rows")
+        self.weights[...] = np.stack([vol_from_json(f, (self.num_inputs,),
+                                                    f"{self.describe()}, neuron {i}", self.dtype)
+                                      for i, f in enumerate(filters)])
+        self.biases[...] = vol_from_json(obj.get("biases"), (self.num_neurons,),
+                                         f"{self.describe()}, biases", self.dtype)

@@ -1,0 +1,171 @@
+"""Loss layers: softmax (cross-entropy), svm (structured hinge) and regression (L2).
+
+A loss layer is last in a net. ``forward`` gives its output (probabilities, scores
+or values); ``loss(y)`` gives the mean loss over the batch and the gradient of that
+mean with respect to the layer's input.
+"""
+import numbers
+
+import numpy as np
+
+from ..errors import DataError
+from .base import Layer, int_opt
+
+
+class LossLayer(Layer):
+    is_loss = True
+
+    def __init__(self, opts, in_shape):
+        super().__init__(opts, in_shape)
+        self.num_inputs = self.in_sx * self.in_sy * self.in_depth
+        self.out_sx = self.out_sy = 1
+        self.out_depth = self.num_inputs
+
+    def forward(self, x, training=False):
+        self._x_shape = x.shape
+        self._x = x.reshape(x.shape[0], -1)
+        self.out_act = self._output(self._x).reshape(x.shape[0], 1, 1, -1)
+        return self.out_act
+
+    def _output(self, x):
+        return x
+
+    def to_json(self):
+        j = super().to_json()
+        j["num_inputs"] = self.num_inputs
+        return j
+
+    def class_labels(self, y, n):
+        """Check ``y`` as ``n`` class indices below ``num_inputs``; return it as int64."""
+        y = np.asarray(y)
+        if y.ndim == 0:
+            y = y.reshape(1)
+        if y.shape != (n,):
+            raise DataError(f"{self.layer_type}: expected {n} labels (one per example), "
+                            f"got an array of shape {y.shape}")
+        if y.dtype.kind == "f":
+            if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+                raise DataError(f"{self.layer_type}: labels must be whole class indices")
+        elif y.dtype.kind not in "iub":
+            raise DataError(f"{self.layer_type}: labels must be class indices, got {y.dtype}")
+        y = y.astype(np.int64)
+        bad = (y < 0) | (y >= self.num_inputs)
+        if bad.any():
+            raise DataError(f"{self.layer_type}: label {y[bad][0]} is out of range: "
+                            f"the network has {self.num_inputs} classes (0 to {self.num_inputs - 1})")
+        return y
+
+
+class SoftmaxLayer(LossLayer):
+    layer_type = "softmax"
+
+    def __init__(self, opts, in_shape):
+        super().__init__(opts, in_shape)
+        if opts.get("num_classes") is not None:
+            int_opt(opts, "num_classes", "softmax", minimum=2)
+
+    def describe(self):
+        return f"softmax {self.num_inputs} classes"
+
+    def _output(self, x):
+        e = x - x.max(axis=1, keepdims=True)
+        np.exp(e, out=e)
+        e /= e.sum(axis=1, keepdims=True)
+        return e
+
+    def loss(self, y):
+        p = self.out_act.reshape(self._x.shape)
+        n = p.shape[0]
+        y = self.class_labels(y, n)
+        rows = np.arange(n)
+        py = p[rows, y]
+        loss = float(-np.mean(np.log(np.maximum(py, np.finfo(p.dtype).tiny))))
+        dx = p.copy()
+        dx[rows, y] -= 1
+        dx *= p.dtype.type(1.0 / n)
+        return loss, dx.reshape(self._x_shape)
+
+    @classmethod
+    def opts_from_json(cls, obj):
+        return {}
+
+
+class SVMLayer(LossLayer):
+    """ConvNetJS's structured hinge: sum over wrong classes of max(0, x_i - x_y + 1)."""
+    layer_type = "svm"
+
+    def __init__(self, opts, in_shape):
+        super().__init__(opts, in_shape)
+        if opts.get("num_classes") is not None:
+            int_opt(opts, "num_classes", "svm", minimum=2)
+
+    def describe(self):
+        return f"svm {self.num_inputs} classes"
+
+    def loss(self, y):
+        x = self._x
+        n = x.shape[0]
+        y = self.class_labels(y, n)
+        rows = np.arange(n)
+        margins = x - x[rows, y][:, None] + 1
+        margins[rows, y] = 0
+        pos = margins > 0
+        loss = float(np.sum(margins[pos]) / n)
+        dx = pos.astype(x.dtype)
+        dx[rows, y] = -pos.sum(axis=1)
+        dx *= x.dtype.type(1.0 / n)
+        return loss, dx.reshape(self._x_shape)
+
+
+class RegressionLayer(LossLayer):
+    """L2 loss ``0.5 * sum((x - y)^2)`` per example."""
+    layer_type = "regression"
+
+    def describe(self):
+        return f"regression {self.num_inputs} values"
+
+    def loss(self, y):
+        x = self._x
+        n = x.shape[0]
+        if isinstance(y, numbers.Number):
+            y = [y]
+        try:
+            y = np.asarray(y, dtype=x.dtype)
+        except (TypeError, ValueError):
+            raise DataError("regression: targets must be numbers") from None
+        if y.shape == (n,) and self.num_inputs == 1:
+            y = y.reshape(n, 1)
+        if y.shape != (n, self.num_inputs):
+            raise DataError(f"regression: expected targets of shape ({n}, {self.num_inputs}), "
+                            f"got {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise DataError("regression: a target is not finite")
+        d = x - y
+        loss = float(0.5 * np.sum(d * d) / n)
+        return loss, (d * x.dtype.type(1.0 / n)).reshape(self._x_shape)
+
+
+class InputLayer(Layer):
+    """The images: ``out_sx`` x ``out_sy`` x ``out_depth`` (or ``sx``/``width``, ...)."""
+    layer_type = "input"
+    spec_keys = ("out_sx", "out_sy", "out_depth")
+
+    def __init__(self, opts, in_shape=None):
+        sx = int_opt(opts, "out_sx", "input", aliases=("sx", "width"))
+        sy = int_opt(opts, "out_sy", "input", aliases=("sy", "height"))
+        depth = int_opt(opts, "out_depth", "input", aliases=("depth",))
+        super().__init__(opts, (sy, sx, depth))
+
+    def describe(self):
+        return f"input {self.out_sx}x{self.out_sy}x{self.out_depth}"
+
+    @classmethod
+    def opts_from_json(cls, obj):
+        return {k: obj.get(k) for k in ("out_sx", "out_sy", "out_depth")}
+
+    def forward(self, x, training=False):
+        self.out_act = x
+        return x
+
+    def backward(self, dout, need_dx=True):
+        self.out_grad = dout

@@ -1,0 +1,120 @@
+"""Element-wise activations and maxout."""
+import numpy as np
+
+from ..errors import SpecError
+from .base import Layer, float_opt, int_opt
+
+
+class ReluLayer(Layer):
+    layer_type = "relu"
+
+    def forward(self, x, training=False):
+        self.out_act = np.maximum(x, 0)
+        return self.out_act
+
+    def backward(self, dout, need_dx=True):
+        self.out_grad = dout
+        if need_dx:
+            # ConvNetJS: no gradient where the output is <= 0.
+            return np.where(self.out_act > 0, dout, 0).astype(dout.dtype, copy=False)
+
+
+class LeakyReluLayer(Layer):
+    """``x`` where positive, ``alpha * x`` elsewhere (not in ConvNetJS)."""
+    layer_type = "leaky_relu"
+    spec_keys = ("alpha",)
+
+    def __init__(self, opts, in_shape):
+        super().__init__(opts, in_shape)
+        self.alpha = float_opt(opts, "alpha", "leaky_relu", 0.01, minimum=0.0, maximum=1.0)
+
+    def describe(self):
+        return f"leaky_relu alpha {self.alpha:g}"
+
+    def forward(self, x, training=False):
+        self._pos = x > 0
+        self.out_act = np.where(self._pos, x, x * x.dtype.type(self.alpha))
+        return self.out_act
+
+    def backward(self, dout, need_dx=True):
+        self.out_grad = dout
+        if need_dx:
+            return np.where(self._pos, dout, dout * dout.dtype.type(self.alpha))
+
+    def to_json(self):
+        j = super().to_json()
+        j["alpha"] = self.alpha
+        return j
+
+    @classmethod
+    def opts_from_json(cls, obj):
+        return {"alpha": obj.get("alpha", 0.01)}
+
+
+class SigmoidLayer(Layer):
+    layer_type = "sigmoid"
+
+    def forward(self, x, training=False):
+        # 0.5*(1+tanh(x/2)) is the logistic function without overflow in exp.
+        self.out_act = 0.5 * (1 + np.tanh(0.5 * x))
+        return self.out_act
+
+    def backward(self, dout, need_dx=True):
+        self.out_grad = dout
+        if need_dx:
+            y = self.out_act
+            return dout * y * (1 - y)
+
+
+class TanhLayer(Layer):
+    layer_type = "tanh"
+
+    def forward(self, x, training=False):
+        self.out_act = np.tanh(x)
+        return self.out_act
+
+    def backward(self, dout, need_dx=True):
+        self.out_grad = dout
+        if need_dx:
+            y = self.out_act
+            return dout * (1 - y * y)
+
+
+class MaxoutLayer(Layer):
+    """Max over consecutive groups of ``group_size`` channels."""
+    layer_type = "maxout"
+    spec_keys = ("group_size",)
+
+    def __init__(self, opts, in_shape):
+        super().__init__(opts, in_shape)
+        self.group_size = int_opt(opts, "group_size", "maxout", default=2)
+        if self.in_depth % self.group_size:
+            raise SpecError(f"maxout group {self.group_size}: input depth {self.in_depth} "
+                            f"is not divisible by the group size")
+        self.out_depth = self.in_depth // self.group_size
+
+    def describe(self):
+        return f"maxout group {self.group_size}"
+
+    def forward(self, x, training=False):
+        g = x.reshape(x.shape[:3] + (self.out_depth, self.group_size))
+        self._idx = g.argmax(axis=-1)
+        self.out_act = np.take_along_axis(g, self._idx[..., None], axis=-1)[..., 0]
+        return self.out_act
+
+    def backward(self, dout, need_dx=True):
+        self.out_grad = dout
+        if not need_dx:
+            return None
+        dx = np.zeros(dout.shape + (self.group_size,), dtype=dout.dtype)
+        np.put_along_axis(dx, self._idx[..., None], dout[..., None], axis=-1)
+        return dx.reshape(dout.shape[:3] + (self.in_depth,))
+
+    def to_json(self):
+        j = super().to_json()
+        j["group_size"] = self.group_size
+        return j
+
+    @classmethod
+    def opts_from_json(cls, obj):
+        return {"group_size": obj.get("group_size", 2)}

@@ -1,0 +1,105 @@
+"""Network specifications: ConvNetJS's shorthands, validation and shape inference.
+
+A specification is a list of plain dicts in ConvNetJS's ``layer_defs`` vocabulary.
+``expand`` applies ConvNetJS's ``makeLayers`` shorthands; ``build_layers`` makes
+layer objects (shapes computed, no weights); ``infer_shapes`` reports them.
+"""
+import copy
+
+from .errors import EngineError, SpecError
+from .layers import LAYER_TYPES, LOSS_TYPES
+from .layers.base import int_opt
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "maxout", "leaky_relu")
+
+
+def _type_of(d, i):
+    if not isinstance(d, dict):
+        raise SpecError(f"layer {i}: expected an object with a 'type', got {type(d).__name__}", i)
+    t = d.get("type")
+    if not isinstance(t, str):
+        raise SpecError(f"layer {i}: missing 'type'", i)
+    if t not in LAYER_TYPES:
+        raise SpecError(f"layer {i}: unknown layer type '{t}' "
+                        f"(known: {', '.join(sorted(LAYER_TYPES))})", i)
+    return t
+
+
+def expand(layer_defs):
+    """ConvNetJS's ``makeLayers`` desugaring: returns ``[(def, source_index), ...]``.
+
+    An fc is inserted before softmax/svm (``num_classes``) and regression
+    (``num_neurons``); ``activation`` and ``drop_prob`` become layers of their own;
+    ``bias_pref`` defaults to 0.1 on a conv/fc followed by a relu.
+    """
+    if not isinstance(layer_defs, (list, tuple)) or not layer_defs:
+        raise SpecError("a network needs a list of layers, starting with an input layer")
+    out = []
+    last = len(layer_defs) - 1
+    for i, d in enumerate(layer_defs):
+        t = _type_of(d, i)
+        if t == "input" and i != 0:
+            raise SpecError(f"layer {i}, input: the input layer must be first", i)
+        if i == 0 and t != "input":
+            raise SpecError(f"layer 0, {t}: the first layer must be an input layer", 0)
+        if t in LOSS_TYPES and i != last:
+            raise SpecError(f"layer {i}, {t}: a loss layer must be the last layer "
+                            f"(move it to the end or remove it)", i)
+        if i == last and t not in LOSS_TYPES:
+            raise SpecError(f"layer {i}, {t}: the last layer must be a loss layer "
+                            f"(softmax, svm or regression)", i)
+        d = copy.deepcopy(d)
+        if t in LOSS_TYPES:
+            key = "num_neurons" if t == "regression" else "num_classes"
+            try:
+                n = int_opt(d, key, t, minimum=1 if t == "regression" else 2)
+            except SpecError as e:
+                raise SpecError(f"layer {i}, {e}", i) from None
+            out.append(({"type": "fc", "num_neurons": n}, i))
+        act = d.get("activation")
+        if t in ("fc", "conv") and d.get("bias_pref") is None:
+            d["bias_pref"] = 0.1 if act == "relu" else 0.0
+        out.append((d, i))
+        if act is not None:
+            if act not in ACTIVATIONS:
+                raise SpecError(f"layer {i}, {t}: unknown activation {act!r} "
+                                f"(known: {', '.join(ACTIVATIONS)})", i)
+            a = {"type": act}
+            if act == "maxout":
+                a["group_size"] = d.get("group_size", 2)
+            out.append((a, i))
+        if d.get("drop_prob") is not None and t != "dropout":
+            out.append(({"type": "dropout", "drop_prob": d["drop_prob"]}, i))
+    return out
+
+
+def build_layers(layer_defs):
+    """Layer objects for a specification, shapes computed, weights not allocated."""
+    layers = []
+    shape = None
+    for d, i in expand(layer_defs):
+        cls = LAYER_TYPES[d["type"]]
+        try:
+            layer = cls(d, shape)
+        except SpecError as e:
+            raise SpecError(f"layer {i}, {e}", i) from None
+        except EngineError as e:  # pragma: no cover - layers raise SpecError
+            raise SpecError(f"layer {i}, {d['type']}: {e}", i) from None
+        layer.source_index = i
+        layers.append(layer)
+        shape = layer.out_shape
+    return layers
+
+
+def infer_shapes(layer_defs):
+    """One dict per expanded layer: ``type, out_sx, out_sy, out_depth, params, source_index``.
+
+    Raises
+    ------
+    SpecError
+        With ``layer_index`` and a message naming the layer and what is wrong.
+    """
+    return [{"type": l.layer_type, "out_sx": l.out_sx, "out_sy": l.out_sy,
+             "out_depth": l.out_depth, "params": l.n_params, "source_index": l.source_index,
+             "description": l.describe()}
+            for l in build_layers(layer_defs)]

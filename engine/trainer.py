@@ -1,0 +1,125 @@
+"""Trainers: ConvNetJS's update rules, applied to a whole batch at once."""
+import time
+
+import numpy as np
+
+METHODS = ("sgd", "nesterov", "adagrad", "windowgrad", "adadelta", "adam")
+
+
+class Trainer:
+    """Updates a net's parameters from batches, as ConvNetJS's ``Trainer`` does.
+
+    For every method but adam one call to ``train(x, y)`` equals ConvNetJS's
+    trainer with ``batch_size = len(x)``: the step uses
+    ``g = mean_grad + (l2_decay*l2_mul*p + l1_decay*l1_mul*sign(p)) / N``.
+    Adam is Kingma & Ba's (bias correction by update count) on the same ``g``.
+    Every option is a plain attribute that takes effect at the next call.
+    """
+
+    def __init__(self, net, method="sgd", learning_rate=0.01, momentum=0.9, batch_size=1,
+                 l1_decay=0.0, l2_decay=0.0, ro=0.95, eps=1e-8, beta1=0.9, beta2=0.999):
+        self.net = net
+        self.method = method
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.l1_decay = l1_decay
+        self.l2_decay = l2_decay
+        self.ro = ro
+        self.eps = eps
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.k = 0          # examples seen
+        self.updates = 0    # parameter updates made
+        self.gsum = None    # per-parameter first accumulators
+        self.xsum = None    # per-parameter second accumulators (adadelta, adam)
+        self._state_method = None
+
+    def options(self):
+        keys = ("method", "learning_rate", "momentum", "batch_size", "l1_decay", "l2_decay",
+                "ro", "eps", "beta1", "beta2")
+        return {k: getattr(self, k) for k in keys}
+
+    def reset(self):
+        """Forget accumulated state (after the net's weights are reinitialised)."""
+        self.gsum = self.xsum = None
+        self.k = self.updates = 0
+
+    def _ensure_state(self, pglist):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown trainer method {self.method!r} (known: {', '.join(METHODS)})")
+        if self.gsum is None or self._state_method != self.method or len(self.gsum) != len(pglist):
+            self.gsum = [np.zeros_like(pg["params"]) for pg in pglist]
+            self.xsum = [np.zeros_like(pg["params"]) for pg in pglist]
+            self._state_method = self.method
+
+    def train(self, x, y):
+        """One update from the batch ``(x, y)``; returns losses and timings."""
+        t0 = time.perf_counter()
+        self.net.forward(x, training=True)
+        t1 = time.perf_counter()
+        cost_loss = self.net.backward(y)
+        t2 = time.perf_counter()
+        n = len(x) if np.ndim(x) == 4 else 1
+        l1, l2 = self.update(n)
+        self.k += n
+        return {"cost_loss": cost_loss, "softmax_loss": cost_loss, "l1_decay_loss": l1,
+                "l2_decay_loss": l2, "loss": cost_loss + l1 + l2,
+                "fwd_time": t1 - t0, "bwd_time": t2 - t1, "batch_size": n}
+
+    def update(self, n):
+        """Apply one step from the gradients the net holds (a batch of ``n`` examples)."""
+        pglist = self.net.params_and_grads()
+        self._ensure_state(pglist)
+        self.updates += 1
+        method, lr, mom = self.method, self.learning_rate, self.momentum
+        ro, eps = self.ro, self.eps
+        l1_loss = l2_loss = 0.0
+        for i, pg in enumerate(pglist):
+            p, g = pg["params"], pg["grads"]
+            l1 = self.l1_decay * pg["l1_decay_mul"]
+            l2 = self.l2_decay * pg["l2_decay_mul"]
+            dt = p.dtype.type
+            if l1 or l2:
+                l2_loss += 0.5 * l2 * float(np.dot(p.ravel(), p.ravel()))
+                l1_loss += l1 * float(np.abs(p).sum())
+                # ConvNetJS's sign: +1 where p > 0, else -1 (also at 0).
+                gij = g + (l2 * p + l1 * np.where(p > 0, dt(1), dt(-1))) * dt(1.0 / n)
+            else:
+                gij = g
+            gs, xs = self.gsum[i], self.xsum[i]
+            if method == "adam":
+                b1, b2, t = self.beta1, self.beta2, self.updates
+                gs *= b1
+                gs += dt(1 - b1) * gij
+                xs *= b2
+                xs += dt(1 - b2) * gij * gij
+                m_hat = gs / dt(1 - b1 ** t)
+                v_hat = xs / dt(1 - b2 ** t)
+                p -= dt(lr) * m_hat / (np.sqrt(v_hat) + dt(eps))
+            elif method == "adagrad":
+                gs += gij * gij
+                p -= dt(lr) * gij / np.sqrt(gs + dt(eps))
+            elif method == "windowgrad":
+                gs *= ro
+                gs += dt(1 - ro) * gij * gij
+                p -= dt(lr) * gij / np.sqrt(gs + dt(eps))
+            elif method == "adadelta":
+                gs *= ro
+                gs += dt(1 - ro) * gij * gij
+                dx = -np.sqrt((xs + dt(eps)) / (gs + dt(eps))) * gij
+                xs *= ro
+                xs += dt(1 - ro) * dx * dx
+                p += dx
+            elif method == "nesterov":
+                dx = gs.copy()
+                gs *= mom
+                gs += dt(lr) * gij
+                p += dt(mom) * dx - dt(1.0 + mom) * gs
+            elif mom > 0:  # sgd with momentum
+                gs *= mom
+                gs -= dt(lr) * gij
+                p += gs
+            else:
+                p -= dt(lr) * gij
+        return l1_loss, l2_loss
