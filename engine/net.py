@@ -182,7 +182,10 @@ class Net:
                     f"{declared[1]}x{declared[0]}x{declared[2]} but its input gives "
                     f"{layer.out_sx}x{layer.out_sy}x{layer.out_depth}")
             layer.init_params(np.random.default_rng(0), dtype)
-            layer.load_json_params(entry)
+            try:
+                layer.load_json_params(entry)
+            except SnapshotError as e:
+                raise SnapshotError(f"snapshot layer {i}, {e}") from None
             layer.source_index = i
             layers.append(layer)
             shape = layer.out_shape

@@ -120,13 +120,10 @@ def vol_from_json(obj, shape, what, dtype):
         raise SnapshotError(f"{what}: expected an object with 'sx', 'sy', 'depth' and 'w'")
     w = obj["w"]
     size = int(np.prod(shape))
+    if not isinstance(w, (dict, list, tuple)):
+        raise SnapshotError(f"{what}: 'w' must be a list or an object of numbers")
     try:
-        if isinstance(w, dict):
-            values = [w[str(i)] for i in range(size)]
-        elif isinstance(w, (list, tuple)):
-            values = w
-        else:
-            raise SnapshotError(f"{what}: 'w' must be a list or an object of numbers")
+        values = [w[str(i)] for i in range(size)] if isinstance(w, dict) else w
         arr = np.asarray(values, dtype=np.float64)
     except KeyError as e:
         raise SnapshotError(f"{what}: 'w' is missing entry {e.args[0]} of {size}") from None

@@ -1,0 +1,1 @@
+"""The convnet-workbench desktop application."""
