@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 
+from . import parallel
 from .errors import DataError, SnapshotError, SpecError
 from .layers import LAYER_TYPES, LOSS_TYPES
 from .spec import build_layers
@@ -48,15 +49,28 @@ class Net:
         float32 (default) or float64.
     seed : int, optional
         Seed for the initial weights and for dropout.
+    threads : int, optional
+        Threads a large batch is split across (default: one per core, at most 4;
+        ``ENGINE_THREADS`` overrides). Each thread takes at least ``min_split``
+        examples; nets with batchnorm are never split (its statistics are per batch).
     """
 
-    def __init__(self, layer_defs, dtype=np.float32, seed=None):
+    min_split = 8
+
+    def __init__(self, layer_defs, dtype=np.float32, seed=None, threads=None):
         self.dtype = _check_dtype(dtype)
         self.layer_defs = copy.deepcopy(list(layer_defs)) if isinstance(layer_defs, (list, tuple)) else layer_defs
         self.layers = build_layers(layer_defs)
         self.rng = np.random.default_rng(seed)
         for layer in self.layers:
             layer.init_params(self.rng, self.dtype)
+        self._setup(threads)
+
+    def _setup(self, threads):
+        self.threads = parallel.default_threads() if threads is None else max(1, int(threads))
+        self._replicas = []
+        self._split = None
+        for layer in self.layers:
             if hasattr(layer, "rng"):
                 layer.rng = self.rng
 
@@ -96,20 +110,63 @@ class Net:
     def forward(self, x, training=False):
         """Run a batch through the net; returns the last layer's output."""
         x = self._check_batch(x)
-        for layer in self.layers:
-            x = layer.forward(x, training)
-        return x
+        parts = self._plan_split(len(x))
+        if parts is None:
+            self._split = None
+            return _forward(self.layers, x, training)
+        reps = self._replicas[:len(parts)]
+        outs = parallel.run_split([
+            (lambda layers=r, sl=sl: _forward(layers, x[sl], training)) for r, sl in zip(reps, parts)])
+        self._split = parts
+        for i, layer in enumerate(self.layers):
+            layer.out_act = None
+            layer._act_parts = [r[i] for r in reps]
+        self.layers[-1].out_act = out = np.concatenate(outs)
+        return out
 
     def backward(self, y, input_grad=False):
         """Mean cost loss of the last forward batch; leaves gradients in every parameter."""
-        if self.layers[-1].out_act is None:
+        if self.layers[-1]._out_act is None:
             raise RuntimeError("backward() needs a forward() pass first")
-        loss, d = self.layers[-1].loss(y)
-        self.layers[-1].out_grad = None
-        for i in range(len(self.layers) - 2, 0, -1):
-            d = self.layers[i].backward(d, need_dx=(i > 1 or input_grad))
-        self.layers[0].out_grad = d if input_grad else None
-        return loss
+        if self._split is None:
+            return _backward(self.layers, y, input_grad)
+        parts = self._split
+        n = parts[-1].stop
+        y = np.asarray(y)
+        if len(y) != n:
+            self.layers[-1].loss(y)  # raises the loss layer's own clear error
+        reps = self._replicas[:len(parts)]
+        losses = parallel.run_split([
+            (lambda layers=r, sl=sl: _backward(layers, y[sl], input_grad, n)) for r, sl in zip(reps, parts)])
+        for i, layer in enumerate(self.layers):
+            for name in layer.grad_attrs:
+                total = getattr(layer, name)
+                np.copyto(total, getattr(reps[0][i], name))
+                for r in reps[1:]:
+                    total += getattr(r[i], name)
+            layer.out_grad = None
+            if i < len(self.layers) - 1 and (i > 0 or input_grad):
+                layer._grad_parts = [r[i] for r in reps]
+        return float(sum(l * (sl.stop - sl.start) for l, sl in zip(losses, parts)) / n)
+
+    def _plan_split(self, n):
+        """Slices of the batch for each thread, or None to run it on this thread."""
+        k = min(self.threads, n // self.min_split)
+        if k < 2 or any(l.layer_type == "batchnorm" for l in self.layers):
+            return None
+        while len(self._replicas) < k:
+            reps = [l.clone(share_params=True) for l in self.layers]
+            rng = self.rng.spawn(1)[0]
+            for l in reps:
+                if hasattr(l, "rng"):
+                    l.rng = rng
+            self._replicas.append(reps)
+        for reps in self._replicas[:k]:  # parameters may have been rebound since
+            for main, rep in zip(self.layers, reps):
+                for name in main.param_attrs:
+                    setattr(rep, name, getattr(main, name))
+        bounds = np.linspace(0, n, k + 1).round().astype(int)
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
     def predict(self, x):
         """Most likely class (or the values, for regression) of each example."""
@@ -124,13 +181,11 @@ class Net:
     def copy(self):
         """An independent copy with the same weights (for a view that must not see updates)."""
         other = Net.__new__(Net)
-        other.__dict__.update(self.__dict__)
-        other.layers = copy.deepcopy(self.layers)
-        for layer in other.layers:
-            layer.out_act = layer.out_grad = None
-            for k in ("_cols", "_x", "_mask", "_idx", "_pos", "_xhat", "_scale", "_pw"):
-                layer.__dict__.pop(k, None)
-        other.rng = copy.deepcopy(self.rng)
+        other.dtype = self.dtype
+        other.layer_defs = copy.deepcopy(self.layer_defs)
+        other.layers = [l.clone(share_params=False) for l in self.layers]
+        other.rng = self.rng.spawn(1)[0]
+        other._setup(self.threads)
         return other
 
     # -- snapshots ----------------------------------------------------------
@@ -194,7 +249,20 @@ class Net:
         net.layers = layers
         net.layer_defs = spec_from_layers(layers)
         net.rng = np.random.default_rng()
-        for layer in layers:
-            if hasattr(layer, "rng"):
-                layer.rng = net.rng
+        net._setup(None)
         return net
+
+
+def _forward(layers, x, training):
+    for layer in layers:
+        x = layer.forward(x, training)
+    return x
+
+
+def _backward(layers, y, input_grad, n_total=None):
+    loss, d = layers[-1].loss(y, n_total)
+    layers[-1].out_grad = None
+    for i in range(len(layers) - 2, 0, -1):
+        d = layers[i].backward(d, need_dx=(i > 1 or input_grad))
+    layers[0].out_grad = d if input_grad else None
+    return loss

@@ -5,6 +5,7 @@ A layer is built from a dict of options and the shape of its input volume
 shape up front without allocating anything; ``init_params`` allocates weights.
 Batches are ``(N, sy, sx, depth)`` arrays.
 """
+import copy
 import numbers
 
 import numpy as np
@@ -15,14 +16,57 @@ from ..errors import SnapshotError, SpecError
 class Layer:
     layer_type = None
     has_params = False
+    # Attribute names of parameters and of their gradients, in params_and_grads order.
+    param_attrs = ()
+    grad_attrs = ()
 
     def __init__(self, opts, in_shape):
         self.opts = dict(opts)
         self.in_sy, self.in_sx, self.in_depth = in_shape
         self.out_sy, self.out_sx, self.out_depth = in_shape
-        self.out_act = None
-        self.out_grad = None
+        self._out_act = self._out_grad = None
+        self._act_parts = self._grad_parts = None
         self.dtype = np.float32
+
+    # -- last activations and gradients ------------------------------------
+    # When a batch was split across threads the pieces live in the replicas'
+    # layers; they are joined only when somebody asks (training never does).
+    @property
+    def out_act(self):
+        if self._out_act is None and self._act_parts is not None:
+            self._out_act = np.concatenate([l._out_act for l in self._act_parts])
+        return self._out_act
+
+    @out_act.setter
+    def out_act(self, value):
+        self._out_act, self._act_parts = value, None
+
+    @property
+    def out_grad(self):
+        if self._out_grad is None and self._grad_parts is not None:
+            self._out_grad = np.concatenate([l._out_grad for l in self._grad_parts])
+        return self._out_grad
+
+    @out_grad.setter
+    def out_grad(self, value):
+        self._out_grad, self._grad_parts = value, None
+
+    def clone(self, share_params):
+        """A copy without cached batches; parameters shared or copied, gradients new."""
+        other = copy.copy(self)
+        other.__dict__ = {k: v for k, v in self.__dict__.items()
+                          if not k.startswith("_") or k in ("_out_act", "_out_grad")}
+        other._out_act = other._out_grad = None
+        other._act_parts = other._grad_parts = None
+        for name in self.param_attrs:
+            if not share_params:
+                setattr(other, name, getattr(self, name).copy())
+        for name in self.grad_attrs:
+            setattr(other, name, np.zeros_like(getattr(self, name)))
+        for name in ("running_mean", "running_var"):
+            if hasattr(self, name) and not share_params:
+                setattr(other, name, getattr(self, name).copy())
+        return other
 
     # -- shapes -----------------------------------------------------------
     @property

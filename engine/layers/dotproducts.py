@@ -18,6 +18,8 @@ def _init_bias(n, opts, dtype):
 class ConvLayer(Layer):
     layer_type = "conv"
     has_params = True
+    param_attrs = ("weights", "biases")
+    grad_attrs = ("dweights", "dbiases")
     spec_keys = ("sx", "sy", "filters", "stride", "pad", "l1_decay_mul", "l2_decay_mul")
 
     def __init__(self, opts, in_shape):
@@ -59,10 +61,17 @@ class ConvLayer(Layer):
 
     def forward(self, x, training=False):
         self._x_shape = x.shape
-        self._cols = cols = im2col.windows(x, self.sy, self.sx, self.stride, self.pad,
-                                           self.out_sy, self.out_sx)
         w = self.weights.reshape(self.filters, -1)
-        out = cols @ w.T
+        self._transposed = self.in_depth == 1 and self.stride == 1
+        if self._transposed:
+            # One channel: windows as rows of offsets (plain copies, a wide product).
+            self._cols = cols = im2col.windows_t(x, self.sy, self.sx, self.pad,
+                                                 self.out_sy, self.out_sx)
+            out = np.ascontiguousarray((w @ cols).T)
+        else:
+            self._cols = cols = im2col.windows(x, self.sy, self.sx, self.stride, self.pad,
+                                               self.out_sy, self.out_sx)
+            out = cols @ w.T
         out += self.biases
         self.out_act = out.reshape(x.shape[0], self.out_sy, self.out_sx, self.filters)
         return self.out_act
@@ -70,10 +79,13 @@ class ConvLayer(Layer):
     def backward(self, dout, need_dx=True):
         self.out_grad = dout
         d2 = dout.reshape(-1, self.filters)
-        np.matmul(d2.T, self._cols, out=self.dweights.reshape(self.filters, -1))
+        cols = self._cols.T if self._transposed else self._cols
+        np.matmul(d2.T, cols, out=self.dweights.reshape(self.filters, -1))
         np.sum(d2, axis=0, out=self.dbiases)
         if not need_dx:
             return None
+        if self.stride == 1:
+            return im2col.fold_rows(dout, self.weights, self._x_shape, self.pad)
         dcols = d2 @ self.weights.reshape(self.filters, -1)
         return im2col.fold(dcols, self._x_shape, self.sy, self.sx, self.stride, self.pad,
                            self.out_sy, self.out_sx)
@@ -115,6 +127,8 @@ class ConvLayer(Layer):
 class FullyConnLayer(Layer):
     layer_type = "fc"
     has_params = True
+    param_attrs = ("weights", "biases")
+    grad_attrs = ("dweights", "dbiases")
     spec_keys = ("num_neurons", "l1_decay_mul", "l2_decay_mul")
 
     def __init__(self, opts, in_shape):

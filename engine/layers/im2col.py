@@ -41,6 +41,21 @@ def windows(x, sy, sx, stride, pad, oh, ow):
     return cols.reshape(n * oh * ow, sy * sx * d)
 
 
+def windows_t(x, sy, sx, pad, oh, ow):
+    """Stride-1 windows of a one-channel batch, transposed: ``(sy*sx, N*oh*ow)``.
+
+    Each window offset is one contiguous row, so building it is ``sy*sx`` plain
+    copies, and ``W @ cols_t`` is a wide, BLAS-friendly product.
+    """
+    n = x.shape[0]
+    xp = pad_batch(x, pad)[..., 0]
+    cols = np.empty((sy, sx, n, oh, ow), dtype=x.dtype)
+    for i in range(sy):
+        for j in range(sx):
+            cols[i, j] = xp[:, i:i + oh, j:j + ow]
+    return cols.reshape(sy * sx, n * oh * ow)
+
+
 def fold(dcols, x_shape, sy, sx, stride, pad, oh, ow):
     """Sum window rows back into an image: the adjoint of ``windows``."""
     n, h, w, d = x_shape
@@ -52,3 +67,25 @@ def fold(dcols, x_shape, sy, sx, stride, pad, oh, ow):
     if pad:
         return dxp[:, pad:pad + h, pad:pad + w, :]
     return dxp
+
+
+def fold_rows(dout, weights, x_shape, pad):
+    """Input gradient of a stride-1 convolution with a few wide products.
+
+    Same result as ``fold(dout @ W, ...)`` but with ``sy`` shifted adds instead of
+    ``sy*sx``: the ``sx`` columns of each window are summed inside one matrix
+    product over row windows of ``dout``.
+    """
+    n, oh, ow, f = dout.shape
+    nf, sy, sx, c = weights.shape
+    wp = ow + sx - 1
+    rows = np.zeros((n, oh, wp, sx, f), dtype=dout.dtype)
+    for j in range(sx):
+        rows[:, :, j:j + ow, j, :] = dout
+    wr = weights.transpose(2, 0, 1, 3).reshape(sx * f, sy * c)  # (j, f) x (i, c)
+    g = (rows.reshape(-1, sx * f) @ wr).reshape(n, oh, wp, sy, c)
+    dxp = np.zeros((n, oh + sy - 1, wp, c), dtype=dout.dtype)
+    for i in range(sy):
+        dxp[:, i:i + oh] += g[:, :, :, i, :]
+    h, w = x_shape[1], x_shape[2]
+    return dxp[:, pad:pad + h, pad:pad + w]

@@ -73,7 +73,7 @@ class SoftmaxLayer(LossLayer):
         e /= e.sum(axis=1, keepdims=True)
         return e
 
-    def loss(self, y):
+    def loss(self, y, n_total=None):
         p = self.out_act.reshape(self._x.shape)
         n = p.shape[0]
         y = self.class_labels(y, n)
@@ -82,7 +82,7 @@ class SoftmaxLayer(LossLayer):
         loss = float(-np.mean(np.log(np.maximum(py, np.finfo(p.dtype).tiny))))
         dx = p.copy()
         dx[rows, y] -= 1
-        dx *= p.dtype.type(1.0 / n)
+        dx *= p.dtype.type(1.0 / (n_total or n))
         return loss, dx.reshape(self._x_shape)
 
     @classmethod
@@ -102,7 +102,7 @@ class SVMLayer(LossLayer):
     def describe(self):
         return f"svm {self.num_inputs} classes"
 
-    def loss(self, y):
+    def loss(self, y, n_total=None):
         x = self._x
         n = x.shape[0]
         y = self.class_labels(y, n)
@@ -113,7 +113,7 @@ class SVMLayer(LossLayer):
         loss = float(np.sum(margins[pos]) / n)
         dx = pos.astype(x.dtype)
         dx[rows, y] = -pos.sum(axis=1)
-        dx *= x.dtype.type(1.0 / n)
+        dx *= x.dtype.type(1.0 / (n_total or n))
         return loss, dx.reshape(self._x_shape)
 
 
@@ -124,7 +124,7 @@ class RegressionLayer(LossLayer):
     def describe(self):
         return f"regression {self.num_inputs} values"
 
-    def loss(self, y):
+    def loss(self, y, n_total=None):
         x = self._x
         n = x.shape[0]
         if isinstance(y, numbers.Number):
@@ -142,7 +142,7 @@ class RegressionLayer(LossLayer):
             raise DataError("regression: a target is not finite")
         d = x - y
         loss = float(0.5 * np.sum(d * d) / n)
-        return loss, (d * x.dtype.type(1.0 / n)).reshape(self._x_shape)
+        return loss, (d * x.dtype.type(1.0 / (n_total or n))).reshape(self._x_shape)
 
 
 class InputLayer(Layer):

@@ -15,8 +15,9 @@ class ReluLayer(Layer):
     def backward(self, dout, need_dx=True):
         self.out_grad = dout
         if need_dx:
-            # ConvNetJS: no gradient where the output is <= 0.
-            return np.where(self.out_act > 0, dout, 0).astype(dout.dtype, copy=False)
+            # ConvNetJS: no gradient where the output is <= 0. (A multiply by the
+            # boolean mask is an order of magnitude faster than np.where here.)
+            return dout * (self.out_act > 0)
 
 
 class LeakyReluLayer(Layer):

@@ -78,6 +78,8 @@ class BatchNormLayer(Layer):
     """
     layer_type = "batchnorm"
     has_params = True
+    param_attrs = ("gamma", "beta")
+    grad_attrs = ("dgamma", "dbeta")
     spec_keys = ("momentum", "eps")
 
     def __init__(self, opts, in_shape):

@@ -27,7 +27,7 @@ class PoolLayer(Layer):
         self.out_sx = (wp - self.sx) // self.stride + 1
         self.out_depth = self.in_depth
         # Non-overlapping windows without padding: max over a reshaped view.
-        self._tiles = self.pad == 0 and self.stride == self.sx == self.sy
+        self.tiles = self.pad == 0 and self.stride == self.sx == self.sy
 
     def describe(self):
         return f"pool {self.sx}x{self.sy} stride {self.stride}" + (f" pad {self.pad}" if self.pad else "")
@@ -40,11 +40,12 @@ class PoolLayer(Layer):
 
     def forward(self, x, training=False):
         self._x = x
-        n, oh, ow, s = x.shape[0], self.out_sy, self.out_sx, self.stride
-        if self._tiles:
-            t = x[:, :oh * s, :ow * s, :].reshape(n, oh, s, ow * s, x.shape[3])
-            rows = t.max(axis=2)                              # max over rows of each window,
-            out = rows.reshape(n, oh, ow, s, x.shape[3]).max(axis=3)  # then over its columns
+        if self.tiles:
+            # Non-overlapping windows: max over each window's rows, then over its
+            # columns, remembering which row/column won (the first, on ties).
+            s, oh, ow = self.stride, self.out_sy, self.out_sx
+            rows, self._row_arg = _max_groups(x[:, :oh * s, :ow * s], 1, s)
+            out, self._col_arg = _max_groups(rows, 2, s)
         else:
             xp = pad_batch(x, self.pad, -np.inf)
             out = None
@@ -57,7 +58,14 @@ class PoolLayer(Layer):
         self.out_grad = dout
         if not need_dx:
             return None
-        x, out = self._x, self.out_act
+        x = self._x
+        if self.tiles:
+            s, oh, ow = self.stride, self.out_sy, self.out_sx
+            drows = _route_groups(dout, self._col_arg, 2, s)
+            dx = np.zeros(x.shape, dtype=dout.dtype)
+            dx[:, :oh * s, :ow * s] = _route_groups(drows, self._row_arg, 1, s)
+            return dx
+        out = self.out_act
         xp = pad_batch(x, self.pad, -np.inf)
         dxp = np.zeros(xp.shape, dtype=dout.dtype)
         taken = np.zeros(out.shape, dtype=bool)
@@ -67,7 +75,7 @@ class PoolLayer(Layer):
             hit = v == out
             hit &= ~taken
             taken |= hit
-            dxp[:, i:i + s * oh:s, j:j + s * ow:s, :] += np.where(hit, dout, 0)
+            dxp[:, i:i + s * oh:s, j:j + s * ow:s, :] += dout * hit
         if self.pad:
             p = self.pad
             return dxp[:, p:p + x.shape[1], p:p + x.shape[2], :]
@@ -82,3 +90,35 @@ class PoolLayer(Layer):
     def opts_from_json(cls, obj):
         return {"sx": obj.get("sx"), "sy": obj.get("sy"), "stride": obj.get("stride", 2),
                 "pad": obj.get("pad", 0)}
+
+
+def _take(a, axis, k, s):
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(k, None, s)
+    return tuple(index)
+
+
+def _max_groups(x, axis, s):
+    """Max over consecutive groups of ``s`` along ``axis``, and the winner in each group."""
+    out = x[_take(x, axis, 0, s)].copy()
+    arg = np.zeros(out.shape, dtype=np.uint8) if s > 2 else None
+    for k in range(1, s):
+        v = x[_take(x, axis, k, s)]
+        gt = v > out
+        np.maximum(out, v, out=out)
+        if s == 2:
+            arg = gt
+        else:
+            np.copyto(arg, np.uint8(k), where=gt)
+    return out, arg
+
+
+def _route_groups(dout, arg, axis, s):
+    """Send each group's gradient back to its winner (the adjoint of ``_max_groups``)."""
+    shape = list(dout.shape)
+    shape[axis] *= s
+    dx = np.empty(shape, dtype=dout.dtype)
+    for k in range(s):
+        hit = arg if (s == 2 and k == 1) else (~arg if s == 2 else arg == k)
+        np.multiply(dout, hit, out=dx[_take(dx, axis, k, s)])
+    return dx

@@ -1,0 +1,51 @@
+"""Splitting a batch across threads.
+
+numpy releases the GIL inside its loops and BLAS calls, so two threads that each
+run the network on half a batch keep both cores busy outside BLAS too. BLAS itself
+is then limited to one thread: measured here, a two-thread OpenBLAS interleaved with
+other work is slower than one thread per worker.
+"""
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+_lock = threading.Lock()
+_pool = None
+_blas_limited = False
+
+
+def default_threads():
+    """Worker threads for batch splitting: one per core, at most 4."""
+    env = os.environ.get("ENGINE_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def pool(threads):
+    """The process-wide executor (created on first use) with BLAS set to one thread."""
+    global _pool, _blas_limited
+    with _lock:
+        if not _blas_limited:
+            try:
+                from threadpoolctl import threadpool_limits
+                threadpool_limits(limits=1, user_api="blas")
+            except Exception:  # threadpoolctl missing or no BLAS found: still correct
+                pass
+            _blas_limited = True
+        if _pool is None or _pool._max_workers < threads:
+            _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="engine")
+        return _pool
+
+
+def run_split(funcs):
+    """Run callables, the first on this thread and the rest on the pool; return results."""
+    if len(funcs) == 1:
+        return [funcs[0]()]
+    p = pool(len(funcs) - 1)
+    futures = [p.submit(f) for f in funcs[1:]]
+    first = funcs[0]()
+    return [first] + [f.result() for f in futures]
