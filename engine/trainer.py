@@ -41,9 +41,13 @@ class Trainer:
         return {k: getattr(self, k) for k in keys}
 
     def reset(self):
-        """Forget accumulated state (after the net's weights are reinitialised)."""
-        self.gsum = self.xsum = None
+        """Forget accumulated state and counts (after the net's weights are reinitialised)."""
+        self.reset_state()
         self.k = self.updates = 0
+
+    def reset_state(self):
+        """Forget the per-parameter accumulators (momentum, adagrad sums, ...)."""
+        self.gsum = self.xsum = None
 
     def _ensure_state(self, pglist):
         if self.method not in METHODS:

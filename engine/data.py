@@ -1,0 +1,240 @@
+"""Image datasets in IDX format (MNIST's), kept as uint8 and turned into float batches.
+
+Images stay uint8 ``(N, H, W, C)`` in memory; a batch becomes float32 ``p/255 - 0.5``
+(as in the ConvNetJS demo) only when it is drawn. Augmentation (random crop, shift,
+horizontal flip) works on the uint8 pixels; evaluation uses a centre crop or the
+average over several crops.
+"""
+import gzip
+import pathlib
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DataError
+
+RESOURCES = pathlib.Path(__file__).resolve().parent.parent / "resources"
+MNIST_DIR = RESOURCES / "datasets" / "mnist"
+MNIST_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+               "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+
+_IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
+              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def read_idx(path):
+    """Read an IDX file (gzip or raw) into an ndarray.
+
+    Raises
+    ------
+    DataError
+        If the file is not IDX, is truncated or holds an unknown type.
+    """
+    path = pathlib.Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (EOFError, gzip.BadGzipFile, ValueError, zlib.error) as e:
+        raise DataError(f"{path.name}: damaged gzip data ({e})") from None
+    except OSError as e:
+        raise DataError(f"{path.name}: cannot read ({e.strerror or e})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DataError(f"{path.name}: not an IDX file (bad magic number)")
+    code, ndim = raw[2], raw[3]
+    if code not in _IDX_TYPES:
+        raise DataError(f"{path.name}: unknown IDX data type 0x{code:02x}")
+    if ndim == 0 or len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path.name}: truncated IDX header")
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
+    dtype = _IDX_TYPES[code]
+    count = int(np.prod(dims))
+    start = 4 + 4 * ndim
+    if len(raw) - start < count * dtype.itemsize:
+        raise DataError(f"{path.name}: truncated: header says {'x'.join(map(str, dims))} "
+                        f"but the data is {len(raw) - start} bytes")
+    return np.frombuffer(raw, dtype, count, start).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+@dataclass
+class ImageSet:
+    """Images ``(N, H, W, C)`` uint8 and class labels ``(N,)``."""
+    images: np.ndarray
+    labels: np.ndarray
+    name: str = ""
+
+    def __post_init__(self):
+        if self.images.ndim == 3:
+            self.images = self.images[..., None]
+        if self.images.ndim != 4:
+            raise DataError(f"{self.name or 'images'}: expected (N, H, W[, C]) images, "
+                            f"got shape {self.images.shape}")
+        if len(self.images) != len(self.labels):
+            raise DataError(f"{self.name or 'dataset'}: {len(self.images)} images but "
+                            f"{len(self.labels)} labels")
+        self.labels = np.asarray(self.labels).astype(np.int64)
+
+    def __len__(self):
+        return len(self.labels)
+
+    @property
+    def shape(self):
+        return self.images.shape[1:]
+
+    @property
+    def num_classes(self):
+        return int(self.labels.max()) + 1 if len(self.labels) else 0
+
+    def subset(self, index, name=None):
+        return ImageSet(self.images[index], self.labels[index], name or self.name)
+
+
+def load_idx_pair(images_path, labels_path, name=""):
+    """An ImageSet from an IDX images file and an IDX labels file."""
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise DataError(f"{pathlib.Path(images_path).name}: expected uint8 images "
+                        f"(N, H, W[, C]), got {images.dtype} {images.shape}")
+    if labels.ndim != 1:
+        raise DataError(f"{pathlib.Path(labels_path).name}: expected one label per image")
+    return ImageSet(images, labels, name)
+
+
+@dataclass
+class Dataset:
+    train: ImageSet
+    test: ImageSet
+    name: str = "MNIST"
+    num_classes: int = 10
+
+
+def load_mnist(directory=None):
+    """The bundled MNIST (or the four IDX files in ``directory``)."""
+    d = pathlib.Path(directory) if directory else MNIST_DIR
+    train = load_idx_pair(*(d / f for f in MNIST_FILES["train"]), name="train")
+    test = load_idx_pair(*(d / f for f in MNIST_FILES["test"]), name="test")
+    return Dataset(train, test, "MNIST", max(train.num_classes, test.num_classes))
+
+
+def split_validation(images, n_val, seed=0):
+    """Hold out ``n_val`` examples (a count, or a fraction below 1) as a validation set."""
+    n = len(images)
+    if 0 < n_val < 1:
+        n_val = int(round(n * n_val))
+    n_val = int(n_val)
+    if not 0 <= n_val < n:
+        raise DataError(f"validation split of {n_val} leaves no training examples out of {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    return (images.subset(np.sort(order[n_val:]), "train"),
+            images.subset(np.sort(order[:n_val]), "validation"))
+
+
+def to_float(pixels):
+    """uint8 pixels to the network's floats: ``p/255 - 0.5``."""
+    out = pixels.astype(np.float32)
+    out *= np.float32(1 / 255)
+    out -= np.float32(0.5)
+    return out
+
+
+@dataclass
+class Augment:
+    """Random crop to ``crop`` px, random shift by up to ``shift`` px, optional h-flip.
+
+    A shift pads the image with background before the crop, so the digit moves
+    but is never cut; ``crop=None`` keeps the image size.
+    """
+    crop: int = None
+    shift: int = 0
+    flip: bool = False
+
+    def __call__(self, pixels, rng):
+        n, h, w, c = pixels.shape
+        size = self.crop or h
+        s = int(self.shift)
+        if s:
+            pixels = np.pad(pixels, ((0, 0), (s, s), (s, s), (0, 0)))
+        span = pixels.shape[1] - size
+        if span < 0:
+            raise DataError(f"cannot crop {size}x{size} from {h}x{w} images")
+        if span:
+            oy = rng.integers(0, span + 1, n)
+            ox = rng.integers(0, span + 1, n)
+            r = np.arange(size)
+            pixels = pixels[np.arange(n)[:, None, None], (oy[:, None] + r)[:, :, None],
+                            (ox[:, None] + r)[:, None, :]]
+        if self.flip:
+            flip = rng.random(n) < 0.5
+            pixels = pixels.copy() if span == 0 else pixels
+            pixels[flip] = pixels[flip, :, ::-1]
+        return pixels
+
+
+def center_crop(pixels, size):
+    """The centre ``size x size`` of every image."""
+    h, w = pixels.shape[1:3]
+    if size > h or size > w:
+        raise DataError(f"cannot crop {size}x{size} from {h}x{w} images")
+    oy, ox = (h - size) // 2, (w - size) // 2
+    return pixels[:, oy:oy + size, ox:ox + size]
+
+
+def crops(pixels, size, count):
+    """``count`` crops per image for test-time averaging: the centre, then corners and edges."""
+    h = pixels.shape[1]
+    span = h - size
+    if span == 0 or count <= 1:
+        return [center_crop(pixels, size)]
+    c = span // 2
+    offsets = [(c, c), (0, 0), (0, span), (span, 0), (span, span),
+               (0, c), (c, 0), (c, span), (span, c)]
+    return [pixels[:, oy:oy + size, ox:ox + size] for oy, ox in offsets[:count]]
+
+
+def input_pixels(pixels, net_shape):
+    """Centre-crop images to the network's input size (a check that they can be)."""
+    sy, sx, depth = net_shape
+    if pixels.shape[3] != depth:
+        raise DataError(f"the network takes {depth}-channel input but the images have "
+                        f"{pixels.shape[3]} channels")
+    if pixels.shape[1] == sy and pixels.shape[2] == sx:
+        return pixels
+    if sy != sx:
+        raise DataError(f"the network's input {sx}x{sy} does not fit "
+                        f"{pixels.shape[2]}x{pixels.shape[1]} images")
+    return center_crop(pixels, sy)
+
+
+def predict(net, images, batch_size=1000, crop_count=1):
+    """Class probabilities (or scores) for every image, centre crop or crop average."""
+    sy, sx, depth = net.input_shape
+    outs = []
+    for start in range(0, len(images), batch_size):
+        pixels = images[start:start + batch_size]
+        if pixels.shape[1:3] == (sy, sx):
+            views = [pixels]
+        else:
+            input_pixels(pixels[:1], net.input_shape)  # clear error if it cannot fit
+            views = crops(pixels, sy, crop_count)
+        acc = None
+        for v in views:
+            p = net.forward(to_float(v)).reshape(len(v), -1)
+            acc = p.copy() if acc is None else acc + p
+        outs.append(acc / len(views))
+    return np.concatenate(outs)
+
+
+def accuracy(net, image_set, crop_count=1, batch_size=1000):
+    """Fraction of ``image_set`` classified right."""
+    if len(image_set) == 0:
+        return float("nan")
+    p = predict(net, image_set.images, batch_size, crop_count)
+    return float(np.mean(p.argmax(axis=1) == image_set.labels))
+
+
+def confusion_matrix(true, pred, num_classes):
+    m = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(m, (true, pred), 1)
+    return m

@@ -1,0 +1,233 @@
+"""The headless training loop that the CLI and the GUI both drive.
+
+A ``Run`` trains in chunks of batches and reports tagged snapshots (plain dicts):
+``progress`` after each chunk, ``eval`` after each evaluation, and one final
+``done``, ``stopped`` or ``diverged``. Between chunks it honours pause, step and
+stop requests, which may come from another thread. It keeps a copy of the last
+finite weights and goes back to it if the loss becomes NaN or infinite.
+"""
+import math
+import threading
+import time
+
+import numpy as np
+
+from .data import Augment, accuracy, input_pixels, to_float
+from .errors import DataError
+
+
+class Run:
+    """Train ``trainer.net`` on ``train`` (an ImageSet), reporting as it goes.
+
+    Parameters
+    ----------
+    trainer : engine.Trainer
+    train, validation, test : engine.data.ImageSet (validation and test optional)
+    augment : engine.data.Augment, optional
+        Default: random crop to the network's input size when images are larger.
+    schedule : engine.schedules.Schedule, optional
+        Sets ``trainer.learning_rate`` from examples seen before every batch.
+    epochs : float, optional
+        Stop after this many passes over ``train`` (None: until stopped).
+    chunk_seconds : float
+        About how long a chunk of batches lasts between reports.
+    eval_every : int
+        Examples seen between evaluations on ``eval_examples`` validation/test images.
+    """
+
+    def __init__(self, trainer, train, validation=None, test=None, augment=None, schedule=None,
+                 epochs=None, chunk_seconds=0.2, eval_every=10000, eval_examples=1000,
+                 seed=None):
+        self.trainer = trainer
+        self.net = trainer.net
+        self.train_set, self.validation, self.test = train, validation, test
+        sy, sx, depth = self.net.input_shape
+        input_pixels(train.images[:1], self.net.input_shape)  # fails clearly if it cannot fit
+        if train.shape[2] != depth:
+            raise DataError(f"the network takes {depth} channels, the images have {train.shape[2]}")
+        if augment is None:
+            augment = Augment(crop=sy if train.shape[0] > sy else None)
+        self.augment = augment
+        if augment.crop and augment.crop != sy:
+            raise DataError(f"augmentation crops to {augment.crop}px but the network takes {sy}px")
+        if not augment.crop and train.shape[0] != sy:
+            raise DataError(f"{train.shape[1]}x{train.shape[0]} images do not fit the network's "
+                            f"{sx}x{sy} input without a crop")
+        if len(train) and self.net.loss_layer.layer_type != "regression":
+            if train.num_classes > self.net.num_outputs:
+                raise DataError(f"the data has {train.num_classes} classes but the network "
+                                f"outputs {self.net.num_outputs}")
+        self.schedule = schedule
+        self.epochs = epochs
+        self.chunk_seconds = chunk_seconds
+        self.eval_every = eval_every
+        self.eval_examples = eval_examples
+        self.rng = np.random.default_rng(seed)
+        self.examples_seen = 0
+        self.batches = 0
+        self._order = self.rng.permutation(len(train))
+        self._pos = 0
+        self._next_eval = eval_every
+        self._good = self._snapshot_params()
+        self._lock = threading.Lock()
+        self._paused = False
+        self._steps = 0
+        self._stop = False
+        self._wake = threading.Event()
+        self.finished = False
+
+    # -- control (any thread) ------------------------------------------------
+    def pause(self):
+        with self._lock:
+            self._paused = True
+
+    def resume(self):
+        with self._lock:
+            self._paused = False
+        self._wake.set()
+
+    def step(self, batches=1):
+        """While paused: train this many batches, then pause again."""
+        with self._lock:
+            self._steps += batches
+        self._wake.set()
+
+    def stop(self):
+        with self._lock:
+            self._stop = True
+        self._wake.set()
+
+    @property
+    def paused(self):
+        return self._paused
+
+    @property
+    def epoch(self):
+        return self.examples_seen / max(1, len(self.train_set))
+
+    # -- work ------------------------------------------------------------------
+    def _snapshot_params(self):
+        return [pg["params"].copy() for pg in self.net.params_and_grads()]
+
+    def _restore_good(self):
+        for pg, good in zip(self.net.params_and_grads(), self._good):
+            np.copyto(pg["params"], good)
+        self.trainer.reset_state()  # accumulators may hold NaN too
+
+    def _next_batch(self, n):
+        if self._pos + n > len(self._order):
+            self._order = self.rng.permutation(len(self.train_set))
+            self._pos = 0
+        idx = np.sort(self._order[self._pos:self._pos + n])
+        self._pos += n
+        pixels = self.augment(self.train_set.images[idx], self.rng)
+        return to_float(pixels), self.train_set.labels[idx]
+
+    def _remaining(self):
+        if self.epochs is None:
+            return math.inf
+        return max(0, int(round(self.epochs * len(self.train_set))) - self.examples_seen)
+
+    def train_batches(self, max_batches=None, seconds=None):
+        """Train until ``max_batches`` or ``seconds`` pass; a ``progress`` or ``diverged`` report."""
+        t = self.trainer
+        sums = {"cost_loss": 0.0, "decay_loss": 0.0, "fwd": 0.0, "bwd": 0.0}
+        n_ex = n_right = batches = 0
+        start = time.perf_counter()
+        while True:
+            bs = int(min(max(1, t.batch_size), self._remaining(), len(self.train_set)))
+            if bs <= 0:
+                break
+            if self.schedule is not None:
+                t.learning_rate = self.schedule(self.examples_seen)
+            x, y = self._next_batch(bs)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                stats = t.train(x, y)  # a diverging run is reported below, not warned about
+            loss = stats["loss"]
+            if not math.isfinite(loss) or not math.isfinite(stats["cost_loss"]):
+                self._restore_good()
+                return self._report("diverged", message=(
+                    f"The loss became {loss} after {self.examples_seen:,} examples: the network "
+                    f"diverged. The learning rate ({t.learning_rate:g}) is probably too high; "
+                    f"try {t.learning_rate / 10:g}. The last good weights are kept."))
+            out = self.net.layers[-1].out_act.reshape(bs, -1)
+            if self.net.loss_layer.layer_type != "regression":
+                n_right += int(np.sum(out.argmax(axis=1) == y))
+            sums["cost_loss"] += stats["cost_loss"] * bs
+            sums["decay_loss"] += (stats["l1_decay_loss"] + stats["l2_decay_loss"]) * bs
+            sums["fwd"] += stats["fwd_time"]
+            sums["bwd"] += stats["bwd_time"]
+            n_ex += bs
+            batches += 1
+            self.examples_seen += bs
+            self.batches += 1
+            if max_batches is not None and batches >= max_batches:
+                break
+            if seconds is not None and time.perf_counter() - start >= seconds:
+                break
+        elapsed = time.perf_counter() - start
+        if n_ex:
+            if not all(np.all(np.isfinite(pg["params"])) for pg in self.net.params_and_grads()):
+                self._restore_good()
+                return self._report("diverged", message=(
+                    f"A weight became NaN or infinite after {self.examples_seen:,} examples. "
+                    f"The learning rate ({t.learning_rate:g}) is probably too high; try "
+                    f"{t.learning_rate / 10:g}. The last good weights are kept."))
+            self._good = self._snapshot_params()
+        return self._report(
+            "progress", examples=n_ex, batches=batches,
+            cost_loss=sums["cost_loss"] / n_ex if n_ex else float("nan"),
+            decay_loss=sums["decay_loss"] / n_ex if n_ex else float("nan"),
+            train_accuracy=n_right / n_ex if n_ex else float("nan"),
+            examples_per_second=n_ex / elapsed if elapsed > 0 else float("nan"),
+            fwd_ms_per_example=1000 * sums["fwd"] / n_ex if n_ex else float("nan"),
+            bwd_ms_per_example=1000 * sums["bwd"] / n_ex if n_ex else float("nan"))
+
+    def evaluate(self, examples=None, crop_count=1):
+        """An ``eval`` report: accuracy on (a random sample of) validation and test."""
+        out = {}
+        for name, data in (("validation", self.validation), ("test", self.test)):
+            if data is None or len(data) == 0:
+                continue
+            if examples and examples < len(data):
+                data = data.subset(np.sort(self.rng.choice(len(data), examples, replace=False)))
+            out[f"{name}_accuracy"] = accuracy(self.net, data, crop_count)
+            out[f"{name}_examples"] = len(data)
+        return self._report("eval", **out)
+
+    def _report(self, tag, **fields):
+        r = {"tag": tag, "examples_seen": self.examples_seen, "epoch": self.epoch,
+             "batches": self.batches, "learning_rate": self.trainer.learning_rate,
+             "time": time.time()}
+        r.update(fields)
+        return r
+
+    def reports(self):
+        """Train until done or stopped, yielding reports; blocks while paused."""
+        while True:
+            with self._lock:
+                stop, paused, steps = self._stop, self._paused, self._steps
+                if paused and steps:
+                    self._steps = 0
+                self._wake.clear()
+            if stop:
+                self.finished = True
+                yield self._report("stopped")
+                return
+            if self._remaining() <= 0:
+                break
+            if paused and not steps:
+                self._wake.wait(0.1)
+                continue
+            r = self.train_batches(max_batches=steps) if paused else \
+                self.train_batches(seconds=self.chunk_seconds)
+            yield r
+            if r["tag"] == "diverged":
+                self.finished = True
+                return
+            if self.examples_seen >= self._next_eval:
+                self._next_eval = (self.examples_seen // self.eval_every + 1) * self.eval_every
+                yield self.evaluate(self.eval_examples)
+        self.finished = True
+        yield self.evaluate()
+        yield self._report("done")

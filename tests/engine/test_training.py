@@ -1,0 +1,128 @@
+"""The headless training loop: reports, pause/step/stop, schedules, divergence."""
+import math
+import threading
+
+import numpy as np
+import pytest
+
+import engine
+from engine.data import Augment, ImageSet
+from engine.schedules import Schedule
+from engine.training import Run
+
+DEFS = [{"type": "input", "out_sx": 8, "out_sy": 8, "out_depth": 1},
+        {"type": "conv", "sx": 3, "filters": 4, "pad": 1, "activation": "relu"},
+        {"type": "pool", "sx": 2, "stride": 2},
+        {"type": "softmax", "num_classes": 3}]
+
+
+def toy_data(n=300, seed=0):
+    """Three classes: a bright row at the top, middle or bottom of a 10x10 image."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    img = rng.integers(0, 40, (n, 10, 10, 1)).astype(np.uint8)
+    for i, c in enumerate(y):
+        img[i, 2 + 3 * c, :, 0] = 255
+    return ImageSet(img, y)
+
+
+def make_run(**kw):
+    net = engine.Net(DEFS, seed=0)
+    opts = {"method": "adam", "learning_rate": 0.01, "batch_size": 10}
+    opts.update(kw.pop("trainer", {}))
+    trainer = engine.Trainer(net, **opts)
+    return Run(trainer, toy_data(), toy_data(60, 1), toy_data(60, 2), seed=0, **kw)
+
+
+def test_run_learns_and_reports():
+    run = make_run(epochs=4, chunk_seconds=0.01, eval_every=300)
+    reports = list(run.reports())
+    tags = [r["tag"] for r in reports]
+    assert tags[-1] == "done" and "progress" in tags and "eval" in tags
+    progress = [r for r in reports if r["tag"] == "progress"]
+    assert progress[-1]["cost_loss"] < progress[0]["cost_loss"]
+    assert run.examples_seen == 1200
+    final = [r for r in reports if r["tag"] == "eval"][-1]
+    assert final["test_accuracy"] > 0.9 and final["validation_accuracy"] > 0.9
+    for key in ("examples_per_second", "fwd_ms_per_example", "bwd_ms_per_example",
+                "train_accuracy", "decay_loss", "learning_rate", "epoch"):
+        assert key in progress[-1]
+
+
+def test_default_augment_crops_to_the_network_input():
+    run = make_run(epochs=0.1)
+    assert run.augment.crop == 8
+    with pytest.raises(engine.DataError, match="crops to 6px"):
+        make_run(augment=Augment(crop=6))
+
+
+def test_pause_step_and_stop_from_another_thread():
+    run = make_run(chunk_seconds=0.01)
+    run.pause()
+    gen = run.reports()
+    seen = []
+
+    def consume():
+        for r in gen:
+            seen.append(r)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    t.join(0.3)
+    assert seen == [] and run.examples_seen == 0       # paused: nothing trains
+    run.step()
+    for _ in range(100):
+        if seen:
+            break
+        t.join(0.02)
+    assert run.examples_seen == 10                     # one batch
+    t.join(0.2)
+    assert run.examples_seen == 10                     # and paused again
+    run.resume()
+    t.join(0.2)
+    assert run.examples_seen > 10
+    run.stop()
+    t.join(2)
+    assert not t.is_alive() and seen[-1]["tag"] == "stopped"
+
+
+def test_learning_rate_changed_mid_run_reaches_the_trainer():
+    run = make_run(chunk_seconds=0.01, trainer={"method": "sgd", "learning_rate": 0.01, "momentum": 0.0})
+    gen = run.reports()
+    next(gen)
+    run.trainer.learning_rate = 0.0
+    w = run.net.layers[1].weights.copy()
+    next(gen)
+    np.testing.assert_array_equal(run.net.layers[1].weights, w)
+
+
+def test_schedule_sets_the_learning_rate_per_example_seen():
+    sched = Schedule("step", base=0.1, factor=0.5, every=100)
+    run = make_run(epochs=1, schedule=sched, trainer={"method": "sgd"})
+    list(run.reports())
+    assert run.trainer.learning_rate == pytest.approx(0.1 * 0.5 ** 2)  # set at example 290
+
+
+def test_schedules():
+    assert Schedule("constant", base=0.3)(10 ** 6) == 0.3
+    s = Schedule("exponential", base=1.0, factor=0.1, every=1000)
+    assert s(0) == 1.0 and s(1000) == pytest.approx(0.1) and s(500) == pytest.approx(0.1 ** 0.5)
+    c = Schedule("cosine", base=1.0, total=100, minimum=0.1)
+    assert c(0) == 1.0 and c(50) == pytest.approx(0.55) and c(100) == pytest.approx(0.1) and c(500) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        Schedule("warp")
+
+
+def test_huge_learning_rate_diverges_and_keeps_the_last_good_weights():
+    run = make_run(trainer={"method": "sgd", "learning_rate": 1e30, "momentum": 0.0},
+                   chunk_seconds=0.01)
+    good = [pg["params"].copy() for pg in run.net.params_and_grads()]
+    reports = list(run.reports())
+    assert reports[-1]["tag"] == "diverged"
+    assert "learning rate" in reports[-1]["message"] and "too high" in reports[-1]["message"]
+    for pg in run.net.params_and_grads():
+        assert np.all(np.isfinite(pg["params"]))
+    # the weights are the last finite ones: here, the start (it blew up in the first chunk)
+    if reports[0]["tag"] == "diverged":
+        for pg, g in zip(run.net.params_and_grads(), good):
+            np.testing.assert_array_equal(pg["params"], g)
