@@ -56,6 +56,7 @@ class Net:
     """
 
     min_split = 8
+    max_piece = 16
 
     def __init__(self, layer_defs, dtype=np.float32, seed=None, threads=None):
         self.dtype = _check_dtype(dtype)
@@ -70,6 +71,8 @@ class Net:
         self.threads = parallel.default_threads() if threads is None else max(1, int(threads))
         self._replicas = []
         self._split = None
+        self._flat = None
+        self.flat_buffers()
         for layer in self.layers:
             if hasattr(layer, "rng"):
                 layer.rng = self.rng
@@ -115,8 +118,7 @@ class Net:
             self._split = None
             return _forward(self.layers, x, training)
         reps = self._replicas[:len(parts)]
-        outs = parallel.run_split([
-            (lambda layers=r, sl=sl: _forward(layers, x[sl], training)) for r, sl in zip(reps, parts)])
+        outs = self._run_parts(parts, lambda r, sl: _forward(r, x[sl], training))
         self._split = parts
         for i, layer in enumerate(self.layers):
             layer.out_act = None
@@ -136,8 +138,7 @@ class Net:
         if len(y) != n:
             self.layers[-1].loss(y)  # raises the loss layer's own clear error
         reps = self._replicas[:len(parts)]
-        losses = parallel.run_split([
-            (lambda layers=r, sl=sl: _backward(layers, y[sl], input_grad, n)) for r, sl in zip(reps, parts)])
+        losses = self._run_parts(parts, lambda r, sl: _backward(r, y[sl], input_grad, n))
         for i, layer in enumerate(self.layers):
             for name in layer.grad_attrs:
                 total = getattr(layer, name)
@@ -149,11 +150,29 @@ class Net:
                 layer._grad_parts = [r[i] for r in reps]
         return float(sum(l * (sl.stop - sl.start) for l, sl in zip(losses, parts)) / n)
 
+    def _run_parts(self, parts, work):
+        """``work(replica, slice)`` for every part, the parts dealt out to the threads."""
+        k = min(self.threads, len(parts))
+        jobs = [list(range(t, len(parts), k)) for t in range(k)]
+        reps = self._replicas
+
+        def job(ids):
+            return [(i, work(reps[i], parts[i])) for i in ids]
+
+        results = dict(r for rs in parallel.run_split([lambda ids=ids: job(ids) for ids in jobs])
+                       for r in rs)
+        return [results[i] for i in range(len(parts))]
+
     def _plan_split(self, n):
-        """Slices of the batch for each thread, or None to run it on this thread."""
+        """Slices of the batch for the threads, or None to run it on this thread.
+
+        A large batch is cut into pieces of about ``max_piece`` examples, which
+        keeps each layer's working set in cache; the threads take turns on them.
+        """
         k = min(self.threads, n // self.min_split)
         if k < 2 or any(l.layer_type == "batchnorm" for l in self.layers):
             return None
+        k = max(k, -(-n // self.max_piece))
         while len(self._replicas) < k:
             reps = [l.clone(share_params=True) for l in self.layers]
             rng = self.rng.spawn(1)[0]
@@ -177,6 +196,49 @@ class Net:
 
     def params_and_grads(self):
         return [pg for layer in self.layers for pg in layer.params_and_grads()]
+
+    def flat_buffers(self):
+        """All parameters and all gradients as two flat arrays, with decay multipliers.
+
+        Returns ``(params, grads, l1_mul, l2_mul)``: every layer's parameter and
+        gradient arrays are views into ``params`` and ``grads``, so a trainer can
+        update the whole net in a few vector operations. A layer whose arrays were
+        replaced since is copied back in first.
+        """
+        pgs = self.params_and_grads()
+        f = self._flat
+        if f is None or len(f["views"]) != len(pgs) or any(
+                pg["params"] is not v or pg["grads"] is not g
+                for pg, (v, g) in zip(pgs, f["views"])):
+            f = self._flat = self._make_flat()
+            pgs = self.params_and_grads()
+        muls = tuple((pg["l1_decay_mul"], pg["l2_decay_mul"]) for pg in pgs)
+        if muls != f["muls"]:
+            f["l1"] = np.concatenate([np.full(pg["params"].size, pg["l1_decay_mul"], self.dtype)
+                                      for pg in pgs]) if pgs else np.zeros(0, self.dtype)
+            f["l2"] = np.concatenate([np.full(pg["params"].size, pg["l2_decay_mul"], self.dtype)
+                                      for pg in pgs]) if pgs else np.zeros(0, self.dtype)
+            f["muls"] = muls
+        return f["params"], f["grads"], f["l1"], f["l2"]
+
+    def _make_flat(self):
+        slots = [(layer, p, g) for layer in self.layers
+                 for p, g in zip(layer.param_attrs, layer.grad_attrs)]
+        total = sum(getattr(layer, p).size for layer, p, _ in slots)
+        params = np.empty(total, self.dtype)
+        grads = np.zeros(total, self.dtype)
+        o = 0
+        for layer, p, g in slots:
+            arr = getattr(layer, p)
+            view = params[o:o + arr.size].reshape(arr.shape)
+            view[...] = arr
+            setattr(layer, p, view)
+            gview = grads[o:o + arr.size].reshape(arr.shape)
+            gview[...] = getattr(layer, g)
+            setattr(layer, g, gview)
+            o += arr.size
+        views = [(pg["params"], pg["grads"]) for pg in self.params_and_grads()]
+        return {"params": params, "grads": grads, "views": views, "muls": None}
 
     def copy(self):
         """An independent copy with the same weights (for a view that must not see updates)."""

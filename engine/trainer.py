@@ -49,14 +49,6 @@ class Trainer:
         """Forget the per-parameter accumulators (momentum, adagrad sums, ...)."""
         self.gsum = self.xsum = None
 
-    def _ensure_state(self, pglist):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown trainer method {self.method!r} (known: {', '.join(METHODS)})")
-        if self.gsum is None or self._state_method != self.method or len(self.gsum) != len(pglist):
-            self.gsum = [np.zeros_like(pg["params"]) for pg in pglist]
-            self.xsum = [np.zeros_like(pg["params"]) for pg in pglist]
-            self._state_method = self.method
-
     def train(self, x, y):
         """One update from the batch ``(x, y)``; returns losses and timings."""
         t0 = time.perf_counter()
@@ -73,57 +65,64 @@ class Trainer:
 
     def update(self, n):
         """Apply one step from the gradients the net holds (a batch of ``n`` examples)."""
-        pglist = self.net.params_and_grads()
-        self._ensure_state(pglist)
+        if self.method not in METHODS:
+            raise ValueError(f"unknown trainer method {self.method!r} (known: {', '.join(METHODS)})")
+        p, g, l1_mul, l2_mul = self.net.flat_buffers()
+        if self.gsum is None or self._state_method != self.method or self.gsum.shape != p.shape:
+            self.gsum = np.zeros_like(p)
+            self.xsum = np.zeros_like(p)
+            self._state_method = self.method
         self.updates += 1
+        dt = p.dtype.type
+        l1, l2 = self.l1_decay, self.l2_decay
+        l1_loss = l2_loss = 0.0
+        gij = g
+        if l1 or l2:
+            # The whole net's parameters are one flat array, so the ConvNetJS update
+            # with per-parameter decay multipliers is a handful of vector operations.
+            l2v = l2_mul * dt(l2)
+            l1v = l1_mul * dt(l1)
+            l2_loss = 0.5 * float(np.dot(l2v, p * p))
+            l1_loss = float(np.dot(l1v, np.abs(p)))
+            # ConvNetJS's sign: +1 where p > 0, else -1 (also at 0).
+            gij = g + (l2v * p + l1v * np.where(p > 0, dt(1), dt(-1))) * dt(1.0 / n)
+        self._step(p, gij, self.gsum, self.xsum, dt)
+        return l1_loss, l2_loss
+
+    def _step(self, p, gij, gs, xs, dt):
         method, lr, mom = self.method, self.learning_rate, self.momentum
         ro, eps = self.ro, self.eps
-        l1_loss = l2_loss = 0.0
-        for i, pg in enumerate(pglist):
-            p, g = pg["params"], pg["grads"]
-            l1 = self.l1_decay * pg["l1_decay_mul"]
-            l2 = self.l2_decay * pg["l2_decay_mul"]
-            dt = p.dtype.type
-            if l1 or l2:
-                l2_loss += 0.5 * l2 * float(np.dot(p.ravel(), p.ravel()))
-                l1_loss += l1 * float(np.abs(p).sum())
-                # ConvNetJS's sign: +1 where p > 0, else -1 (also at 0).
-                gij = g + (l2 * p + l1 * np.where(p > 0, dt(1), dt(-1))) * dt(1.0 / n)
-            else:
-                gij = g
-            gs, xs = self.gsum[i], self.xsum[i]
-            if method == "adam":
-                b1, b2, t = self.beta1, self.beta2, self.updates
-                gs *= b1
-                gs += dt(1 - b1) * gij
-                xs *= b2
-                xs += dt(1 - b2) * gij * gij
-                m_hat = gs / dt(1 - b1 ** t)
-                v_hat = xs / dt(1 - b2 ** t)
-                p -= dt(lr) * m_hat / (np.sqrt(v_hat) + dt(eps))
-            elif method == "adagrad":
-                gs += gij * gij
-                p -= dt(lr) * gij / np.sqrt(gs + dt(eps))
-            elif method == "windowgrad":
-                gs *= ro
-                gs += dt(1 - ro) * gij * gij
-                p -= dt(lr) * gij / np.sqrt(gs + dt(eps))
-            elif method == "adadelta":
-                gs *= ro
-                gs += dt(1 - ro) * gij * gij
-                dx = -np.sqrt((xs + dt(eps)) / (gs + dt(eps))) * gij
-                xs *= ro
-                xs += dt(1 - ro) * dx * dx
-                p += dx
-            elif method == "nesterov":
-                dx = gs.copy()
-                gs *= mom
-                gs += dt(lr) * gij
-                p += dt(mom) * dx - dt(1.0 + mom) * gs
-            elif mom > 0:  # sgd with momentum
-                gs *= mom
-                gs -= dt(lr) * gij
-                p += gs
-            else:
-                p -= dt(lr) * gij
-        return l1_loss, l2_loss
+        if method == "adam":
+            b1, b2, t = self.beta1, self.beta2, self.updates
+            gs *= b1
+            gs += dt(1 - b1) * gij
+            xs *= b2
+            xs += dt(1 - b2) * gij * gij
+            m_hat = gs / dt(1 - b1 ** t)
+            v_hat = xs / dt(1 - b2 ** t)
+            p -= dt(lr) * m_hat / (np.sqrt(v_hat) + dt(eps))
+        elif method == "adagrad":
+            gs += gij * gij
+            p -= dt(lr) * gij / np.sqrt(gs + dt(eps))
+        elif method == "windowgrad":
+            gs *= ro
+            gs += dt(1 - ro) * gij * gij
+            p -= dt(lr) * gij / np.sqrt(gs + dt(eps))
+        elif method == "adadelta":
+            gs *= ro
+            gs += dt(1 - ro) * gij * gij
+            dx = -np.sqrt((xs + dt(eps)) / (gs + dt(eps))) * gij
+            xs *= ro
+            xs += dt(1 - ro) * dx * dx
+            p += dx
+        elif method == "nesterov":
+            dx = gs.copy()
+            gs *= mom
+            gs += dt(lr) * gij
+            p += dt(mom) * dx - dt(1.0 + mom) * gs
+        elif mom > 0:  # sgd with momentum
+            gs *= mom
+            gs -= dt(lr) * gij
+            p += gs
+        else:
+            p -= dt(lr) * gij

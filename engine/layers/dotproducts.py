@@ -85,7 +85,9 @@ class ConvLayer(Layer):
         if not need_dx:
             return None
         if self.stride == 1:
-            return im2col.fold_rows(dout, self.weights, self._x_shape, self.pad)
+            dx = im2col.conv_input_grad(dout, self.weights, self.pad)
+            if dx is not None and dx.shape == self._x_shape:
+                return dx
         dcols = d2 @ self.weights.reshape(self.filters, -1)
         return im2col.fold(dcols, self._x_shape, self.sy, self.sx, self.stride, self.pad,
                            self.out_sy, self.out_sx)

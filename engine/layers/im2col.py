@@ -44,16 +44,15 @@ def windows(x, sy, sx, stride, pad, oh, ow):
 def windows_t(x, sy, sx, pad, oh, ow):
     """Stride-1 windows of a one-channel batch, transposed: ``(sy*sx, N*oh*ow)``.
 
-    Each window offset is one contiguous row, so building it is ``sy*sx`` plain
-    copies, and ``W @ cols_t`` is a wide, BLAS-friendly product.
+    Each window offset is one contiguous row, so ``W @ cols_t`` is a wide,
+    BLAS-friendly product. One strided copy builds it (numpy releases the GIL for
+    it, which many small copies would not).
     """
     n = x.shape[0]
     xp = pad_batch(x, pad)[..., 0]
-    cols = np.empty((sy, sx, n, oh, ow), dtype=x.dtype)
-    for i in range(sy):
-        for j in range(sx):
-            cols[i, j] = xp[:, i:i + oh, j:j + ow]
-    return cols.reshape(sy * sx, n * oh * ow)
+    s0, s1, s2 = xp.strides
+    view = as_strided(xp, (sy, sx, n, oh, ow), (s1, s2, s0, s1, s2), writeable=False)
+    return np.ascontiguousarray(view).reshape(sy * sx, n * oh * ow)
 
 
 def fold(dcols, x_shape, sy, sx, stride, pad, oh, ow):
@@ -69,23 +68,24 @@ def fold(dcols, x_shape, sy, sx, stride, pad, oh, ow):
     return dxp
 
 
-def fold_rows(dout, weights, x_shape, pad):
-    """Input gradient of a stride-1 convolution with a few wide products.
+def conv_input_grad(dout, weights, pad):
+    """Input gradient of a stride-1 convolution, as a convolution of the output gradient.
 
-    Same result as ``fold(dout @ W, ...)`` but with ``sy`` shifted adds instead of
-    ``sy*sx``: the ``sx`` columns of each window are summed inside one matrix
-    product over row windows of ``dout``.
+    ``dx = windows(dout, pad = s - 1 - pad) @ W'`` where ``W'`` is the filter bank
+    flipped in space with its in/out channels swapped: one window copy and one
+    product instead of ``sy*sx`` scattered adds.
     """
-    n, oh, ow, f = dout.shape
     nf, sy, sx, c = weights.shape
-    wp = ow + sx - 1
-    rows = np.zeros((n, oh, wp, sx, f), dtype=dout.dtype)
-    for j in range(sx):
-        rows[:, :, j:j + ow, j, :] = dout
-    wr = weights.transpose(2, 0, 1, 3).reshape(sx * f, sy * c)  # (j, f) x (i, c)
-    g = (rows.reshape(-1, sx * f) @ wr).reshape(n, oh, wp, sy, c)
-    dxp = np.zeros((n, oh + sy - 1, wp, c), dtype=dout.dtype)
-    for i in range(sy):
-        dxp[:, i:i + oh] += g[:, :, :, i, :]
-    h, w = x_shape[1], x_shape[2]
-    return dxp[:, pad:pad + h, pad:pad + w]
+    n, oh, ow, _ = dout.shape
+    if pad > min(sy, sx) - 1:  # rare: crop a full-padding gradient instead
+        return None
+    ph, pw = sy - 1 - pad, sx - 1 - pad
+    h, w = oh + sy - 1 - 2 * pad, ow + sx - 1 - 2 * pad
+    wf = weights[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(sy * sx * nf, c)
+    if ph == pw:
+        cols = windows(dout, sy, sx, 1, ph, h, w)
+    else:
+        dp = np.zeros((n, oh + 2 * ph, ow + 2 * pw, nf), dtype=dout.dtype)
+        dp[:, ph:ph + oh, pw:pw + ow] = dout
+        cols = windows(dp, sy, sx, 1, 0, h, w)
+    return (cols @ wf).reshape(n, h, w, c)
