@@ -11,6 +11,14 @@ from .base import Layer, float_opt, int_opt, vol_from_json, vol_to_json
 from . import im2col
 
 
+def _column_sums(layer, d2, out):
+    """``d2.sum(axis=0)`` as a product with ones: many times faster for tall, narrow d2."""
+    ones = layer.__dict__.get("_ones")
+    if ones is None or ones.shape[0] != d2.shape[0] or ones.dtype != d2.dtype:
+        ones = layer._ones = np.ones(d2.shape[0], dtype=d2.dtype)
+    np.matmul(ones, d2, out=out)
+
+
 def _init_bias(n, opts, dtype):
     return np.full(n, opts.get("bias_pref", 0.0) or 0.0, dtype=dtype)
 
@@ -67,7 +75,7 @@ class ConvLayer(Layer):
             # One channel: windows as rows of offsets (plain copies, a wide product).
             self._cols = cols = im2col.windows_t(x, self.sy, self.sx, self.pad,
                                                  self.out_sy, self.out_sx)
-            out = np.ascontiguousarray((w @ cols).T)
+            out = cols.T @ w.T
         else:
             self._cols = cols = im2col.windows(x, self.sy, self.sx, self.stride, self.pad,
                                                self.out_sy, self.out_sx)
@@ -79,9 +87,11 @@ class ConvLayer(Layer):
     def backward(self, dout, need_dx=True):
         self.out_grad = dout
         d2 = dout.reshape(-1, self.filters)
-        cols = self._cols.T if self._transposed else self._cols
-        np.matmul(d2.T, cols, out=self.dweights.reshape(self.filters, -1))
-        np.sum(d2, axis=0, out=self.dbiases)
+        if self._transposed:
+            np.matmul(self._cols, d2, out=self.dweights.reshape(self.filters, -1).T)
+        else:
+            np.matmul(d2.T, self._cols, out=self.dweights.reshape(self.filters, -1))
+        _column_sums(self, d2, self.dbiases)
         if not need_dx:
             return None
         if self.stride == 1:
@@ -171,7 +181,7 @@ class FullyConnLayer(Layer):
         self.out_grad = dout
         d2 = dout.reshape(-1, self.num_neurons)
         np.matmul(d2.T, self._x, out=self.dweights)
-        np.sum(d2, axis=0, out=self.dbiases)
+        _column_sums(self, d2, self.dbiases)
         if not need_dx:
             return None
         return (d2 @ self.weights).reshape(self._x_shape)
