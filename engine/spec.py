@@ -48,28 +48,35 @@ def expand(layer_defs):
         if i == last and t not in LOSS_TYPES:
             raise SpecError(f"layer {i}, {t}: the last layer must be a loss layer "
                             f"(softmax, svm or regression)", i)
-        d = copy.deepcopy(d)
-        if t in LOSS_TYPES:
-            key = "num_neurons" if t == "regression" else "num_classes"
-            try:
-                n = int_opt(d, key, t, minimum=1 if t == "regression" else 2)
-            except SpecError as e:
-                raise SpecError(f"layer {i}, {e}", i) from None
-            out.append(({"type": "fc", "num_neurons": n}, i))
-        act = d.get("activation")
-        if t in ("fc", "conv") and d.get("bias_pref") is None:
-            d["bias_pref"] = 0.1 if act == "relu" else 0.0
-        out.append((d, i))
-        if act is not None:
-            if act not in ACTIVATIONS:
-                raise SpecError(f"layer {i}, {t}: unknown activation {act!r} "
-                                f"(known: {', '.join(ACTIVATIONS)})", i)
-            a = {"type": act}
-            if act == "maxout":
-                a["group_size"] = d.get("group_size", 2)
-            out.append((a, i))
-        if d.get("drop_prob") is not None and t != "dropout":
-            out.append(({"type": "dropout", "drop_prob": d["drop_prob"]}, i))
+        out.extend((e, i) for e in _expand_def(d, i, t))
+    return out
+
+
+def _expand_def(d, i, t):
+    """The layers one definition stands for (ConvNetJS's shorthands), as defs."""
+    out = []
+    d = copy.deepcopy(d)
+    if t in LOSS_TYPES:
+        key = "num_neurons" if t == "regression" else "num_classes"
+        try:
+            n = int_opt(d, key, t, minimum=1 if t == "regression" else 2)
+        except SpecError as e:
+            raise SpecError(f"layer {i}, {e}", i) from None
+        out.append({"type": "fc", "num_neurons": n})
+    act = d.get("activation")
+    if t in ("fc", "conv") and d.get("bias_pref") is None:
+        d["bias_pref"] = 0.1 if act == "relu" else 0.0
+    out.append(d)
+    if act is not None:
+        if act not in ACTIVATIONS:
+            raise SpecError(f"layer {i}, {t}: unknown activation {act!r} "
+                            f"(known: {', '.join(ACTIVATIONS)})", i)
+        a = {"type": act}
+        if act == "maxout":
+            a["group_size"] = d.get("group_size", 2)
+        out.append(a)
+    if d.get("drop_prob") is not None and t != "dropout":
+        out.append({"type": "dropout", "drop_prob": d["drop_prob"]})
     return out
 
 
@@ -103,3 +110,41 @@ def infer_shapes(layer_defs):
              "out_depth": l.out_depth, "params": l.n_params, "source_index": l.source_index,
              "description": l.describe()}
             for l in build_layers(layer_defs)]
+
+
+def check(layer_defs):
+    """Shapes as far as they can be computed, and the stack's first error.
+
+    For an editor that shows every layer while the stack is still wrong: returns
+    ``(rows, error)``, ``rows`` one dict per *given* definition (``None`` from the
+    first layer whose shape cannot be computed) with ``out_sx, out_sy, out_depth``
+    of the last layer it expands to, its total ``params``, the expanded ``types``
+    and a ``description``; ``error`` is what ``infer_shapes`` raises, or None.
+    """
+    try:
+        infer_shapes(layer_defs)
+        error = None
+    except SpecError as e:
+        error = e
+    if not isinstance(layer_defs, (list, tuple)):
+        return [], error
+    rows = [None] * len(layer_defs)
+    shape = None
+    for i, d in enumerate(layer_defs):
+        try:
+            t = _type_of(d, i)
+            if (t == "input") != (i == 0):
+                break
+            layers = []
+            for sub in _expand_def(d, i, t):
+                layer = LAYER_TYPES[sub["type"]](sub, shape)
+                layers.append(layer)
+                shape = layer.out_shape
+        except SpecError:
+            break
+        last = layers[-1]
+        main = layers[1] if t in LOSS_TYPES else layers[0]
+        rows[i] = {"out_sx": last.out_sx, "out_sy": last.out_sy, "out_depth": last.out_depth,
+                   "params": sum(l.n_params for l in layers),
+                   "types": [l.layer_type for l in layers], "description": main.describe()}
+    return rows, error
