@@ -1,0 +1,44 @@
+"""``convnet-workbench``: start the application."""
+import argparse
+import sys
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="convnet-workbench",
+                                     description="Build, train and look inside convnets on MNIST.")
+    parser.add_argument("file", nargs="?", help="a network (layer definitions) or a ConvNetJS snapshot to open")
+    parser.add_argument("--dark", action="store_true", help="dark colours whatever the system says")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from engine import EngineError
+    from engine.data import load_mnist
+
+    from . import theme
+    from .main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("convnet-workbench")
+    app.setOrganizationName("convnet-workbench")
+    theme.apply(app, dark=True if args.dark else None)
+    try:
+        dataset = load_mnist()
+    except EngineError as e:
+        QMessageBox.critical(None, "convnet-workbench", f"The bundled MNIST could not be loaded: {e}")
+        return 1
+    win = MainWindow(dataset)
+    win.show()
+    if args.file:
+        import json
+        try:
+            obj = json.load(open(args.file))
+        except (OSError, ValueError) as e:
+            QMessageBox.warning(win, "Cannot open", f"{args.file}: {e}")
+        else:
+            (win.open_snapshot if isinstance(obj, dict) and "layers" in obj else win.open_spec)(args.file)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The panels of the main window; each can be run on its own: ``python -m workbench.panels.NAME``."""

@@ -1,0 +1,462 @@
+"""Draw a digit and watch the network's prediction respond as you draw."""
+import time
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QKeySequence, QPainter, QPainterPath, QPen, QShortcut
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMessageBox,
+                               QPushButton, QSlider, QVBoxLayout, QWidget)
+
+import engine
+from engine.digits import center_crop, resize, to_mnist
+
+SIZE = 280  # the canvas's own resolution (10x MNIST)
+
+
+class DigitCanvas(QWidget):
+    """A square canvas with a soft, anti-aliased round brush (mouse and tablet).
+
+    ``image()`` gives the drawing as floats in [0, 1], ink high. Strokes can be
+    undone one by one; ``clear`` empties it.
+    """
+
+    changed = Signal()      # during a stroke, and after any change
+    strokeFinished = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("drawCanvas")
+        self.setMinimumSize(200, 200)
+        self.setAttribute(Qt.WA_StaticContents)
+        self.setCursor(Qt.CrossCursor)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.width_px = 22.0      # brush diameter in canvas pixels
+        self.strokes = []         # list of (width, [QPointF, ...]) in canvas coordinates
+        self.background = None    # an opened image (float SIZE x SIZE) under the strokes
+        self._current = None
+        self._img = QImage(SIZE, SIZE, QImage.Format_Grayscale8)
+        self._render()
+        self.setToolTip("Draw a digit. Backspace undoes the last stroke, Esc clears.")
+
+    def sizeHint(self):
+        return QSize(420, 420)
+
+    def hasHeightForWidth(self):
+        return True
+
+    def heightForWidth(self, w):
+        return w
+
+    # -- the drawing --------------------------------------------------------------------
+    def _side(self):
+        return min(self.width(), self.height())
+
+    def _to_canvas(self, pos):
+        side = self._side()
+        ox, oy = (self.width() - side) / 2, (self.height() - side) / 2
+        return QPointF((pos.x() - ox) * SIZE / side, (pos.y() - oy) * SIZE / side)
+
+    def _pen(self, width):
+        pen = QPen(QColor(255, 255, 255), width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
+        return pen
+
+    def _draw_stroke(self, p, width, points):
+        p.setPen(self._pen(width))
+        if len(points) == 1:
+            p.setBrush(QColor(255, 255, 255))
+            p.setPen(Qt.NoPen)
+            p.drawEllipse(points[0], width / 2, width / 2)
+            return
+        path = QPainterPath(points[0])
+        for pt in points[1:]:
+            path.lineTo(pt)
+        p.drawPath(path)
+
+    def _render(self):
+        if self.background is not None:
+            bg = np.ascontiguousarray(np.clip(self.background * 255, 0, 255).astype(np.uint8))
+            self._img = QImage(bg.data, SIZE, SIZE, SIZE, QImage.Format_Grayscale8).copy()
+        else:
+            self._img.fill(0)
+        p = QPainter(self._img)
+        p.setRenderHint(QPainter.Antialiasing)
+        for width, points in self.strokes:
+            self._draw_stroke(p, width, points)
+        p.end()
+        self.update()
+
+    def image(self):
+        """The drawing as a (SIZE, SIZE) float32 array in [0, 1], ink high."""
+        ptr = self._img.constBits()
+        a = np.frombuffer(ptr, np.uint8, self._img.bytesPerLine() * SIZE).reshape(SIZE, -1)[:, :SIZE]
+        return a.astype(np.float32) / 255.0
+
+    def is_empty(self):
+        return not self.strokes and self.background is None
+
+    def clear(self):
+        self.strokes = []
+        self.background = None
+        self._current = None
+        self._render()
+        self.changed.emit()
+        self.strokeFinished.emit()
+
+    def undo_stroke(self):
+        if self.strokes:
+            self.strokes.pop()
+            self._render()
+            self.changed.emit()
+            self.strokeFinished.emit()
+
+    def set_image(self, image):
+        """Show ``image`` (2-D floats in [0, 1], ink high, any size) as the drawing."""
+        h, w = image.shape
+        s = max(h, w)
+        square = np.zeros((s, s), np.float32)
+        square[(s - h) // 2:(s - h) // 2 + h, (s - w) // 2:(s - w) // 2 + w] = image
+        self.background = np.clip(resize(square, SIZE, SIZE), 0, 1).astype(np.float32)
+        self.strokes = []
+        self._render()
+        self.changed.emit()
+        self.strokeFinished.emit()
+
+    # -- input --------------------------------------------------------------------------
+    def _begin(self, pos, pressure=1.0):
+        self._current = (self.width_px * (0.5 + 0.5 * pressure), [self._to_canvas(pos)])
+        self.strokes.append(self._current)
+        self._render_last()
+
+    def _extend(self, pos):
+        if self._current is None:
+            return
+        pt = self._to_canvas(pos)
+        pts = self._current[1]
+        if (pt - pts[-1]).manhattanLength() < 0.5:
+            return
+        p = QPainter(self._img)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setPen(self._pen(self._current[0]))
+        p.drawLine(pts[-1], pt)
+        p.end()
+        pts.append(pt)
+        self.update()
+        self.changed.emit()
+
+    def _render_last(self):
+        p = QPainter(self._img)
+        p.setRenderHint(QPainter.Antialiasing)
+        self._draw_stroke(p, *self._current)
+        p.end()
+        self.update()
+        self.changed.emit()
+
+    def _end(self):
+        if self._current is not None:
+            self._current = None
+            self._render()  # redraw the whole stroke as one path (smooth joins)
+            self.changed.emit()
+            self.strokeFinished.emit()
+
+    def mousePressEvent(self, e):
+        if e.button() == Qt.LeftButton:
+            self._begin(e.position())
+
+    def mouseMoveEvent(self, e):
+        if e.buttons() & Qt.LeftButton:
+            self._extend(e.position())
+
+    def mouseReleaseEvent(self, e):
+        if e.button() == Qt.LeftButton:
+            self._end()
+
+    def tabletEvent(self, e):
+        t = e.type()
+        if t == e.Type.TabletPress:
+            self._begin(e.position(), e.pressure())
+        elif t == e.Type.TabletMove and self._current is not None:
+            self._extend(e.position())
+        elif t == e.Type.TabletRelease:
+            self._end()
+        e.accept()
+
+    def keyPressEvent(self, e):
+        if e.key() == Qt.Key_Escape:
+            self.clear()
+        elif e.key() == Qt.Key_Backspace:
+            self.undo_stroke()
+        else:
+            super().keyPressEvent(e)
+
+    def paintEvent(self, e):
+        p = QPainter(self)
+        side = self._side()
+        rect = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        p.setRenderHint(QPainter.SmoothPixmapTransform)
+        p.drawImage(rect, self._img)
+        p.setPen(QPen(self.palette().mid().color(), 1))
+        p.drawRect(rect.adjusted(0, 0, -1, -1))
+        if self.is_empty():
+            p.setPen(QColor(140, 140, 140))
+            p.drawText(rect, Qt.AlignCenter, "draw a digit here")
+        p.end()
+
+
+class PixelView(QWidget):
+    """The 28x28 (or cropped) image the network sees, scaled up, pixelated."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("networkInput")
+        self.setFixedSize(168, 168)
+        self.pixels = np.zeros((28, 28), np.float32)
+        self.crop = None
+
+    def set_pixels(self, pixels, crop=None):
+        self.pixels, self.crop = pixels, crop
+        self.update()
+
+    def paintEvent(self, e):
+        a = np.ascontiguousarray((np.clip(self.pixels, 0, 1) * 255).astype(np.uint8))
+        q = QImage(a.data, a.shape[1], a.shape[0], a.shape[1], QImage.Format_Grayscale8).copy()
+        p = QPainter(self)
+        p.setRenderHint(QPainter.SmoothPixmapTransform, False)
+        p.drawImage(QRectF(0, 0, self.width(), self.height()), q)
+        if self.crop:
+            s = self.width() / a.shape[0]
+            o = (a.shape[0] - self.crop) / 2 * s
+            p.setPen(QPen(QColor("#3b82f6"), 1.5, Qt.DashLine))
+            p.drawRect(QRectF(o, o, self.crop * s, self.crop * s))
+        p.end()
+
+
+class PredictionBars(QWidget):
+    """Ten class probabilities as horizontal bars; the winner emphasised, its confidence large."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("predictionBars")
+        self.probs = None
+        self.message = "Draw a digit."
+        self.setMinimumSize(260, 300)
+
+    def set_probs(self, probs):
+        self.probs = None if probs is None else np.asarray(probs, np.float32)
+        self.message = "" if probs is not None else self.message
+        self.update()
+
+    def set_message(self, text):
+        self.probs = None
+        self.message = text
+        self.update()
+
+    @property
+    def top_class(self):
+        return None if self.probs is None else int(np.argmax(self.probs))
+
+    def paintEvent(self, e):
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        pal = self.palette()
+        w = self.width()
+        if self.probs is None:
+            p.setPen(pal.placeholderText().color())
+            p.drawText(QRectF(0, 0, w, self.height()), Qt.AlignCenter | Qt.TextWordWrap, self.message)
+            p.end()
+            return
+        top = int(np.argmax(self.probs))
+        big = QFont(self.font())
+        big.setPointSizeF(big.pointSizeF() * 3.2)
+        big.setBold(True)
+        p.setFont(big)
+        p.setPen(pal.text().color())
+        p.drawText(QRectF(0, 0, w * 0.45, 80), Qt.AlignCenter, str(top))
+        mid = QFont(self.font())
+        mid.setPointSizeF(mid.pointSizeF() * 1.4)
+        p.setFont(mid)
+        p.setPen(pal.placeholderText().color())
+        p.drawText(QRectF(w * 0.45, 0, w * 0.55, 80), Qt.AlignVCenter | Qt.AlignLeft,
+                   f"{self.probs[top]:.1%} sure")
+        p.setFont(self.font())
+        n = len(self.probs)
+        row_h = max(14.0, (self.height() - 92) / n)
+        accent = pal.highlight().color()
+        for k in range(n):
+            y = 90 + k * row_h
+            p.setPen(pal.text().color())
+            p.drawText(QRectF(0, y, 22, row_h), Qt.AlignCenter, str(k))
+            p.fillRect(QRectF(26, y + 3, w - 80, row_h - 6), pal.alternateBase())
+            color = accent if k == top else pal.mid().color()
+            p.fillRect(QRectF(26, y + 3, (w - 80) * float(self.probs[k]), row_h - 6), color)
+            p.setPen(pal.placeholderText().color())
+            p.drawText(QRectF(w - 52, y, 52, row_h), Qt.AlignVCenter | Qt.AlignRight, f"{self.probs[k]:.2f}")
+        p.end()
+
+
+def load_image_file(path):
+    """A picture file as floats in [0, 1], ink high (dark-on-light pictures are inverted).
+
+    Raises
+    ------
+    ValueError
+        If the file is not a picture Qt can read.
+    """
+    img = QImage(str(path))
+    if img.isNull():
+        raise ValueError(f"{path}: not an image that can be read (PNG, JPG, BMP, ...)")
+    img = img.convertToFormat(QImage.Format_Grayscale8)
+    h, w = img.height(), img.width()
+    a = np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * h).reshape(h, -1)[:, :w]
+    a = a.astype(np.float32) / 255.0
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    if np.median(border) > 0.5:  # light background: dark ink
+        a = 1.0 - a
+    lo = np.median(border) if np.median(border) <= 0.5 else 1.0 - np.median(border)
+    return np.clip((a - lo) / max(1e-6, 1 - lo), 0, 1)
+
+
+class DrawPanel(QWidget):
+    """The canvas, the image the network sees, and the live prediction."""
+
+    showInNetwork = Signal()
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.setObjectName("drawPanel")
+        self.c = controller
+        self.canvas = DigitCanvas()
+        self.pixels = PixelView()
+        self.bars = PredictionBars()
+        self.width_slider = QSlider(Qt.Horizontal)
+        self.width_slider.setObjectName("strokeWidth")
+        self.width_slider.setRange(6, 50)
+        self.width_slider.setValue(int(self.canvas.width_px))
+        self.width_slider.setToolTip("Brush width.")
+        self.width_slider.valueChanged.connect(lambda v: setattr(self.canvas, "width_px", float(v)))
+        clear = QPushButton("Clear")
+        clear.setObjectName("clearButton")
+        clear.setToolTip("Clear the canvas (Esc).")
+        clear.clicked.connect(self.canvas.clear)
+        undo = QPushButton("Undo stroke")
+        undo.setObjectName("undoStrokeButton")
+        undo.setToolTip("Remove the last stroke (Backspace).")
+        undo.clicked.connect(self.canvas.undo_stroke)
+        open_img = QPushButton("Open image…")
+        open_img.setToolTip("Test a PNG or JPG: dark on light or light on dark, any size.")
+        open_img.clicked.connect(self.open_image)
+        into = QPushButton("Show in network")
+        into.setObjectName("showInNetworkButton")
+        into.setToolTip("See this digit's activation volumes in Inspect.")
+        into.clicked.connect(self._show_in_network)
+        for b in (clear, undo, open_img, into):
+            b.setAutoDefault(False)
+        self.timing = QLabel()
+        self.timing.setObjectName("drawTiming")
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Brush"))
+        tools.addWidget(self.width_slider)
+        tools.addWidget(undo)
+        tools.addWidget(clear)
+        left = QVBoxLayout()
+        left.addWidget(self.canvas, 1)
+        left.addLayout(tools)
+        right = QGridLayout()
+        caption = QLabel("What the network sees")
+        right.addWidget(caption, 0, 0)
+        right.addWidget(self.pixels, 1, 0, Qt.AlignTop)
+        right.addWidget(self.bars, 2, 0)
+        right.addWidget(open_img, 3, 0)
+        right.addWidget(into, 4, 0)
+        right.addWidget(self.timing, 5, 0)
+        right.setRowStretch(2, 1)
+        lay = QHBoxLayout(self)
+        lay.addLayout(left, 3)
+        lay.addLayout(right, 2)
+        esc = QShortcut(QKeySequence(Qt.Key_Escape), self)
+        esc.setContext(Qt.WidgetWithChildrenShortcut)
+        esc.activated.connect(self.canvas.clear)
+        # Predict at most every 40 ms while drawing, and once more when a stroke ends.
+        self._timer = QTimer(self, singleShot=True, interval=40)
+        self._timer.timeout.connect(self.update_prediction)
+        self.canvas.changed.connect(self._schedule)
+        self.canvas.strokeFinished.connect(self.update_prediction)
+        self.last_ms = None
+        self.digit = None
+
+    def _schedule(self):
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def update_prediction(self):
+        """Preprocess the drawing and run it through the latest copy of the weights."""
+        self._timer.stop()
+        t0 = time.perf_counter()
+        if self.canvas.is_empty():
+            self.digit = None
+            self.c.drawn = None
+            self.pixels.set_pixels(np.zeros((28, 28), np.float32))
+            self.bars.set_message("Draw a digit.")
+            return
+        digit = to_mnist(self.canvas.image())
+        self.digit = digit
+        self.c.drawn = digit
+        net = self.c.net_copy()
+        if net is None:
+            self.pixels.set_pixels(digit)
+            self.bars.set_message("There is no network to ask yet: press Train (a few seconds is "
+                                  "enough) or open a snapshot.")
+            return
+        sy, sx, depth = net.input_shape
+        self.pixels.set_pixels(digit, sy if sy < 28 else None)
+        if depth != 1:
+            self.bars.set_message(f"This network takes {depth}-channel images; a drawing has one "
+                                  f"channel. Use a network whose input depth is 1.")
+            return
+        if sy != sx or sy > 28:
+            self.bars.set_message(f"This network's input is {sx}x{sy}; drawings become 28x28 digits. "
+                                  f"Use an input of at most 28x28, square.")
+            return
+        if net.loss_layer.layer_type == "regression":
+            self.bars.set_message("This network does regression, not classification.")
+            return
+        x = (center_crop(digit, sy) - 0.5)[None, :, :, None]
+        try:
+            probs = net.forward(x).reshape(-1)
+        except engine.EngineError as e:
+            self.bars.set_message(str(e))
+            return
+        self.bars.set_probs(probs)
+        self.last_ms = (time.perf_counter() - t0) * 1000
+        self.timing.setText(f"preprocess + predict: {self.last_ms:.1f} ms")
+
+    def open_image(self, path=None):
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif)")
+            if not path:
+                return False
+        try:
+            img = load_image_file(path)
+        except ValueError as e:
+            QMessageBox.warning(self, "Cannot open image", str(e))
+            return False
+        self.canvas.set_image(img)
+        return True
+
+    def _show_in_network(self):
+        if self.canvas.is_empty():
+            self.bars.set_message("Draw a digit first.")
+            return
+        self.update_prediction()
+        self.showInNetwork.emit()
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+    from engine.data import load_mnist
+    from ..controller import TrainingController
+    app = QApplication([])
+    c = TrainingController(load_mnist())
+    w = DrawPanel(c)
+    w.resize(900, 560)
+    w.show()
+    app.exec()

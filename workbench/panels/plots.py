@@ -1,0 +1,243 @@
+"""Live loss and accuracy plots (pyqtgraph): curves built once, then only setData."""
+import csv
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from ..theme import plot_colors
+
+
+class Series:
+    """A growing (x, y) buffer that doubles its capacity instead of reallocating per point.
+
+    With ``alpha`` it also keeps a debiased exponential moving average of ``y``
+    (TensorBoard's smoothing), updated per point rather than recomputed per frame.
+    """
+
+    def __init__(self, alpha=None, capacity=1024):
+        self.alpha = alpha
+        self.x = np.empty(capacity)
+        self.y = np.empty(capacity)
+        self.s = np.empty(capacity)
+        self.n = 0
+        self._m = 0.0
+
+    def append(self, x, y):
+        if self.n == len(self.x):
+            self.x, self.y, self.s = (np.concatenate([a, np.empty_like(a)]) for a in (self.x, self.y, self.s))
+        self.x[self.n] = x
+        self.y[self.n] = y
+        if self.alpha:
+            self._m = (1 - self.alpha) * self._m + self.alpha * y
+            self.s[self.n] = self._m / (1 - (1 - self.alpha) ** (self.n + 1))
+        self.n += 1
+
+    def data(self):
+        return self.x[:self.n], self.y[:self.n]
+
+    def smoothed(self):
+        return self.x[:self.n], (self.s if self.alpha else self.y)[:self.n]
+
+    def clear(self):
+        self.n = 0
+        self._m = 0.0
+
+
+class _PlotView(QWidget):
+    """A titled plot with a small toolbar: log scale, clear, export PNG/CSV."""
+
+    def __init__(self, object_name, title, ylabel, parent=None):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName(object_name)
+        self.setObjectName(object_name + "Panel")
+        pi = self.plot.getPlotItem()
+        pi.setTitle(title)
+        pi.setLabel("bottom", "examples seen")
+        pi.setLabel("left", ylabel)
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.setClipToView(True)
+        pi.setDownsampling(auto=True, mode="peak")
+        self.legend = pi.addLegend(offset=(-10, 10))
+        self.log = QCheckBox("log scale")
+        self.log.toggled.connect(lambda on: pi.setLogMode(y=on))
+        clear = QPushButton("Clear")
+        clear.setToolTip("Forget the curves of this session (the network keeps training).")
+        clear.clicked.connect(self.clear)
+        png = QPushButton("PNG…")
+        png.setToolTip("Save the plot as a picture.")
+        png.clicked.connect(self._export_png)
+        csvb = QPushButton("CSV…")
+        csvb.setToolTip("Save the curves' points as CSV.")
+        csvb.clicked.connect(self._export_csv)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.log)
+        bar.addStretch(1)
+        for b in (clear, png, csvb):
+            b.setAutoDefault(False)
+            bar.addWidget(b)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(bar)
+        lay.addWidget(self.plot, 1)
+        self.old_curves = []
+        self._dirty = False
+
+    def _curve(self, name, color, width=2.0, style=Qt.SolidLine):
+        return self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=width, style=style))
+
+    def series(self):
+        """``{name: Series}`` of the current run (for CSV)."""
+        raise NotImplementedError
+
+    def clear(self):
+        for c in self.old_curves:
+            self.plot.removeItem(c)
+        self.old_curves = []
+        for s in self.series().values():
+            s.clear()
+        self.refresh()
+
+    def retire_run(self):
+        """Grey out the current run's curves (kept for comparison) and start empty ones."""
+        colors = plot_colors()
+        main = self.main_series()
+        if main is not None and main.n:
+            x, y = main.smoothed()
+            old = self.plot.plot(x.copy(), y.copy(), pen=pg.mkPen(colors["old"], width=1.5))
+            self.old_curves.append(old)
+        for s in self.series().values():
+            s.clear()
+        self.refresh()
+
+    def main_series(self):
+        return None
+
+    def _export_png(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Save plot", "plot.png", "PNG images (*.png)")
+        if path:
+            self.save_png(path)
+
+    def save_png(self, path):
+        self.plot.grab().save(path, "PNG")
+
+    def _export_csv(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Save curves", "curves.csv", "CSV files (*.csv)")
+        if path:
+            self.save_csv(path)
+
+    def save_csv(self, path):
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["series", "examples_seen", "value"])
+            for name, s in self.series().items():
+                x, y = s.data()
+                for a, b in zip(x, y):
+                    w.writerow([name, int(a), f"{b:.6g}"])
+
+
+class LossPlotView(_PlotView):
+    """Cost loss (raw, faint, and smoothed) and decay loss against examples seen."""
+
+    def __init__(self, parent=None):
+        super().__init__("lossPlot", "Loss", "loss", parent)
+        c = plot_colors()
+        self.raw = self._curve("cost loss", c["loss_raw"], 1.0)
+        self.smooth = self._curve("cost loss (smoothed)", c["loss"], 2.2)
+        self.decay = self._curve("decay loss", c["decay"], 1.5, Qt.DashLine)
+        self.cost_s, self.decay_s = Series(alpha=0.05), Series()
+
+    def series(self):
+        return {"cost_loss": self.cost_s, "decay_loss": self.decay_s}
+
+    def main_series(self):
+        return self.cost_s
+
+    def add(self, report):
+        if report.get("tag") != "progress" or not np.isfinite(report.get("cost_loss", np.nan)):
+            return
+        self.cost_s.append(report["examples_seen"], report["cost_loss"])
+        self.decay_s.append(report["examples_seen"], report["decay_loss"])
+        self._dirty = True
+
+    def refresh(self):
+        self.raw.setData(*self.cost_s.data())
+        self.smooth.setData(*self.cost_s.smoothed())
+        self.decay.setData(*self.decay_s.data())
+        self._dirty = False
+
+
+class AccuracyPlotView(_PlotView):
+    """Training (smoothed), validation and test accuracy against examples seen."""
+
+    def __init__(self, parent=None):
+        super().__init__("accuracyPlot", "Accuracy", "accuracy", parent)
+        c = plot_colors()
+        self.train = self._curve("training", c["train"], 2.0)
+        self.val = self._curve("validation", c["validation"], 2.0)
+        self.test = self._curve("test", c["test"], 2.0)
+        for curve, col in ((self.val, c["validation"]), (self.test, c["test"])):
+            curve.setSymbol("o")
+            curve.setSymbolSize(5)
+            curve.setSymbolBrush(col)
+            curve.setSymbolPen(None)
+        self.train_s, self.val_s, self.test_s = Series(alpha=0.1), Series(), Series()
+        self.plot.getPlotItem().setYRange(0.8, 1.0, padding=0.02)
+
+    def series(self):
+        return {"train_accuracy": self.train_s, "validation_accuracy": self.val_s,
+                "test_accuracy": self.test_s}
+
+    def main_series(self):
+        return self.val_s if self.val_s.n else self.train_s
+
+    def add(self, report):
+        tag = report.get("tag")
+        x = report["examples_seen"]
+        if tag == "progress" and np.isfinite(report.get("train_accuracy", np.nan)):
+            self.train_s.append(x, report["train_accuracy"])
+        elif tag == "eval":
+            if "validation_accuracy" in report:
+                self.val_s.append(x, report["validation_accuracy"])
+            if "test_accuracy" in report:
+                self.test_s.append(x, report["test_accuracy"])
+        else:
+            return
+        self._dirty = True
+
+    def refresh(self):
+        self.train.setData(*self.train_s.smoothed())
+        self.val.setData(*self.val_s.data())
+        self.test.setData(*self.test_s.data())
+        lo = min([v.min() for v in (self.train_s.smoothed()[1], self.val_s.data()[1]) if len(v)] or [0.8])
+        self.plot.getPlotItem().setYRange(min(0.8, max(0.0, lo - 0.02)), 1.0, padding=0.02)
+        self._dirty = False
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+    from .. import theme
+    app = QApplication([])
+    theme.apply(app)
+    loss, acc = LossPlotView(), AccuracyPlotView()
+    rng = np.random.default_rng(0)
+    for k in range(1, 400):
+        seen = k * 200
+        l = 2.3 * np.exp(-k / 60) + 0.05 + 0.05 * rng.random()
+        loss.add({"tag": "progress", "examples_seen": seen, "cost_loss": l, "decay_loss": 0.02})
+        acc.add({"tag": "progress", "examples_seen": seen, "train_accuracy": 1 - l / 2.5})
+        if k % 50 == 0:
+            acc.add({"tag": "eval", "examples_seen": seen, "validation_accuracy": 1 - l / 2.4,
+                     "test_accuracy": 1 - l / 2.45})
+    loss.refresh()
+    acc.refresh()
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.addWidget(loss)
+    lay.addWidget(acc)
+    w.resize(700, 600)
+    w.show()
+    app.exec()
