@@ -187,7 +187,7 @@ class TrainingController(QObject):
             return
         train, val = self._splits()
         run = Run(self.trainer, train, val, self.dataset.test, augment=self._make_augment(self.net),
-                  schedule=self.schedule, chunk_seconds=0.1, eval_every=10000, eval_examples=1000)
+                  schedule=self.schedule, chunk_seconds=0.2, eval_every=10000, eval_examples=1000)
         run.examples_seen = self.examples_seen
         run._next_eval = (self.examples_seen // run.eval_every + 1) * run.eval_every
         if epochs is not None:

@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
         self.palette_view.layerActivated.connect(self._add_from_palette)
         self.network_view.exampleChanged.connect(self._example_changed)
         self.tabs.currentChanged.connect(self._tab_changed)
-        self.plot_timer = QTimer(self, interval=200)
+        self.plot_timer = QTimer(self, interval=250)
         self.plot_timer.timeout.connect(self._refresh_plots)
         self.plot_timer.start()
         self._pending_state = None

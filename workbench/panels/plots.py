@@ -4,7 +4,7 @@ import csv
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from ..theme import plot_colors
 
@@ -85,6 +85,22 @@ class _PlotView(QWidget):
         lay.addWidget(self.plot, 1)
         self.old_curves = []
         self._dirty = False
+        # The x range grows in steps, not with every point: a changing range makes
+        # pyqtgraph rebuild the axes on every frame, most of the cost of a repaint.
+        pi.enableAutoRange(x=False)
+        self._xmax = 0.0
+        pi.setXRange(0, 10000, padding=0)
+        # Axes, title and legend change rarely: let Qt keep them as pixmaps between frames.
+        for name in ("left", "bottom", "top", "right"):
+            pi.getAxis(name).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        pi.titleLabel.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.legend.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+
+    def _grow_x(self, xmax):
+        if xmax > self._xmax or self._xmax == 0:
+            exp = 10 ** np.floor(np.log10(max(xmax * 1.3, 1000)))
+            self._xmax = float(np.ceil(max(xmax * 1.3, 1000) / exp) * exp)
+            self.plot.getPlotItem().setXRange(0, self._xmax, padding=0.01)
 
     def _curve(self, name, color, width=2.0, style=Qt.SolidLine):
         return self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=width, style=style))
@@ -99,6 +115,7 @@ class _PlotView(QWidget):
         self.old_curves = []
         for s in self.series().values():
             s.clear()
+        self._xmax = 0.0
         self.refresh()
 
     def retire_run(self):
@@ -164,9 +181,11 @@ class LossPlotView(_PlotView):
         self._dirty = True
 
     def refresh(self):
-        self.raw.setData(*self.cost_s.data())
+        x, y = self.cost_s.data()
+        self.raw.setData(x, y)
         self.smooth.setData(*self.cost_s.smoothed())
         self.decay.setData(*self.decay_s.data())
+        self._grow_x(x[-1] if len(x) else 0.0)
         self._dirty = False
 
 
@@ -185,6 +204,7 @@ class AccuracyPlotView(_PlotView):
             curve.setSymbolBrush(col)
             curve.setSymbolPen(None)
         self.train_s, self.val_s, self.test_s = Series(alpha=0.1), Series(), Series()
+        self._ylo = 0.8
         self.plot.getPlotItem().setYRange(0.8, 1.0, padding=0.02)
 
     def series(self):
@@ -209,11 +229,16 @@ class AccuracyPlotView(_PlotView):
         self._dirty = True
 
     def refresh(self):
-        self.train.setData(*self.train_s.smoothed())
+        x, y = self.train_s.smoothed()
+        self.train.setData(x, y)
         self.val.setData(*self.val_s.data())
         self.test.setData(*self.test_s.data())
-        lo = min([v.min() for v in (self.train_s.smoothed()[1], self.val_s.data()[1]) if len(v)] or [0.8])
-        self.plot.getPlotItem().setYRange(min(0.8, max(0.0, lo - 0.02)), 1.0, padding=0.02)
+        lo = min([v.min() for v in (y, self.val_s.data()[1]) if len(v)] or [0.8])
+        lo = min(0.8, np.floor(max(0.0, lo - 0.02) * 10) / 10)  # in steps of 0.1: a steady axis
+        if lo != self._ylo:
+            self._ylo = lo
+            self.plot.getPlotItem().setYRange(lo, 1.0, padding=0.02)
+        self._grow_x(x[-1] if len(x) else 0.0)
         self._dirty = False
 
 

@@ -1,0 +1,117 @@
+"""Measure the app while it trains: event-loop stalls and throughput against headless.
+
+    python -m workbench.bench [--seconds 20] [--batch-size 20] [--tab train]
+
+Runs the real main window (offscreen unless a display is set), trains the ConvNetJS
+demo network, and prints JSON lines: the engine's headless examples/s on the same
+data and batch size, the examples/s with the GUI open, their ratio, and the event
+loop's stalls (how late a 5 ms timer fires: median, 99th percentile, max). Also the
+cost of one live prediction while drawing.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def headless(dataset, batch, seconds):
+    import engine
+    from engine.data import split_validation
+    from engine.presets import load_preset
+    from engine.training import Run
+    p = load_preset("convnetjs-demo")
+    net = engine.Net(p["layer_defs"], seed=0)
+    trainer = engine.Trainer(net, **dict(p["trainer"], batch_size=batch))
+    train, val = split_validation(dataset.train, 5000, seed=0)
+    run = Run(trainer, train, val, dataset.test, chunk_seconds=0.1, eval_every=10000, eval_examples=1000)
+    t0 = time.perf_counter()
+    for r in run.reports():
+        if time.perf_counter() - t0 >= seconds:
+            run.stop()
+    return run.examples_seen / (time.perf_counter() - t0)
+
+
+def gui(dataset, batch, seconds, tab):
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+    import numpy as np
+    from . import theme
+    from .main_window import MainWindow
+    app = QApplication.instance() or QApplication([])
+    theme.apply(app)
+    settings = QSettings(os.path.join(os.environ.get("TMPDIR", "/tmp"), "wb-bench.ini"), QSettings.IniFormat)
+    settings.clear()
+    w = MainWindow(dataset, settings=settings)
+    w.resize(1280, 800)
+    w.show()
+    w.train_panel.batch.setValue(batch)
+    w.tabs.setCurrentIndex({"build": 0, "train": 1, "inspect": 2, "draw": 3}[tab])
+    gaps = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick():
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    w.start_training()
+    t_start = time.perf_counter()
+    seen0 = w.controller.examples_seen
+    timer.start()
+    loop = QEventLoop()  # a real event loop: idle time is spent waiting, not polling
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+    timer.stop()
+    elapsed = time.perf_counter() - t_start
+    seen = w.controller.examples_seen - seen0
+    w.close()
+    late = np.maximum(0, np.array(gaps[5:]) - 5.0)
+    return seen / elapsed, {"median_ms": float(np.median(late)), "p99_ms": float(np.percentile(late, 99)),
+                            "max_ms": float(late.max()), "ticks": len(late)}
+
+
+def draw_cost(dataset, repeats=200):
+    """Preprocess (to_mnist) plus one forward pass of the demo network, per update."""
+    import numpy as np
+    import engine
+    from engine.digits import center_crop, resize, to_mnist
+    from engine.presets import load_preset
+    net = engine.Net(load_preset("convnetjs-demo")["layer_defs"], seed=0)
+    canvas = np.clip(resize(dataset.test.images[0, :, :, 0] / 255.0, 280, 280), 0, 1)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        d = to_mnist(canvas)
+        net.forward((center_crop(d, 24) - 0.5)[None, :, :, None])
+        times.append((time.perf_counter() - t) * 1000)
+    return {"median_ms": float(np.median(times)), "p99_ms": float(np.percentile(times, 99))}
+
+
+def main(argv=None):
+    a = argparse.ArgumentParser(prog="python -m workbench.bench", description=__doc__.split("\n\n")[0])
+    a.add_argument("--seconds", type=float, default=20)
+    a.add_argument("--batch-size", type=int, default=20)
+    a.add_argument("--tab", choices=["build", "train", "inspect", "draw"], default="train")
+    args = a.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from engine.data import load_mnist
+    ds = load_mnist()
+    h = headless(ds, args.batch_size, args.seconds)
+    print(json.dumps({"what": "headless", "batch_size": args.batch_size, "examples_per_second": round(h, 1)}), flush=True)
+    g, stalls = gui(ds, args.batch_size, args.seconds, args.tab)
+    print(json.dumps({"what": "gui", "tab": args.tab, "batch_size": args.batch_size,
+                      "examples_per_second": round(g, 1), "ratio_to_headless": round(g / h, 3),
+                      "event_loop_lateness": {k: round(v, 2) if isinstance(v, float) else v
+                                              for k, v in stalls.items()}}), flush=True)
+    print(json.dumps({"what": "draw_prediction", **{k: round(v, 3) for k, v in draw_cost(ds).items()}}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
