@@ -9,6 +9,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 _lock = threading.Lock()
 _pool = None
 _blas_limited = False
@@ -42,10 +44,19 @@ def pool(threads):
 
 
 def run_split(funcs):
-    """Run callables, the first on this thread and the rest on the pool; return results."""
+    """Run callables, the first on this thread and the rest on the pool; return results.
+
+    The pool threads use the caller's numpy error settings (np.errstate is per thread).
+    """
     if len(funcs) == 1:
         return [funcs[0]()]
     p = pool(len(funcs) - 1)
-    futures = [p.submit(f) for f in funcs[1:]]
+    err = np.geterr()
+
+    def with_errstate(f):
+        with np.errstate(**err):
+            return f()
+
+    futures = [p.submit(with_errstate, f) for f in funcs[1:]]
     first = funcs[0]()
     return [first] + [f.result() for f in futures]

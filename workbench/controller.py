@@ -244,7 +244,9 @@ class TrainingController(QObject):
         self.report.emit(r)
 
     def _on_finished(self, how):
-        if self._thread is not None:
+        # A worker that was stopped with stop(wait=True) has been cleaned up already and
+        # a new one may be running: only the current worker's end touches the thread.
+        if self.sender() is self._worker and self._thread is not None:
             self._thread.quit()
             self._thread.wait()
             self._cleanup()

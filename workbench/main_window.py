@@ -2,9 +2,9 @@
 import json
 import pathlib
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget,
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
 
 import engine
@@ -87,9 +87,15 @@ class MainWindow(QMainWindow):
         right.addWidget(self.accuracy_plot)
         right.addWidget(self.gallery)
         right.setSizes([300, 260, 150])
+        controls = QScrollArea()  # the column scrolls on small screens
+        controls.setWidget(self.train_panel)
+        controls.setWidgetResizable(True)
+        controls.setFrameShape(QScrollArea.NoFrame)
+        controls.setMinimumWidth(self.train_panel.sizeHint().width() + 16)
+        controls.setMaximumWidth(400)
         split = QSplitter()
         split.setObjectName("trainSplitter")
-        split.addWidget(self.train_panel)
+        split.addWidget(controls)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
         self.train_tab = split
@@ -354,10 +360,11 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self):
         g = self.settings.value("geometry")
+        size = self.settings.value("size")
         if isinstance(g, QByteArray) and not g.isEmpty():
             self.restoreGeometry(g)
-        else:
-            self.resize(1280, 800)
+        # restoreGeometry clamps to the screen it thinks it is on; the size itself is kept
+        self.resize(size if isinstance(size, QSize) and size.isValid() else QSize(1280, 800))
         s = self.settings.value("buildSplitter")
         if isinstance(s, QByteArray):
             self.build_splitter.restoreState(s)
@@ -367,6 +374,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, e):
         self.controller.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("size", self.size())
         self.settings.setValue("buildSplitter", self.build_splitter.saveState())
         self.settings.setValue("tab", self.tabs.currentIndex())
         self.settings.sync()

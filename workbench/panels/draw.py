@@ -208,7 +208,7 @@ class PixelView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("networkInput")
-        self.setFixedSize(168, 168)
+        self.setFixedSize(140, 140)
         self.pixels = np.zeros((28, 28), np.float32)
         self.crop = None
 
@@ -238,7 +238,7 @@ class PredictionBars(QWidget):
         self.setObjectName("predictionBars")
         self.probs = None
         self.message = "Draw a digit."
-        self.setMinimumSize(260, 300)
+        self.setMinimumSize(220, 230)
 
     def set_probs(self, probs):
         self.probs = None if probs is None else np.asarray(probs, np.float32)

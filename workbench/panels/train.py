@@ -94,7 +94,7 @@ class TrainPanel(QWidget):
         f.addRow("Method", self.method)
         self.lr = _LogSpin()
         self.lr.setDecimals(6)
-        self.lr.setRange(0.0, 10.0)
+        self.lr.setRange(0.0, 1000.0)
         self.lr.setValue(opts["learning_rate"])
         self.lr.setToolTip("Step size. Too high and the network diverges; arrows halve or double it.")
         self.lr.valueChanged.connect(lambda v: self.c.set_trainer_option("learning_rate", v))

@@ -1,0 +1,40 @@
+import pytest
+
+TINY = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
+        {"type": "conv", "sx": 3, "filters": 4, "stride": 2, "pad": 1, "activation": "relu"},
+        {"type": "pool", "sx": 2, "stride": 2},
+        {"type": "softmax", "num_classes": 10}]
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    from engine.data import load_mnist
+    return load_mnist()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PySide6.QtCore import QSettings
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, dataset, settings):
+    from workbench import theme
+    from workbench.main_window import MainWindow
+    from PySide6.QtWidgets import QApplication
+    theme.apply(QApplication.instance())
+    w = MainWindow(dataset, settings=settings)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.controller.shutdown()
+
+
+@pytest.fixture
+def tiny(window):
+    """The window with a tiny network loaded, so that training tests stay fast."""
+    window.doc.load(TINY, "tiny")
+    return window
