@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 import engine
 from engine.data import Augment, split_validation
+from engine.digits import center_crop
 from engine.schedules import Schedule
 from engine.training import Run
 
@@ -267,8 +268,7 @@ class TrainingController(QObject):
         """``(pixels, label, name)`` of the example the Inspect view shows."""
         kind, index = source or self.view_source
         if kind == "drawn" and self.drawn is not None:
-            pixels = np.clip(self.drawn * 255, 0, 255).astype(np.uint8)[..., None]
-            return pixels, None, "drawn digit"
+            return self.drawn, None, "drawn digit"  # floats in [0, 1], 28x28
         data = self.dataset.test if kind == "test" else self.dataset.train
         index = int(index) % len(data)
         return data.images[index], int(data.labels[index]), f"{kind} example #{index}"
@@ -279,6 +279,11 @@ class TrainingController(QObject):
             return None
         try:
             pixels, label, name = self.example()
+            if pixels.dtype != np.uint8:  # the drawn digit: as the Draw place feeds it, unrounded
+                sy = net.input_shape[0]
+                if pixels.shape[0] < sy or net.input_shape[2] != 1:
+                    return None
+                pixels = (center_crop(pixels, sy) - 0.5)[..., None]
             return network_state(net, pixels, label, name)
         except engine.EngineError:
             return None

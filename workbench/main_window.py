@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
     def _build_draw_tab(self):
         from .panels.draw import DrawPanel
         self.draw_panel = DrawPanel(self.controller)
+        self.draw_panel.showInNetwork.connect(self.show_drawn_in_network)
+        self.draw_panel.trainedDemoRequested.connect(self.open_trained_demo)
         self.tabs.addTab(self.draw_panel, "Draw")
 
     # -- menus -------------------------------------------------------------------------
@@ -131,6 +133,8 @@ class MainWindow(QMainWindow):
         for name, path in list_presets().items():
             self.presets_menu.addAction(load_preset(name).get("name", name),
                                         lambda n=name: self.load_preset(n))
+        self.presets_menu.addSeparator()
+        self.presets_menu.addAction("ConvNetJS MNIST demo, trained (98.8%)", self.open_trained_demo)
         f.addSeparator()
         self._action(f, "&Save network", self.save_spec, QKeySequence.Save)
         self._action(f, "Save network &as…", self.save_spec_as, QKeySequence.SaveAs)
@@ -241,6 +245,11 @@ class MainWindow(QMainWindow):
         p = load_preset(name)
         self.doc.load(p["layer_defs"], p.get("name", name))
         self.train_panel.set_trainer_options(p.get("trainer", {}))
+
+    def open_trained_demo(self):
+        """The bundled snapshot of the demo network after 3 epochs: ready to draw for."""
+        from engine.data import RESOURCES
+        return self.open_snapshot(str(RESOURCES / "snapshots" / "convnetjs-demo-trained.json"))
 
     def new_network(self):
         if not self._confirm_edit():
@@ -420,6 +429,7 @@ class MainWindow(QMainWindow):
         self.controller.set_network(net)
 
     def _on_run_started(self, run_id):
+        self.draw_panel.update_prediction()
         self.loss_plot.retire_run()
         self.accuracy_plot.retire_run()
         self.gallery.reset()
@@ -452,6 +462,8 @@ class MainWindow(QMainWindow):
 
     # -- inspect -----------------------------------------------------------------------
     def _on_state(self, state):
+        if self.tabs.currentWidget() is self.draw_panel and not self.draw_panel.canvas.is_empty():
+            self.draw_panel.update_prediction()  # the weights moved on: ask them again
         if self.tabs.currentWidget() is self.network_view:
             self.network_view.show_state(state)
         else:
