@@ -15,6 +15,16 @@ import sys
 import time
 
 
+def _rss_mb():
+    """Resident memory now (Linux /proc; elsewhere the peak from getrusage)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except OSError:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def headless(dataset, batch, seconds):
     import engine
     from engine.data import split_validation
@@ -48,6 +58,10 @@ def gui(dataset, batch, seconds, tab):
     w.train_panel.batch.setValue(batch)
     w.tabs.setCurrentIndex({"build": 0, "train": 1, "inspect": 2, "draw": 3}[tab])
     gaps = []
+    rss = []  # (seconds, MB) sampled every 5 s: memory must stay flat over a long run
+    rss_timer = QTimer()
+    rss_timer.setInterval(5000)
+    rss_timer.timeout.connect(lambda: rss.append((time.perf_counter() - t_start, _rss_mb())))
     clock = QElapsedTimer()
     clock.start()
     last = [clock.nsecsElapsed()]
@@ -64,16 +78,24 @@ def gui(dataset, batch, seconds, tab):
     t_start = time.perf_counter()
     seen0 = w.controller.examples_seen
     timer.start()
+    rss_timer.start()
     loop = QEventLoop()  # a real event loop: idle time is spent waiting, not polling
     QTimer.singleShot(int(seconds * 1000), loop.quit)
     loop.exec()
     timer.stop()
+    rss_timer.stop()
     elapsed = time.perf_counter() - t_start
     seen = w.controller.examples_seen - seen0
     w.close()
     late = np.maximum(0, np.array(gaps[5:]) - 5.0)
+    mem = {}
+    if len(rss) >= 3:
+        later = rss[len(rss) // 3:]  # after warm-up
+        t, m = np.array(later).T
+        mem = {"rss_mb_first": round(rss[0][1], 1), "rss_mb_last": round(rss[-1][1], 1),
+               "rss_growth_mb_per_min_after_warmup": round(float(np.polyfit(t / 60, m, 1)[0]), 2)}
     return seen / elapsed, {"median_ms": float(np.median(late)), "p99_ms": float(np.percentile(late, 99)),
-                            "max_ms": float(late.max()), "ticks": len(late)}
+                            "max_ms": float(late.max()), "ticks": len(late)}, mem
 
 
 def draw_cost(dataset, repeats=200):
@@ -104,11 +126,11 @@ def main(argv=None):
     ds = load_mnist()
     h = headless(ds, args.batch_size, args.seconds)
     print(json.dumps({"what": "headless", "batch_size": args.batch_size, "examples_per_second": round(h, 1)}), flush=True)
-    g, stalls = gui(ds, args.batch_size, args.seconds, args.tab)
+    g, stalls, mem = gui(ds, args.batch_size, args.seconds, args.tab)
     print(json.dumps({"what": "gui", "tab": args.tab, "batch_size": args.batch_size,
                       "examples_per_second": round(g, 1), "ratio_to_headless": round(g / h, 3),
                       "event_loop_lateness": {k: round(v, 2) if isinstance(v, float) else v
-                                              for k, v in stalls.items()}}), flush=True)
+                                              for k, v in stalls.items()}, "memory": mem}), flush=True)
     print(json.dumps({"what": "draw_prediction", **{k: round(v, 3) for k, v in draw_cost(ds).items()}}), flush=True)
     return 0
 

@@ -4,7 +4,7 @@ import csv
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QLabel, QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from ..theme import plot_colors
 
@@ -72,9 +72,18 @@ class _PlotView(QWidget):
         csvb = QPushButton("CSV…")
         csvb.setToolTip("Save the curves' points as CSV.")
         csvb.clicked.connect(self._export_csv)
+        self.readout = QLabel()
+        self.readout.setObjectName(object_name + "Readout")
+        self.crosshair = pg.InfiniteLine(angle=90, movable=False,
+                                         pen=pg.mkPen(plot_colors()["old"], width=1, style=Qt.DashLine))
+        self.crosshair.hide()
+        pi.addItem(self.crosshair, ignoreBounds=True)
+        self._mouse = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._hover)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.log)
+        bar.addSpacing(12)
+        bar.addWidget(self.readout)
         bar.addStretch(1)
         for b in (clear, png, csvb):
             b.setAutoDefault(False)
@@ -101,6 +110,25 @@ class _PlotView(QWidget):
             exp = 10 ** np.floor(np.log10(max(xmax * 1.3, 1000)))
             self._xmax = float(np.ceil(max(xmax * 1.3, 1000) / exp) * exp)
             self.plot.getPlotItem().setXRange(0, self._xmax, padding=0.01)
+
+    def _hover(self, event):
+        """Crosshair and the values of every series at the examples count under the mouse."""
+        pos = event[0]
+        vb = self.plot.getPlotItem().vb
+        if not self.plot.sceneBoundingRect().contains(pos):
+            return
+        x = vb.mapSceneToView(pos).x()
+        parts = []
+        for name, series in self.series().items():
+            xs, ys = series.smoothed() if series.alpha else series.data()
+            if len(xs):
+                i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
+                parts.append(f"{name.replace('_', ' ')} {ys[i]:.4g}")
+        if not parts:
+            return
+        self.crosshair.setPos(x)
+        self.crosshair.show()
+        self.readout.setText(f"{max(0, int(x)):,} examples: " + " · ".join(parts))
 
     def _curve(self, name, color, width=2.0, style=Qt.SolidLine):
         return self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=width, style=style))

@@ -1,0 +1,55 @@
+"""Live plots: growing buffers, greyed earlier runs, the hover readout."""
+import numpy as np
+from PySide6.QtCore import QPointF
+
+from workbench.panels.plots import AccuracyPlotView, LossPlotView, Series
+
+
+def test_series_grows_and_smooths():
+    s = Series(alpha=0.5, capacity=2)
+    for k, y in enumerate([4.0, 2.0, 2.0, 2.0, 2.0]):
+        s.append(k, y)
+    x, y = s.data()
+    assert list(x) == [0, 1, 2, 3, 4] and len(s.x) >= 5
+    _, sm = s.smoothed()
+    assert sm[0] == 4.0 and 2.0 < sm[-1] < sm[1]  # debiased EMA falls towards 2
+
+
+def feed(view, n, scale=1.0):
+    for k in range(1, n + 1):
+        view.add({"tag": "progress", "examples_seen": 100 * k, "cost_loss": scale / k,
+                  "decay_loss": 0.01, "train_accuracy": 1 - 0.5 / k})
+
+
+def test_retired_runs_stay_grey(qtbot):
+    v = LossPlotView()
+    qtbot.addWidget(v)
+    feed(v, 50)
+    v.refresh()
+    v.retire_run()
+    assert len(v.old_curves) == 1 and v.cost_s.n == 0
+    x, y = v.old_curves[0].getData()
+    assert len(x) == 50
+    feed(v, 10, 2.0)
+    v.refresh()
+    assert len(v.raw.getData()[0]) == 10
+    v.clear()
+    assert not v.old_curves and v.cost_s.n == 0
+
+
+def test_hover_shows_values_under_the_mouse(qtbot):
+    v = AccuracyPlotView()
+    qtbot.addWidget(v)
+    v.resize(600, 400)
+    v.show()
+    qtbot.waitExposed(v)
+    feed(v, 100)
+    v.add({"tag": "eval", "examples_seen": 5000, "validation_accuracy": 0.97, "test_accuracy": 0.96})
+    v.refresh()
+    vb = v.plot.getPlotItem().vb
+    scene_pos = vb.mapViewToScene(QPointF(5000, 0.9))
+    v.plot.scene().sigMouseMoved.emit(scene_pos)
+    qtbot.waitUntil(lambda: "examples" in v.readout.text(), timeout=2000)
+    text = v.readout.text()
+    assert text.startswith("5,0") and "validation accuracy 0.97" in text and "test accuracy 0.96" in text
+    assert v.crosshair.isVisible() and abs(v.crosshair.value() - 5000) < 200
