@@ -155,7 +155,7 @@ class MainWindow(QMainWindow):
         self._action(e, "De&lete layer", lambda: self.doc.remove_layer(self.doc.selected))
         n = mb.addMenu("&Network")
         self.train_action = self._action(n, "&Train / pause", self.toggle_training, "Ctrl+Return")
-        self._action(n, "&Step one batch", self.train_panel._step, "F10")
+        self._action(n, "&Step one batch", self.step_once, "F10")
         self._action(n, "&Stop", lambda: self.controller.stop(wait=False), "Ctrl+Shift+Return")
         self._action(n, "&Reset weights", self.reset_weights)
         n.addSeparator()
@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         tp = self.train_panel
         tp.trainRequested.connect(self.start_training)
+        tp.stepRequested.connect(self.step_once)
         tp.epochRequested.connect(lambda: self.start_training(epochs=1))
         tp.resetRequested.connect(self.reset_weights)
         c.report.connect(self._on_report)
@@ -234,9 +235,12 @@ class MainWindow(QMainWindow):
             self._refresh_inspect_now()
 
     def _add_from_palette(self, layer_type):
-        i = self.doc.selected + 1 if self.doc.selected >= 0 else len(self.doc.layers)
-        if self.doc.layers and self.doc.layers[-1].get("type") in ("softmax", "svm", "regression"):
-            i = min(i, len(self.doc.layers) - 1) if layer_type not in ("softmax", "svm", "regression") else i
+        """Double-click on a tile: insert after the selected layer, but above the loss layer."""
+        layers = self.doc.layers
+        i = self.doc.selected + 1 if self.doc.selected >= 0 else len(layers)
+        ends_with_loss = bool(layers) and layers[-1].get("type") in ("softmax", "svm", "regression")
+        if ends_with_loss and layer_type not in ("softmax", "svm", "regression"):
+            i = min(i, len(layers) - 1)
         self.doc.insert_layer(i, layer_type)
 
     def load_preset(self, name):
@@ -411,6 +415,14 @@ class MainWindow(QMainWindow):
             self.controller.start(epochs=epochs)
         except engine.EngineError as e:
             self._error("Cannot train", str(e))
+
+    def step_once(self):
+        """Train one batch (a paused run is started if none is going)."""
+        if not self.doc.valid:
+            return
+        if not self.controller.running:
+            self._ensure_network()
+        self.controller.step()
 
     def toggle_training(self):
         c = self.controller

@@ -280,3 +280,26 @@ def test_geometry_and_recent_files_persist(qtbot, dataset, settings, tmp_path):
     assert w2.tabs.currentIndex() == 2
     assert w2._recent() == [str((tmp_path / "x.json").resolve())]
     w2.close()
+
+
+def test_double_click_adds_above_the_loss_layer(window, qtbot):
+    window.doc.select(-1)
+    item = window.palette_view.item_for("dropout")
+    window.palette_view.itemDoubleClicked.emit(item, 0)
+    assert [d["type"] for d in window.doc.layers][-2:] == ["dropout", "softmax"]
+    window.doc.select(1)
+    window.palette_view.itemDoubleClicked.emit(window.palette_view.item_for("batchnorm"), 0)
+    assert window.doc.layers[2]["type"] == "batchnorm"
+
+
+def test_learning_rate_field_takes_scientific_notation(window, qtbot):
+    tp = window.train_panel
+    tp.method.setCurrentIndex(tp.method.findData("adam"))
+    lr = tp.lr
+    assert lr.isEnabled()
+    lr.lineEdit().selectAll()
+    qtbot.keyClicks(lr.lineEdit(), "2e-3")
+    lr.interpretText()
+    assert lr.value() == 0.002 and window.controller.trainer_options["learning_rate"] == 0.002
+    lr.stepBy(1)
+    assert lr.value() == 0.004

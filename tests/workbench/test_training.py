@@ -162,3 +162,13 @@ def test_plot_exports(tiny, qtbot, tmp_path):
     assert (tmp_path / "loss.png").stat().st_size > 1000
     w.loss_plot.log.setChecked(True)
     assert w.loss_plot.plot.getPlotItem().ctrl.logYCheck.isChecked()
+
+
+def test_step_from_idle_trains_exactly_one_batch(tiny, qtbot):
+    w = tiny
+    qtbot.mouseClick(w.train_panel.step_button, Qt.LeftButton)
+    batch = w.train_panel.batch.value()
+    qtbot.waitUntil(lambda: examples(w) == batch, timeout=5000)
+    qtbot.wait(300)
+    assert examples(w) == batch and w.controller.paused
+    assert w.train_panel.train_button.text() == "Resume"

@@ -2,6 +2,7 @@
 import math
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
                                QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
@@ -21,7 +22,7 @@ METHOD_TIPS = {
 
 
 class _LogSpin(QDoubleSpinBox):
-    """A spin box for rates: arrows multiply/divide by ~2 instead of adding a step."""
+    """A spin box for rates: arrows double or halve; typing ``1e-3`` works too."""
 
     def stepBy(self, steps):
         v = self.value() or 10 ** -self.decimals()
@@ -30,11 +31,29 @@ class _LogSpin(QDoubleSpinBox):
     def textFromValue(self, v):
         return f"{v:.6g}"
 
+    def valueFromText(self, text):
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text, pos):
+        t = text.strip()
+        try:
+            v = float(t)
+        except ValueError:
+            ok = t == "" or t[-1:] in "eE.-+" and all(c in "0123456789.eE-+" for c in t)
+            return (QValidator.Intermediate if ok else QValidator.Invalid), text, pos
+        if self.minimum() <= v <= self.maximum():
+            return QValidator.Acceptable, text, pos
+        return QValidator.Intermediate, text, pos
+
 
 class TrainPanel(QWidget):
     """Trainer settings, the buttons, the progress and the statistics of a run."""
 
     trainRequested = Signal()
+    stepRequested = Signal()
     epochRequested = Signal()
     resetRequested = Signal()
 
@@ -160,7 +179,7 @@ class TrainPanel(QWidget):
             buttons.addWidget(b, k // 2, k % 2)
         self.train_button.clicked.connect(self.trainRequested)
         self.pause_button.clicked.connect(self._pause_clicked)
-        self.step_button.clicked.connect(self._step)
+        self.step_button.clicked.connect(self.stepRequested)
         self.epoch_button.clicked.connect(self.epochRequested)
         self.stop_button.clicked.connect(lambda: self.c.stop(wait=False))
         self.reset_button.clicked.connect(self.resetRequested)
@@ -240,11 +259,6 @@ class TrainPanel(QWidget):
             self.c.pause()
         else:
             self.c.resume()
-
-    def _step(self):
-        self.trainRequested.emit() if self.c.net is None else None
-        if self.c.net is not None:
-            self.c.step()
 
     def update_buttons(self):
         running, paused = self.c.running, self.c.paused
