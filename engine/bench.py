@@ -19,12 +19,9 @@ import time
 
 import numpy as np
 
-DEMO = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
-        {"type": "conv", "sx": 5, "filters": 8, "stride": 1, "pad": 2, "activation": "relu"},
-        {"type": "pool", "sx": 2, "stride": 2},
-        {"type": "conv", "sx": 5, "filters": 16, "stride": 1, "pad": 2, "activation": "relu"},
-        {"type": "pool", "sx": 3, "stride": 3},
-        {"type": "softmax", "num_classes": 10}]
+from .presets import load_preset
+
+DEMO = load_preset("convnetjs-demo")["layer_defs"]
 INFER_BATCH = 1000
 JS_BENCH = pathlib.Path(__file__).resolve().parent.parent / "tools" / "convnetjs_reference" / "bench.js"
 

@@ -119,12 +119,13 @@ def main(argv=None):
     a = argparse.ArgumentParser(prog="python -m workbench.bench", description=__doc__.split("\n\n")[0])
     a.add_argument("--seconds", type=float, default=20)
     a.add_argument("--batch-size", type=int, default=20)
+    a.add_argument("--headless-seconds", type=float, help="default: --seconds")
     a.add_argument("--tab", choices=["build", "train", "inspect", "draw"], default="train")
     args = a.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from engine.data import load_mnist
     ds = load_mnist()
-    h = headless(ds, args.batch_size, args.seconds)
+    h = headless(ds, args.batch_size, args.headless_seconds or args.seconds)
     print(json.dumps({"what": "headless", "batch_size": args.batch_size, "examples_per_second": round(h, 1)}), flush=True)
     g, stalls, mem = gui(ds, args.batch_size, args.seconds, args.tab)
     print(json.dumps({"what": "gui", "tab": args.tab, "batch_size": args.batch_size,

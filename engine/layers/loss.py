@@ -56,13 +56,17 @@ class LossLayer(Layer):
         return y
 
 
-class SoftmaxLayer(LossLayer):
-    layer_type = "softmax"
+class _ClassLoss(LossLayer):
+    """A loss over classes: ``num_classes`` (used by the fc before it) is at least 2."""
 
     def __init__(self, opts, in_shape):
         super().__init__(opts, in_shape)
         if opts.get("num_classes") is not None:
-            int_opt(opts, "num_classes", "softmax", minimum=2)
+            int_opt(opts, "num_classes", self.layer_type, minimum=2)
+
+
+class SoftmaxLayer(_ClassLoss):
+    layer_type = "softmax"
 
     def describe(self):
         return f"softmax {self.num_inputs} classes"
@@ -90,14 +94,9 @@ class SoftmaxLayer(LossLayer):
         return {}
 
 
-class SVMLayer(LossLayer):
+class SVMLayer(_ClassLoss):
     """ConvNetJS's structured hinge: sum over wrong classes of max(0, x_i - x_y + 1)."""
     layer_type = "svm"
-
-    def __init__(self, opts, in_shape):
-        super().__init__(opts, in_shape)
-        if opts.get("num_classes") is not None:
-            int_opt(opts, "num_classes", "svm", minimum=2)
 
     def describe(self):
         return f"svm {self.num_inputs} classes"

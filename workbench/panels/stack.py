@@ -233,14 +233,13 @@ class LayerStackView(QListView):
             self.viewport().update()
 
     def dragEnterEvent(self, e):
-        if self._accepts(e.mimeData()):
-            e.setDropAction(Qt.MoveAction if e.mimeData().hasFormat(STACK_MIME) else Qt.CopyAction)
-            e.accept()
-            self._set_marker(self.insertion_index(e.position().toPoint()))
-        else:
-            e.ignore()
+        self._hover_drag(e)
 
     def dragMoveEvent(self, e):
+        self._hover_drag(e)
+
+    def _hover_drag(self, e):
+        """Accept our layers and show where they would land."""
         if self._accepts(e.mimeData()):
             e.setDropAction(Qt.MoveAction if e.mimeData().hasFormat(STACK_MIME) else Qt.CopyAction)
             e.accept()
