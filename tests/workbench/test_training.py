@@ -172,3 +172,14 @@ def test_step_from_idle_trains_exactly_one_batch(tiny, qtbot):
     qtbot.wait(300)
     assert examples(w) == batch and w.controller.paused
     assert w.train_panel.train_button.text() == "Resume"
+
+
+def test_one_more_epoch_trains_one_pass_then_stops(tiny, qtbot):
+    w = tiny
+    w.train_panel.validation.setValue(20000)  # 40,000 training images left
+    w.train_panel.batch.setValue(200)
+    qtbot.mouseClick(w.train_panel.epoch_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.controller.running and examples(w) > 0, timeout=30000)
+    assert examples(w) == 40000
+    assert w.train_panel.message.text() == "Finished."
+    assert w.accuracy_plot.val_s.n >= 1  # the final evaluation reached the plot
