@@ -88,6 +88,8 @@ class TrainingController(QObject):
         super().__init__(parent)
         self.dataset = dataset
         self.net = None
+        self.net_layers = None
+        self.loaded_trained = False
         self.trainer = None
         self.run = None
         self.run_id = 0
@@ -126,17 +128,28 @@ class TrainingController(QObject):
             with self._copy_lock:
                 self._copy = c
 
-    def set_network(self, net):
-        """Use ``net`` (new or loaded weights): the next run starts from it."""
+    def set_network(self, net, layers=None, trained=False):
+        """Use ``net`` (new or loaded weights): the next run starts from it.
+
+        ``layers`` are the definitions it was built from; ``trained`` says the weights
+        were learned already (a snapshot), not freshly initialised.
+        """
         if self.running:
             raise RuntimeError("stop training before changing the network")
         self.net = net
+        self.net_layers = None if layers is None else [dict(d) for d in layers]
+        self.loaded_trained = trained
         self.trainer = engine.Trainer(net, **self.trainer_options)
         self.examples_seen = 0
         self.run = None
         self.run_id += 1
         self._publish_copy()
         self.runStarted.emit(self.run_id)
+
+    @property
+    def untrained(self):
+        """True while the weights are the random initial ones."""
+        return self.net is not None and self.examples_seen == 0 and not self.loaded_trained
 
     # -- settings (take effect at the next batch) -------------------------------------
     def set_trainer_option(self, key, value):

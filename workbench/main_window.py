@@ -220,6 +220,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _doc_changed(self):
+        self._sync_network()
         ok = self.doc.valid
         why = str(self.doc.error) if self.doc.error else ""
         self.train_panel.set_can_train(ok, why)
@@ -230,9 +231,24 @@ class MainWindow(QMainWindow):
 
     def _weights_changed(self):
         net = self.doc.trained_net()
-        if net is not None and not self.controller.running:
-            self.controller.set_network(net)
+        if net is not None and not self.controller.running and net is not self.controller.net:
+            self.controller.set_network(net, self.doc.layers, trained=True)
             self._refresh_inspect_now()
+
+    def _sync_network(self):
+        """While idle, the controller holds a network of the document's structure.
+
+        Trained weights are kept while the structure is the same (or is undone back to
+        it); a changed structure gets fresh weights.
+        """
+        c = self.controller
+        if c.running or not self.doc.valid:
+            return
+        if c.net is not None and c.net_layers == self.doc.layers:
+            return
+        net = self.doc.trained_net()
+        c.set_network(net or engine.Net(self.doc.layers), self.doc.layers, trained=net is not None)
+        self._refresh_inspect_now()
 
     def _add_from_palette(self, layer_type):
         """Double-click on a tile: insert after the selected layer, but above the loss layer."""
@@ -396,12 +412,10 @@ class MainWindow(QMainWindow):
 
     # -- training ------------------------------------------------------------------------
     def _ensure_network(self):
-        """The controller trains the document's network: rebuild it if the structure changed."""
-        c = self.controller
-        if c.net is None or c.net is not self.doc.trained_net():
-            net = self.doc.build_net()
-            self.doc.set_trained_net(net)
-            c.set_network(net)
+        """The controller trains the document's network; its weights become the document's."""
+        self._sync_network()
+        if self.controller.net is not None and self.doc.trained_net() is not self.controller.net:
+            self.doc.set_trained_net(self.controller.net)
 
     def start_training(self, epochs=None):
         if not self.doc.valid:
@@ -437,8 +451,8 @@ class MainWindow(QMainWindow):
         if self.controller.running or not self.doc.valid:
             return
         net = engine.Net(self.doc.layers)
+        self.controller.set_network(net, self.doc.layers)
         self.doc.set_trained_net(net)
-        self.controller.set_network(net)
 
     def _on_run_started(self, run_id):
         self.draw_panel.update_prediction()
@@ -494,11 +508,9 @@ class MainWindow(QMainWindow):
         self._refresh_inspect_now()
 
     def _refresh_inspect_now(self):
-        if self.controller.net is None and self.doc.valid:
-            try:
-                self._ensure_network()
-            except engine.EngineError:
-                return
+        if self.tabs.currentWidget() is not self.network_view:
+            self.network_view.state = None  # drawn when the place is shown
+            return
         st = self.controller.make_state_now() if not self.controller.running else None
         if st is not None:
             self.network_view.show_state(st)

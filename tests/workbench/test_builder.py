@@ -246,8 +246,11 @@ def test_snapshot_weights_kept_until_the_structure_changes(window, tmp_path):
     window.doc.select(1)
     window.properties.editors["filters"][1].setValue(9)
     assert window.doc.trained_net() is None
+    fresh = window.controller.net  # the new structure, with fresh weights, for every place
+    assert fresh is not loaded and fresh.layers[1].filters == 9 and window.controller.untrained
     window.undo_action.trigger()
-    assert window.doc.trained_net() is loaded
+    assert window.doc.trained_net() is loaded and window.controller.net is loaded
+    assert not window.controller.untrained
 
 
 def test_save_and_reopen_spec_and_recent_files(window, tmp_path, settings):

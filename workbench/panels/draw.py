@@ -357,6 +357,7 @@ class DrawPanel(QWidget):
             b.setAutoDefault(False)
         self.timing = QLabel()
         self.timing.setObjectName("drawTiming")
+        self.timing.setWordWrap(True)
         tools = QHBoxLayout()
         tools.addWidget(QLabel("Brush"))
         tools.addWidget(self.width_slider)
@@ -433,7 +434,9 @@ class DrawPanel(QWidget):
             return
         self.bars.set_probs(probs)
         self.last_ms = (time.perf_counter() - t0) * 1000
-        self.timing.setText(f"preprocess + predict: {self.last_ms:.1f} ms")
+        note = ("<br><b>Untrained network:</b> its answers are guesses. Train it, or use the "
+                "trained demo network." if self.c.untrained else "")
+        self.timing.setText(f"preprocess + predict: {self.last_ms:.1f} ms{note}")
 
     def open_image(self, path=None):
         if not path:
