@@ -1,7 +1,7 @@
 """The training controller: one object that owns the worker thread.
 
 The worker runs the engine's headless ``Run`` and hands the GUI plain data through
-queued signals: progress and eval reports (about ten a second) and, a few times a
+queued signals: progress and eval reports (about five a second) and, about once a
 second at most, a ``network_state`` made on a copy of the weights. The controller
 pauses, steps and stops between batches and shuts the thread down when the window
 closes.
