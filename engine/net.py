@@ -57,6 +57,7 @@ class Net:
 
     min_split = 8
     max_piece = 16
+    max_pieces = 16  # replicas kept per net (each holds one piece's activations)
 
     def __init__(self, layer_defs, dtype=np.float32, seed=None, threads=None):
         self.dtype = _check_dtype(dtype)
@@ -172,7 +173,7 @@ class Net:
         k = min(self.threads, n // self.min_split)
         if k < 2 or any(l.layer_type == "batchnorm" for l in self.layers):
             return None
-        k = max(k, -(-n // self.max_piece))
+        k = max(k, min(-(-n // self.max_piece), self.max_pieces))
         while len(self._replicas) < k:
             reps = [l.clone(share_params=True) for l in self.layers]
             rng = self.rng.spawn(1)[0]

@@ -49,3 +49,11 @@ def test_trainers_agree_and_rebound_weights_are_seen():
     for net in (one, many):
         net.layers[1].weights = np.zeros_like(net.layers[1].weights)
     np.testing.assert_allclose(one.forward(x), many.forward(x))
+
+
+def test_a_huge_batch_keeps_a_bounded_number_of_replicas():
+    net = engine.Net(DEFS, seed=0, threads=2)
+    out = net.forward(np.zeros((3000, 10, 10, 1), np.float32))
+    assert out.shape == (3000, 1, 1, 4)
+    assert len(net._replicas) <= net.max_pieces
+    assert net.layers[1].out_act.shape == (3000, 10, 10, 4)
