@@ -400,7 +400,17 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(int(self.settings.value("tab", 0) or 0))
         self._update_recent_menu()
 
+    ask_to_save = True  # tests switch the question off
+
     def closeEvent(self, e):
+        if self.ask_to_save and not self.doc.undo_stack.isClean():
+            answer = QMessageBox.question(
+                self, "Save changes?", f"The network \u201c{self.doc.name}\u201d has changes that are "
+                "not saved. Save them before closing?",
+                QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+            if answer == QMessageBox.Cancel or (answer == QMessageBox.Save and not self.save_spec()):
+                e.ignore()
+                return
         self.controller.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("size", self.size())

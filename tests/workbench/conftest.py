@@ -25,6 +25,7 @@ def window(qtbot, dataset, settings):
     from PySide6.QtWidgets import QApplication
     theme.apply(QApplication.instance())
     w = MainWindow(dataset, settings=settings)
+    w.ask_to_save = False
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()

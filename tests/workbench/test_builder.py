@@ -306,3 +306,18 @@ def test_learning_rate_field_takes_scientific_notation(window, qtbot):
     assert lr.value() == 0.002 and window.controller.trainer_options["learning_rate"] == 0.002
     lr.stepBy(1)
     assert lr.value() == 0.004
+
+
+def test_closing_with_unsaved_changes_asks(window, monkeypatch, tmp_path):
+    window.ask_to_save = True
+    window.doc.select(1)
+    window.properties.editors["filters"][1].setValue(5)
+    answers = [QMessageBox.Cancel, QMessageBox.Save]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
+    path = tmp_path / "kept.json"
+    monkeypatch.setattr("workbench.main_window.QFileDialog.getSaveFileName",
+                        lambda *a, **k: (str(path), ""))
+    assert not window.close()            # Cancel: the window stays
+    assert window.isVisible()
+    assert window.close()                # Save: written, then closed
+    assert json.loads(path.read_text())["layer_defs"][1]["filters"] == 5
