@@ -31,6 +31,8 @@ class EvaluatePanel(QWidget):
         self.result.setObjectName("evaluateResult")
         self.table = QTableWidget(10, 10)
         self.table.setObjectName("confusionMatrix")
+        self.table.setHorizontalHeaderLabels([str(i) for i in range(10)])
+        self.table.setVerticalHeaderLabels([str(i) for i in range(10)])
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.Stretch)
@@ -81,6 +83,9 @@ class EvaluatePanel(QWidget):
                             f"{len(labels):,}){f', {crops} crops averaged' if crops > 1 else ''}.")
         self.table.setRowCount(k)
         self.table.setColumnCount(k)
+        names = [str(i) for i in range(k)]  # class indices, as the labels are
+        self.table.setHorizontalHeaderLabels(names)
+        self.table.setVerticalHeaderLabels(names)
         peak = max(1, int(m.max()))
         for i in range(k):
             for j in range(k):
