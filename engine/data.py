@@ -207,7 +207,7 @@ def input_pixels(pixels, net_shape):
     return center_crop(pixels, sy)
 
 
-def predict(net, images, batch_size=1000, crop_count=1):
+def predict(net, images, batch_size=256, crop_count=1):
     """Class probabilities (or scores) for every image, centre crop or crop average."""
     sy, sx, depth = net.input_shape
     outs = []
@@ -226,7 +226,7 @@ def predict(net, images, batch_size=1000, crop_count=1):
     return np.concatenate(outs)
 
 
-def accuracy(net, image_set, crop_count=1, batch_size=1000):
+def accuracy(net, image_set, crop_count=1, batch_size=256):
     """Fraction of ``image_set`` classified right."""
     if len(image_set) == 0:
         return float("nan")

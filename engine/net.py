@@ -174,6 +174,9 @@ class Net:
         if k < 2 or any(l.layer_type == "batchnorm" for l in self.layers):
             return None
         k = max(k, min(-(-n // self.max_piece), self.max_pieces))
+        # Replicas beyond this batch's pieces would keep an earlier (larger) batch's
+        # activations alive: an evaluation of 1,000 images must not pin its memory.
+        del self._replicas[k:]
         while len(self._replicas) < k:
             reps = [l.clone(share_params=True) for l in self.layers]
             rng = self.rng.spawn(1)[0]
