@@ -46,10 +46,10 @@ class _Worker(QObject):
                 if now - last_state >= self.c.state_interval:
                     last_state = now
                     self.c._publish_copy()
-                    st = self.c._make_state()
+                    st = self.c._make_state() if self.c.want_state else None
                     if st is not None:
                         self.state.emit(st)
-                if now - last_gallery >= self.c.gallery_interval:
+                if self.c.want_gallery and now - last_gallery >= self.c.gallery_interval:
                     last_gallery = now
                     g = self.c._make_predictions()
                     if g is not None:
@@ -83,6 +83,8 @@ class TrainingController(QObject):
 
     state_interval = 1.0
     gallery_interval = 1.0
+    want_state = True    # views showing? (the window clears these for hidden places)
+    want_gallery = True
 
     def __init__(self, dataset, parent=None):
         super().__init__(parent)

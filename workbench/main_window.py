@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.load_preset("convnetjs-demo")
         self._restore_settings()
+        self._tab_changed(self.tabs.currentIndex())
 
     # -- places ----------------------------------------------------------------------
     def _build_build_tab(self):
@@ -506,7 +507,11 @@ class MainWindow(QMainWindow):
             self._pending_state = state
 
     def _tab_changed(self, index):
-        if self.tabs.widget(index) is self.network_view:
+        shown = self.tabs.widget(index)
+        # The worker makes pictures only for the place on screen.
+        self.controller.want_state = shown in (self.network_view, self.draw_panel)
+        self.controller.want_gallery = shown is self.train_tab
+        if shown is self.network_view:
             if self._pending_state is not None:
                 self.network_view.show_state(self._pending_state)
                 self._pending_state = None
