@@ -5,14 +5,24 @@ from PySide6.QtCore import QPointF
 from workbench.panels.plots import AccuracyPlotView, LossPlotView, Series
 
 
-def test_series_grows_and_smooths():
-    s = Series(alpha=0.5, capacity=2)
+def test_series_smooths():
+    s = Series(alpha=0.5)
     for k, y in enumerate([4.0, 2.0, 2.0, 2.0, 2.0]):
         s.append(k, y)
     x, y = s.data()
-    assert list(x) == [0, 1, 2, 3, 4] and len(s.x) >= 5
+    assert list(x) == [0, 1, 2, 3, 4] and list(y) == [4.0, 2.0, 2.0, 2.0, 2.0]
     _, sm = s.smoothed()
     assert sm[0] == 4.0 and 2.0 < sm[-1] < sm[1]  # debiased EMA falls towards 2
+
+
+def test_series_stays_bounded_over_a_long_run():
+    s = Series(max_points=64)
+    for k in range(1, 10001):
+        s.append(k, float(k % 2))  # alternating 0, 1
+    x, y = s.data()
+    assert s.n <= 64 and len(s.x) == 64
+    assert x[-1] <= 10000 and x[-1] > 9000 and np.all(np.diff(x) > 0)
+    np.testing.assert_allclose(y, 0.5)  # averages of the reports each point stands for
 
 
 def feed(view, n, scale=1.0):

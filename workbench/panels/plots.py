@@ -10,29 +10,51 @@ from ..theme import plot_colors
 
 
 class Series:
-    """A growing (x, y) buffer that doubles its capacity instead of reallocating per point.
+    """A growing (x, y) buffer of at most ``max_points`` points, however long the run.
 
-    With ``alpha`` it also keeps a debiased exponential moving average of ``y``
-    (TensorBoard's smoothing), updated per point rather than recomputed per frame.
+    When full, neighbouring points are averaged in pairs and later points are
+    averaged over twice as many reports, so a plot costs the same to redraw, and
+    holds the same memory, after thirty minutes as after one. With ``alpha`` it also
+    keeps a debiased exponential moving average of ``y`` (TensorBoard's smoothing).
     """
 
-    def __init__(self, alpha=None, capacity=1024):
+    def __init__(self, alpha=None, max_points=2048):
         self.alpha = alpha
-        self.x = np.empty(capacity)
-        self.y = np.empty(capacity)
-        self.s = np.empty(capacity)
+        self.max_points = max_points
+        self.x = np.empty(max_points)
+        self.y = np.empty(max_points)
+        self.s = np.empty(max_points)
         self.n = 0
+        self.stride = 1          # reports per point
+        self._acc = [0.0, 0.0, 0.0, 0]
         self._m = 0.0
+        self._seen = 0
 
     def append(self, x, y):
-        if self.n == len(self.x):
-            self.x, self.y, self.s = (np.concatenate([a, np.empty_like(a)]) for a in (self.x, self.y, self.s))
-        self.x[self.n] = x
-        self.y[self.n] = y
         if self.alpha:
             self._m = (1 - self.alpha) * self._m + self.alpha * y
-            self.s[self.n] = self._m / (1 - (1 - self.alpha) ** (self.n + 1))
+            self._seen += 1
+            sm = self._m / (1 - (1 - self.alpha) ** self._seen)
+        else:
+            sm = y
+        acc = self._acc
+        acc[0] = x               # a point sits at the last report it averages
+        acc[1] += y
+        acc[2] = sm              # the smoothed curve is already smooth: keep its last value
+        acc[3] += 1
+        if acc[3] < self.stride:
+            return
+        if self.n == self.max_points:
+            half = self.n // 2
+            self.x[:half] = self.x[1:self.n:2]
+            self.y[:half] = 0.5 * (self.y[0:self.n:2] + self.y[1:self.n:2])
+            self.s[:half] = self.s[1:self.n:2]
+            self.n = half
+            self.stride *= 2
+            return  # the pending reports go on filling a point of the new, doubled size
+        self.x[self.n], self.y[self.n], self.s[self.n] = acc[0], acc[1] / acc[3], acc[2]
         self.n += 1
+        self._acc = [0.0, 0.0, 0.0, 0]
 
     def data(self):
         return self.x[:self.n], self.y[:self.n]
@@ -42,7 +64,10 @@ class Series:
 
     def clear(self):
         self.n = 0
+        self.stride = 1
+        self._acc = [0.0, 0.0, 0.0, 0]
         self._m = 0.0
+        self._seen = 0
 
 
 class _PlotView(QWidget):
@@ -131,7 +156,9 @@ class _PlotView(QWidget):
         self.readout.setText(f"{max(0, int(x)):,} examples: " + " · ".join(parts))
 
     def _curve(self, name, color, width=2.0, style=Qt.SolidLine):
-        return self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=width, style=style))
+        # only finite values are ever added, so pyqtgraph need not check each frame
+        return self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=width, style=style),
+                              skipFiniteCheck=True)
 
     def series(self):
         """``{name: Series}`` of the current run (for CSV)."""
