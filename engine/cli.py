@@ -1,7 +1,6 @@
 """``python -m engine``: train, evaluate and benchmark from the terminal."""
 import argparse
 import json
-import pathlib
 import sys
 import time
 

@@ -15,7 +15,6 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 import engine
 from engine.data import Augment, split_validation
 from engine.digits import center_crop
-from engine.schedules import Schedule
 from engine.training import Run
 
 from .viz import network_state

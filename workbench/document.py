@@ -190,10 +190,3 @@ class NetworkDocument(QObject):
     def set_trained_net(self, net):
         self._trained = (self._structure(self.layers), net)
         self.weightsChanged.emit()
-
-    def build_net(self, seed=None):
-        """A Net for the current layers: the trained one if it still applies, else new."""
-        net = self.trained_net()
-        if net is not None:
-            return net
-        return engine.Net(self.layers, seed=seed)

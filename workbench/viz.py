@@ -60,15 +60,3 @@ def mosaic(maps, pad=1, columns=None, fill=np.nan):
         r, c = divmod(k, cols)
         out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = maps[:, :, k]
     return out
-
-
-def to_gray(img, lo=None, hi=None):
-    """A float image to uint8 grey (NaN padding becomes a neutral mid grey band)."""
-    finite = np.isfinite(img)
-    if lo is None:
-        lo = float(np.min(img[finite])) if finite.any() else 0.0
-    if hi is None:
-        hi = float(np.max(img[finite])) if finite.any() else 1.0
-    scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    out = np.clip((np.where(finite, img, lo) - lo) * scale, 0, 255).astype(np.uint8)
-    return out, finite

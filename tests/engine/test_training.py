@@ -1,5 +1,4 @@
 """The headless training loop: reports, pause/step/stop, schedules, divergence."""
-import math
 import threading
 
 import numpy as np

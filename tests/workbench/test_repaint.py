@@ -6,8 +6,6 @@ repaints. This test repaints a real plot far more often than that.
 """
 import sys
 
-import numpy as np
-
 
 def test_plot_survives_many_repaints(qtbot):
     from workbench.panels.plots import LossPlotView

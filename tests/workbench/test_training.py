@@ -1,6 +1,5 @@
 """Training on the worker thread, as the user drives it from the Train place."""
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 

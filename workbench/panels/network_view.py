@@ -9,7 +9,7 @@ gradients (fc layers: the weights as an image). Everything drawn comes from a
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSlider, QSpinBox, QToolTip, QVBoxLayout, QWidget)
 

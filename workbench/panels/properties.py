@@ -3,7 +3,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QLabel,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from ..layer_info import DESCRIPTIONS, FIELDS, TITLES, summary, volume
+from ..layer_info import DESCRIPTIONS, FIELDS, TITLES, volume
 
 
 class LayerPropertiesView(QWidget):

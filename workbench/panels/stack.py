@@ -7,8 +7,8 @@ the invalid one is outlined with the engine's message.
 import json
 
 from PySide6.QtCore import (QAbstractListModel, QByteArray, QMimeData, QModelIndex, QPoint,
-                            QRect, QRectF, QSize, Qt, Signal)
-from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QPainter, QPen, QPixmap
+                            QRect, QRectF, QSize, Qt)
+from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListView, QMenu, QStyle,
                                QStyledItemDelegate, QVBoxLayout, QWidget)
 
