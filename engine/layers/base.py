@@ -54,8 +54,8 @@ class Layer:
     def clone(self, share_params):
         """A copy without cached batches; parameters shared or copied, gradients new."""
         other = copy.copy(self)
-        other.__dict__ = {k: v for k, v in self.__dict__.items()
-                          if not k.startswith("_") or k in ("_out_act", "_out_grad")}
+        # settings are public attributes; everything cached from a batch starts with "_"
+        other.__dict__ = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
         other._out_act = other._out_grad = None
         other._act_parts = other._grad_parts = None
         for name in self.param_attrs:
