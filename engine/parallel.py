@@ -27,9 +27,9 @@ def default_threads():
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def pool(threads):
-    """The process-wide executor (created on first use) with BLAS set to one thread."""
-    global _pool, _blas_limited
+def limit_blas():
+    """Limit BLAS to one thread in this process (once): the engine splits work itself."""
+    global _blas_limited
     with _lock:
         if not _blas_limited:
             try:
@@ -38,6 +38,13 @@ def pool(threads):
             except Exception:  # threadpoolctl missing or no BLAS found: still correct
                 pass
             _blas_limited = True
+
+
+def pool(threads):
+    """The process-wide executor (created on first use) with BLAS set to one thread."""
+    global _pool
+    limit_blas()
+    with _lock:
         if _pool is None or _pool._max_workers < threads:
             _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="engine")
         return _pool

@@ -1,5 +1,4 @@
 """Trainers: ConvNetJS's update rules, applied to a whole batch at once."""
-import time
 
 import numpy as np
 
@@ -51,17 +50,13 @@ class Trainer:
 
     def train(self, x, y):
         """One update from the batch ``(x, y)``; returns losses and timings."""
-        t0 = time.perf_counter()
-        self.net.forward(x, training=True)
-        t1 = time.perf_counter()
-        cost_loss = self.net.backward(y)
-        t2 = time.perf_counter()
+        _, cost_loss, fwd_time, bwd_time = self.net.train_step(x, y)
         n = len(x) if np.ndim(x) == 4 else 1
         l1, l2 = self.update(n)
         self.k += n
         return {"cost_loss": cost_loss, "softmax_loss": cost_loss, "l1_decay_loss": l1,
                 "l2_decay_loss": l2, "loss": cost_loss + l1 + l2,
-                "fwd_time": t1 - t0, "bwd_time": t2 - t1, "batch_size": n}
+                "fwd_time": fwd_time, "bwd_time": bwd_time, "batch_size": n}
 
     def update(self, n):
         """Apply one step from the gradients the net holds (a batch of ``n`` examples)."""

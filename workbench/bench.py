@@ -62,6 +62,8 @@ def headless(dataset, batch, seconds):
     from engine.data import split_validation
     from engine.presets import load_preset
     from engine.training import Run
+    from engine import workers
+    workers.warm_up()  # as the GUI run below, which starts after this one
     p = load_preset("convnetjs-demo")
     net = engine.Net(p["layer_defs"], seed=0)
     trainer = engine.Trainer(net, **dict(p["trainer"], batch_size=batch))

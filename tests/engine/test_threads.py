@@ -16,7 +16,7 @@ DEFS = [{"type": "input", "out_sx": 10, "out_sy": 10, "out_depth": 1},
 def test_split_batch_matches_single_thread(n):
     one = engine.Net(DEFS, dtype=np.float64, seed=0, threads=1)
     many = engine.Net(DEFS, dtype=np.float64, seed=0, threads=3)
-    assert many._plan_split(n) is not None
+    assert many._plan_split(n, many.threads) is not None
     rng = np.random.default_rng(1)
     x = rng.standard_normal((n, 10, 10, 1))
     y = rng.integers(0, 4, n)

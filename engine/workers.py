@@ -1,0 +1,358 @@
+"""Worker processes that take a share of every training batch.
+
+numpy holds the GIL between its calls, and a small network makes many short calls:
+two threads splitting a batch of 20 spend much of their time handing the GIL back
+and forth (measured here: 1.0-1.4x one thread). Two processes do not share a GIL
+(1.9x). So a training step (``Net.train_step``) sends part of its batch to a worker
+process that holds a replica of the net: the current weights and the examples go
+down a pipe, the worker runs forward and backward, and its gradients and outputs
+come back while this process works on its own part.
+
+The workers are plain ``python -m engine._worker`` children talking over their
+stdin/stdout pipes, so they import numpy and the engine only (never the GUI, never
+the caller's ``__main__``). They start in the background on first use; until they
+are ready, and whenever they cannot be used (another thread holds them, the platform
+has no POSIX pipes, ``ENGINE_PROCESSES=0``), training splits the batch across
+threads as before. A worker that dies is dropped and the threads take over.
+"""
+import atexit
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from . import parallel
+from .errors import DataError, EngineError, SnapshotError, SpecError
+
+_ERRORS = {"DataError": DataError, "SpecError": SpecError, "SnapshotError": SnapshotError,
+           "FloatingPointError": FloatingPointError, "ValueError": ValueError}
+
+
+def enabled():
+    """Whether worker processes may be used here (POSIX, not switched off)."""
+    return (os.name == "posix" and bool(sys.executable)
+            and os.environ.get("ENGINE_PROCESSES", "1").strip() not in ("0", "", "no", "off"))
+
+
+class _Worker:
+    """One child process and the two ends of its pipes."""
+
+    def __init__(self):
+        from multiprocessing.connection import Connection
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+                   MKL_NUM_THREADS="1", ENGINE_THREADS="1", ENGINE_PROCESSES="0")
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine._worker"], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     close_fds=True)
+        self.tx = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
+        self.rx = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        self.ready = False
+        self.token = None  # the net the worker holds
+        self.step = 0      # counts steps, so that stale activations are noticed
+
+    def poll_ready(self):
+        if not self.ready and self.rx.poll():
+            if self.rx.recv() != ("ready",):
+                raise EngineError("engine worker: unexpected greeting")
+            self.ready = True
+        return self.ready
+
+    def close(self):
+        for c in (self.tx, self.rx):
+            try:
+                c.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class _Pool:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.workers = []
+        self.broken = False
+        self.pid = os.getpid()
+
+    def grab(self, count, wait=None):
+        """``count`` ready workers with the lock held, or None (then use threads).
+
+        Starts missing workers; waits up to ``wait`` seconds for them to be ready
+        (default: not at all, the caller uses threads meanwhile).
+        """
+        if self.pid != os.getpid():  # a forked child: the pipes are the parent's
+            self.__init__()
+        if self.broken or not self.lock.acquire(blocking=wait is not None):
+            return None
+        try:
+            while len(self.workers) < count:
+                self.workers.append(_Worker())
+            if wait:
+                deadline = time.monotonic() + wait
+                for w in self.workers[:count]:
+                    while not w.poll_ready() and time.monotonic() < deadline:
+                        w.rx.poll(0.05)
+            if all(w.poll_ready() for w in self.workers[:count]):
+                return self.workers[:count]
+        except (OSError, EOFError, EngineError):
+            self._break()
+        self.lock.release()
+        return None
+
+    def _break(self, permanent=True):
+        self.broken = permanent
+        for w in self.workers:
+            w.close()
+        self.workers = []
+
+    def shutdown(self):
+        with self.lock:
+            for w in self.workers:
+                w.close()
+            self.workers = []
+            self.broken = False
+
+
+_pool = _Pool()
+atexit.register(_pool.shutdown)
+
+
+def shutdown():
+    """Stop the workers (they start again when needed, even after a failure)."""
+    _pool.shutdown()
+_token_lock = threading.Lock()
+_next_token = [0]
+
+
+def warm_up(count=None, timeout=30.0):
+    """Start ``count`` workers (default: one per core but one) and wait until they are ready.
+
+    Training starts them by itself; this is for benchmarks and tests that must not
+    measure the start. Returns whether they are ready.
+    """
+    if not enabled():
+        return False
+    if count is None:
+        count = parallel.default_threads() - 1
+    if count < 1:
+        return False
+    ws = _pool.grab(count, wait=timeout)
+    if ws is None:
+        return False
+    _pool.lock.release()
+    return True
+
+
+def new_token():
+    """A number that tells one net (one set of layers) from every other in this process."""
+    with _token_lock:
+        _next_token[0] += 1
+        return _next_token[0]
+
+
+class Step:
+    """A training step shared with workers: ``start`` sends, ``finish`` collects.
+
+    Used by ``Net.train_step``; holds the pool's lock from ``open`` to ``finish``.
+    """
+
+    def __init__(self, workers):
+        self.workers = workers
+
+    @classmethod
+    def open(cls, count):
+        parallel.limit_blas()  # this process's share runs beside the workers
+        ws = _pool.grab(count)
+        return None if ws is None else cls(ws)
+
+    def start(self, net, params, parts, n_total):
+        """Send each worker the weights and its ``(x, y)`` part of a batch of ``n_total``."""
+        self.sent = []
+        try:
+            err = np.geterr()
+            for w, (x, y) in zip(self.workers, parts):
+                if w.token != net._token:
+                    blob = pickle.dumps((net.dtype.str, [l.clone(share_params=False) for l in net.layers],
+                                         int(net.rng.integers(2 ** 63))), protocol=pickle.HIGHEST_PROTOCOL)
+                    w.tx.send(("setup", net._token, blob))
+                    w.token = net._token
+                w.step += 1
+                w.tx.send(("step", params.size, x.shape, x.dtype.str, y.shape, y.dtype.str, n_total, err))
+                w.tx.send_bytes(params)
+                w.tx.send_bytes(np.ascontiguousarray(x))
+                w.tx.send_bytes(np.ascontiguousarray(y))
+                self.sent.append(w)
+        except (OSError, EOFError):
+            self._fail()
+            raise _Lost() from None
+        except BaseException:  # half a message may be in the pipe: start afresh next time
+            _pool._break(permanent=False)
+            raise
+
+    def finish(self, grads_like):
+        """Each worker's ``(loss, output, grads)``; raises a worker's error after draining all."""
+        results, error = [], None
+        try:
+            for w in self.sent:
+                msg = w.rx.recv()
+                if msg[0] == "error":
+                    error = error or msg
+                    continue
+                _, loss, out_shape, out_dtype, caught = msg
+                grads = np.empty_like(grads_like)
+                _recv_into(w.rx, grads)
+                out = np.empty(out_shape, dtype=out_dtype)
+                _recv_into(w.rx, out)
+                for text in caught:
+                    warnings.warn(f"{text} (in an engine worker)", RuntimeWarning, stacklevel=3)
+                results.append((loss, out, grads))
+        except (OSError, EOFError):
+            self._fail()
+            raise _Lost() from None
+        except BaseException:
+            _pool._break(permanent=False)
+            raise
+        finally:
+            _pool.lock.release()
+        if error is not None:
+            raise _ERRORS.get(error[1], EngineError)(error[2])
+        return results
+
+    def release(self):
+        """Give the lock back without collecting (nothing was sent)."""
+        _pool.lock.release()
+
+    def _fail(self):
+        _pool._break()
+
+
+def _recv_into(conn, array):
+    """Receive exactly ``array.nbytes`` into a contiguous array (any shape)."""
+    view = memoryview(array.reshape(-1)).cast("B")  # recv_bytes_into sizes by len()
+    if conn.recv_bytes_into(view) != array.nbytes:
+        raise EOFError("engine worker: message of the wrong size")
+
+
+class _Lost(Exception):
+    """A worker died mid-step: the caller redoes the step on its own threads."""
+
+
+def fetch(worker, token, step, index, kind):
+    """Layer ``index``'s ``act`` or ``grad`` from the worker's part of step ``step``."""
+    with _pool.lock:
+        if worker.token != token or worker.step != step or worker not in _pool.workers:
+            raise EngineError("the worker's share of that batch is gone (it has trained "
+                              "on another batch since); run forward() again to see it")
+        try:
+            worker.tx.send(("fetch", index, kind))
+            msg = worker.rx.recv()
+            if msg[1] is None:
+                return None
+            out = np.empty(msg[1], dtype=msg[2])
+            _recv_into(worker.rx, out)
+            return out
+        except (OSError, EOFError):
+            _pool._break()
+            raise EngineError("the engine worker holding that batch's share has stopped") from None
+
+
+class RemotePart:
+    """Stands in a layer's ``_act_parts``/``_grad_parts`` for a worker's share."""
+
+    def __init__(self, worker, token, index):
+        self._where = (worker, token, worker.step, index)
+
+    @property
+    def _out_act(self):
+        return fetch(*self._where, "act")
+
+    @property
+    def _out_grad(self):
+        return fetch(*self._where, "grad")
+
+
+class HeldPart:
+    """This process's share of a split step, as a part for ``_act_parts``."""
+
+    def __init__(self, act, grad):
+        self._out_act, self._out_grad = act, grad
+
+
+# -- the worker process ---------------------------------------------------------
+def _build(dtype, layers, seed):
+    from .net import Net
+    net = Net.__new__(Net)
+    net.dtype = np.dtype(dtype)
+    net.layer_defs = None
+    net.layers = layers
+    net.rng = np.random.default_rng(seed)
+    net._setup(1)
+    return net
+
+
+def serve(rx, tx):
+    tx.send(("ready",))
+    net = None
+    while True:
+        try:
+            msg = rx.recv()
+        except EOFError:
+            return
+        kind = msg[0]
+        if kind == "setup":
+            net = _build(*pickle.loads(msg[2]))
+        elif kind == "step":
+            _, size, x_shape, x_dtype, y_shape, y_dtype, n_total, err = msg
+            params, grads, _, _ = net.flat_buffers()
+            assert params.size == size
+            _recv_into(rx, params)
+            x = np.empty(x_shape, dtype=x_dtype)
+            _recv_into(rx, x)
+            y = np.empty(y_shape, dtype=y_dtype)
+            _recv_into(rx, y)
+            try:
+                with np.errstate(**err), warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    out = np.ascontiguousarray(net.forward(x, training=True))
+                    loss = net._run_backward(y, False, 1, n_total)
+            except Exception as e:  # sent back and raised in the caller
+                tx.send(("error", type(e).__name__, str(e)))
+                continue
+            tx.send(("ok", loss, out.shape, out.dtype.str, [str(w.message) for w in caught]))
+            tx.send_bytes(grads)
+            tx.send_bytes(out)
+        elif kind == "fetch":
+            _, index, which = msg
+            layer = net.layers[index]
+            a = layer.out_act if which == "act" else layer.out_grad
+            if a is None:
+                tx.send(("ok", None))
+            else:
+                a = np.ascontiguousarray(a)
+                tx.send(("ok", a.shape, a.dtype.str))
+                tx.send_bytes(a)
+
+
+def main():
+    """The worker's entry point (``python -m engine._worker``)."""
+    from multiprocessing.connection import Connection
+    rx = Connection(os.dup(0), writable=False)
+    tx = Connection(os.dup(1), readable=False)
+    os.dup2(2, 1)  # anything printed goes to stderr, never into the channel
+    sys.stdout = sys.stderr
+    try:
+        serve(rx, tx)
+    except (KeyboardInterrupt, BrokenPipeError, EOFError):
+        pass

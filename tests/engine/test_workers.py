@@ -1,0 +1,101 @@
+"""Training steps shared with worker processes give the same numbers as one thread."""
+import numpy as np
+import pytest
+
+import engine
+from engine import workers
+
+DEMO = [{"type": "input", "out_sx": 12, "out_sy": 12, "out_depth": 1},
+        {"type": "conv", "sx": 5, "filters": 4, "stride": 1, "pad": 2, "activation": "relu"},
+        {"type": "pool", "sx": 2, "stride": 2},
+        {"type": "fc", "num_neurons": 12, "activation": "tanh"},
+        {"type": "softmax", "num_classes": 10}]
+
+pytestmark = pytest.mark.skipif(not workers.enabled(), reason="no worker processes here")
+
+
+@pytest.fixture
+def ready():
+    workers.shutdown()
+    assert workers.warm_up(1, timeout=60), "the worker process did not start"
+    yield workers._pool.workers[0]
+    workers.shutdown()
+
+
+def batch(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 12, 12, 1)).astype(np.float32), rng.integers(0, 10, n)
+
+
+def test_shared_step_matches_one_thread(ready):
+    shared, alone = engine.Net(DEMO, seed=3, threads=2), engine.Net(DEMO, seed=3, threads=1)
+    x, y = batch(40)
+    steps = ready.step
+    out, loss, _, _ = shared.train_step(x, y)
+    assert ready.step == steps + 1, "the step did not go to the worker"
+    out1, loss1, _, _ = alone.train_step(x, y)
+    assert loss == pytest.approx(loss1, rel=1e-6)
+    np.testing.assert_allclose(out, out1, rtol=1e-5, atol=1e-6)
+    for a, b in zip(shared.params_and_grads(), alone.params_and_grads()):
+        np.testing.assert_allclose(a["grads"], b["grads"], rtol=1e-4, atol=1e-7)
+    # every layer shows the whole batch, the worker's share fetched on request
+    for la, lb in zip(shared.layers, alone.layers):
+        assert la.out_act.shape == (40, la.out_sy, la.out_sx, la.out_depth)
+        np.testing.assert_allclose(la.out_act, lb.out_act, rtol=1e-5, atol=1e-5)
+        if lb.out_grad is not None:
+            np.testing.assert_allclose(la.out_grad, lb.out_grad, rtol=1e-4, atol=1e-9)
+
+
+def test_trainer_with_workers_follows_the_same_path(ready):
+    nets = [engine.Net(DEMO, seed=5, threads=t) for t in (2, 1)]
+    trainers = [engine.Trainer(n, method="adadelta", batch_size=20, l2_decay=0.001) for n in nets]
+    for i in range(5):
+        x, y = batch(20, seed=i)
+        stats = [t.train(x, y) for t in trainers]
+        assert stats[0]["loss"] == pytest.approx(stats[1]["loss"], rel=1e-4)
+    for a, b in zip(nets[0].params_and_grads(), nets[1].params_and_grads()):
+        np.testing.assert_allclose(a["params"], b["params"], rtol=1e-4, atol=1e-6)
+
+
+def test_bad_label_in_the_workers_share_is_a_clear_error(ready):
+    net = engine.Net(DEMO, seed=0, threads=2)
+    x, y = batch(20)
+    y[-1] = 12  # in the second half, which the worker takes
+    with pytest.raises(engine.DataError, match="12"):
+        net.train_step(x, y)
+    y[-1] = 1
+    steps = ready.step
+    net.train_step(x, y)  # the worker is still in step with us
+    assert ready.step == steps + 1 and not workers._pool.broken
+
+
+def test_a_dead_worker_falls_back_to_threads(ready):
+    shared, alone = engine.Net(DEMO, seed=1, threads=2), engine.Net(DEMO, seed=1, threads=1)
+    x, y = batch(20)
+    shared.train_step(x, y)
+    ready.proc.kill()
+    ready.proc.wait()
+    out, loss, _, _ = shared.train_step(x, y)
+    alone.train_step(x, y)
+    out1, loss1, _, _ = alone.train_step(x, y)
+    assert loss == pytest.approx(loss1, rel=1e-6)
+    np.testing.assert_allclose(out, out1, rtol=1e-5)
+    assert workers._pool.broken  # and it stays on threads until shutdown()
+
+
+def test_a_stale_share_says_so(ready):
+    a, b = engine.Net(DEMO, seed=0, threads=2), engine.Net(DEMO, seed=1, threads=2)
+    x, y = batch(20)
+    a.train_step(x, y)
+    b.train_step(x, y)
+    assert b.layers[1].out_act.shape[0] == 20
+    with pytest.raises(engine.EngineError, match="gone"):
+        a.layers[1].out_act
+    assert a.layers[-1].out_act.shape[0] == 20  # the output is always whole
+
+
+def test_switched_off_by_environment(ready, monkeypatch):
+    monkeypatch.setenv("ENGINE_PROCESSES", "0")
+    steps = ready.step
+    engine.Net(DEMO, seed=0, threads=2).train_step(*batch(20))
+    assert ready.step == steps
