@@ -129,6 +129,11 @@ _pool = _Pool()
 atexit.register(_pool.shutdown)
 
 
+def pids():
+    """Process ids of the running workers (for memory figures)."""
+    return [w.proc.pid for w in list(_pool.workers)]
+
+
 def shutdown():
     """Stop the workers (they start again when needed, even after a failure)."""
     _pool.shutdown()

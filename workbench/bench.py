@@ -15,14 +15,22 @@ import sys
 import time
 
 
-def _rss_mb():
+def _rss_mb(pid="self"):
     """Resident memory now (Linux /proc; elsewhere the peak from getrusage)."""
     try:
-        with open("/proc/self/statm") as f:
+        with open(f"/proc/{pid}/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
     except OSError:
+        if pid != "self":
+            return 0.0
         import resource
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _workers_rss_mb():
+    """Resident memory of the engine's worker processes, which train part of each batch."""
+    from engine import workers
+    return sum(_rss_mb(pid) for pid in workers.pids())
 
 
 class _Lateness:
@@ -95,7 +103,8 @@ def gui(dataset, batch, seconds, tab):
     rss = []  # (seconds, MB) sampled every 5 s: memory must stay flat over a long run
     rss_timer = QTimer()
     rss_timer.setInterval(5000)
-    rss_timer.timeout.connect(lambda: rss.append((time.perf_counter() - t_start, _rss_mb())))
+    rss_timer.timeout.connect(lambda: rss.append((time.perf_counter() - t_start, _rss_mb(),
+                                                  _workers_rss_mb())))
     clock = QElapsedTimer()
     clock.start()
     last = [clock.nsecsElapsed()]
@@ -124,9 +133,11 @@ def gui(dataset, batch, seconds, tab):
     mem = {}
     if len(rss) >= 3:
         later = rss[len(rss) // 3:]  # after warm-up
-        t, m = np.array(later).T
+        t, m, wm = np.array(later).T
         mem = {"rss_mb_first": round(rss[0][1], 1), "rss_mb_last": round(rss[-1][1], 1),
-               "rss_growth_mb_per_min_after_warmup": round(float(np.polyfit(t / 60, m, 1)[0]), 2)}
+               "rss_growth_mb_per_min_after_warmup": round(float(np.polyfit(t / 60, m, 1)[0]), 2),
+               "workers_rss_mb_first": round(rss[0][2], 1), "workers_rss_mb_last": round(rss[-1][2], 1),
+               "workers_growth_mb_per_min_after_warmup": round(float(np.polyfit(t / 60, wm, 1)[0]), 2)}
     return seen / elapsed, lateness.summary(), mem
 
 
