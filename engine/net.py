@@ -255,7 +255,7 @@ class Net:
             t2 = time.perf_counter()
         except BaseException as e:  # collect the workers' shares before raising
             error = e
-        results = step.finish(grads)
+        results = step.finish()
         if error is not None:
             raise error
         # Every share's gradients are already divided by the whole batch's size.

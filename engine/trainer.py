@@ -72,15 +72,22 @@ class Trainer:
         l1, l2 = self.l1_decay, self.l2_decay
         l1_loss = l2_loss = 0.0
         gij = g
-        if l1 or l2:
-            # The whole net's parameters are one flat array, so the ConvNetJS update
-            # with per-parameter decay multipliers is a handful of vector operations.
-            l2v = l2_mul * dt(l2)
+        # The whole net's parameters are one flat array, so the ConvNetJS update
+        # with per-parameter decay multipliers is a handful of vector operations.
+        if l2:
+            decay = l2_mul * dt(l2)
+            decay *= p
+            l2_loss = 0.5 * float(np.dot(decay, p))
+            decay *= dt(1.0 / n)
+            decay += g
+            gij = decay
+        if l1:
             l1v = l1_mul * dt(l1)
-            l2_loss = 0.5 * float(np.dot(l2v, p * p))
             l1_loss = float(np.dot(l1v, np.abs(p)))
             # ConvNetJS's sign: +1 where p > 0, else -1 (also at 0).
-            gij = g + (l2v * p + l1v * np.where(p > 0, dt(1), dt(-1))) * dt(1.0 / n)
+            step = np.where(p > 0, l1v, -l1v)
+            step *= dt(1.0 / n)
+            gij = gij + step
         self._step(p, gij, self.gsum, self.xsum, dt)
         return l1_loss, l2_loss
 
@@ -104,12 +111,19 @@ class Trainer:
             gs += dt(1 - ro) * gij * gij
             p -= dt(lr) * gij / np.sqrt(gs + dt(eps))
         elif method == "adadelta":
+            sq = gij * gij
+            sq *= dt(1 - ro)
             gs *= ro
-            gs += dt(1 - ro) * gij * gij
-            dx = -np.sqrt((xs + dt(eps)) / (gs + dt(eps))) * gij
+            gs += sq
+            dx = xs + dt(eps)
+            dx /= gs + dt(eps)
+            np.sqrt(dx, out=dx)
+            dx *= gij
+            p -= dx
+            np.multiply(dx, dx, out=sq)
+            sq *= dt(1 - ro)
             xs *= ro
-            xs += dt(1 - ro) * dx * dx
-            p += dx
+            xs += sq
         elif method == "nesterov":
             dx = gs.copy()
             gs *= mom

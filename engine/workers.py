@@ -61,7 +61,7 @@ class _Worker:
 
     def poll_ready(self):
         if not self.ready and self.rx.poll():
-            if self.rx.recv() != ("ready",):
+            if _unpack(self.rx.recv_bytes())[0] != ("ready",):
                 raise EngineError("engine worker: unexpected greeting")
             self.ready = True
         return self.ready
@@ -191,13 +191,10 @@ class Step:
                 if w.token != net._token:
                     blob = pickle.dumps((net.dtype.str, [l.clone(share_params=False) for l in net.layers],
                                          int(net.rng.integers(2 ** 63))), protocol=pickle.HIGHEST_PROTOCOL)
-                    w.tx.send(("setup", net._token, blob))
+                    w.tx.send_bytes(_pack(("setup", net._token, blob)))
                     w.token = net._token
                 w.step += 1
-                w.tx.send(("step", params.size, x.shape, x.dtype.str, y.shape, y.dtype.str, n_total, err))
-                w.tx.send_bytes(params)
-                w.tx.send_bytes(np.ascontiguousarray(x))
-                w.tx.send_bytes(np.ascontiguousarray(y))
+                w.tx.send_bytes(_pack(("step", n_total, err), params, x, y))
                 self.sent.append(w)
         except (OSError, EOFError):
             self._fail()
@@ -206,20 +203,18 @@ class Step:
             _pool._break(permanent=False)
             raise
 
-    def finish(self, grads_like):
+    def finish(self):
         """Each worker's ``(loss, output, grads)``; raises a worker's error after draining all."""
         results, error = [], None
         try:
             for w in self.sent:
-                msg = w.rx.recv()
-                if msg[0] == "error":
-                    error = error or msg
+                _spin(w.rx, SPIN_SECONDS / 2)  # this process is idle until the reply anyway
+                header, arrays = _unpack(w.rx.recv_bytes())
+                if header[0] == "error":
+                    error = error or header
                     continue
-                _, loss, out_shape, out_dtype, caught = msg
-                grads = np.empty_like(grads_like)
-                _recv_into(w.rx, grads)
-                out = np.empty(out_shape, dtype=out_dtype)
-                _recv_into(w.rx, out)
+                _, loss, caught = header
+                grads, out = arrays
                 for text in caught:
                     warnings.warn(f"{text} (in an engine worker)", RuntimeWarning, stacklevel=3)
                 results.append((loss, out, grads))
@@ -243,11 +238,39 @@ class Step:
         _pool._break()
 
 
-def _recv_into(conn, array):
-    """Receive exactly ``array.nbytes`` into a contiguous array (any shape)."""
-    view = memoryview(array.reshape(-1)).cast("B")  # recv_bytes_into sizes by len()
-    if conn.recv_bytes_into(view) != array.nbytes:
-        raise EOFError("engine worker: message of the wrong size")
+# Waking a process blocked on a pipe takes tens of microseconds on a VM, twice per
+# step. Both sides therefore poll for a short while before they block: in a training
+# loop the next message is usually that close.
+SPIN_SECONDS = 0.002
+
+
+def _spin(conn, seconds):
+    end = time.perf_counter() + seconds
+    while not conn.poll() and time.perf_counter() < end:
+        pass
+
+
+def _pack(header, *arrays):
+    """One message: a pickled header, then the arrays' bytes (shapes and dtypes in front).
+
+    One write per step each way: every separate message would wake the other side.
+    """
+    arrays = [np.ascontiguousarray(a) for a in arrays]
+    meta = pickle.dumps((header, [(a.shape, a.dtype.str) for a in arrays]), pickle.HIGHEST_PROTOCOL)
+    return b"".join([len(meta).to_bytes(8, "little"), meta] + [memoryview(a).cast("B") for a in arrays])
+
+
+def _unpack(buf):
+    """``(header, arrays)`` from ``_pack``'s bytes; the arrays are read-only views of ``buf``."""
+    size = int.from_bytes(buf[:8], "little")
+    header, specs = pickle.loads(buf[8:8 + size])
+    arrays, offset = [], 8 + size
+    for shape, dtype in specs:
+        dtype = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        arrays.append(np.frombuffer(buf, dtype, count, offset).reshape(shape))
+        offset += count * dtype.itemsize
+    return header, arrays
 
 
 class _Lost(Exception):
@@ -261,13 +284,9 @@ def fetch(worker, token, step, index, kind):
             raise EngineError("the worker's share of that batch is gone (it has trained "
                               "on another batch since); run forward() again to see it")
         try:
-            worker.tx.send(("fetch", index, kind))
-            msg = worker.rx.recv()
-            if msg[1] is None:
-                return None
-            out = np.empty(msg[1], dtype=msg[2])
-            _recv_into(worker.rx, out)
-            return out
+            worker.tx.send_bytes(_pack(("fetch", index, kind)))
+            _, arrays = _unpack(worker.rx.recv_bytes())
+            return arrays[0].copy() if arrays else None
         except (OSError, EOFError):
             _pool._break()
             raise EngineError("the engine worker holding that batch's share has stopped") from None
@@ -308,46 +327,35 @@ def _build(dtype, layers, seed):
 
 
 def serve(rx, tx):
-    tx.send(("ready",))
+    tx.send_bytes(_pack(("ready",)))
     net = None
     while True:
         try:
-            msg = rx.recv()
+            _spin(rx, SPIN_SECONDS)
+            msg, arrays = _unpack(rx.recv_bytes())
         except EOFError:
             return
         kind = msg[0]
         if kind == "setup":
             net = _build(*pickle.loads(msg[2]))
         elif kind == "step":
-            _, size, x_shape, x_dtype, y_shape, y_dtype, n_total, err = msg
+            _, n_total, err = msg
             params, grads, _, _ = net.flat_buffers()
-            assert params.size == size
-            _recv_into(rx, params)
-            x = np.empty(x_shape, dtype=x_dtype)
-            _recv_into(rx, x)
-            y = np.empty(y_shape, dtype=y_dtype)
-            _recv_into(rx, y)
+            np.copyto(params, arrays[0])
             try:
                 with np.errstate(**err), warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    out = np.ascontiguousarray(net.forward(x, training=True))
-                    loss = net._run_backward(y, False, 1, n_total)
+                    out = net.forward(arrays[1], training=True)
+                    loss = net._run_backward(arrays[2], False, 1, n_total)
             except Exception as e:  # sent back and raised in the caller
-                tx.send(("error", type(e).__name__, str(e)))
+                tx.send_bytes(_pack(("error", type(e).__name__, str(e))))
                 continue
-            tx.send(("ok", loss, out.shape, out.dtype.str, [str(w.message) for w in caught]))
-            tx.send_bytes(grads)
-            tx.send_bytes(out)
+            tx.send_bytes(_pack(("ok", loss, [str(w.message) for w in caught]), grads, out))
         elif kind == "fetch":
             _, index, which = msg
             layer = net.layers[index]
             a = layer.out_act if which == "act" else layer.out_grad
-            if a is None:
-                tx.send(("ok", None))
-            else:
-                a = np.ascontiguousarray(a)
-                tx.send(("ok", a.shape, a.dtype.str))
-                tx.send_bytes(a)
+            tx.send_bytes(_pack(("ok",)) if a is None else _pack(("ok",), a))
 
 
 def main():
