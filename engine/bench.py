@@ -51,7 +51,7 @@ def worker_engine(batch, seconds):
     from . import Net, Trainer
     x, y = _mnist_batches(batch)
     from . import workers
-    workers.warm_up()  # measure training, not the worker processes' start
+    ready = workers.warm_up()  # measure training, not the worker processes' start
     net = Net(DEMO, seed=0)
     trainer = Trainer(net, method="adadelta", batch_size=batch, l2_decay=0.001, eps=1e-6)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -59,7 +59,8 @@ def worker_engine(batch, seconds):
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     xi = x.reshape(-1, 24, 24, 1)[:INFER_BATCH]
     infer = _timed(lambda i: net.forward(xi), seconds / 2, len(xi))
-    return {"train": train, "infer": infer, "rss_growth_mb": (rss1 - rss0) / 1024}
+    return {"train": train, "infer": infer, "rss_growth_mb": (rss1 - rss0) / 1024,
+            "worker_processes": len(workers.pids()) if ready else 0}
 
 
 def worker_torch(batch, seconds):

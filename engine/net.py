@@ -51,9 +51,12 @@ class Net:
     seed : int, optional
         Seed for the initial weights and for dropout.
     threads : int, optional
-        Threads a large batch is split across (default: one per core, at most 4;
-        ``ENGINE_THREADS`` overrides). Each thread takes at least ``min_split``
-        examples; nets with batchnorm are never split (its statistics are per batch).
+        Cores a batch is split across (default: one per core, at most 4;
+        ``ENGINE_THREADS`` overrides). ``forward``/``backward`` split a batch across
+        threads; ``train_step`` (what ``Trainer.train`` runs) gives all but one share
+        to worker processes (``engine.workers``; ``ENGINE_PROCESSES=0`` keeps it to
+        threads). Each share has at least ``min_split`` examples; nets with batchnorm
+        are never split (its statistics are per batch).
     """
 
     min_split = 8

@@ -1,9 +1,12 @@
 """Splitting a batch across threads.
 
 numpy releases the GIL inside its loops and BLAS calls, so two threads that each
-run the network on half a batch keep both cores busy outside BLAS too. BLAS itself
-is then limited to one thread: measured here, a two-thread OpenBLAS interleaved with
-other work is slower than one thread per worker.
+run the network on half a batch keep both cores busy outside BLAS too, though they
+still queue for the GIL between numpy's many short calls: training steps therefore
+go to worker processes instead (``engine.workers``), and threads serve ``forward``
+and ``backward`` (inference, evaluation). BLAS itself is limited to one thread:
+measured here, a two-thread OpenBLAS interleaved with other work is slower than one
+thread per worker.
 """
 import os
 import threading
