@@ -18,6 +18,7 @@ threads as before. A worker that dies is dropped and the threads take over.
 import atexit
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -118,11 +119,16 @@ class _Pool:
         self.workers = []
 
     def shutdown(self):
-        with self.lock:
+        # At exit a daemon thread may be stuck mid-step holding the lock: close anyway.
+        locked = self.lock.acquire(timeout=5)
+        try:
             for w in self.workers:
                 w.close()
             self.workers = []
             self.broken = False
+        finally:
+            if locked:
+                self.lock.release()
 
 
 _pool = _Pool()
@@ -137,6 +143,8 @@ def pids():
 def shutdown():
     """Stop the workers (they start again when needed, even after a failure)."""
     _pool.shutdown()
+
+
 _token_lock = threading.Lock()
 _next_token = [0]
 
@@ -365,7 +373,10 @@ def main():
     tx = Connection(os.dup(1), readable=False)
     os.dup2(2, 1)  # anything printed goes to stderr, never into the channel
     sys.stdout = sys.stderr
+    # Ctrl-C in a terminal reaches the whole process group: the caller decides what
+    # to do, and the worker ends when the caller closes the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         serve(rx, tx)
-    except (KeyboardInterrupt, BrokenPipeError, EOFError):
+    except (BrokenPipeError, EOFError):
         pass

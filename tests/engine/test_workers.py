@@ -99,3 +99,20 @@ def test_switched_off_by_environment(ready, monkeypatch):
     steps = ready.step
     engine.Net(DEMO, seed=0, threads=2).train_step(*batch(20))
     assert ready.step == steps
+
+
+def test_regression_in_float64_matches_one_thread(ready):
+    spec = [{"type": "input", "out_sx": 6, "out_sy": 6, "out_depth": 2},
+            {"type": "fc", "num_neurons": 8, "activation": "sigmoid", "drop_prob": 0.0},
+            {"type": "regression", "num_neurons": 3}]
+    shared = engine.Net(spec, dtype=np.float64, seed=2, threads=2)
+    alone = engine.Net(spec, dtype=np.float64, seed=2, threads=1)
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((32, 6, 6, 2)), rng.standard_normal((32, 3))
+    steps = ready.step
+    out, loss, _, _ = shared.train_step(x, y)
+    out1, loss1, _, _ = alone.train_step(x, y)
+    assert ready.step == steps + 1
+    assert out.dtype == np.float64 and loss == pytest.approx(loss1, rel=1e-12)
+    for a, b in zip(shared.params_and_grads(), alone.params_and_grads()):
+        np.testing.assert_allclose(a["grads"], b["grads"], rtol=1e-10, atol=1e-14)
