@@ -58,7 +58,7 @@ def worker_engine(batch, seconds):
     train = _timed(lambda i: trainer.train(x[i % len(x)], y[i % len(y)]), seconds, batch)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     xi = x.reshape(-1, 24, 24, 1)[:INFER_BATCH]
-    infer = _timed(lambda i: net.forward(xi), seconds / 2, len(xi))
+    infer = _timed(lambda i: net.infer(xi), seconds / 2, len(xi))
     return {"train": train, "infer": infer, "rss_growth_mb": (rss1 - rss0) / 1024,
             "worker_processes": len(workers.pids()) if ready else 0}
 

@@ -220,7 +220,7 @@ def predict(net, images, batch_size=256, crop_count=1):
             views = crops(pixels, sy, crop_count)
         acc = None
         for v in views:
-            p = net.forward(to_float(v)).reshape(len(v), -1)
+            p = net.infer(to_float(v)).reshape(len(v), -1)
             acc = p.copy() if acc is None else acc + p
         outs.append(acc / len(views))
     return np.concatenate(outs)

@@ -208,7 +208,7 @@ class Net:
     def _has_batchnorm(self):
         return any(l.layer_type == "batchnorm" for l in self.layers)
 
-    # -- training steps shared with worker processes ----------------------------
+    # -- work shared with worker processes -------------------------------------
     main_share = 0.5  # of a batch split with one worker, this process's part
 
     def train_step(self, x, y):
@@ -221,70 +221,94 @@ class Net:
         usual: the workers' shares of ``out_act``/``out_grad`` are fetched on request.
         """
         x = self._check_batch(x)
-        n = len(x)
-        k = min(self.threads, n // self.min_split)
-        step = None
         y_arr = np.asarray(y)
-        if (k >= 2 and workers.enabled() and not self._has_batchnorm()
-                and y_arr.ndim >= 1 and len(y_arr) == n):
-            step = workers.Step.open(k - 1)
-        if step is not None:
-            try:
-                return self._shared_step(step, x, y_arr, k)
-            except workers._Lost:
-                pass  # a worker died: do the step here
+        if y_arr.ndim >= 1 and len(y_arr) == len(x):
+            shared = self._shared(x, y_arr)
+            if shared is not None:
+                return shared
         t0 = time.perf_counter()
         out = self._run_forward(x, True, self.threads)
         t1 = time.perf_counter()
         loss = self._run_backward(y, False, self.threads)
         return out, loss, t1 - t0, time.perf_counter() - t1
 
-    def _shared_step(self, step, x, y, k):
+    def infer(self, x):
+        """``forward(x)`` for inference, a large batch shared with the worker processes.
+
+        Same output and layer activations as ``forward(x)`` (when shared, the
+        gradients of an earlier training step are dropped); ``predict`` and the data
+        helpers (``engine.data.predict``, ``accuracy``) use it.
+        """
+        x = self._check_batch(x)
+        shared = self._shared(x, None)
+        return shared[0] if shared is not None else self._run_forward(x, False, self.threads)
+
+    def _shared(self, x, y):
+        """A training step (``y`` given) or an inference pass with the workers, or None."""
         n = len(x)
+        k = min(self.threads, n // self.min_split)
+        if k < 2 or not workers.enabled() or self._has_batchnorm():
+            return None
+        step = workers.Step.open(k - 1)
+        if step is None:
+            return None
+        try:
+            return self._shared_run(step, x, y, k)
+        except workers._Lost:
+            return None  # a worker died: the caller does it here
+
+    def _shared_run(self, step, x, y, k):
+        n = len(x)
+        training = y is not None
         m = int(round(n * (self.main_share if k == 2 else 1.0 / k)))
         bounds = [0, m] + [int(round(m + (n - m) * j / (k - 1))) for j in range(1, k)]
         params, grads, _, _ = self.flat_buffers()
         try:
-            step.start(self, params, [(x[a:b], y[a:b]) for a, b in zip(bounds[1:-1], bounds[2:])], n)
+            step.start(self, params, [(x[a:b], None if y is None else y[a:b])
+                                      for a, b in zip(bounds[1:-1], bounds[2:])], n)
         except BaseException:
             step.release()
             raise
         error = None
+        loss, t0 = None, time.perf_counter()
         try:
-            t0 = time.perf_counter()
-            out = self._run_forward(x[:m], True, 1)
+            out = self._run_forward(x[:m], training, 1)
             t1 = time.perf_counter()
-            loss = self._run_backward(y[:m], False, 1, n)
+            if training:
+                loss = self._run_backward(y[:m], False, 1, n)
             t2 = time.perf_counter()
         except BaseException as e:  # collect the workers' shares before raising
             error = e
         results = step.finish()
         if error is not None:
             raise error
-        # Every share's gradients are already divided by the whole batch's size.
         sizes = [b - a for a, b in zip(bounds[1:-1], bounds[2:])]
-        for _, _, g in results:
-            grads += g
-        loss = (loss * m + sum(r[0] * size for r, size in zip(results, sizes))) / n
+        if training:
+            # Every share's gradients are already divided by the whole batch's size.
+            for _, _, g in results:
+                grads += g
+            loss = float((loss * m + sum(r[0] * size for r, size in zip(results, sizes))) / n)
         out = np.concatenate([out] + [r[1] for r in results])
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             acts = layer._act_parts or [workers.HeldPart(layer._out_act, None)]
-            if 0 < i < last:
-                grads_here = layer._grad_parts or [workers.HeldPart(None, layer._out_grad)]
             remote = [workers.RemotePart(w, self._token, i) for w in step.workers]
+            grads_here = None
+            if training and 0 < i < last:
+                grads_here = layer._grad_parts or [workers.HeldPart(None, layer._out_grad)]
             layer.out_act = None
             layer._act_parts = acts + remote
-            if 0 < i < last:
-                layer.out_grad = None
+            # An earlier step's gradients are dropped: the workers no longer hold them.
+            layer.out_grad = None
+            if grads_here is not None:
                 layer._grad_parts = grads_here + remote
         self.layers[-1].out_act = out
         self._split = None
-        return out, float(loss), t1 - t0, t2 - t1
+        return out, loss, t1 - t0, t2 - t1
 
     def predict(self, x):
         """Most likely class (or the values, for regression) of each example."""
-        out = self.forward(x).reshape(len(x) if np.ndim(x) == 4 else 1, -1)
+        out = self.infer(x).reshape(len(x) if np.ndim(x) == 4 else 1, -1)
         if self.layers[-1].layer_type == "regression":
             return out
         return out.argmax(axis=1)

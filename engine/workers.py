@@ -191,7 +191,10 @@ class Step:
         return None if ws is None else cls(ws)
 
     def start(self, net, params, parts, n_total):
-        """Send each worker the weights and its ``(x, y)`` part of a batch of ``n_total``."""
+        """Send each worker the weights and its ``(x, y)`` part of a batch of ``n_total``.
+
+        With ``y`` None the workers only run forward (inference) and send outputs.
+        """
         self.sent = []
         try:
             err = np.geterr()
@@ -202,7 +205,10 @@ class Step:
                     w.tx.send_bytes(_pack(("setup", net._token, blob)))
                     w.token = net._token
                 w.step += 1
-                w.tx.send_bytes(_pack(("step", n_total, err), params, x, y))
+                if y is None:
+                    w.tx.send_bytes(_pack(("infer", err), params, x))
+                else:
+                    w.tx.send_bytes(_pack(("step", n_total, err), params, x, y))
                 self.sent.append(w)
         except (OSError, EOFError):
             self._fail()
@@ -222,7 +228,7 @@ class Step:
                     error = error or header
                     continue
                 _, loss, caught = header
-                grads, out = arrays
+                grads, out = arrays if len(arrays) == 2 else (None, arrays[0])
                 for text in caught:
                     warnings.warn(f"{text} (in an engine worker)", RuntimeWarning, stacklevel=3)
                 results.append((loss, out, grads))
@@ -359,6 +365,17 @@ def serve(rx, tx):
                 tx.send_bytes(_pack(("error", type(e).__name__, str(e))))
                 continue
             tx.send_bytes(_pack(("ok", loss, [str(w.message) for w in caught]), grads, out))
+        elif kind == "infer":
+            _, err = msg
+            np.copyto(net.flat_buffers()[0], arrays[0])
+            try:
+                with np.errstate(**err), warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    out = net.forward(arrays[1])
+            except Exception as e:
+                tx.send_bytes(_pack(("error", type(e).__name__, str(e))))
+                continue
+            tx.send_bytes(_pack(("ok", None, [str(w.message) for w in caught]), out))
         elif kind == "fetch":
             _, index, which = msg
             layer = net.layers[index]

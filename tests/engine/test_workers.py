@@ -116,3 +116,15 @@ def test_regression_in_float64_matches_one_thread(ready):
     assert out.dtype == np.float64 and loss == pytest.approx(loss1, rel=1e-12)
     for a, b in zip(shared.params_and_grads(), alone.params_and_grads()):
         np.testing.assert_allclose(a["grads"], b["grads"], rtol=1e-10, atol=1e-14)
+
+
+def test_inference_shared_with_the_worker_matches_forward(ready):
+    shared, alone = engine.Net(DEMO, seed=6, threads=2), engine.Net(DEMO, seed=6, threads=1)
+    x, _ = batch(300, seed=3)
+    steps = ready.step
+    out = shared.infer(x)
+    assert ready.step == steps + 1, "the pass did not go to the worker"
+    np.testing.assert_allclose(out, alone.forward(x), rtol=1e-5, atol=1e-6)
+    for la, lb in zip(shared.layers, alone.layers):
+        np.testing.assert_allclose(la.out_act, lb.out_act, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(shared.predict(x), alone.predict(x))
