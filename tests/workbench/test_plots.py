@@ -2,7 +2,7 @@
 import numpy as np
 from PySide6.QtCore import QPointF
 
-from workbench.panels.plots import AccuracyPlotView, LossPlotView, Series
+from workbench.panels.plots import AccuracyPlotView, LossPlotView, Series, thin
 
 
 def test_series_smooths():
@@ -29,6 +29,33 @@ def feed(view, n, scale=1.0):
     for k in range(1, n + 1):
         view.add({"tag": "progress", "examples_seen": 100 * k, "cost_loss": scale / k,
                   "decay_loss": 0.01, "train_accuracy": 1 - 0.5 / k})
+
+
+def test_wide_curves_are_drawn_from_a_few_hundred_points():
+    x = np.arange(2000, dtype=float)
+    y = np.sin(x / 100)
+    tx, ty = thin(x, y, limit=300)
+    assert len(tx) <= 300 + 7 and tx[-1] == x[-1] and ty[-1] == y[-1]
+    k = -(-2000 // 300)  # 7 neighbours per drawn point
+    assert tx[0] == x[k - 1] and ty[0] == y[:k].mean()
+    assert np.all(np.diff(tx) > 0)
+    short = np.arange(10.0)
+    assert thin(short, short)[0] is short  # few points: drawn as they are
+
+
+def test_a_long_run_keeps_frames_cheap(qtbot):
+    """After half an hour's reports the plots draw from bounded, thinned data."""
+    view = AccuracyPlotView()
+    qtbot.addWidget(view)
+    for i in range(20000):
+        view.add({"tag": "progress", "examples_seen": 900 * i, "train_accuracy": 0.97})
+        if i % 11 == 0:
+            view.add({"tag": "eval", "examples_seen": 900 * i, "validation_accuracy": 0.98,
+                      "test_accuracy": 0.98})
+    view.refresh()
+    for curve in (view.train, view.val, view.test):
+        assert 0 < len(curve.getData()[0]) <= 310
+    assert view.val_s.n > 1000  # the data itself keeps its resolution for CSV and readout
 
 
 def test_retired_runs_stay_grey(qtbot):

@@ -9,6 +9,23 @@ from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QLabel, QFileDialog, QHB
 from ..theme import plot_colors
 
 
+def thin(x, y, limit=300):
+    """At most about ``limit`` points for drawing: means over runs of neighbours, the last kept.
+
+    Lines wider than one pixel are stroked point by point, so a half-hour run's
+    curves (thousands of points each) took 25 ms a frame to draw; a plot is a few
+    hundred pixels wide, so a few hundred points show the same curve.
+    """
+    n = len(x)
+    if n <= limit:
+        return x, y
+    k = -(-n // limit)
+    m = n // k * k
+    xs = np.concatenate([x[k - 1:m:k], x[m:]])
+    ys = np.concatenate([y[:m].reshape(-1, k).mean(axis=1), y[m:]])
+    return xs, ys
+
+
 class Series:
     """A growing (x, y) buffer of at most ``max_points`` points, however long the run.
 
@@ -157,8 +174,9 @@ class _PlotView(QWidget):
 
     def _curve(self, name, color, width=2.0, style=Qt.SolidLine):
         # only finite values are ever added, so pyqtgraph need not check each frame
+        # and no more than about one point per pixel is drawn
         return self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=width, style=style),
-                              skipFiniteCheck=True)
+                              skipFiniteCheck=True, autoDownsampleFactor=1.0)
 
     def series(self):
         """``{name: Series}`` of the current run (for CSV)."""
@@ -179,7 +197,8 @@ class _PlotView(QWidget):
         main = self.main_series()
         if main is not None and main.n:
             x, y = main.smoothed()
-            old = self.plot.plot(x.copy(), y.copy(), pen=pg.mkPen(colors["old"], width=1.5))
+            old = self.plot.plot(*thin(x.copy(), y.copy()), pen=pg.mkPen(colors["old"], width=1.5),
+                                 skipFiniteCheck=True, autoDownsampleFactor=1.0)
             self.old_curves.append(old)
         for s in self.series().values():
             s.clear()
@@ -237,9 +256,9 @@ class LossPlotView(_PlotView):
 
     def refresh(self):
         x, y = self.cost_s.data()
-        self.raw.setData(x, y)
-        self.smooth.setData(*self.cost_s.smoothed())
-        self.decay.setData(*self.decay_s.data())
+        self.raw.setData(x, y)  # one pixel wide: cheap at full resolution
+        self.smooth.setData(*thin(*self.cost_s.smoothed()))
+        self.decay.setData(*thin(*self.decay_s.data()))
         self._grow_x(x[-1] if len(x) else 0.0)
         self._dirty = False
 
@@ -285,9 +304,9 @@ class AccuracyPlotView(_PlotView):
 
     def refresh(self):
         x, y = self.train_s.smoothed()
-        self.train.setData(x, y)
-        self.val.setData(*self.val_s.data())
-        self.test.setData(*self.test_s.data())
+        self.train.setData(*thin(x, y))
+        self.val.setData(*thin(*self.val_s.data()))
+        self.test.setData(*thin(*self.test_s.data()))
         lo = min([v.min() for v in (y, self.val_s.data()[1]) if len(v)] or [0.8])
         lo = min(0.8, np.floor(max(0.0, lo - 0.02) * 10) / 10)  # in steps of 0.1: a steady axis
         if lo != self._ylo:
