@@ -216,8 +216,8 @@ class Net:
 
         What ``Trainer.train`` runs. The result is the same as the two calls; a
         batch of at least ``2 * min_split`` examples is shared with worker processes
-        when they are available (see ``engine.workers``), which trains about twice
-        as fast as threads on two cores. Layers then show the whole batch as
+        when they are available (see ``engine.workers``), which on the demo net
+        trains a quarter to a third faster than threads. Layers then show the whole batch as
         usual: the workers' shares of ``out_act``/``out_grad`` are fetched on request.
         """
         x = self._check_batch(x)
