@@ -176,9 +176,10 @@ def new_token():
 
 
 class Step:
-    """A training step shared with workers: ``start`` sends, ``finish`` collects.
+    """A training step or inference pass shared with workers: ``start`` sends, ``finish`` collects.
 
-    Used by ``Net.train_step``; holds the pool's lock from ``open`` to ``finish``.
+    Used by ``Net.train_step`` and ``Net.infer``; holds the pool's lock from
+    ``open`` to ``finish`` (or ``release``).
     """
 
     def __init__(self, workers):
