@@ -357,31 +357,33 @@ def serve(rx, tx):
             _, n_total, err = msg
             params, grads, _, _ = net.flat_buffers()
             np.copyto(params, arrays[0])
-            try:
-                with np.errstate(**err), warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    out = net.forward(arrays[1], training=True)
-                    loss = net._run_backward(arrays[2], False, 1, n_total)
-            except Exception as e:  # sent back and raised in the caller
-                tx.send_bytes(_pack(("error", type(e).__name__, str(e))))
-                continue
-            tx.send_bytes(_pack(("ok", loss, [str(w.message) for w in caught]), grads, out))
+
+            def train(x=arrays[1], y=arrays[2]):
+                out = net.forward(x, training=True)
+                return net._run_backward(y, False, 1, n_total), (grads, out)
+            _reply(tx, err, train)
         elif kind == "infer":
             _, err = msg
             np.copyto(net.flat_buffers()[0], arrays[0])
-            try:
-                with np.errstate(**err), warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    out = net.forward(arrays[1])
-            except Exception as e:
-                tx.send_bytes(_pack(("error", type(e).__name__, str(e))))
-                continue
-            tx.send_bytes(_pack(("ok", None, [str(w.message) for w in caught]), out))
+            _reply(tx, err, lambda x=arrays[1]: (None, (net.forward(x),)))
         elif kind == "fetch":
             _, index, which = msg
             layer = net.layers[index]
             a = layer.out_act if which == "act" else layer.out_grad
             tx.send_bytes(_pack(("ok",)) if a is None else _pack(("ok",), a))
+
+
+def _reply(tx, err, work):
+    """Run ``work() -> (loss, arrays)`` under the caller's numpy error settings; send the
+    result with any warnings, or the error (raised again in the caller)."""
+    try:
+        with np.errstate(**err), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loss, arrays = work()
+    except Exception as e:
+        tx.send_bytes(_pack(("error", type(e).__name__, str(e))))
+        return
+    tx.send_bytes(_pack(("ok", loss, [str(w.message) for w in caught]), *arrays))
 
 
 def main():
