@@ -27,6 +27,22 @@ def test_training_starts_and_the_loss_curve_grows(tiny, qtbot):
     assert not w.train_panel.train_button.isEnabled() and w.train_panel.stop_button.isEnabled()
 
 
+def test_the_window_trains_with_the_worker_process(tiny, qtbot):
+    """Batches of 20 go half to the engine's worker process, from the training thread."""
+    import pytest
+    from engine import workers
+    if not workers.warm_up(1, timeout=60):
+        pytest.skip("no worker processes on this platform")
+    w = tiny
+    steps = workers._pool.workers[0].step
+    start(w, qtbot)
+    qtbot.waitUntil(lambda: workers._pool.workers[0].step > steps + 20, timeout=10000)
+    qtbot.waitUntil(lambda: w.loss_plot.cost_s.n >= 4, timeout=10000)
+    assert np.all(np.isfinite(w.loss_plot.cost_s.data()[1]))
+    w.controller.stop()
+    qtbot.waitUntil(lambda: not w.controller.running, timeout=10000)
+
+
 def test_pause_stops_the_examples_count_and_step_adds_one_batch(tiny, qtbot):
     w = tiny
     start(w, qtbot)
