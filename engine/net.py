@@ -221,11 +221,12 @@ class Net:
         usual: the workers' shares of ``out_act``/``out_grad`` are fetched on request.
         """
         x = self._check_batch(x)
-        y_arr = np.asarray(y)
-        if y_arr.ndim >= 1 and len(y_arr) == len(x):
-            shared = self._shared(x, y_arr)
-            if shared is not None:
-                return shared
+        # Checked for the whole batch here, so that an error names the batch the
+        # caller passed, not the share of it that a worker got.
+        y = self.loss_layer.targets(y, len(x), self.dtype)
+        shared = self._shared(x, y)
+        if shared is not None:
+            return shared
         t0 = time.perf_counter()
         out = self._run_forward(x, True, self.threads)
         t1 = time.perf_counter()

@@ -33,6 +33,8 @@ def default_threads():
 def limit_blas():
     """Limit BLAS to one thread in this process (once): the engine splits work itself."""
     global _blas_limited
+    if _blas_limited:  # called on every shared training step: no lock once done
+        return
     with _lock:
         if not _blas_limited:
             try:

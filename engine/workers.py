@@ -212,7 +212,7 @@ class Step:
                     w.tx.send_bytes(_pack(("step", n_total, err), params, x, y))
                 self.sent.append(w)
         except (OSError, EOFError):
-            self._fail()
+            _pool._break()
             raise _Lost() from None
         except BaseException:  # half a message may be in the pipe: start afresh next time
             _pool._break(permanent=False)
@@ -234,7 +234,7 @@ class Step:
                     warnings.warn(f"{text} (in an engine worker)", RuntimeWarning, stacklevel=3)
                 results.append((loss, out, grads))
         except (OSError, EOFError):
-            self._fail()
+            _pool._break()
             raise _Lost() from None
         except BaseException:
             _pool._break(permanent=False)
@@ -248,9 +248,6 @@ class Step:
     def release(self):
         """Give the lock back without collecting (nothing was sent)."""
         _pool.lock.release()
-
-    def _fail(self):
-        _pool._break()
 
 
 # Waking a process blocked on a pipe takes tens of microseconds on a VM, twice per

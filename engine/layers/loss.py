@@ -35,6 +35,10 @@ class LossLayer(Layer):
         j["num_inputs"] = self.num_inputs
         return j
 
+    def targets(self, y, n, dtype):
+        """``y`` checked as the targets of ``n`` examples, as this loss takes them."""
+        return self.class_labels(y, n)
+
     def class_labels(self, y, n):
         """Check ``y`` as ``n`` class indices below ``num_inputs``; return it as int64."""
         y = np.asarray(y)
@@ -123,13 +127,11 @@ class RegressionLayer(LossLayer):
     def describe(self):
         return f"regression {self.num_inputs} values"
 
-    def loss(self, y, n_total=None):
-        x = self._x
-        n = x.shape[0]
+    def targets(self, y, n, dtype):
         if isinstance(y, numbers.Number):
             y = [y]
         try:
-            y = np.asarray(y, dtype=x.dtype)
+            y = np.asarray(y, dtype=dtype)
         except (TypeError, ValueError):
             raise DataError("regression: targets must be numbers") from None
         if y.shape == (n,) and self.num_inputs == 1:
@@ -139,6 +141,12 @@ class RegressionLayer(LossLayer):
                             f"got {y.shape}")
         if not np.all(np.isfinite(y)):
             raise DataError("regression: a target is not finite")
+        return y
+
+    def loss(self, y, n_total=None):
+        x = self._x
+        n = x.shape[0]
+        y = self.targets(y, n, x.dtype)
         d = x - y
         loss = float(0.5 * np.sum(d * d) / n)
         return loss, (d * x.dtype.type(1.0 / (n_total or n))).reshape(self._x_shape)

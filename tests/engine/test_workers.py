@@ -69,6 +69,28 @@ def test_bad_label_in_the_workers_share_is_a_clear_error(ready):
     assert ready.step == steps + 1 and not workers._pool.broken
 
 
+def test_an_error_inside_the_worker_comes_back_as_the_same_error(ready):
+    net = engine.Net(DEMO, seed=0, threads=2)
+    x, y = batch(20)
+    net.train_step(x, y)
+    params = net.flat_buffers()[0]
+    step = workers.Step.open(1)  # below Net's own checks: hand the worker a bad label
+    step.start(net, params, [(x[10:], np.full(10, 12))], 20)
+    with pytest.raises(engine.DataError, match="label 12 is out of range"):
+        step.finish()
+    steps = ready.step
+    net.train_step(x, y)  # the pipe is still in step, the lock was given back
+    assert ready.step == steps + 1 and not workers._pool.broken
+
+
+def test_wrong_targets_name_the_whole_batch(ready):
+    spec = [{"type": "input", "out_sx": 4, "out_sy": 4, "out_depth": 1},
+            {"type": "regression", "num_neurons": 3}]
+    net = engine.Net(spec, seed=0, threads=2)
+    with pytest.raises(engine.DataError, match=r"\(32, 3\), got \(32, 2\)"):
+        net.train_step(np.zeros((32, 4, 4, 1)), np.zeros((32, 2)))
+
+
 def test_a_dead_worker_falls_back_to_threads(ready):
     shared, alone = engine.Net(DEMO, seed=1, threads=2), engine.Net(DEMO, seed=1, threads=1)
     x, y = batch(20)
