@@ -19,6 +19,13 @@ def _column_sums(layer, d2, out):
     np.matmul(ones, d2, out=out)
 
 
+def _add_bias(out, biases):
+    """``out += biases`` over rows ``(..., k * len(biases))``: one long row at a time
+    (numpy broadcasts a short vector slowly)."""
+    reps = out.shape[-1] // biases.shape[0]
+    out += np.tile(biases, reps) if reps > 1 else biases
+
+
 def _init_bias(n, opts, dtype):
     return np.full(n, opts.get("bias_pref", 0.0) or 0.0, dtype=dtype)
 
@@ -49,6 +56,8 @@ class ConvLayer(Layer):
         self.out_sy = (hp - self.sy) // self.stride + 1
         self.out_sx = (wp - self.sx) // self.stride + 1
         self.out_depth = self.filters
+        # Output positions computed together by one window row (im2col.tiled_windows).
+        self.tile = im2col.tile_width(self.out_sx, self.filters, self.stride)
 
     @property
     def n_params(self):
@@ -69,36 +78,31 @@ class ConvLayer(Layer):
 
     def forward(self, x, training=False):
         self._x_shape = x.shape
-        w = self.weights.reshape(self.filters, -1)
-        self._transposed = self.in_depth == 1 and self.stride == 1
-        if self._transposed:
-            # One channel: windows as rows of offsets (plain copies, a wide product).
-            self._cols = cols = im2col.windows_t(x, self.sy, self.sx, self.pad,
-                                                 self.out_sy, self.out_sx)
-            out = cols.T @ w.T
-        else:
-            self._cols = cols = im2col.windows(x, self.sy, self.sx, self.stride, self.pad,
-                                               self.out_sy, self.out_sx)
-            out = cols @ w.T
-        out += self.biases
-        self.out_act = out.reshape(x.shape[0], self.out_sy, self.out_sx, self.filters)
+        n, t, f = x.shape[0], self.tile, self.filters
+        xp = im2col.pad_batch(x, self.pad)
+        self._cols = cols = im2col.tiled_windows(xp, self.sy, self.sx, self.stride,
+                                                 self.out_sy, self.out_sx, t)
+        out = cols @ im2col.tiled_filters(self.weights, self.stride, t)
+        _add_bias(out.reshape(n * self.out_sy, self.out_sx * f), self.biases)
+        self.out_act = out.reshape(n, self.out_sy, self.out_sx, f)
         return self.out_act
 
     def backward(self, dout, need_dx=True):
         self.out_grad = dout
-        d2 = dout.reshape(-1, self.filters)
-        if self._transposed:
-            np.matmul(self._cols, d2, out=self.dweights.reshape(self.filters, -1).T)
+        t, f = self.tile, self.filters
+        if t == 1:
+            np.matmul(dout.reshape(-1, f).T, self._cols, out=self.dweights.reshape(f, -1))
         else:
-            np.matmul(d2.T, self._cols, out=self.dweights.reshape(self.filters, -1))
-        _column_sums(self, d2, self.dbiases)
+            g = self._cols.T @ dout.reshape(-1, t * f)
+            im2col.untile_filter_grad(g, self.weights.shape, self.stride, t, self.dweights)
+        _column_sums(self, dout.reshape(-1, f), self.dbiases)
         if not need_dx:
             return None
         if self.stride == 1:
             dx = im2col.conv_input_grad(dout, self.weights, self.pad)
             if dx is not None and dx.shape == self._x_shape:
                 return dx
-        dcols = d2 @ self.weights.reshape(self.filters, -1)
+        dcols = dout.reshape(-1, f) @ self.weights.reshape(f, -1)
         return im2col.fold(dcols, self._x_shape, self.sy, self.sx, self.stride, self.pad,
                            self.out_sy, self.out_sx)
 

@@ -1,8 +1,9 @@
 """Window copies (im2col) and their adjoint (fold), for batches ``(N, H, W, D)``.
 
-``windows`` lays every ``sy x sx x D`` window out as one contiguous row, so a
-convolution is a single matrix product with the filter matrix. ``fold`` adds rows
-back into the image, which is the input gradient of ``windows``.
+``tiled_windows`` lays the windows of ``t`` neighbouring output positions out as
+one contiguous row, so a convolution is a single matrix product with the filter
+matrix of ``tiled_filters``. ``fold`` adds plain (``t = 1``) window rows back into
+the image, which is their input gradient.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -17,46 +18,64 @@ def pad_batch(x, pad, value=0.0):
     return xp
 
 
-def window_view(xp, sy, sx, stride, oh, ow):
-    """A strided view ``(N, oh, ow, sy, sx, D)`` of the windows of a padded batch."""
-    s0, s1, s2, s3 = xp.strides
-    return as_strided(xp, (xp.shape[0], oh, ow, sy, sx, xp.shape[3]),
-                      (s0, s1 * stride, s2 * stride, s1, s2, s3), writeable=False)
+def tile_width(ow, filters, stride=1, columns=32):
+    """How many neighbouring output positions share one window row (see ``tiled_windows``).
 
-
-def windows(x, sy, sx, stride, pad, oh, ow):
-    """Rows ``(N*oh*ow, sy*sx*D)``, one per output position."""
-    n, _, _, d = x.shape
-    xp = pad_batch(x, pad)
-    cols = np.empty((n, oh, ow, sy, sx, d), dtype=x.dtype)
-    if d == 1:
-        # With one channel the innermost axis has length 1: copy one window row
-        # offset at a time so that numpy's inner loop runs over whole output rows.
-        x3 = xp[..., 0]
-        for i in range(sy):
-            for j in range(sx):
-                cols[:, :, :, i, j, 0] = x3[:, i:i + stride * oh:stride, j:j + stride * ow:stride]
-    else:
-        cols[...] = window_view(xp, sy, sx, stride, oh, ow)
-    return cols.reshape(n * oh * ow, sy * sx * d)
-
-
-def windows_t(x, sy, sx, pad, oh, ow):
-    """Stride-1 windows of a one-channel batch, transposed: ``(sy*sx, N*oh*ow)``.
-
-    Each window offset is one contiguous row, so ``W @ cols_t`` is a wide,
-    BLAS-friendly product. One strided copy builds it (numpy releases the GIL for
-    it, which many small copies would not).
+    Enough for a product about ``columns`` wide, and a divisor of the output width;
+    1 (plain im2col) for strided convolutions.
     """
-    n = x.shape[0]
-    xp = pad_batch(x, pad)[..., 0]
-    s0, s1, s2 = xp.strides
-    view = as_strided(xp, (sy, sx, n, oh, ow), (s1, s2, s0, s1, s2), writeable=False)
-    return np.ascontiguousarray(view).reshape(sy * sx, n * oh * ow)
+    if stride != 1:
+        return 1
+    for t in range(min(ow, max(1, -(-columns // filters))), 0, -1):
+        if ow % t == 0:
+            return t
+    return 1
+
+
+def tiled_windows(xp, sy, sx, stride, oh, ow, t):
+    """Rows ``(N*oh*ow/t, sy*((t-1)*stride+sx)*D)`` of a padded batch, one per ``t``
+    neighbouring output positions of a row.
+
+    With ``t = 1`` these are the plain im2col rows. A wider ``t`` copies each input
+    cell fewer times (neighbouring windows overlap) and, multiplied by
+    ``tiled_filters``, gives a product ``t`` times wider: for the narrow products
+    of small convolutions both are faster than plain im2col, though the product
+    multiplies some zeros. One strided copy builds it.
+    """
+    n, _, _, d = xp.shape
+    wt = (t - 1) * stride + sx
+    s0, s1, s2, s3 = xp.strides
+    view = as_strided(xp, (n, oh, ow // t, sy, wt, d),
+                      (s0, s1 * stride, s2 * stride * t, s1, s2, s3), writeable=False)
+    return np.ascontiguousarray(view).reshape(n * oh * (ow // t), sy * wt * d)
+
+
+def tiled_filters(w, stride, t):
+    """The filter bank ``(F, sy, sx, D)`` as a ``(sy*wt*D, t*F)`` matrix for ``tiled_windows``:
+    column ``k*F + f`` is filter ``f`` placed at output position ``k`` of the tile."""
+    f, sy, sx, d = w.shape
+    if t == 1:
+        return w.reshape(f, -1).T
+    wt = (t - 1) * stride + sx
+    b = np.zeros((sy, wt, d, t, f), w.dtype)
+    wr = w.transpose(1, 2, 3, 0)
+    for k in range(t):
+        b[:, k * stride:k * stride + sx, :, k, :] = wr
+    return b.reshape(sy * wt * d, t * f)
+
+
+def untile_filter_grad(g, w_shape, stride, t, out):
+    """Sum the gradient of a ``tiled_filters`` matrix back into filters ``(F, sy, sx, D)``."""
+    f, sy, sx, d = w_shape
+    g5 = g.reshape(sy, (t - 1) * stride + sx, d, t, f)
+    acc = g5[:, 0:sx, :, 0, :].copy()
+    for k in range(1, t):
+        acc += g5[:, k * stride:k * stride + sx, :, k, :]
+    out[...] = acc.transpose(3, 0, 1, 2)
 
 
 def fold(dcols, x_shape, sy, sx, stride, pad, oh, ow):
-    """Sum window rows back into an image: the adjoint of ``windows``."""
+    """Sum window rows back into an image: the adjoint of ``tiled_windows`` with ``t = 1``."""
     n, h, w, d = x_shape
     dxp = np.zeros((n, h + 2 * pad, w + 2 * pad, d), dtype=dcols.dtype)
     d6 = dcols.reshape(n, oh, ow, sy, sx, d)
@@ -71,7 +90,7 @@ def fold(dcols, x_shape, sy, sx, stride, pad, oh, ow):
 def conv_input_grad(dout, weights, pad):
     """Input gradient of a stride-1 convolution, as a convolution of the output gradient.
 
-    ``dx = windows(dout, pad = s - 1 - pad) @ W'`` where ``W'`` is the filter bank
+    ``dx = windows(dout padded by s - 1 - pad) @ W'`` where ``W'`` is the filter bank
     flipped in space with its in/out channels swapped: one window copy and one
     product instead of ``sy*sx`` scattered adds.
     """
@@ -81,11 +100,12 @@ def conv_input_grad(dout, weights, pad):
         return None
     ph, pw = sy - 1 - pad, sx - 1 - pad
     h, w = oh + sy - 1 - 2 * pad, ow + sx - 1 - 2 * pad
-    wf = weights[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(sy * sx * nf, c)
+    flipped = weights[:, ::-1, ::-1, :].transpose(3, 1, 2, 0)  # (c, sy, sx, nf)
+    t = tile_width(w, c)
     if ph == pw:
-        cols = windows(dout, sy, sx, 1, ph, h, w)
+        dp = pad_batch(dout, ph)
     else:
         dp = np.zeros((n, oh + 2 * ph, ow + 2 * pw, nf), dtype=dout.dtype)
         dp[:, ph:ph + oh, pw:pw + ow] = dout
-        cols = windows(dp, sy, sx, 1, 0, h, w)
-    return (cols @ wf).reshape(n, h, w, c)
+    cols = tiled_windows(dp, sy, sx, 1, h, w, t)
+    return (cols @ tiled_filters(flipped, 1, t)).reshape(n, h, w, c)

@@ -34,8 +34,8 @@ class PoolLayer(Layer):
 
     def _offsets(self, xp):
         s, oh, ow = self.stride, self.out_sy, self.out_sx
-        for i in range(self.sy):
-            for j in range(self.sx):
+        for j in range(self.sx):  # ConvNetJS's order: on ties, the first of these wins
+            for i in range(self.sy):
                 yield i, j, xp[:, i:i + s * oh:s, j:j + s * ow:s, :]
 
     def forward(self, x, training=False):
@@ -62,6 +62,8 @@ class PoolLayer(Layer):
         if self.tiles:
             s, oh, ow = self.stride, self.out_sy, self.out_sx
             drows = _route_groups(dout, self._col_arg, 2, s)
+            if x.shape[1:3] == (oh * s, ow * s):
+                return _route_groups(drows, self._row_arg, 1, s)
             dx = np.zeros(x.shape, dtype=dout.dtype)
             dx[:, :oh * s, :ow * s] = _route_groups(drows, self._row_arg, 1, s)
             return dx
@@ -99,17 +101,20 @@ def _take(a, axis, k, s):
 
 
 def _max_groups(x, axis, s):
-    """Max over consecutive groups of ``s`` along ``axis``, and the winner in each group."""
-    out = x[_take(x, axis, 0, s)].copy()
-    arg = np.zeros(out.shape, dtype=np.uint8) if s > 2 else None
-    for k in range(1, s):
-        v = x[_take(x, axis, k, s)]
-        gt = v > out
-        np.maximum(out, v, out=out)
-        if s == 2:
-            arg = gt
-        else:
-            np.copyto(arg, np.uint8(k), where=gt)
+    """Max over consecutive groups of ``s`` along ``axis``, and the winner in each group
+    (the first, on ties): a bool "second won" for pairs, else the index as uint8."""
+    parts = [x[_take(x, axis, k, s)] for k in range(s)]
+    out = np.maximum(parts[0], parts[1])
+    arg = np.greater(parts[1], parts[0])
+    if s == 2:
+        return out, arg
+    arg = arg.view(np.uint8)
+    for k in range(2, s):
+        # Strictly greater than every earlier cell: k wins, and k is the largest index so far.
+        won = np.greater(parts[k], out).view(np.uint8)
+        np.maximum(out, parts[k], out=out)
+        won *= k
+        np.maximum(arg, won, out=arg)
     return out, arg
 
 
@@ -118,7 +123,11 @@ def _route_groups(dout, arg, axis, s):
     shape = list(dout.shape)
     shape[axis] *= s
     dx = np.empty(shape, dtype=dout.dtype)
+    if s == 2:
+        second = dx[_take(dx, axis, 1, s)]
+        np.multiply(dout, arg, out=second)
+        np.subtract(dout, second, out=dx[_take(dx, axis, 0, s)])  # dout - dout or dout - 0: exact for finite values
+        return dx
     for k in range(s):
-        hit = arg if (s == 2 and k == 1) else (~arg if s == 2 else arg == k)
-        np.multiply(dout, hit, out=dx[_take(dx, axis, k, s)])
+        np.multiply(dout, arg == k, out=dx[_take(dx, axis, k, s)])
     return dx

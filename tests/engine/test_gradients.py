@@ -17,6 +17,9 @@ CASES = {
     "conv": [inp(6, 5, 2), {"type": "conv", "sx": 3, "filters": 3, "stride": 1, "pad": 1}, SMX],
     "conv_stride2_rect": [inp(7, 6, 2), {"type": "conv", "sx": 3, "sy": 2, "filters": 2, "stride": 2, "pad": 1}, SMX],
     "conv_depth1": [inp(5, 5, 1), {"type": "conv", "sx": 3, "filters": 2, "pad": 2}, SMX],
+    # Tiles of 4 of the 8 output columns, forward and in the input gradient (8 channels),
+    # with unequal row/column padding of the output gradient (pad 1 on a 2x3 filter).
+    "conv_tiled_rect": [inp(8, 4, 8), {"type": "conv", "sx": 3, "sy": 2, "filters": 8, "pad": 1}, SMX],
     "fc": [inp(3, 2, 2), {"type": "fc", "num_neurons": 4}, SMX],
     "pool": [inp(6, 6, 2), {"type": "pool", "sx": 2, "stride": 2}, SMX],
     "pool_overlap_pad": [inp(5, 5, 2), {"type": "pool", "sx": 3, "stride": 2, "pad": 1}, SMX],
