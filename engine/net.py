@@ -140,18 +140,25 @@ class Net:
             raise RuntimeError("backward() needs a forward() pass first")
         return self._run_backward(y, input_grad, self.threads)
 
-    def _run_backward(self, y, input_grad, threads, n_total=None):
+    def _run_backward(self, y, input_grad, threads, n_total=None, checked=False):
         """Backward over the last forward batch; gradients are sums over ``n_total`` (default: the batch)."""
         if self._split is None:
-            return _backward(self.layers, y, input_grad, n_total)
+            return _backward(self.layers, y, input_grad, n_total, checked)
         parts = self._split
         n = parts[-1].stop
         y = np.asarray(y)
         if len(y) != n:
             self.layers[-1].loss(y)  # raises the loss layer's own clear error
-        reps = self._replicas[:len(parts)]
         scale = n_total or n
-        losses = self._run_parts(parts, lambda r, sl: _backward(r, y[sl], input_grad, scale), threads)
+        losses = self._run_parts(parts, lambda r, sl: _backward(r, y[sl], input_grad, scale, checked),
+                                 threads)
+        self._gather_grads(len(parts), input_grad)
+        return float(sum(l * (sl.stop - sl.start) for l, sl in zip(losses, parts)) / n)
+
+    def _gather_grads(self, k, input_grad):
+        """Sum the first ``k`` replicas' parameter gradients into the net's; keep their
+        ``out_grad`` as the layers' parts."""
+        reps = self._replicas[:k]
         for i, layer in enumerate(self.layers):
             for name in layer.grad_attrs:
                 total = getattr(layer, name)
@@ -161,7 +168,41 @@ class Net:
             layer.out_grad = None
             if i < len(self.layers) - 1 and (i > 0 or input_grad):
                 layer._grad_parts = [r[i] for r in reps]
-        return float(sum(l * (sl.stop - sl.start) for l, sl in zip(losses, parts)) / n)
+
+    def _run_train(self, x, y, threads, n_total=None):
+        """A training step on checked ``x`` and targets ``y``: ``(output, loss, fwd_s, bwd_s)``.
+
+        A batch cut into pieces runs each piece forward and at once backward, while
+        its activations are still in cache (the same sums as a whole forward pass
+        then a whole backward pass: the weights do not change within a step).
+        """
+        parts = self._plan_split(len(x), threads)
+        t0 = time.perf_counter()
+        if parts is None:
+            self._split = None
+            out = _forward(self.layers, x, True)
+            t1 = time.perf_counter()
+            loss = _backward(self.layers, y, False, n_total, checked=True)
+            return out, loss, t1 - t0, time.perf_counter() - t1
+        n, scale = len(x), n_total or len(x)
+
+        def work(r, sl):
+            a = time.perf_counter()
+            o = _forward(r, x[sl], True)
+            b = time.perf_counter()
+            return o, _backward(r, y[sl], False, scale, checked=True), b - a, time.perf_counter() - b
+
+        res = self._run_parts(parts, work, threads)
+        wall = time.perf_counter() - t0
+        self._split = parts
+        for i, layer in enumerate(self.layers):
+            layer.out_act = None
+            layer._act_parts = [r[i] for r in self._replicas[:len(parts)]]
+        self._gather_grads(len(parts), False)
+        self.layers[-1].out_act = out = np.concatenate([r[0] for r in res])
+        loss = float(sum(r[1] * (sl.stop - sl.start) for r, sl in zip(res, parts)) / n)
+        f, b = sum(r[2] for r in res), sum(r[3] for r in res)
+        return out, loss, wall * f / (f + b), wall * b / (f + b)
 
     def _run_parts(self, parts, work, threads):
         """``work(replica, slice)`` for every part, the parts dealt out to the threads."""
@@ -227,11 +268,7 @@ class Net:
         shared = self._shared(x, y)
         if shared is not None:
             return shared
-        t0 = time.perf_counter()
-        out = self._run_forward(x, True, self.threads)
-        t1 = time.perf_counter()
-        loss = self._run_backward(y, False, self.threads)
-        return out, loss, t1 - t0, time.perf_counter() - t1
+        return self._run_train(x, y, self.threads)
 
     def infer(self, x):
         """``forward(x)`` for inference, a large batch shared with the worker processes.
@@ -271,13 +308,14 @@ class Net:
             step.release()
             raise
         error = None
-        loss, t0 = None, time.perf_counter()
+        loss, fwd_s, bwd_s = None, 0.0, 0.0
         try:
-            out = self._run_forward(x[:m], training, 1)
-            t1 = time.perf_counter()
             if training:
-                loss = self._run_backward(y[:m], False, 1, n)
-            t2 = time.perf_counter()
+                out, loss, fwd_s, bwd_s = self._run_train(x[:m], y[:m], 1, n)
+            else:
+                t0 = time.perf_counter()
+                out = self._run_forward(x[:m], False, 1)
+                fwd_s = time.perf_counter() - t0
         except BaseException as e:  # collect the workers' shares before raising
             error = e
         results = step.finish()
@@ -305,7 +343,7 @@ class Net:
                 layer._grad_parts = grads_here + remote
         self.layers[-1].out_act = out
         self._split = None
-        return out, loss, t1 - t0, t2 - t1
+        return out, loss, fwd_s, bwd_s
 
     def predict(self, x):
         """Most likely class (or the values, for regression) of each example."""
@@ -441,8 +479,9 @@ def _forward(layers, x, training):
     return x
 
 
-def _backward(layers, y, input_grad, n_total=None):
-    loss, d = layers[-1].loss(y, n_total)
+def _backward(layers, y, input_grad, n_total=None, checked=False):
+    """Backward pass; ``checked``: ``y`` already came through the loss layer's ``targets``."""
+    loss, d = layers[-1]._loss(y, n_total) if checked else layers[-1].loss(y, n_total)
     layers[-1].out_grad = None
     for i in range(len(layers) - 2, 0, -1):
         d = layers[i].backward(d, need_dx=(i > 1 or input_grad))

@@ -19,11 +19,21 @@ def _column_sums(layer, d2, out):
     np.matmul(ones, d2, out=out)
 
 
+def _tile_for(tile, positions):
+    """The tile width for a batch of ``positions`` outputs: building the tiled filter
+    matrix costs a few microseconds, which only larger batches win back."""
+    return tile if positions >= 512 else 1
+
+
 def _add_bias(out, biases):
     """``out += biases`` over rows ``(..., k * len(biases))``: one long row at a time
     (numpy broadcasts a short vector slowly)."""
     reps = out.shape[-1] // biases.shape[0]
-    out += np.tile(biases, reps) if reps > 1 else biases
+    if reps > 1 and out.size >= 8192:
+        out += np.tile(biases, reps)
+    else:
+        rows = out.reshape(-1, biases.shape[0])
+        rows += biases
 
 
 def _init_bias(n, opts, dtype):
@@ -78,7 +88,8 @@ class ConvLayer(Layer):
 
     def forward(self, x, training=False):
         self._x_shape = x.shape
-        n, t, f = x.shape[0], self.tile, self.filters
+        n, f = x.shape[0], self.filters
+        self._t = t = _tile_for(self.tile, n * self.out_sy * self.out_sx)
         xp = im2col.pad_batch(x, self.pad)
         self._cols = cols = im2col.tiled_windows(xp, self.sy, self.sx, self.stride,
                                                  self.out_sy, self.out_sx, t)
@@ -89,7 +100,7 @@ class ConvLayer(Layer):
 
     def backward(self, dout, need_dx=True):
         self.out_grad = dout
-        t, f = self.tile, self.filters
+        t, f = self._t, self.filters
         if t == 1:
             np.matmul(dout.reshape(-1, f).T, self._cols, out=self.dweights.reshape(f, -1))
         else:

@@ -101,7 +101,7 @@ def conv_input_grad(dout, weights, pad):
     ph, pw = sy - 1 - pad, sx - 1 - pad
     h, w = oh + sy - 1 - 2 * pad, ow + sx - 1 - 2 * pad
     flipped = weights[:, ::-1, ::-1, :].transpose(3, 1, 2, 0)  # (c, sy, sx, nf)
-    t = tile_width(w, c)
+    t = tile_width(w, c) if n * h * w >= 512 else 1
     if ph == pw:
         dp = pad_batch(dout, ph)
     else:

@@ -30,6 +30,11 @@ class LossLayer(Layer):
     def _output(self, x):
         return x
 
+    def loss(self, y, n_total=None):
+        """Mean loss over the last forward batch, and its gradient with respect to the
+        layer's input; the gradient is divided by ``n_total`` (default: this batch)."""
+        return self._loss(self.targets(y, self._x.shape[0], self._x.dtype), n_total)
+
     def to_json(self):
         j = super().to_json()
         j["num_inputs"] = self.num_inputs
@@ -81,10 +86,9 @@ class SoftmaxLayer(_ClassLoss):
         e /= e.sum(axis=1, keepdims=True)
         return e
 
-    def loss(self, y, n_total=None):
+    def _loss(self, y, n_total):
         p = self.out_act.reshape(self._x.shape)
         n = p.shape[0]
-        y = self.class_labels(y, n)
         rows = np.arange(n)
         py = p[rows, y]
         loss = float(-np.mean(np.log(np.maximum(py, np.finfo(p.dtype).tiny))))
@@ -105,10 +109,9 @@ class SVMLayer(_ClassLoss):
     def describe(self):
         return f"svm {self.num_inputs} classes"
 
-    def loss(self, y, n_total=None):
+    def _loss(self, y, n_total):
         x = self._x
         n = x.shape[0]
-        y = self.class_labels(y, n)
         rows = np.arange(n)
         margins = x - x[rows, y][:, None] + 1
         margins[rows, y] = 0
@@ -143,10 +146,9 @@ class RegressionLayer(LossLayer):
             raise DataError("regression: a target is not finite")
         return y
 
-    def loss(self, y, n_total=None):
+    def _loss(self, y, n_total):
         x = self._x
         n = x.shape[0]
-        y = self.targets(y, n, x.dtype)
         d = x - y
         loss = float(0.5 * np.sum(d * d) / n)
         return loss, (d * x.dtype.type(1.0 / (n_total or n))).reshape(self._x_shape)

@@ -57,3 +57,28 @@ def test_a_huge_batch_keeps_a_bounded_number_of_replicas():
     assert out.shape == (3000, 1, 1, 4)
     assert len(net._replicas) <= net.max_pieces
     assert net.layers[1].out_act.shape == (3000, 10, 10, 4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_training_step_in_pieces_matches_one_whole_pass(threads, monkeypatch):
+    """train_step runs each piece forward and straight back; the sums must not change."""
+    monkeypatch.setenv("ENGINE_PROCESSES", "0")  # this process's threads only
+    whole = engine.Net(DEFS, dtype=np.float64, seed=0, threads=1)
+    whole.max_piece = 10 ** 6  # never cut
+    pieces = engine.Net(DEFS, dtype=np.float64, seed=0, threads=threads)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((45, 10, 10, 1))
+    y = rng.integers(0, 4, 45)
+    assert whole._plan_split(45, 1) is None and len(pieces._plan_split(45, threads)) >= 3
+    out_a = whole.forward(x, training=True)
+    loss_a = whole.backward(y)
+    out_b, loss_b, fwd_s, bwd_s = pieces.train_step(x, y)
+    assert pieces._split is not None and fwd_s > 0 and bwd_s > 0
+    np.testing.assert_allclose(out_b, out_a, rtol=1e-12)
+    assert loss_b == pytest.approx(loss_a, rel=1e-12)
+    for a, b in zip(whole.params_and_grads(), pieces.params_and_grads()):
+        np.testing.assert_allclose(b["grads"], a["grads"], rtol=1e-10, atol=1e-14)
+    for a, b in zip(whole.layers, pieces.layers):
+        np.testing.assert_allclose(b.out_act, a.out_act, rtol=1e-12)
+        if a.out_grad is not None or b.out_grad is not None:
+            np.testing.assert_allclose(b.out_grad, a.out_grad, rtol=1e-10, atol=1e-14)
