@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from . import Net, Trainer
+from . import Net, Trainer, parallel
 from .data import Augment, accuracy, confusion_matrix, load_mnist, predict, split_validation
 from .errors import EngineError
 from .presets import list_presets, load_preset
@@ -163,6 +163,7 @@ def parser():
 
 def main(argv=None):
     a = parser().parse_args(argv)
+    parallel.hold_freed_memory()
     try:
         return a.func(a)
     except (EngineError, ValueError, OSError) as e:

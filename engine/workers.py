@@ -395,6 +395,7 @@ def main():
     # Ctrl-C in a terminal reaches the whole process group: the caller decides what
     # to do, and the worker ends when the caller closes the pipe.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parallel.hold_freed_memory()
     try:
         serve(rx, tx)
     except (BrokenPipeError, EOFError):

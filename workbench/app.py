@@ -14,10 +14,12 @@ def main(argv=None):
 
     from engine import EngineError
     from engine.data import load_mnist
+    from engine.parallel import hold_freed_memory
 
     from . import theme
     from .main_window import MainWindow
 
+    hold_freed_memory()  # training frees and reallocates the same buffers every step
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("convnet-workbench")
     app.setOrganizationName("convnet-workbench")
