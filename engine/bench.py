@@ -48,9 +48,9 @@ def _timed(step, seconds, batch):
 
 
 def worker_engine(batch, seconds):
-    from . import Net, Trainer
+    from . import Net, Trainer, parallel, workers
+    parallel.hold_freed_memory()  # as the CLI and the app do
     x, y = _mnist_batches(batch)
-    from . import workers
     ready = workers.warm_up()  # measure training, not the worker processes' start
     net = Net(DEMO, seed=0)
     trainer = Trainer(net, method="adadelta", batch_size=batch, l2_decay=0.001, eps=1e-6)
@@ -60,7 +60,7 @@ def worker_engine(batch, seconds):
     xi = x.reshape(-1, 24, 24, 1)[:INFER_BATCH]
     infer = _timed(lambda i: net.infer(xi), seconds / 2, len(xi))
     return {"train": train, "infer": infer, "rss_growth_mb": (rss1 - rss0) / 1024,
-            "worker_processes": len(workers.pids()) if ready else 0}
+            "worker_processes": len(workers.pids()) if ready else 0, "blas": parallel.blas_info()}
 
 
 def worker_torch(batch, seconds):

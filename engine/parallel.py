@@ -67,6 +67,26 @@ def hold_freed_memory():
     return bool(mallopt(m_trim_threshold, 128 << 20)) and bool(mallopt(m_mmap_threshold, 32 << 20))
 
 
+def blas_info():
+    """The BLAS numpy runs here and the kernels it picked, e.g. ``"openblas 0.3.31 SkylakeX"``.
+
+    OpenBLAS picks its kernels for the processor at load time; ``OPENBLAS_CORETYPE``
+    overrides that (some machines set it: on AVX-512 processors forcing ``Haswell``
+    halves the speed of the products), so a benchmark says which ones ran.
+    """
+    try:
+        from threadpoolctl import threadpool_info
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    except Exception:
+        info = []
+    if not info:
+        return "unknown"
+    i = info[0]
+    text = " ".join(str(v) for v in (i.get("internal_api"), i.get("version"), i.get("architecture")) if v)
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return text + (f" (OPENBLAS_CORETYPE={forced})" if forced else "")
+
+
 def pool(threads):
     """The process-wide executor (created on first use) with BLAS set to one thread."""
     global _pool

@@ -64,6 +64,7 @@ def test_bench_prints_json_lines():
     rec = json.loads(proc.stdout.strip().splitlines()[0])
     assert rec["framework"] == "engine" and rec["batch_size"] == 20
     assert rec["train_examples_per_second"] > 100 and rec["infer_examples_per_second"] > 100
+    assert rec["blas"]  # which BLAS kernels ran: figures depend on them
 
 
 @pytest.mark.slow
