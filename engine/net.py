@@ -60,7 +60,7 @@ class Net:
     """
 
     min_split = 8
-    max_piece = 16
+    max_piece = 32
     max_pieces = 16  # replicas kept per net (each holds one piece's activations)
 
     def __init__(self, layer_defs, dtype=np.float32, seed=None, threads=None):

@@ -54,6 +54,8 @@ class _Worker:
                                      close_fds=True)
         self.tx = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
         self.rx = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
+        for conn in (self.tx, self.rx):
+            _widen_pipe(conn.fileno())
         self.proc.stdin.close()
         self.proc.stdout.close()
         self.ready = False
@@ -254,6 +256,19 @@ class Step:
 # step. Both sides therefore poll for a short while before they block: in a training
 # loop the next message is usually that close.
 SPIN_SECONDS = 0.002
+
+
+def _widen_pipe(fd, size=1 << 20):
+    """Let a pipe hold a whole step's message (Linux; 64 KB by default).
+
+    A batch of 64 images is ~150 KB: through a 64 KB pipe the caller's send waits
+    for the worker to read, instead of starting on its own share at once.
+    """
+    try:
+        import fcntl
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+    except (ImportError, AttributeError, OSError):  # elsewhere, or above pipe-max-size
+        pass
 
 
 def _spin(conn, seconds):

@@ -66,6 +66,7 @@ def test_a_training_step_in_pieces_matches_one_whole_pass(threads, monkeypatch):
     whole = engine.Net(DEFS, dtype=np.float64, seed=0, threads=1)
     whole.max_piece = 10 ** 6  # never cut
     pieces = engine.Net(DEFS, dtype=np.float64, seed=0, threads=threads)
+    pieces.max_piece = 12
     rng = np.random.default_rng(3)
     x = rng.standard_normal((45, 10, 10, 1))
     y = rng.integers(0, 4, 45)
