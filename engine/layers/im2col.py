@@ -45,8 +45,11 @@ def tiled_windows(xp, sy, sx, stride, oh, ow, t):
     n, _, _, d = xp.shape
     wt = (t - 1) * stride + sx
     s0, s1, s2, s3 = xp.strides
-    view = as_strided(xp, (n, oh, ow // t, sy, wt, d),
-                      (s0, s1 * stride, s2 * stride * t, s1, s2, s3), writeable=False)
+    shape, strides = (n, oh, ow // t, sy, wt, d), (s0, s1 * stride, s2 * stride * t, s1, s2, s3)
+    if xp.flags.c_contiguous:  # a few microseconds cheaper than as_strided (batch 1 feels it)
+        view = np.ndarray(shape, xp.dtype, xp, 0, strides)
+    else:
+        view = as_strided(xp, shape, strides, writeable=False)
     return np.ascontiguousarray(view).reshape(n * oh * (ow // t), sy * wt * d)
 
 

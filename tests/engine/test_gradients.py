@@ -156,3 +156,20 @@ def test_float32_is_default_and_float64_goes_end_to_end():
         assert all(pg["params"].dtype == dtype and pg["grads"].dtype == dtype
                    for pg in net.params_and_grads())
         assert all(l.out_grad.dtype == dtype for l in net.layers[:-1])
+
+
+@pytest.mark.parametrize("t,stride", [(1, 1), (7, 1), (1, 2)])
+def test_tiled_windows_of_a_strided_view_equal_those_of_a_copy(t, stride):
+    from engine.layers import im2col
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 9, 9, 3)).transpose(0, 2, 1, 3)  # not C-contiguous
+    oh = ow = (9 - 3) // stride + 1
+    assert not x.flags.c_contiguous and ow % t == 0
+    a = im2col.tiled_windows(x, 3, 3, stride, oh, ow, t)
+    b = im2col.tiled_windows(np.ascontiguousarray(x), 3, 3, stride, oh, ow, t)
+    np.testing.assert_array_equal(a, b)
+    w = rng.standard_normal((4, 3, 3, 3))
+    out = (a @ im2col.tiled_filters(w, stride, t)).reshape(2, oh, ow, 4)
+    ref = np.einsum("nyxijc,fijc->nyxf", np.lib.stride_tricks.sliding_window_view(
+        x, (3, 3), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)[:, ::stride, ::stride], w)
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
