@@ -325,20 +325,25 @@ class RemotePart:
     def __init__(self, worker, token, index):
         self._where = (worker, token, worker.step, index)
 
-    @property
-    def _out_act(self):
+    def _part_act(self):
         return fetch(*self._where, "act")
 
-    @property
-    def _out_grad(self):
+    def _part_grad(self):
         return fetch(*self._where, "grad")
 
 
 class HeldPart:
-    """This process's share of a split step, as a part for ``_act_parts``."""
+    """This process's share of a split step, as a part for ``_act_parts``: arrays,
+    or functions computing them (a layer's lazy values, see ``Layer.set_lazy``)."""
 
     def __init__(self, act, grad):
-        self._out_act, self._out_grad = act, grad
+        self._act, self._grad = act, grad
+
+    def _part_act(self):
+        return self._act() if callable(self._act) else self._act
+
+    def _part_grad(self):
+        return self._grad() if callable(self._grad) else self._grad
 
 
 # -- the worker process ---------------------------------------------------------

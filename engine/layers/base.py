@@ -26,30 +26,59 @@ class Layer:
         self.out_sy, self.out_sx, self.out_depth = in_shape
         self._out_act = self._out_grad = None
         self._act_parts = self._grad_parts = None
+        self._lazy_act = self._lazy_grad = None
         self.dtype = np.float32
 
     # -- last activations and gradients ------------------------------------
     # When a batch was split across threads the pieces live in the replicas'
     # layers; they are joined only when somebody asks (training never does).
+    # A layer whose pass the net folded into its neighbour's (a relu before a max
+    # pool) holds a function that computes its values when somebody asks.
     @property
     def out_act(self):
-        if self._out_act is None and self._act_parts is not None:
-            self._out_act = np.concatenate([l._out_act for l in self._act_parts])
+        if self._out_act is None:
+            if self._act_parts is not None:
+                self._out_act = np.concatenate([l._part_act() for l in self._act_parts])
+            elif self._lazy_act is not None:
+                self._out_act, self._lazy_act = self._lazy_act(), None
         return self._out_act
 
     @out_act.setter
     def out_act(self, value):
-        self._out_act, self._act_parts = value, None
+        self._out_act, self._act_parts, self._lazy_act = value, None, None
 
     @property
     def out_grad(self):
-        if self._out_grad is None and self._grad_parts is not None:
-            self._out_grad = np.concatenate([l._out_grad for l in self._grad_parts])
+        if self._out_grad is None:
+            if self._grad_parts is not None:
+                self._out_grad = np.concatenate([l._part_grad() for l in self._grad_parts])
+            elif self._lazy_grad is not None:
+                self._out_grad, self._lazy_grad = self._lazy_grad(), None
         return self._out_grad
 
     @out_grad.setter
     def out_grad(self, value):
-        self._out_grad, self._grad_parts = value, None
+        self._out_grad, self._grad_parts, self._lazy_grad = value, None, None
+
+    def set_lazy(self, act=None, grad=None):
+        """``out_act``/``out_grad`` computed by these functions when first asked for."""
+        if act is not None:
+            self._out_act, self._act_parts, self._lazy_act = None, None, act
+        if grad is not None:
+            self._out_grad, self._grad_parts, self._lazy_grad = None, None, grad
+
+    def _part_act(self):  # as a part of a split batch (see engine.workers.HeldPart)
+        return self.out_act
+
+    def _part_grad(self):
+        return self.out_grad
+
+    def _held(self):
+        """``(act, grad)``, each an array, None, or a function computing it: this
+        process's share of a batch, before the layer is pointed at all the shares."""
+        act = self._out_act if self._out_act is not None else self._lazy_act
+        grad = self._out_grad if self._out_grad is not None else self._lazy_grad
+        return act, grad
 
     def clone(self, share_params):
         """A copy without cached batches; parameters shared or copied, gradients new."""
@@ -58,6 +87,7 @@ class Layer:
         other.__dict__ = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
         other._out_act = other._out_grad = None
         other._act_parts = other._grad_parts = None
+        other._lazy_act = other._lazy_grad = None
         for name in self.param_attrs:
             if not share_params:
                 setattr(other, name, getattr(self, name).copy())

@@ -51,6 +51,7 @@ class PoolLayer(Layer):
             out = None
             for _, _, v in self._offsets(xp):
                 out = v.copy() if out is None else np.maximum(out, v, out=out)
+            self._max = out  # out_act may be replaced (a relu folded in after it)
         self.out_act = out
         return out
 
@@ -67,7 +68,7 @@ class PoolLayer(Layer):
             dx = np.zeros(x.shape, dtype=dout.dtype)
             dx[:, :oh * s, :ow * s] = _route_groups(drows, self._row_arg, 1, s)
             return dx
-        out = self.out_act
+        out = self._max
         xp = pad_batch(x, self.pad, -np.inf)
         dxp = np.zeros(xp.shape, dtype=dout.dtype)
         taken = np.zeros(out.shape, dtype=bool)
