@@ -19,12 +19,6 @@ def _column_sums(layer, d2, out):
     np.matmul(ones, d2, out=out)
 
 
-def _tile_for(tile, positions):
-    """The tile width for a batch of ``positions`` outputs: building the tiled filter
-    matrix costs a few microseconds, which only larger batches win back."""
-    return tile if positions >= 512 else 1
-
-
 def _add_bias(out, biases):
     """``out += biases`` over rows ``(..., k * len(biases))``: one long row at a time
     (numpy broadcasts a short vector slowly)."""
@@ -89,7 +83,7 @@ class ConvLayer(Layer):
     def forward(self, x, training=False):
         self._x_shape = x.shape
         n, f = x.shape[0], self.filters
-        self._t = t = _tile_for(self.tile, n * self.out_sy * self.out_sx)
+        self._t = t = im2col.tile_for(self.tile, n * self.out_sy * self.out_sx)
         xp = im2col.pad_batch(x, self.pad)
         self._cols = cols = im2col.tiled_windows(xp, self.sy, self.sx, self.stride,
                                                  self.out_sy, self.out_sx, t)

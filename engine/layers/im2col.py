@@ -32,6 +32,12 @@ def tile_width(ow, filters, stride=1, columns=32):
     return 1
 
 
+def tile_for(tile, positions):
+    """The tile width to use for a batch of ``positions`` outputs: building the tiled
+    filter matrix costs a few microseconds, which only larger batches win back."""
+    return tile if positions >= 512 else 1
+
+
 def tiled_windows(xp, sy, sx, stride, oh, ow, t):
     """Rows ``(N*oh*ow/t, sy*((t-1)*stride+sx)*D)`` of a padded batch, one per ``t``
     neighbouring output positions of a row.
@@ -104,7 +110,7 @@ def conv_input_grad(dout, weights, pad):
     ph, pw = sy - 1 - pad, sx - 1 - pad
     h, w = oh + sy - 1 - 2 * pad, ow + sx - 1 - 2 * pad
     flipped = weights[:, ::-1, ::-1, :].transpose(3, 1, 2, 0)  # (c, sy, sx, nf)
-    t = tile_width(w, c) if n * h * w >= 512 else 1
+    t = tile_for(tile_width(w, c), n * h * w)
     if ph == pw:
         dp = pad_batch(dout, ph)
     else:

@@ -127,7 +127,8 @@ def _route_groups(dout, arg, axis, s):
     if s == 2:
         second = dx[_take(dx, axis, 1, s)]
         np.multiply(dout, arg, out=second)
-        np.subtract(dout, second, out=dx[_take(dx, axis, 0, s)])  # dout - dout or dout - 0: exact for finite values
+        # The first cell gets dout - dout or dout - 0: exact, for finite gradients.
+        np.subtract(dout, second, out=dx[_take(dx, axis, 0, s)])
         return dx
     for k in range(s):
         np.multiply(dout, arg == k, out=dx[_take(dx, axis, k, s)])
