@@ -146,11 +146,10 @@ class Net:
             return _backward(self.layers, y, input_grad, n_total, checked)
         parts = self._split
         n = parts[-1].stop
-        y = np.asarray(y)
-        if len(y) != n:
-            self.layers[-1].loss(y)  # raises the loss layer's own clear error
+        if not checked:  # the whole batch's targets, so that an error names the caller's batch
+            y = self.loss_layer.targets(y, n, self.dtype)
         scale = n_total or n
-        losses = self._run_parts(parts, lambda r, sl: _backward(r, y[sl], input_grad, scale, checked),
+        losses = self._run_parts(parts, lambda r, sl: _backward(r, y[sl], input_grad, scale, True),
                                  threads)
         self._gather_grads(len(parts), input_grad)
         return float(sum(l * (sl.stop - sl.start) for l, sl in zip(losses, parts)) / n)

@@ -83,3 +83,14 @@ def test_a_training_step_in_pieces_matches_one_whole_pass(threads, monkeypatch):
         np.testing.assert_allclose(b.out_act, a.out_act, rtol=1e-12)
         if a.out_grad is not None or b.out_grad is not None:
             np.testing.assert_allclose(b.out_grad, a.out_grad, rtol=1e-10, atol=1e-14)
+
+
+def test_wrong_labels_for_a_split_batch_get_the_clear_error():
+    net = engine.Net(DEFS, seed=0, threads=1)
+    net.max_piece = 8
+    net.forward(np.zeros((40, 10, 10, 1), np.float32), training=True)
+    assert net._split is not None
+    with pytest.raises(engine.DataError, match=r"expected 40 labels.*\(39,\)"):
+        net.backward(np.zeros(39, int))
+    with pytest.raises(engine.DataError, match="label 4 is out of range"):
+        net.backward(np.full(40, 4))
