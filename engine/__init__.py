@@ -6,8 +6,9 @@ The public surface is described in ENGINE_API.md: ``Net``, ``Trainer``,
 from . import digits
 from .errors import DataError, EngineError, SnapshotError, SpecError
 from .net import Net
+from .trace import Trace
 from .spec import expand, infer_shapes
 from .trainer import METHODS, Trainer
 
-__all__ = ["Net", "Trainer", "METHODS", "infer_shapes", "expand", "SpecError", "SnapshotError",
+__all__ = ["Net", "Trace", "Trainer", "METHODS", "infer_shapes", "expand", "SpecError", "SnapshotError",
            "DataError", "EngineError", "digits"]

@@ -133,11 +133,30 @@ def split_validation(images, n_val, seed=0):
 
 
 def to_float(pixels):
-    """uint8 pixels to the network's floats: ``p/255 - 0.5``."""
+    """Stored pixels to the network's floats: the engine's one input scaling.
+
+    8-bit pixels ``p`` become ``p/255 - 0.5`` (as in the ConvNetJS demo); float
+    images already in [0, 1] (a drawing, a decoded picture) become ``p - 0.5``.
+    Exports use the same scaling.
+    """
+    pixels = np.asarray(pixels)
     out = pixels.astype(np.float32)
-    out *= np.float32(1 / 255)
+    if pixels.dtype == np.uint8:
+        out *= np.float32(1 / 255)
     out -= np.float32(0.5)
     return out
+
+
+def network_input(images, input_shape):
+    """Images as the network takes them: centre-cropped to ``input_shape`` and scaled.
+
+    ``images``: uint8 ``(N, H, W, C)`` (or ``(N, H, W)``), or floats in [0, 1];
+    ``input_shape``: the network's ``(sy, sx, depth)``. Returns float32 ``(N, sy, sx, depth)``.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    return to_float(input_pixels(images, input_shape))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from . import parallel, workers
 from .errors import DataError, SnapshotError, SpecError
 from .layers import LAYER_TYPES, LOSS_TYPES
 from .spec import build_layers
+from .trace import Trace
 
 
 def _check_dtype(dtype):
@@ -351,6 +352,25 @@ class Net:
         if self.layers[-1].layer_type == "regression":
             return out
         return out.argmax(axis=1)
+
+    def trace(self, x, y=None, input_grad=True):
+        """Run ``x`` (and, with targets ``y``, back) through the net: a ``Trace`` the caller owns.
+
+        Safe to call from several threads at once on one net; the net's own
+        ``out_act``/``out_grad`` and gradients are left alone.
+        """
+        net = self.copy()  # TODO(exec): run on the shared layers with per-call state
+        net.threads = 1
+        x = net._check_batch(x)
+        if y is None:
+            net._run_forward(x, False, 1)
+            return Trace([np.array(l.out_act) for l in net.layers])
+        y = net.loss_layer.targets(y, len(x), net.dtype)
+        net._run_forward(x, False, 1)
+        loss = net._run_backward(y, input_grad, 1, checked=True)
+        grads = [None if l.out_grad is None else np.array(l.out_grad) for l in net.layers]
+        return Trace([np.array(l.out_act) for l in net.layers], grads, loss,
+                     [pg["grads"].copy() for pg in net.params_and_grads()])
 
     def params_and_grads(self):
         return [pg for layer in self.layers for pg in layer.params_and_grads()]

@@ -1,0 +1,321 @@
+"""An experiment: everything that defines a training run, as one object that round-trips through JSON.
+
+The network (``layer_defs``), the trainer's options, the learning-rate schedule,
+augmentation, the data, the validation split, the number of epochs and the seed.
+Presets are files of it; the CLI, the app and the exports read and write it, so a
+setting is never dropped on the way (``Experiment.from_json(e.to_json()) == e``).
+
+    exp = Experiment.load("resources/presets/convnetjs-demo.json")
+    net = exp.build_net()
+    run = exp.make_run(net, exp.build_trainer(net), exp.load_data())
+    for report in run.reports(): ...
+"""
+import copy
+import inspect
+import json
+import math
+import numbers
+import pathlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import SpecError
+from .schedules import KINDS, Schedule
+from .trainer import METHODS, Trainer
+
+FORMAT = "convnet-workbench experiment"
+
+#: Trainer options with their defaults, from ``Trainer``'s signature (the one place they are set).
+TRAINER_DEFAULTS = {k: p.default for k, p in inspect.signature(Trainer.__init__).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+
+#: Schedule settings with their defaults (``base`` and ``total`` are filled in when a run starts).
+SCHEDULE_DEFAULTS = {"kind": "constant", "base": None, "factor": 0.1, "every": 60000, "total": None,
+                     "minimum": 0.0}
+
+AUGMENT_DEFAULTS = {"crop": None, "shift": 0, "flip": False}
+
+
+class ExperimentError(SpecError):
+    """An experiment file or setting that is malformed or out of range."""
+
+
+def _number(value, what, minimum=None, maximum=None, integer=False, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ExperimentError(f"{what} must be a {'whole ' if integer else ''}number, got {value!r}")
+    if integer:
+        if value != int(value):
+            raise ExperimentError(f"{what} must be a whole number, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+    if minimum is not None and value < minimum:
+        raise ExperimentError(f"{what} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ExperimentError(f"{what} must be at most {maximum}, got {value}")
+    return value
+
+
+def _check_trainer(opts):
+    if not isinstance(opts, dict):
+        raise ExperimentError(f"'trainer' must be an object of trainer options, got {type(opts).__name__}")
+    unknown = sorted(set(opts) - set(TRAINER_DEFAULTS))
+    if unknown:
+        raise ExperimentError(f"trainer: unknown option {unknown[0]!r} "
+                              f"(known: {', '.join(TRAINER_DEFAULTS)})")
+    out = dict(TRAINER_DEFAULTS)
+    out.update(opts)
+    if out["method"] not in METHODS:
+        raise ExperimentError(f"trainer: unknown method {out['method']!r} (known: {', '.join(METHODS)})")
+    out["learning_rate"] = _number(out["learning_rate"], "trainer: 'learning_rate'", 0)
+    out["momentum"] = _number(out["momentum"], "trainer: 'momentum'", 0, 1)
+    out["batch_size"] = _number(out["batch_size"], "trainer: 'batch_size'", 1, 1 << 20, integer=True)
+    out["l1_decay"] = _number(out["l1_decay"], "trainer: 'l1_decay'", 0)
+    out["l2_decay"] = _number(out["l2_decay"], "trainer: 'l2_decay'", 0)
+    out["ro"] = _number(out["ro"], "trainer: 'ro'", 0, 1)
+    out["eps"] = _number(out["eps"], "trainer: 'eps'", 0)
+    out["beta1"] = _number(out["beta1"], "trainer: 'beta1'", 0, 1)
+    out["beta2"] = _number(out["beta2"], "trainer: 'beta2'", 0, 1)
+    return out
+
+
+def _check_schedule(opts):
+    if opts is None:
+        return None
+    if not isinstance(opts, dict):
+        raise ExperimentError(f"'schedule' must be an object (kind and settings) or null, "
+                              f"got {type(opts).__name__}")
+    unknown = sorted(set(opts) - set(SCHEDULE_DEFAULTS))
+    if unknown:
+        raise ExperimentError(f"schedule: unknown setting {unknown[0]!r} "
+                              f"(known: {', '.join(SCHEDULE_DEFAULTS)})")
+    out = dict(SCHEDULE_DEFAULTS)
+    out.update(opts)
+    if out["kind"] not in KINDS:
+        raise ExperimentError(f"schedule: unknown kind {out['kind']!r} (known: {', '.join(KINDS)})")
+    if out["kind"] == "constant":
+        return None
+    out["base"] = _number(out["base"], "schedule: 'base'", 0, allow_none=True)
+    out["factor"] = _number(out["factor"], "schedule: 'factor'", 0)
+    out["every"] = _number(out["every"], "schedule: 'every'", 1, integer=True)
+    out["total"] = _number(out["total"], "schedule: 'total'", 1, integer=True, allow_none=True)
+    out["minimum"] = _number(out["minimum"], "schedule: 'minimum'", 0)
+    try:  # the schedule's own checks (factor in (0, 1], ...)
+        Schedule(out["kind"], base=out["base"] or 0.0, factor=out["factor"], every=out["every"],
+                 total=out["total"] or 1, minimum=out["minimum"])
+    except ValueError as e:
+        raise ExperimentError(str(e)) from None
+    return out
+
+
+def _check_augment(opts):
+    if opts is None:
+        opts = {}
+    if not isinstance(opts, dict):
+        raise ExperimentError(f"'augment' must be an object, got {type(opts).__name__}")
+    unknown = sorted(set(opts) - set(AUGMENT_DEFAULTS))
+    if unknown:
+        raise ExperimentError(f"augment: unknown setting {unknown[0]!r} "
+                              f"(known: {', '.join(AUGMENT_DEFAULTS)})")
+    out = dict(AUGMENT_DEFAULTS)
+    out.update(opts)
+    out["crop"] = _number(out["crop"], "augment: 'crop'", 1, 4096, integer=True, allow_none=True)
+    out["shift"] = _number(out["shift"], "augment: 'shift'", 0, 64, integer=True)
+    if not isinstance(out["flip"], bool):
+        raise ExperimentError(f"augment: 'flip' must be true or false, got {out['flip']!r}")
+    return out
+
+
+@dataclass
+class Experiment:
+    """A network and how to train it.
+
+    Attributes
+    ----------
+    layer_defs : list of dict
+        ConvNetJS ``layer_defs`` (an input layer first, a loss layer last).
+    name, description : str
+    trainer : dict
+        Every ``engine.Trainer`` option (defaults filled in).
+    schedule : dict or None
+        None for a constant learning rate; else ``kind`` (step, exponential, cosine)
+        and its settings. ``base`` None means the trainer's learning rate, ``total``
+        None means the whole run (epochs times the training images).
+    augment : dict
+        ``crop`` (pixels; None: the network's input size when the images are
+        larger), ``shift`` (pixels), ``flip``.
+    data : str or None
+        Where the images come from: None for the bundled MNIST, else a path.
+    validation : int
+        Training images held out to measure validation accuracy.
+    epochs : float
+        Passes over the training images.
+    seed : int or None
+        Seed of the initial weights, the data order and augmentation (None: random).
+    """
+
+    layer_defs: list
+    name: str = "Untitled"
+    description: str = ""
+    trainer: dict = field(default_factory=lambda: dict(TRAINER_DEFAULTS))
+    schedule: dict = None
+    augment: dict = field(default_factory=lambda: dict(AUGMENT_DEFAULTS))
+    data: str = None
+    validation: int = 5000
+    epochs: float = 1.0
+    seed: int = None
+
+    def __post_init__(self):
+        self.check()
+
+    def check(self):
+        """Validate and normalise every field in place (defaults filled in); raises ExperimentError."""
+        if not isinstance(self.layer_defs, list):
+            raise ExperimentError("'layer_defs' must be a list of layer definitions")
+        if not all(isinstance(d, dict) for d in self.layer_defs):
+            raise ExperimentError("every layer definition must be a JSON object")
+        self.layer_defs = copy.deepcopy(self.layer_defs)
+        if not isinstance(self.name, str):
+            raise ExperimentError(f"'name' must be text, got {type(self.name).__name__}")
+        if not isinstance(self.description, str):
+            raise ExperimentError(f"'description' must be text, got {type(self.description).__name__}")
+        self.trainer = _check_trainer(self.trainer)
+        self.schedule = _check_schedule(self.schedule)
+        self.augment = _check_augment(self.augment)
+        if self.data is not None and not isinstance(self.data, str):
+            raise ExperimentError(f"'data' must be a path or null, got {type(self.data).__name__}")
+        self.validation = _number(self.validation, "'validation'", 0, 10 ** 9, integer=True)
+        self.epochs = _number(self.epochs, "'epochs'", 0, 10 ** 6)
+        if self.epochs <= 0:
+            raise ExperimentError(f"'epochs' must be above 0, got {self.epochs:g}")
+        self.seed = _number(self.seed, "'seed'", 0, 2 ** 63 - 1, integer=True, allow_none=True)
+        return self
+
+    # -- JSON ------------------------------------------------------------------------
+    def to_json(self):
+        """A plain dict (the file format); ``from_json`` gives back an equal Experiment."""
+        return {"format": FORMAT, "name": self.name, "description": self.description,
+                "layer_defs": copy.deepcopy(self.layer_defs), "trainer": dict(self.trainer),
+                "schedule": None if self.schedule is None else dict(self.schedule),
+                "augment": dict(self.augment), "data": self.data, "validation": self.validation,
+                "epochs": self.epochs, "seed": self.seed}
+
+    @classmethod
+    def from_json(cls, obj, name=None):
+        """From a dict (an experiment or preset file), or a bare list of layer definitions."""
+        if isinstance(obj, list):
+            obj = {"layer_defs": obj}
+        if not isinstance(obj, dict):
+            raise ExperimentError("expected a list of layer definitions or an object with 'layer_defs'")
+        if not isinstance(obj.get("layer_defs"), list):
+            raise ExperimentError("expected a list of layer definitions or an object with 'layer_defs'")
+        known = {f for f in cls.__dataclass_fields__}
+        kwargs = {k: v for k, v in obj.items() if k in known}
+        if name is not None and "name" not in kwargs:
+            kwargs["name"] = name
+        return cls(**kwargs)
+
+    def to_text(self):
+        """The JSON text of a file, one layer definition per line."""
+        j = self.to_json()
+        layers = j.pop("layer_defs")
+        body = json.dumps(j, indent=1)
+        defs = ",\n".join("  " + json.dumps(d) for d in layers)
+        return body[:-2] + ',\n "layer_defs": [\n' + defs + "\n ]\n}\n"
+
+    @classmethod
+    def load(cls, path):
+        """Read an experiment, preset or spec file."""
+        from .io import read_json
+        path = pathlib.Path(path)
+        obj = read_json(path, ExperimentError)
+        try:
+            return cls.from_json(obj, name=path.stem)
+        except ExperimentError as e:
+            raise ExperimentError(f"{path.name}: {e}", e.layer_index) from None
+
+    def save(self, path):
+        """Write atomically (a temporary file renamed into place)."""
+        from .io import atomic_write_text
+        atomic_write_text(path, self.to_text())
+
+    def replace(self, **changes):
+        """A copy with some fields changed (checked)."""
+        j = self.to_json()
+        j.update(changes)
+        return Experiment.from_json(j)
+
+    # -- what a run is made of (the one place that assembles it) ------------------------
+    def build_net(self, dtype=np.float32, seed=None, **kwargs):
+        from .net import Net
+        return Net(self.layer_defs, dtype=dtype, seed=self.seed if seed is None else seed, **kwargs)
+
+    def build_trainer(self, net):
+        return Trainer(net, **self.trainer)
+
+    def build_schedule(self, n_train):
+        """The learning-rate Schedule for ``n_train`` training images, or None."""
+        if self.schedule is None:
+            return None
+        s = dict(self.schedule)
+        if s["base"] is None:
+            s["base"] = self.trainer["learning_rate"]
+        if s["total"] is None:
+            s["total"] = max(1, int(round(self.epochs * n_train)))
+        return Schedule.from_dict(s)
+
+    def build_augment(self, net, image_shape):
+        """Augmentation for images of ``image_shape`` (H, W, C) feeding ``net``."""
+        from .data import Augment
+        sy = net.input_shape[0]
+        crop = self.augment["crop"]
+        if crop is None:
+            crop = sy if image_shape[0] > sy else None
+        return Augment(crop=crop, shift=self.augment["shift"], flip=self.augment["flip"])
+
+    def load_data(self):
+        """The dataset this experiment trains on."""
+        from .data import load_mnist
+        return load_mnist(self.data)
+
+    def splits(self, dataset):
+        """``(train, validation)`` ImageSets (validation None when ``validation`` is 0)."""
+        from .data import split_validation
+        if not self.validation:
+            return dataset.train, None
+        return split_validation(dataset.train, self.validation, seed=0)
+
+    def make_run(self, net, trainer, dataset, test=True, epochs=None, **kwargs):
+        """The headless ``Run`` of this experiment: trainer, schedule, augmentation, data.
+
+        ``epochs`` overrides the experiment's (None: the experiment's); other keyword
+        arguments go to ``Run`` (chunk_seconds, eval_every, ...).
+        """
+        from .training import Run
+        train, val = self.splits(dataset)
+        kwargs.setdefault("seed", self.seed)
+        return Run(trainer, train, val, dataset.test if test else None,
+                   augment=self.build_augment(net, train.shape),
+                   schedule=self.build_schedule(len(train)),
+                   epochs=self.epochs if epochs is None else epochs, **kwargs)
+
+
+def preset_names():
+    """The bundled presets' names (file stems, e.g. ``convnetjs-demo``)."""
+    from .presets import list_presets
+    return list(list_presets())
+
+
+def preset(name):
+    """A bundled preset as an Experiment (or any experiment file, by path)."""
+    from .presets import list_presets
+    presets = list_presets()
+    if name in presets:
+        return Experiment.load(presets[name])
+    path = pathlib.Path(name)
+    if path.exists():
+        return Experiment.load(path)
+    raise ExperimentError(f"unknown preset '{name}' (bundled: {', '.join(presets)})")
