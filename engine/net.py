@@ -159,16 +159,26 @@ class Net:
 
     _check_batch = check_batch
 
-    def trace(self, x, y=None, input_grad=True):
+    def trace(self, x, y=None, input_grad=True, score_grad=None):
         """Run ``x`` (and, with targets ``y``, back) in inference mode: a ``Trace`` the caller owns.
 
         ``trace.acts[i]`` is layer ``i``'s output; with ``y``, ``trace.grads[i]`` its output
         gradient (the input layer's is the gradient with respect to the images, unless
         ``input_grad`` is False), ``trace.loss`` the mean cost loss and
         ``trace.param_grads`` the parameter gradients (in ``params_and_grads`` order).
+        ``score_grad`` ``(N, scores)``, instead of ``y``, starts the backward pass from that
+        gradient with respect to the loss layer's input (the scores before softmax): a
+        one-hot row gives the gradients of one class's score (``loss`` is then None).
         Safe on several threads at once; leaves the net's own record alone.
         """
         x = self.check_batch(x)
+        if score_grad is not None:
+            g = np.asarray(score_grad, dtype=self.dtype)
+            width = self.loss_layer.num_inputs
+            if g.shape != (len(x), width):
+                raise DataError(f"score_grad: expected shape ({len(x)}, {width}), got {g.shape}")
+            return execution.run(self, x, _plan.ScoreGrad(np.ascontiguousarray(g)),
+                                 input_grad=input_grad)[0]
         if y is None:
             return execution.run(self, x)[0]
         y = self.loss_layer.targets(y, len(x), self.dtype)
