@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from . import Net, Trainer, parallel
+from . import Net, Trainer, options, parallel
 from .data import Augment, accuracy, confusion_matrix, load_mnist, predict, split_validation
 from .errors import EngineError
 from .presets import list_presets, load_preset
@@ -120,6 +120,15 @@ def cmd_presets(a):
     return 0
 
 
+def cmd_layers(a):
+    if a.readme:
+        path = options.write_readme(None if a.readme is True else a.readme)
+        print(f"wrote the layer table into {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(options.markdown())
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -158,6 +167,10 @@ def parser():
     b.set_defaults(func=cmd_bench)
     s = sub.add_parser("presets", help="list the bundled presets")
     s.set_defaults(func=cmd_presets)
+    y = sub.add_parser("layers", help="every layer type and its options (a Markdown table)")
+    y.add_argument("--readme", nargs="?", const=True, metavar="PATH",
+                   help="write the table between the layer-table markers of README.md (or PATH)")
+    y.set_defaults(func=cmd_layers)
     return p
 
 

@@ -6,11 +6,10 @@ layer objects (shapes computed, no weights); ``infer_shapes`` reports them.
 """
 import copy
 
+from . import options
 from .errors import EngineError, SpecError
 from .layers import LAYER_TYPES, LOSS_TYPES
-from .layers.base import int_opt
-
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "maxout", "leaky_relu")
+from .options import ACTIVATIONS  # noqa: F401 (spec.ACTIVATIONS, as before)
 
 
 def _type_of(d, i):
@@ -59,21 +58,21 @@ def _expand_def(d, i, t):
     if t in LOSS_TYPES:
         key = "num_neurons" if t == "regression" else "num_classes"
         try:
-            n = int_opt(d, key, t, minimum=1 if t == "regression" else 2)
+            n = options.read(d, t, key)
         except SpecError as e:
             raise SpecError(f"layer {i}, {e}", i) from None
         out.append({"type": "fc", "num_neurons": n})
     act = d.get("activation")
     if t in ("fc", "conv") and d.get("bias_pref") is None:
-        d["bias_pref"] = 0.1 if act == "relu" else 0.0
+        d["bias_pref"] = 0.1 if act == "relu" else options.TABLE[t].option("bias_pref").default
     out.append(d)
     if act is not None:
         if act not in ACTIVATIONS:
             raise SpecError(f"layer {i}, {t}: unknown activation {act!r} "
                             f"(known: {', '.join(ACTIVATIONS)})", i)
         a = {"type": act}
-        if act == "maxout":
-            a["group_size"] = d.get("group_size", 2)
+        if act == "maxout" and d.get("group_size") is not None:
+            a["group_size"] = d["group_size"]
         out.append(a)
     if d.get("drop_prob") is not None and t != "dropout":
         out.append({"type": "dropout", "drop_prob": d["drop_prob"]})
