@@ -167,11 +167,6 @@ class LayerType:
         d.update({o.key: o.start_value for o in self.options if o.start is not None})
         return d
 
-    def engine_defaults(self):
-        """``{key: default}`` of the settings that have a fixed engine default."""
-        return {o.key: o.default for o in self.settings
-                if not o.required and o.default is not None}
-
 
 def _num(x):
     return f"{x:g}" if isinstance(x, float) else str(x)
