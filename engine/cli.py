@@ -6,14 +6,17 @@ import time
 
 import numpy as np
 
-from . import Net, Trainer, parallel
-from .data import Augment, accuracy, confusion_matrix, load_mnist, predict, split_validation
+from . import options, parallel
+from .data import accuracy, confusion_matrix, load_mnist, predict
 from .errors import EngineError
-from .presets import list_presets, load_preset
-from .schedules import KINDS, Schedule
-from .snapshots import load_snapshot, save_snapshot
+from .experiment import Experiment, preset
+from .presets import list_presets
+from .schedules import KINDS
+from .snapshots import load_trained, save_snapshot
 from .trainer import METHODS
-from .training import Run
+
+#: Command-line flags that set a trainer option of the experiment.
+TRAINER_FLAGS = ("method", "learning_rate", "momentum", "batch_size", "l1_decay", "l2_decay")
 
 
 def _progress_line(r, total, width=30):
@@ -24,46 +27,49 @@ def _progress_line(r, total, width=30):
             f"lr {r['learning_rate']:.3g}")
 
 
-def cmd_train(a):
-    preset = load_preset(a.preset) if not a.spec else load_preset(a.spec)
-    trainer_opts = dict(preset.get("trainer", {}))
-    for key in ("method", "learning_rate", "momentum", "batch_size", "l1_decay", "l2_decay"):
-        v = getattr(a, key)
-        if v is not None:
-            trainer_opts[key] = v
-    aug = dict(preset.get("augment", {}))
+def experiment_from_args(a):
+    """The experiment a ``train`` command runs: the preset or file, then the flags given."""
+    exp = Experiment.load(a.spec) if a.spec else preset(a.preset)
+    trainer = dict(exp.trainer)
+    trainer.update({k: getattr(a, k) for k in TRAINER_FLAGS if getattr(a, k) is not None})
+    augment = dict(exp.augment)
     if a.shift is not None:
-        aug["shift"] = a.shift
-    if a.flip:
-        aug["flip"] = True
-    epochs = a.epochs if a.epochs is not None else preset.get("epochs", 1)
-    net = Net(preset["layer_defs"], seed=a.seed, threads=a.threads)
-    trainer = Trainer(net, **trainer_opts)
-    data = load_mnist(a.data)
-    train, val = split_validation(data.train, a.validation, seed=0) if a.validation else (data.train, None)
-    sched = dict(preset.get("schedule", {}))
-    if a.schedule:
-        sched["kind"] = a.schedule
-    schedule = None
-    if sched:
-        sched.setdefault("base", trainer.learning_rate)
-        sched.setdefault("total", int(epochs * len(train)))
-        schedule = Schedule.from_dict(sched)
-    sy = net.input_shape[0]
-    augment = Augment(crop=aug.get("crop") if aug.get("crop") else (sy if train.shape[0] > sy else None),
-                      shift=aug.get("shift", 0), flip=aug.get("flip", False))
-    run = Run(trainer, train, val, None, augment=augment, schedule=schedule, epochs=epochs,
-              eval_every=len(train), eval_examples=None, seed=a.seed)
-    total = int(epochs * len(train))
-    print(f"training {preset.get('name', 'network')} ({net.n_params:,} parameters) on "
-          f"{len(train):,} MNIST images for {epochs:g} epochs, {trainer.method}, "
+        augment["shift"] = a.shift
+    if a.flip is not None:
+        augment["flip"] = a.flip
+    schedule = exp.schedule
+    if a.schedule == "constant":
+        schedule = None
+    elif a.schedule is not None:  # a new kind keeps the settings the experiment gave
+        schedule = dict(schedule or {}, kind=a.schedule)
+    changes = {k: getattr(a, k) for k in ("epochs", "validation", "seed", "data")
+               if getattr(a, k) is not None}
+    return exp.replace(trainer=trainer, augment=augment, schedule=schedule, **changes)
+
+
+def cmd_train(a):
+    exp = experiment_from_args(a)
+    if a.save_experiment:
+        exp.save(a.save_experiment)
+        print(f"wrote {a.save_experiment}", file=sys.stderr)
+    net = exp.build_net(threads=a.threads)
+    trainer = exp.build_trainer(net)
+    data = exp.load_data()
+    n_train = len(data.train) - exp.validation
+    run = exp.make_run(net, trainer, data, test=False, eval_every=max(1, n_train),
+                       eval_examples=None)
+    total = int(round(exp.epochs * len(run.train_set)))
+    schedule = f", {exp.schedule['kind']} schedule" if exp.schedule else ""
+    print(f"training {exp.name} ({net.n_params:,} parameters) on {len(run.train_set):,} "
+          f"{exp.data_name} images for {exp.epochs:g} epochs, {trainer.method}{schedule}, "
           f"batch {trainer.batch_size}", file=sys.stderr)
     t0 = time.time()
     last = {}
     for r in run.reports():
-        if r["tag"] == "progress" and not a.quiet:
-            print(_progress_line(r, total), end="", file=sys.stderr, flush=True)
+        if r["tag"] == "progress":
             last = r
+            if not a.quiet:
+                print(_progress_line(r, total), end="", file=sys.stderr, flush=True)
         elif r["tag"] == "eval" and "validation_accuracy" in r and not a.quiet:
             print(f"\n  validation accuracy {r['validation_accuracy']:.4f} at epoch {r['epoch']:.2f}",
                   file=sys.stderr)
@@ -72,25 +78,28 @@ def cmd_train(a):
             return 3
     elapsed = time.time() - t0
     test_acc = accuracy(net, data.test, crop_count=a.crops)
-    result = {"preset": preset.get("name"), "epochs": epochs, "examples_seen": run.examples_seen,
-              "seconds": round(elapsed, 1), "examples_per_second": round(run.examples_seen / elapsed, 1),
+    result = {"preset": exp.name, "data": exp.data_name, "epochs": exp.epochs,
+              "examples_seen": run.examples_seen, "seconds": round(elapsed, 1),
+              "examples_per_second": round(run.examples_seen / elapsed, 1) if elapsed > 0 else None,
               "test_accuracy": test_acc, "test_crops": a.crops}
-    if val is not None:
-        result["validation_accuracy"] = accuracy(net, val)
+    if run.validation is not None:
+        result["validation_accuracy"] = accuracy(net, run.validation)
     if last:
         result["final_train_loss"] = last.get("cost_loss")
+        result["final_learning_rate"] = last.get("learning_rate")
     print(file=sys.stderr)
     print(json.dumps(result))
     if a.out:
-        save_snapshot(net, a.out, meta={"preset": preset.get("name"), "trainer": trainer.options(),
-                                        "examples_seen": run.examples_seen, "test_accuracy": test_acc})
+        save_snapshot(net, a.out, experiment=exp,
+                      meta={"preset": exp.name, "trainer": trainer.options(),
+                            "examples_seen": run.examples_seen, "test_accuracy": test_acc})
         print(f"wrote {a.out}", file=sys.stderr)
     return 0
 
 
 def cmd_eval(a):
-    net, meta = load_snapshot(a.snapshot)
-    data = load_mnist(a.data)
+    net, exp, _ = load_trained(a.snapshot)
+    data = load_mnist(a.data if a.data or exp is None else exp.data)
     probs = predict(net, data.test.images, crop_count=a.crops)
     pred = probs.argmax(axis=1)
     acc = float(np.mean(pred == data.test.labels))
@@ -114,20 +123,30 @@ def cmd_bench(a):
 
 
 def cmd_presets(a):
-    for name, path in list_presets().items():
-        p = load_preset(name)
-        print(f"{name:18s} {p.get('description', '')}")
+    for name in list_presets():
+        print(f"{name:18s} {preset(name).description}")
+    return 0
+
+
+def cmd_layers(a):
+    if a.readme:
+        path = options.write_readme(None if a.readme is True else a.readme)
+        print(f"wrote the layer table into {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(options.markdown())
     return 0
 
 
 def parser():
     p = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a preset or spec file on MNIST")
+    t = sub.add_parser("train", help="train an experiment (a preset or a file); flags override it",
+                       description="Train the experiment of a preset or a file. Each flag given "
+                                   "overrides that setting of the experiment.")
     src = t.add_mutually_exclusive_group()
     src.add_argument("--preset", default="convnetjs-demo",
                      help="bundled preset name (see 'presets'); default convnetjs-demo")
-    src.add_argument("--spec", help="a JSON file: a list of layer_defs or a preset object")
+    src.add_argument("--spec", help="an experiment file (or a JSON list of layer_defs)")
     t.add_argument("--epochs", type=float)
     t.add_argument("--method", choices=METHODS)
     t.add_argument("--learning-rate", type=float)
@@ -135,21 +154,25 @@ def parser():
     t.add_argument("--batch-size", type=int)
     t.add_argument("--l1-decay", type=float)
     t.add_argument("--l2-decay", type=float)
-    t.add_argument("--schedule", choices=KINDS)
+    t.add_argument("--schedule", choices=KINDS,
+                   help="learning-rate schedule (keeps the experiment's settings for it)")
     t.add_argument("--shift", type=int, help="random shift in pixels (augmentation)")
-    t.add_argument("--flip", action="store_true", help="random horizontal flips")
-    t.add_argument("--validation", type=int, default=0, help="hold out this many training images")
+    t.add_argument("--flip", action=argparse.BooleanOptionalAction, help="random horizontal flips")
+    t.add_argument("--validation", type=int, help="hold out this many training images "
+                                                  "(the experiment's default: 5000)")
     t.add_argument("--crops", type=int, default=1, help="test-time crops to average (1 = centre)")
     t.add_argument("--seed", type=int)
     t.add_argument("--threads", type=int)
-    t.add_argument("--data", help="a folder with the four MNIST IDX files (default: bundled)")
-    t.add_argument("--out", help="write the trained snapshot (ConvNetJS JSON) here")
+    t.add_argument("--data", help="a folder with the four MNIST IDX files (default: the experiment's)")
+    t.add_argument("--out", help="write the trained snapshot (ConvNetJS JSON, with the experiment)")
+    t.add_argument("--save-experiment", metavar="PATH",
+                   help="write the experiment as run (the file with the flags applied)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="test accuracy and confusion matrix of a snapshot")
-    e.add_argument("snapshot")
+    e.add_argument("snapshot", help="a snapshot, or an experiment file with weights")
     e.add_argument("--crops", type=int, default=1)
-    e.add_argument("--data")
+    e.add_argument("--data", help="default: the data the snapshot was trained on, else MNIST")
     e.set_defaults(func=cmd_eval)
     b = sub.add_parser("bench", help="training/inference examples per second (JSON lines)")
     b.add_argument("--batch-sizes", default="1,20,128")
@@ -158,6 +181,10 @@ def parser():
     b.set_defaults(func=cmd_bench)
     s = sub.add_parser("presets", help="list the bundled presets")
     s.set_defaults(func=cmd_presets)
+    y = sub.add_parser("layers", help="every layer type and its options (a Markdown table)")
+    y.add_argument("--readme", nargs="?", const=True, metavar="PATH",
+                   help="write the table between the layer-table markers of README.md (or PATH)")
+    y.set_defaults(func=cmd_layers)
     return p
 
 
@@ -166,12 +193,12 @@ def main(argv=None):
     parallel.hold_freed_memory()
     try:
         return a.func(a)
+    except BrokenPipeError:  # e.g. piped into head (before OSError, which it is)
+        sys.stderr.close()
+        return 0
     except (EngineError, ValueError, OSError) as e:
         print(f"\nerror: {e}" if a.command == "train" else f"error: {e}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # e.g. piped into head
-        sys.stderr.close()
-        return 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
