@@ -7,8 +7,10 @@ import time
 import numpy as np
 
 from . import options, parallel
+from .execution import processes
 from .data import accuracy, confusion_matrix, load_mnist, predict
-from .errors import EngineError
+from .errors import EngineError, OptionError
+from .io import writable_target
 from .experiment import Experiment, preset
 from .presets import list_presets
 from .schedules import KINDS
@@ -47,8 +49,17 @@ def experiment_from_args(a):
     return exp.replace(trainer=trainer, augment=augment, schedule=schedule, **changes)
 
 
+def _check_crops(a):
+    if not 1 <= a.crops <= 9:
+        raise OptionError(f"--crops must be 1 to 9 (the centre, corners and edges), got {a.crops}")
+
+
 def cmd_train(a):
+    _check_crops(a)
     exp = experiment_from_args(a)
+    for path in (a.out, a.save_experiment):  # refused now, not after the whole run
+        if path:
+            writable_target(path)
     if a.save_experiment:
         exp.save(a.save_experiment)
         print(f"wrote {a.save_experiment}", file=sys.stderr)
@@ -75,6 +86,11 @@ def cmd_train(a):
                   file=sys.stderr)
         elif r["tag"] == "diverged":
             print(f"\nerror: {r['message']}", file=sys.stderr)
+            if a.out:  # the run went back to them
+                save_snapshot(net, a.out, experiment=exp,
+                              meta={"preset": exp.name, "trainer": trainer.options(),
+                                    "examples_seen": run.examples_seen, "diverged": r["message"]})
+                print(f"wrote the last good weights to {a.out}", file=sys.stderr)
             return 3
     elapsed = time.time() - t0
     test_acc = accuracy(net, data.test, crop_count=a.crops)
@@ -98,6 +114,7 @@ def cmd_train(a):
 
 
 def cmd_eval(a):
+    _check_crops(a)
     net, exp, _ = load_trained(a.snapshot)
     data = load_mnist(a.data if a.data or exp is None else exp.data)
     probs = predict(net, data.test.images, crop_count=a.crops)
@@ -192,7 +209,11 @@ def main(argv=None):
     a = parser().parse_args(argv)
     parallel.hold_freed_memory()
     try:
-        return a.func(a)
+        try:
+            return a.func(a)
+        finally:
+            # Here, where Ctrl-C is caught below, not in an exit handler it would interrupt.
+            processes.shutdown()
     except BrokenPipeError:  # e.g. piped into head (before OSError, which it is)
         sys.stderr.close()
         return 0

@@ -1,11 +1,16 @@
 """The command line: train, eval, presets, bench, and one-line errors."""
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+import engine
+import engine.snapshots
 
 from engine import experiment as experiment_module
 from engine.cli import experiment_from_args, main, parser
@@ -195,3 +200,33 @@ def test_strong_preset_reaches_99_3_percent(capsys):
     assert main(["train", "--preset", "strong-convnet", "--validation", "0", "--quiet", "--seed", "0"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["test_accuracy"] >= 0.993
+
+
+def test_a_diverging_run_says_so_exits_3_and_writes_the_last_good_weights(tmp_path, capsys):
+    out = tmp_path / "net.json"
+    rc = main(["train", "--epochs", "0.3", "--method", "sgd", "--learning-rate", "10",
+               "--momentum", "0.9", "--validation", "0", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 3 and "diverged" in err and "try 0.01" in err and "last good weights" in err
+    net, meta = engine.snapshots.load_snapshot(out)
+    assert "diverged" in meta and all(np.isfinite(pg["params"]).all() for pg in net.params_and_grads())
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--out", "/dev/full"], "not a regular file"),
+    (["--out", "/nonexistent-folder/net.json"], "does not exist"),
+    (["--save-experiment", "/etc/hostname/exp.json"], "does not exist"),
+    (["--crops", "0"], "--crops must be 1 to 9"),
+    (["--epochs", "inf"], "'epochs' must be a number"),
+    (["--epochs", "-1"], "'epochs' must be at least 0"),
+    (["--shift", "100000"], "'shift' must be at most 64"),
+    (["--batch-size", "0"], "'batch_size' must be at least 1"),
+    (["--threads", "0"], "threads must be"),
+])
+def test_bad_train_arguments_are_refused_before_any_training(argv, words, capsys):
+    import time
+    t = time.perf_counter()
+    assert main(["train", "--epochs", "1"] + argv if "--epochs" not in argv else ["train"] + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.search(words, err) and "Traceback" not in err and len(err.splitlines()) == 1
+    assert time.perf_counter() - t < 10  # no epoch was trained first
