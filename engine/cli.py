@@ -7,8 +7,9 @@ import time
 import numpy as np
 
 from . import Net, Trainer, parallel
-from .data import Augment, accuracy, confusion_matrix, load_mnist, predict, split_validation
-from .errors import EngineError
+from . import datasets
+from .data import Augment, accuracy, confusion_matrix, predict, split_validation
+from .errors import DataError, EngineError
 from .presets import list_presets, load_preset
 from .schedules import KINDS, Schedule
 from .snapshots import load_snapshot, save_snapshot
@@ -24,8 +25,44 @@ def _progress_line(r, total, width=30):
             f"lr {r['learning_rate']:.3g}")
 
 
+def _load_data(path, quiet=False):
+    """The dataset at ``path`` (None: bundled MNIST), with a progress line on a terminal and its notes."""
+    show = not quiet and path is not None and sys.stderr.isatty()
+
+    def progress(done, total):
+        print(f"\rloading {path}: {done / total:5.1%}", end="", file=sys.stderr, flush=True)
+
+    ds = datasets.load(path, progress=progress if show else None)
+    if show:
+        print(file=sys.stderr)
+    for note in ds.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return ds
+
+
+def _fit_error(what, ds, problems, fix):
+    return DataError(f"{what} does not fit {datasets.describe(ds)}: {'; '.join(problems)}{fix}")
+
+
+def cmd_data(a):
+    print(json.dumps(datasets.summary(_load_data(a.path))))
+    return 0
+
+
 def cmd_train(a):
     preset = load_preset(a.preset) if not a.spec else load_preset(a.spec)
+    data = _load_data(a.data, a.quiet)
+    problems = datasets.check_fit(preset["layer_defs"], data)
+    if problems and not a.fit_input:
+        raise _fit_error(preset.get("name", "the network"), data, problems,
+                         " (add --fit-input to adapt the input layer and the class count)")
+    if problems:
+        preset["layer_defs"], changes = datasets.fit_layer_defs(preset["layer_defs"], data)
+        crop = (preset.get("augment") or {}).get("crop")
+        if crop and crop != preset["layer_defs"][0]["out_sy"]:
+            preset["augment"]["crop"] = None
+            changes.append(f"augmentation crop {crop} -> the input size")
+        print(f"adapted the network to the data: {', '.join(changes)}", file=sys.stderr)
     trainer_opts = dict(preset.get("trainer", {}))
     for key in ("method", "learning_rate", "momentum", "batch_size", "l1_decay", "l2_decay"):
         v = getattr(a, key)
@@ -39,7 +76,6 @@ def cmd_train(a):
     epochs = a.epochs if a.epochs is not None else preset.get("epochs", 1)
     net = Net(preset["layer_defs"], seed=a.seed, threads=a.threads)
     trainer = Trainer(net, **trainer_opts)
-    data = load_mnist(a.data)
     train, val = split_validation(data.train, a.validation, seed=0) if a.validation else (data.train, None)
     sched = dict(preset.get("schedule", {}))
     if a.schedule:
@@ -56,7 +92,7 @@ def cmd_train(a):
               eval_every=len(train), eval_examples=None, seed=a.seed)
     total = int(epochs * len(train))
     print(f"training {preset.get('name', 'network')} ({net.n_params:,} parameters) on "
-          f"{len(train):,} MNIST images for {epochs:g} epochs, {trainer.method}, "
+          f"{len(train):,} images of {datasets.describe(data)} for {epochs:g} epochs, {trainer.method}, "
           f"batch {trainer.batch_size}", file=sys.stderr)
     t0 = time.time()
     last = {}
@@ -72,7 +108,7 @@ def cmd_train(a):
             return 3
     elapsed = time.time() - t0
     test_acc = accuracy(net, data.test, crop_count=a.crops)
-    result = {"preset": preset.get("name"), "epochs": epochs, "examples_seen": run.examples_seen,
+    result = {"preset": preset.get("name"), "data": data.name, "epochs": epochs, "examples_seen": run.examples_seen,
               "seconds": round(elapsed, 1), "examples_per_second": round(run.examples_seen / elapsed, 1),
               "test_accuracy": test_acc, "test_crops": a.crops}
     if val is not None:
@@ -90,14 +126,22 @@ def cmd_train(a):
 
 def cmd_eval(a):
     net, meta = load_snapshot(a.snapshot)
-    data = load_mnist(a.data)
+    data = _load_data(a.data)
+    # a snapshot may know more classes than the test images show; fewer cannot work
+    classes = net.num_outputs if net.loss_layer.layer_type != "regression" else None
+    problems = datasets.fit_problems(net.input_shape, classes if classes and classes < data.num_classes
+                                     else None, data)
+    if problems:
+        raise _fit_error(a.snapshot, data, problems, "")
     probs = predict(net, data.test.images, crop_count=a.crops)
     pred = probs.argmax(axis=1)
     acc = float(np.mean(pred == data.test.labels))
     k = max(net.num_outputs, data.num_classes)
     m = confusion_matrix(data.test.labels, pred, k)
     print(f"test accuracy {acc:.4f} ({int(np.sum(pred == data.test.labels))}/{len(pred)})"
-          + (f", {a.crops} crops averaged" if a.crops > 1 else ""))
+          + (f", {a.crops} crops averaged" if a.crops > 1 else "") + f" on {data.name}")
+    if data.class_names != [str(i) for i in range(data.num_classes)]:
+        print("classes: " + ", ".join(f"{i} {n}" for i, n in enumerate(data.class_names)))
     print("confusion matrix (rows: true class, columns: predicted)")
     print("      " + "".join(f"{j:>6d}" for j in range(k)))
     for i in range(k):
@@ -123,7 +167,7 @@ def cmd_presets(a):
 def parser():
     p = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a preset or spec file on MNIST")
+    t = sub.add_parser("train", help="train a preset or spec file on MNIST or your data")
     src = t.add_mutually_exclusive_group()
     src.add_argument("--preset", default="convnetjs-demo",
                      help="bundled preset name (see 'presets'); default convnetjs-demo")
@@ -142,15 +186,24 @@ def parser():
     t.add_argument("--crops", type=int, default=1, help="test-time crops to average (1 = centre)")
     t.add_argument("--seed", type=int)
     t.add_argument("--threads", type=int)
-    t.add_argument("--data", help="a folder with the four MNIST IDX files (default: bundled)")
+    t.add_argument("--data", help="a dataset: IDX files, .npz, .csv or a folder of images per class "
+                                  "(default: the bundled MNIST; see 'data')")
+    t.add_argument("--fit-input", action="store_true",
+                   help="adapt the input layer (size, channels) and the class count to the data")
     t.add_argument("--out", help="write the trained snapshot (ConvNetJS JSON) here")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="test accuracy and confusion matrix of a snapshot")
     e.add_argument("snapshot")
     e.add_argument("--crops", type=int, default=1)
-    e.add_argument("--data")
+    e.add_argument("--data", help="a dataset in any format 'data' reads (default: the bundled MNIST)")
     e.set_defaults(func=cmd_eval)
+    d = sub.add_parser("data", help="summary of a dataset as JSON (format, image shape, classes, counts)",
+                       description="Summarise a dataset: IDX files (a folder or an images file), "
+                                   "an .npz (x_train, y_train, x_test, y_test or x, y), a CSV "
+                                   "(label, then pixels) or a folder of images per class.")
+    d.add_argument("path")
+    d.set_defaults(func=cmd_data)
     b = sub.add_parser("bench", help="training/inference examples per second (JSON lines)")
     b.add_argument("--batch-sizes", default="1,20,128")
     b.add_argument("--seconds", type=float, default=5.0)

@@ -276,10 +276,13 @@ class Experiment:
             crop = sy if image_shape[0] > sy else None
         return Augment(crop=crop, shift=self.augment["shift"], flip=self.augment["flip"])
 
-    def load_data(self):
-        """The dataset this experiment trains on."""
-        from .data import load_mnist
-        return load_mnist(self.data)
+    def load_data(self, progress=None, cancelled=None):
+        """The dataset this experiment trains on, in any format ``engine.datasets.load`` reads.
+
+        ``progress(done, total)`` and ``cancelled()`` are passed on (see ``engine.datasets.load``).
+        """
+        from .datasets import load
+        return load(self.data, progress=progress, cancelled=cancelled)
 
     def splits(self, dataset):
         """``(train, validation)`` ImageSets (validation None when ``validation`` is 0)."""
