@@ -114,17 +114,18 @@ def load(path=None, progress=None, cancelled=None, max_bytes=MAX_BYTES):
     job = Job(progress, cancelled, max_bytes)
     if path is None:
         ds = idx.load_pairs(idx.find_pairs(MNIST_DIR), job, "MNIST", "bundled", None)
-        return ds
-    pair = _pair(path)
-    if pair is not None:
+    elif _pair(path) is not None:
+        pair = _pair(path)
         for p in pair:
             if not p.is_file():
                 raise DataError(f"{p}: no such file")
-        return idx.load_idx(pair, job)
-    fmt = detect(path)
-    loader = {"idx": idx.load_idx, "npz": npz.load_npz, "csv": csvfile.load_csv,
-              "folder": folder.load_folder}[fmt]
-    return loader(pathlib.Path(path), job)
+        ds = idx.load_idx(pair, job)
+    else:
+        loader = {"idx": idx.load_idx, "npz": npz.load_npz, "csv": csvfile.load_csv,
+                  "folder": folder.load_folder}[detect(path)]
+        ds = loader(pathlib.Path(path), job)
+    job.finish()
+    return ds
 
 
 def _per_class(labels, k):

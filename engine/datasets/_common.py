@@ -15,7 +15,7 @@ MAX_BYTES = 4 * 2 ** 30
 TEST_FRACTION = 0.2
 
 #: Bytes read (or decompressed) at a time: progress and cancellation are checked between pieces.
-CHUNK_BYTES = 4 * 2 ** 20
+CHUNK_BYTES = 2 ** 20
 
 
 class LoadCancelled(EngineError):
@@ -56,6 +56,10 @@ class Job:
         if self._progress is not None:
             self._progress(self.done, self.total)
         self.check()
+
+    def finish(self):
+        """Report the work as all done (the last call ``progress`` gets has ``done == total``)."""
+        self.report(self.total - self.done)
 
     def check(self):
         if self._cancelled is not None and self._cancelled():

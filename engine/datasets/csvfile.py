@@ -12,6 +12,7 @@ Two passes over the text: the first counts the rows, checks each row's length an
 labels, so that the images are allocated once at their final size; the second parses the
 pixels in pieces of rows with ``numpy.loadtxt``.
 """
+import array
 import gzip
 import itertools
 import math
@@ -28,7 +29,7 @@ from ._common import (PixelScale, destinations, make_dataset, read_class_names, 
 #: The longest line read (a 256x256 RGB image is about 0.8 MB of text).
 MAX_LINE_BYTES = 64 * 2 ** 20
 
-_ROWS = 2000  # rows parsed at a time
+_ROWS = 500  # rows parsed at a time
 _GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
@@ -79,7 +80,7 @@ class CsvFile:
         """Count rows, check their length, read labels; refuse sizes beyond the memory limit."""
         raw, f = self._open()
         self.header = None
-        labels, self.numbers = [], []
+        labels, self.numbers = array.array("q"), array.array("q")  # 8 bytes a row, not a Python int
         ncols = None
         max_rows = None
         reported = 0
@@ -111,6 +112,7 @@ class CsvFile:
                     pos = raw.tell()
                     job.report(progress_share * (pos - reported) / max(1, self.size))
                     reported = pos
+            job.report(progress_share * (self.size - reported) / max(1, self.size))
         finally:
             if f is not raw:
                 f.close()
@@ -118,8 +120,8 @@ class CsvFile:
         if ncols is None:
             raise DataError(f"{self.name}: no rows of data")
         self.rows = len(labels)
-        self.labels = np.array(labels, np.int64)
-        self.numbers = np.array(self.numbers, np.int64)
+        self.labels = np.frombuffer(labels, np.int64).copy()
+        self.numbers = np.frombuffer(self.numbers, np.int64).copy()
         self.ncols = ncols
 
     def pieces(self, dtype, job=None, units=0.0):

@@ -163,18 +163,19 @@ def _short(e):
     return text.splitlines()[0][:120]
 
 
-def _in_parallel(work, items, job, units, stop):
-    """Run ``work(chunk)`` over chunks of ``items`` on ``WORKERS`` threads, in order; returns the
-    results. Progress and cancellation are handled here, on the caller's thread."""
-    chunks = [items[i:i + _FILES_A_TASK] for i in range(0, len(items), _FILES_A_TASK)]
+def _in_parallel(work, n, job, units, stop):
+    """Run ``work(start, end)`` over ranges of ``range(n)`` on ``WORKERS`` threads; each returns
+    ``{index: reason}`` for the items that failed, merged here. Progress and cancellation are
+    handled on the caller's thread; ``stop`` is set when it returns or raises."""
+    ranges = [(a, min(n, a + _FILES_A_TASK)) for a in range(0, n, _FILES_A_TASK)]
     ex = ThreadPoolExecutor(WORKERS, thread_name_prefix="dataset-load")
+    failed = {}
     try:
-        futures = [ex.submit(work, c) for c in chunks]
-        results = []
-        for c, fut in zip(chunks, futures):
-            results.extend(fut.result())
-            job.report(units * len(c))
-        return results
+        futures = [ex.submit(work, a, b) for a, b in ranges]
+        for (a, b), fut in zip(ranges, futures):
+            failed.update(fut.result())
+            job.report(units * (b - a))
+        return failed
     finally:
         stop.set()
         ex.shutdown(wait=True, cancel_futures=True)
@@ -184,114 +185,119 @@ def load_folder(root, job):
     Image = _image_module()
     root = pathlib.Path(root)
     parts, names, notes = find_layout(root)
-    for n in notes:
-        job.note(n)
+    for text in notes:
+        job.note(text)
     if "all" in parts:
         entries = parts["all"]
-        is_test = split_for_test([c for _, c in entries])
+        labels = np.array([c for _, c in entries], np.int64)
+        is_test = split_for_test(labels)
         split = split_text()
     else:
         entries = parts["train"] + parts["test"]
-        is_test = np.array([False] * len(parts["train"]) + [True] * len(parts["test"]))
+        labels = np.array([c for _, c in entries], np.int64)
+        is_test = np.arange(len(entries)) >= len(parts["train"])
         split = "given"
-    dest, n_train = destinations(is_test)
-    n = len(entries)
+    paths = [p for p, _ in entries]
+    del entries, parts
+    dest, _ = destinations(is_test)
+    n = len(paths)
     job.start(3 * n)
 
-    def rel(path):
-        return os.path.relpath(path, root)
+    def rel(i):
+        return os.path.relpath(paths[i], root)
 
+    width = np.zeros(n, np.int64)
+    height = np.zeros(n, np.int64)
+    colour = np.zeros(n, bool)
     with warnings.catch_warnings():
         # Pillow warns about images above its pixel limit; _probe refuses them instead. (The
         # filter is process-wide while the load runs; it only silences that warning.)
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-
         probing = threading.Event()  # set: stop early
 
-        def probe(chunk):
-            out = []
-            for path, _ in chunk:
+        def probe(a, b):
+            failed = {}
+            for i in range(a, b):
                 if probing.is_set():
                     break
                 try:
-                    out.append(_probe(path, Image))
+                    width[i], height[i], colour[i] = _probe(paths[i], Image)
                 except MemoryError:
                     raise
                 except Exception as e:  # anything a damaged file makes a decoder raise
-                    out.append(_short(e))
-            return out
+                    failed[i] = _short(e)
+            return failed
 
-        headers = _in_parallel(probe, entries, job, 1, probing)
-        bad = [(entries[i][0], h) for i, h in enumerate(headers) if isinstance(h, str)]
-        good = [i for i, h in enumerate(headers) if not isinstance(h, str)]
+        bad = _in_parallel(probe, n, job, 1, probing)
         _check_bad(bad, n, rel, root)
-        sizes = collections.Counter(headers[i][:2] for i in good)
+        good = np.ones(n, bool)
+        good[list(bad)] = False
+        sizes = collections.Counter(zip(width[good].tolist(), height[good].tolist()))
         (w, h), _ = sizes.most_common(1)[0]
-        colour = [headers[i][2] for i in good]
-        channels = 3 if any(colour) else 1
+        channels = 3 if colour[good].any() else 1
         item = (h, w, channels)
         # slots in the order train then test, leaving out files whose header did not read
-        order = sorted(good, key=lambda i: dest[i])
-        slot_of = {i: s for s, i in enumerate(order)}
-        n_train_good = sum(1 for i in good if not is_test[i])
+        order = np.flatnonzero(good)
+        order = order[np.argsort(dest[order], kind="stable")]
+        n_train = int(np.count_nonzero(~is_test[order]))
         job.check_size(len(order) * h * w * channels, root.name)
         out = np.empty((len(order),) + item, np.uint8)
+        resized = np.zeros(len(order), bool)
+        alpha = np.zeros(len(order), bool)
         decoding = threading.Event()
 
-        def decode(chunk):
-            res = []
-            for i in chunk:
+        def decode(a, b):
+            failed = {}
+            for s in range(a, b):
                 if decoding.is_set():
                     break
                 try:
-                    pixels, resized, alpha = _decode(entries[i][0], (w, h), channels, Image)
-                    out[slot_of[i]] = pixels.reshape(item)
-                    res.append((resized, alpha))
+                    pixels, resized[s], alpha[s] = _decode(paths[order[s]], (w, h), channels, Image)
+                    out[s] = pixels.reshape(item)
                 except MemoryError:
                     raise
                 except Exception as e:
-                    res.append(_short(e))
-            return res
+                    failed[s] = _short(e)
+            return failed
 
-        results = _in_parallel(decode, order, job, 2, decoding)
-    failed = [(entries[i][0], r) for i, r in zip(order, results) if isinstance(r, str)]
-    bad += failed
+        failed = _in_parallel(decode, len(order), job, 2, decoding)
+    for s, why in failed.items():
+        bad[int(order[s])] = why
     _check_bad(bad, n, rel, root)
-    ok = np.array([not isinstance(r, str) for r in results], bool)
-    labels = np.array([entries[i][1] for i in order], np.int64)
+    labels = labels[order]
     if failed:  # move the good images down over the failed ones, in place
+        ok = np.ones(len(order), bool)
+        ok[list(failed)] = False
         keep = np.flatnonzero(ok)
         for k, s in enumerate(keep):
             if k != s:
                 out[k] = out[s]
-        n_train_good = int(np.count_nonzero(ok[:n_train_good]))
-        out, labels = out[:len(keep)], labels[keep]
+        n_train = int(np.count_nonzero(ok[:n_train]))
+        out, labels, resized, alpha = out[:len(keep)], labels[keep], resized[keep], alpha[keep]
     if bad:
-        first = ", ".join(f"{rel(p)} ({why})" for p, why in bad[:3])
+        first = ", ".join(f"{rel(i)} ({bad[i]})" for i in sorted(bad)[:3])
         job.note(f"skipped {len(bad)} of {n} image files that could not be read: {first}"
                  + (" ..." if len(bad) > 3 else ""))
-    n_resized = sum(1 for r in results if not isinstance(r, str) and r[0])
-    if n_resized:
+    if resized.any():
         seen = ", ".join(f"{a}x{b} ({k})" for (a, b), k in sizes.most_common(4))
-        job.note(f"resized {n_resized} of {len(order)} images to {w}x{h}, the most common size "
+        job.note(f"resized {int(resized.sum())} of {len(out)} images to {w}x{h}, the most common size "
                  f"(sizes: {seen}{', ...' if len(sizes) > 4 else ''}); aspect ratios not kept")
-    if channels == 3 and not all(colour):
-        job.note(f"{colour.count(False)} grey images given three equal channels (the others are in colour)")
-    n_alpha = sum(1 for r in results if not isinstance(r, str) and r[1])
-    if n_alpha:
-        job.note(f"{n_alpha} images with transparency placed on black")
-    train = (out[:n_train_good], labels[:n_train_good], f"{root.name} (training images)")
-    test = (out[n_train_good:], labels[n_train_good:], f"{root.name} (test images)")
-    ds = make_dataset(train, test, root.name, root, "folder", split, job.notes, names)
-    return ds
+    if channels == 3 and not colour[good].all():
+        job.note(f"{int(np.count_nonzero(~colour[good]))} grey images given three equal channels "
+                 f"(the others are in colour)")
+    if alpha.any():
+        job.note(f"{int(alpha.sum())} images with transparency placed on black")
+    train = (out[:n_train], labels[:n_train], f"{root.name} (training images)")
+    test = (out[n_train:], labels[n_train:], f"{root.name} (test images)")
+    return make_dataset(train, test, root.name, root, "folder", split, job.notes, names)
 
 
 def _check_bad(bad, n, rel, root):
-    if not bad:
+    """Refuse the folder when too many of its files cannot be read (``bad``: index -> reason)."""
+    if not bad or len(bad) <= MAX_BAD_SHARE * n and len(bad) < n:
         return
-    if len(bad) > MAX_BAD_SHARE * n or len(bad) >= n:
-        path, why = bad[0]
-        others = ", ".join(rel(p) for p, _ in bad[1:4])
-        raise DataError(f"{rel(path)}: cannot read as an image ({why}); {len(bad)} of {n} image files in "
-                        f"{root.name} could not be read" + (f" (also {others}" + (", ...)" if len(bad) > 4 else ")")
-                                                           if others else ""))
+    first, *others = sorted(bad)
+    also = ", ".join(rel(i) for i in others[:3])
+    raise DataError(f"{rel(first)}: cannot read as an image ({bad[first]}); {len(bad)} of {n} image files in "
+                    f"{root.name} could not be read" + (f" (also {also}{', ...' if len(others) > 3 else ''})"
+                                                       if also else ""))

@@ -80,6 +80,9 @@ class IdxFile:
         self.count = count
         self.nbytes = count * self.dtype.itemsize
         self.header_bytes = 4 + 4 * ndim
+
+    def check_complete(self):
+        """A raw file shorter than its header says is refused before anything is allocated."""
         if not self.gz:
             size = os.fstat(self._raw.fileno()).st_size
             if size - self.header_bytes < self.nbytes:
@@ -112,6 +115,7 @@ class IdxFile:
         """The whole array, in native byte order."""
         if job is not None:
             job.check_size(self.nbytes, self.name)
+        self.check_complete()
         out = np.empty(self.dims, self.dtype.newbyteorder("="))
         self.read_into(out, job)
         if self.dtype.byteorder == ">" and self.dtype.itemsize > 1:
@@ -187,6 +191,8 @@ def find_pairs(folder):
                 other = kinds["labels" if kind == "images" else "images"][0]
                 raise DataError(f"{other}: found no IDX {kind} file to go with it in {folder}")
         pairs[part] = (kinds["images"][0], kinds["labels"][0])
+    if len(pairs) == 1 and "test" not in pairs:  # one pair: the tool splits it
+        pairs = {"all": pairs.popitem()[1]}
     if "all" in pairs and len(pairs) > 1 or set(pairs) == {"test"}:
         raise DataError(f"{folder}: cannot tell the training files from the test files "
                         f"({', '.join(p.name for pair in pairs.values() for p in pair)}); name them "
@@ -262,6 +268,8 @@ def load_pairs(pairs, job, name, source, class_folder):
             files[part] = _open_images(img, len(labels[part]), lab)
         total = sum(f.nbytes for f in files.values())
         job.check_size(total, ", ".join(f.name for f in files.values()))
+        for f in files.values():
+            f.check_complete()
         job.start(total)
         if "all" in pairs:
             f, y = files["all"], labels["all"]
