@@ -140,7 +140,10 @@ class CsvFile:
                     values = np.loadtxt([ln for _, ln in piece], delimiter=",", dtype=dtype, quotechar='"',
                                         ndmin=2)
                 except ValueError as e:
-                    raise _ParseError(self._bad_value(piece, dtype, e)) from None
+                    error = self._bad_value(piece, dtype, e)
+                    if error is None:  # whole-number parsing met other numbers: parse as floats
+                        raise _ParseError() from None
+                    raise error from None
                 done += len(piece)
                 if job is not None:
                     job.report(units * len(piece) / max(1, self.rows))
@@ -164,7 +167,7 @@ class CsvFile:
 
 
 class _ParseError(Exception):
-    """A piece did not parse: ``args[0]`` is the DataError to raise, or None to retry as floats."""
+    """Pixels that are not whole numbers in 0..255: parse them again as floats, and scale them."""
 
 
 def _number(field):
@@ -224,7 +227,7 @@ def load_csv(path, job):
             if scale is not None:
                 pixels = scale(values)
             elif values.size and (values.min() < 0 or values.max() > 255):
-                raise _ParseError(None)  # whole numbers, but not 0..255: scale them
+                raise _ParseError()  # whole numbers, but not 0..255: scale them
             else:
                 pixels = values.astype(np.uint8)
             k = len(values)
@@ -241,9 +244,7 @@ def load_csv(path, job):
     try:
         for part, f in files.items():
             fill(f, outs[part][0], outs[part][1], None, np.int16)
-    except _ParseError as e:
-        if e.args[0] is not None:
-            raise e.args[0] from None
+    except _ParseError:
         # not whole numbers in 0..255: survey the values as floats, then scale
         scale = PixelScale.survey((v for f in files.values() for v in f.pieces(np.float32, job, f.size / 2)),
                                   np.float32, path.name)

@@ -28,7 +28,8 @@ ROLES = {
     "names": ("class_names", "classes", "label_names"),
 }
 
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+# what a damaged archive makes zipfile raise (a bad offset in it: OSError from a seek)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
 
 
 class NpyMember:
@@ -110,8 +111,8 @@ def load_npz(path, job):
         raise DataError(f"{path}: is a folder, not an .npz file") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    except (zipfile.BadZipFile, ValueError) as e:
-        raise DataError(f"{name}: not an .npz file (not a zip archive: {e})") from None
+    except (zipfile.BadZipFile, ValueError, NotImplementedError, EOFError, zlib.error) as e:
+        raise DataError(f"{name}: not an .npz file, or a damaged one (a zip archive: {e})") from None
     with zf:
         members = {m[:-4]: m for m in zf.namelist() if m.endswith(".npy")}
         roles = {r: _pick(members, r) for r in ROLES}
@@ -123,7 +124,7 @@ def load_npz(path, job):
         elif roles["x_train"] and roles["y_train"]:
             parts = {"all": (roles["x_train"], roles["y_train"])}
         else:
-            found = ", ".join(sorted(members)) or "no arrays"
+            found = ", ".join(repr(m)[1:-1] for m in sorted(members)) or "no arrays"
             raise DataError(f"{name}: expected arrays x_train, y_train, x_test, y_test (or x, y); "
                             f"found {found}")
 
