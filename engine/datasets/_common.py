@@ -32,8 +32,8 @@ def size_text(nbytes):
 class Job:
     """Progress, cancellation and the memory limit of one load.
 
-    ``progress(done, total)`` is called (from the thread that called ``load``) with counts
-    of work units that only grow; ``cancelled()`` is polled between pieces of work and a
+    ``progress(done, total)`` is called (from the thread that called ``load``) with whole
+    numbers of work units, ``done`` only growing until it equals ``total``; ``cancelled()`` is polled between pieces of work and a
     true answer raises ``LoadCancelled``.
     """
 
@@ -54,7 +54,7 @@ class Job:
         """Add ``units`` of work done, tell the caller, and stop if the caller cancelled."""
         self.done = min(self.total, self.done + units)
         if self._progress is not None:
-            self._progress(self.done, self.total)
+            self._progress(int(self.done), self.total)
         self.check()
 
     def finish(self):

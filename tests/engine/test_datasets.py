@@ -328,7 +328,8 @@ def test_progress_grows_to_the_end_and_cancel_stops(fmt, tmp_path):
     seen = []
     datasets.load(path, progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1][0] == seen[-1][1]
-    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+    assert all(isinstance(d, int) and isinstance(t, int) for d, t in seen)
+    assert all(a[0] <= b[0] and a[1] == b[1] for a, b in zip(seen, seen[1:]))
     calls = []
     with pytest.raises(LoadCancelled):
         datasets.load(path, progress=lambda d, t: calls.append(d), cancelled=lambda: len(calls) >= 1)
