@@ -6,6 +6,7 @@ layer objects (shapes computed, no weights); ``infer_shapes`` reports them.
 """
 import copy
 
+from . import limits
 from .errors import EngineError, SpecError
 from .layers import LAYER_TYPES, LOSS_TYPES
 from .layers.base import int_opt
@@ -95,6 +96,7 @@ def build_layers(layer_defs):
         layer.source_index = i
         layers.append(layer)
         shape = layer.out_shape
+    limits.check(layers)
     return layers
 
 

@@ -1,4 +1,4 @@
-"""Worker processes that take a share of every training batch.
+"""Worker processes that take a share of every training batch (the caller's side).
 
 numpy holds the GIL between its calls, and a small network makes many short calls:
 two threads splitting a batch of 20 spend much of their time handing the GIL back
@@ -8,16 +8,23 @@ process that holds a replica of the net: the current weights and the examples go
 down a pipe, the worker runs forward and backward, and its gradients and outputs
 come back while this process works on its own part.
 
-The workers are plain ``python -m engine._worker`` children talking over their
+The workers are plain ``python -m engine.execution.worker`` children talking over their
 stdin/stdout pipes, so they import numpy and the engine only (never the GUI, never
 the caller's ``__main__``). They start in the background on first use; until they
 are ready, and whenever they cannot be used (another thread holds them, the platform
 has no POSIX pipes, ``ENGINE_PROCESSES=0``), training splits the batch across
-threads as before. A worker that dies is dropped and the threads take over.
+threads as before.
+
+Faults never hang or change the numbers: every read and write on the pipes has a
+deadline, so a worker that stops answering (stopped, killed, swamped, or sending
+garbage) is abandoned after a bounded wait and the step is done again on this
+process's threads. Workers are started again on the next step, up to
+``MAX_RESTARTS`` times in a process; after that the threads keep the work.
 """
 import atexit
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -27,11 +34,18 @@ import warnings
 
 import numpy as np
 
-from . import parallel
-from .errors import DataError, EngineError, SnapshotError, SpecError
+from .. import parallel
+from .plan import Deferred
+from ..errors import DataError, EngineError, SnapshotError, SpecError
 
 _ERRORS = {"DataError": DataError, "SpecError": SpecError, "SnapshotError": SnapshotError,
            "FloatingPointError": FloatingPointError, "ValueError": ValueError}
+
+MAX_RESTARTS = 3          # workers lost in one process before the threads keep the work
+MAX_MESSAGE = 1 << 31     # bytes; a longer length prefix is garbage
+WAIT_SECONDS = 5.0        # the least time a worker gets to answer a step ...
+WAIT_FACTOR = 20.0        # ... or this many times this process's own share, if longer
+FETCH_SECONDS = 30.0
 
 
 def enabled():
@@ -40,22 +54,99 @@ def enabled():
             and os.environ.get("ENGINE_PROCESSES", "1").strip() not in ("0", "", "no", "off"))
 
 
+class Timeout(Exception):
+    """The other end did not read or write in time."""
+
+
+class Channel:
+    """Length-prefixed messages over a pipe's file descriptors, with deadlines.
+
+    Non-blocking descriptors and ``select``: a stopped or stuck peer makes ``send``
+    or ``recv`` raise ``Timeout`` instead of blocking forever (``timeout=None``
+    waits as long as it takes: the worker's side, whose caller may think for long).
+    """
+
+    def __init__(self, rfd=None, wfd=None):
+        self.rfd, self.wfd = rfd, wfd
+        for fd in (rfd, wfd):
+            if fd is not None:
+                os.set_blocking(fd, False)
+
+    def poll(self, timeout=0.0):
+        return bool(select.select([self.rfd], [], [], timeout)[0])
+
+    def _wait(self, fds_r, fds_w, deadline):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise Timeout()
+        r, w, _ = select.select(fds_r, fds_w, [], left)
+        if not r and not w:
+            raise Timeout()
+
+    def send(self, data, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        parts = [memoryview(len(data).to_bytes(8, "little")), memoryview(data).cast("B")]
+        while parts:
+            try:
+                n = os.writev(self.wfd, parts)
+            except BlockingIOError:
+                self._wait([], [self.wfd], deadline)
+                continue
+            while n and parts:
+                if n >= len(parts[0]):
+                    n -= len(parts[0])
+                    parts.pop(0)
+                else:
+                    parts[0] = parts[0][n:]
+                    n = 0
+
+    def _read_into(self, view, deadline):
+        got = 0
+        while got < len(view):
+            try:
+                n = os.readv(self.rfd, [view[got:]])
+            except BlockingIOError:
+                self._wait([self.rfd], [], deadline)
+                continue
+            if n == 0:
+                raise EOFError("the pipe was closed")
+            got += n
+
+    def recv(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        head = bytearray(8)
+        self._read_into(memoryview(head), deadline)
+        size = int.from_bytes(head, "little")
+        if size > MAX_MESSAGE:
+            raise EOFError(f"a message of {size} bytes: the pipe holds garbage")
+        buf = bytearray(size)
+        self._read_into(memoryview(buf), deadline)
+        return buf
+
+    def close(self):
+        for fd in (self.rfd, self.wfd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.rfd = self.wfd = None
+
+
 class _Worker:
     """One child process and the two ends of its pipes."""
 
     def __init__(self):
-        from multiprocessing.connection import Connection
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", ENGINE_THREADS="1", ENGINE_PROCESSES="0")
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen([sys.executable, "-m", "engine._worker"], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.execution.worker"], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      close_fds=True)
-        self.tx = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
-        self.rx = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
-        for conn in (self.tx, self.rx):
-            _widen_pipe(conn.fileno())
+        self.ch = Channel(os.dup(self.proc.stdout.fileno()), os.dup(self.proc.stdin.fileno()))
+        for fd in (self.ch.rfd, self.ch.wfd):
+            _widen_pipe(fd)
         self.proc.stdin.close()
         self.proc.stdout.close()
         self.ready = False
@@ -63,22 +154,19 @@ class _Worker:
         self.step = 0      # counts steps, so that stale activations are noticed
 
     def poll_ready(self):
-        if not self.ready and self.rx.poll():
-            if _unpack(self.rx.recv_bytes())[0] != ("ready",):
+        if not self.ready and self.ch.poll():
+            if _unpack(self.ch.recv(timeout=WAIT_SECONDS))[0] != ("ready",):
                 raise EngineError("engine worker: unexpected greeting")
             self.ready = True
         return self.ready
 
-    def close(self):
-        for c in (self.tx, self.rx):
-            try:
-                c.close()
-            except OSError:
-                pass
+    def close(self, wait=1.0):
+        """Close the pipes (the worker then exits); kill it if it has not after ``wait`` s."""
+        self.ch.close()
         try:
-            self.proc.wait(timeout=2)
+            self.proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            self.proc.kill()  # also ends a stopped process
             self.proc.wait()
 
 
@@ -87,6 +175,7 @@ class _Pool:
         self.lock = threading.Lock()
         self.workers = []
         self.broken = False
+        self.lost = 0
         self.pid = os.getpid()
 
     def grab(self, count, wait=None):
@@ -106,35 +195,48 @@ class _Pool:
                 deadline = time.monotonic() + wait
                 for w in self.workers[:count]:
                     while not w.poll_ready() and time.monotonic() < deadline:
-                        w.rx.poll(0.05)
+                        w.ch.poll(0.05)
             if all(w.poll_ready() for w in self.workers[:count]):
                 return self.workers[:count]
-        except (OSError, EOFError, EngineError):
-            self._break()
+        except (OSError, EOFError, Timeout, EngineError, pickle.UnpicklingError):
+            self.lose_all()
         self.lock.release()
         return None
 
-    def _break(self, permanent=True):
-        self.broken = permanent
+    def lose_all(self):
+        """Abandon every worker (one failed): they start afresh next time, a few times."""
+        self.lost += 1
+        self.broken = self.lost > MAX_RESTARTS
         for w in self.workers:
-            w.close()
+            w.close(wait=0.2)
         self.workers = []
 
     def shutdown(self):
         # At exit a daemon thread may be stuck mid-step holding the lock: close anyway.
-        locked = self.lock.acquire(timeout=5)
+        locked = self.lock.acquire(timeout=2)
         try:
             for w in self.workers:
                 w.close()
             self.workers = []
             self.broken = False
+            self.lost = 0
         finally:
             if locked:
                 self.lock.release()
 
 
 _pool = _Pool()
-atexit.register(_pool.shutdown)
+
+
+def _shutdown_at_exit():
+    # Ctrl-C while the interpreter exits must not interrupt the clean-up (and print
+    # "Exception ignored in atexit callback"): the process is ending anyway.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _pool.shutdown()
+
+
+atexit.register(_shutdown_at_exit)
 
 
 def pids():
@@ -202,31 +304,38 @@ class Step:
         try:
             err = np.geterr()
             for w, (x, y) in zip(self.workers, parts):
-                if w.token != net._token:
+                if w.token != net.token:
                     blob = pickle.dumps((net.dtype.str, [l.clone(share_params=False) for l in net.layers],
                                          int(net.rng.integers(2 ** 63))), protocol=pickle.HIGHEST_PROTOCOL)
-                    w.tx.send_bytes(_pack(("setup", net._token, blob)))
-                    w.token = net._token
+                    w.ch.send(_pack(("setup", net.token, blob)), WAIT_SECONDS)
+                    w.token = net.token
                 w.step += 1
                 if y is None:
-                    w.tx.send_bytes(_pack(("infer", err), params, x))
+                    w.ch.send(_pack(("infer", err), params, x), WAIT_SECONDS)
                 else:
-                    w.tx.send_bytes(_pack(("step", n_total, err), params, x, y))
+                    w.ch.send(_pack(("step", n_total, err), params, x, y), WAIT_SECONDS)
                 self.sent.append(w)
-        except (OSError, EOFError):
-            _pool._break()
+        except (OSError, EOFError, Timeout):
+            _pool.lose_all()
+            _pool.lock.release()
             raise _Lost() from None
         except BaseException:  # half a message may be in the pipe: start afresh next time
-            _pool._break(permanent=False)
+            _pool.lose_all()
+            _pool.lock.release()
             raise
 
-    def finish(self):
-        """Each worker's ``(loss, output, grads)``; raises a worker's error after draining all."""
+    def finish(self, timeout=WAIT_SECONDS):
+        """Each worker's ``(loss, output, grads)``; raises a worker's error after draining all.
+
+        A worker that does not answer within ``timeout`` seconds, or answers garbage,
+        is abandoned (``_Lost``: the caller does the step on its own threads).
+        """
         results, error = [], None
+        deadline = time.monotonic() + timeout
         try:
             for w in self.sent:
-                _spin(w.rx, SPIN_SECONDS / 2)  # this process is idle until the reply anyway
-                header, arrays = _unpack(w.rx.recv_bytes())
+                _spin(w.ch, SPIN_SECONDS / 2)  # this process is idle until the reply anyway
+                header, arrays = _unpack(w.ch.recv(max(0.0, deadline - time.monotonic())))
                 if header[0] == "error":
                     error = error or header
                     continue
@@ -235,11 +344,11 @@ class Step:
                 for text in caught:
                     warnings.warn(f"{text} (in an engine worker)", RuntimeWarning, stacklevel=3)
                 results.append((loss, out, grads))
-        except (OSError, EOFError):
-            _pool._break()
+        except (OSError, EOFError, Timeout, pickle.UnpicklingError, ValueError, TypeError):
+            _pool.lose_all()  # dead, stuck or garbled: the caller's threads take over
             raise _Lost() from None
         except BaseException:
-            _pool._break(permanent=False)
+            _pool.lose_all()
             raise
         finally:
             _pool.lock.release()
@@ -271,9 +380,9 @@ def _widen_pipe(fd, size=1 << 20):
         pass
 
 
-def _spin(conn, seconds):
+def _spin(ch, seconds):
     end = time.perf_counter() + seconds
-    while not conn.poll() and time.perf_counter() < end:
+    while not ch.poll() and time.perf_counter() < end:
         pass
 
 
@@ -301,7 +410,7 @@ def _unpack(buf):
 
 
 class _Lost(Exception):
-    """A worker died mid-step: the caller redoes the step on its own threads."""
+    """A worker died, stalled or garbled a step: the caller redoes it on its own threads."""
 
 
 def fetch(worker, token, step, index, kind):
@@ -311,112 +420,17 @@ def fetch(worker, token, step, index, kind):
             raise EngineError("the worker's share of that batch is gone (it has trained "
                               "on another batch since); run forward() again to see it")
         try:
-            worker.tx.send_bytes(_pack(("fetch", index, kind)))
-            _, arrays = _unpack(worker.rx.recv_bytes())
+            worker.ch.send(_pack(("fetch", index, kind)), FETCH_SECONDS)
+            _, arrays = _unpack(worker.ch.recv(FETCH_SECONDS))
             return arrays[0].copy() if arrays else None
-        except (OSError, EOFError):
-            _pool._break()
-            raise EngineError("the engine worker holding that batch's share has stopped") from None
+        except (OSError, EOFError, Timeout, pickle.UnpicklingError, ValueError, TypeError):
+            _pool.lose_all()
+            raise EngineError("the engine worker holding that batch's share stopped "
+                              "answering") from None
 
 
-class RemotePart:
-    """Stands in a layer's ``_act_parts``/``_grad_parts`` for a worker's share."""
-
-    def __init__(self, worker, token, index):
-        self._where = (worker, token, worker.step, index)
-
-    def _part_act(self):
-        return fetch(*self._where, "act")
-
-    def _part_grad(self):
-        return fetch(*self._where, "grad")
-
-
-class HeldPart:
-    """This process's share of a split step, as a part for ``_act_parts``: arrays,
-    or functions computing them (a layer's lazy values, see ``Layer.set_lazy``)."""
-
-    def __init__(self, act, grad):
-        self._act, self._grad = act, grad
-
-    def _part_act(self):
-        return self._act() if callable(self._act) else self._act
-
-    def _part_grad(self):
-        return self._grad() if callable(self._grad) else self._grad
-
-
-# -- the worker process ---------------------------------------------------------
-def _build(dtype, layers, seed):
-    from .net import Net
-    net = Net.__new__(Net)
-    net.dtype = np.dtype(dtype)
-    net.layer_defs = None
-    net.layers = layers
-    net.rng = np.random.default_rng(seed)
-    net._setup(1)
-    return net
-
-
-def serve(rx, tx):
-    tx.send_bytes(_pack(("ready",)))
-    net = None
-    while True:
-        try:
-            _spin(rx, SPIN_SECONDS)
-            msg, arrays = _unpack(rx.recv_bytes())
-        except EOFError:
-            return
-        kind = msg[0]
-        if kind == "setup":
-            net = _build(*pickle.loads(msg[2]))
-        elif kind == "step":
-            _, n_total, err = msg
-            params, grads, _, _ = net.flat_buffers()
-            np.copyto(params, arrays[0])
-
-            def train(x=arrays[1], y=arrays[2]):
-                x = net._check_batch(x)  # the caller checked both: a few microseconds, kept
-                out, loss, _, _ = net._run_train(x, net.loss_layer.targets(y, len(x), net.dtype),
-                                                 1, n_total)
-                return loss, (grads, out)
-            _reply(tx, err, train)
-        elif kind == "infer":
-            _, err = msg
-            np.copyto(net.flat_buffers()[0], arrays[0])
-            _reply(tx, err, lambda x=arrays[1]: (None, (net.forward(x),)))
-        elif kind == "fetch":
-            _, index, which = msg
-            layer = net.layers[index]
-            a = layer.out_act if which == "act" else layer.out_grad
-            tx.send_bytes(_pack(("ok",)) if a is None else _pack(("ok",), a))
-
-
-def _reply(tx, err, work):
-    """Run ``work() -> (loss, arrays)`` under the caller's numpy error settings; send the
-    result with any warnings, or the error (raised again in the caller)."""
-    try:
-        with np.errstate(**err), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            loss, arrays = work()
-    except Exception as e:
-        tx.send_bytes(_pack(("error", type(e).__name__, str(e))))
-        return
-    tx.send_bytes(_pack(("ok", loss, [str(w.message) for w in caught]), *arrays))
-
-
-def main():
-    """The worker's entry point (``python -m engine._worker``)."""
-    from multiprocessing.connection import Connection
-    rx = Connection(os.dup(0), writable=False)
-    tx = Connection(os.dup(1), readable=False)
-    os.dup2(2, 1)  # anything printed goes to stderr, never into the channel
-    sys.stdout = sys.stderr
-    # Ctrl-C in a terminal reaches the whole process group: the caller decides what
-    # to do, and the worker ends when the caller closes the pipe.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parallel.hold_freed_memory()
-    try:
-        serve(rx, tx)
-    except (BrokenPipeError, EOFError):
-        pass
+def remote(worker, token, index, kind):
+    """Layer ``index``'s ``act`` or ``grad`` in the worker's share of the step it just
+    ran, fetched when somebody asks for it."""
+    where = (worker, token, worker.step, index, kind)
+    return Deferred(lambda: fetch(*where))
