@@ -6,12 +6,12 @@ import time
 
 import numpy as np
 
-from . import options, parallel
+from . import datasets, options, parallel
+from .data import accuracy, confusion_matrix, predict
+from .errors import DataError, EngineError, OptionError
 from .execution import processes
-from .data import accuracy, confusion_matrix, load_mnist, predict
-from .errors import EngineError, OptionError
-from .io import writable_target
 from .experiment import Experiment, preset
+from .io import writable_target
 from .presets import list_presets
 from .schedules import KINDS
 from .snapshots import load_trained, save_snapshot
@@ -49,6 +49,30 @@ def experiment_from_args(a):
     return exp.replace(trainer=trainer, augment=augment, schedule=schedule, **changes)
 
 
+def _load_data(path, quiet=False):
+    """The dataset at ``path`` (None: bundled MNIST), with a progress line on a terminal and its notes."""
+    show = not quiet and path is not None and sys.stderr.isatty()
+
+    def progress(done, total):
+        print(f"\rloading {path}: {done / total:5.1%}", end="", file=sys.stderr, flush=True)
+
+    ds = datasets.load(path, progress=progress if show else None)
+    if show:
+        print(file=sys.stderr)
+    for note in ds.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return ds
+
+
+def _fit_error(what, ds, problems, fix):
+    return DataError(f"{what} does not fit {datasets.describe(ds)}: {'; '.join(problems)}{fix}")
+
+
+def cmd_data(a):
+    print(json.dumps(datasets.summary(_load_data(a.path))))
+    return 0
+
+
 def _check_crops(a):
     if not 1 <= a.crops <= 9:
         raise OptionError(f"--crops must be 1 to 9 (the centre, corners and edges), got {a.crops}")
@@ -60,19 +84,35 @@ def cmd_train(a):
     for path in (a.out, a.save_experiment):  # refused now, not after the whole run
         if path:
             writable_target(path)
+    data = _load_data(exp.data, a.quiet)
+    problems = datasets.check_fit(exp.layer_defs, data)
+    if problems and not a.fit_input:
+        raise _fit_error(exp.name, data, problems,
+                         " (add --fit-input to adapt the input layer and the class count)")
+    if problems:
+        defs, changes = datasets.fit_layer_defs(exp.layer_defs, data)
+        augment = dict(exp.augment)
+        if augment["crop"] and augment["crop"] != defs[0]["out_sy"]:
+            changes.append(f"augmentation crop {augment['crop']} -> the input size")
+            augment["crop"] = None
+        exp = exp.replace(layer_defs=defs, augment=augment)
+        print(f"adapted the network to the data: {', '.join(changes)}", file=sys.stderr)
+    if a.validation is None:  # the experiment's default, on a dataset too small for it
+        validation, note = exp.validation_for(len(data.train))
+        if note:
+            exp = exp.replace(validation=validation)
+            print(f"note: {note}", file=sys.stderr)
     if a.save_experiment:
         exp.save(a.save_experiment)
         print(f"wrote {a.save_experiment}", file=sys.stderr)
     net = exp.build_net(threads=a.threads)
     trainer = exp.build_trainer(net)
-    data = exp.load_data()
-    n_train = len(data.train) - exp.validation
-    run = exp.make_run(net, trainer, data, test=False, eval_every=max(1, n_train),
-                       eval_examples=None)
+    run = exp.make_run(net, trainer, data, test=False, eval_examples=None,
+                       eval_every=max(1, len(exp.splits(data)[0])))
     total = int(round(exp.epochs * len(run.train_set)))
     schedule = f", {exp.schedule['kind']} schedule" if exp.schedule else ""
     print(f"training {exp.name} ({net.n_params:,} parameters) on {len(run.train_set):,} "
-          f"{exp.data_name} images for {exp.epochs:g} epochs, {trainer.method}{schedule}, "
+          f"images of {datasets.describe(data)} for {exp.epochs:g} epochs, {trainer.method}{schedule}, "
           f"batch {trainer.batch_size}", file=sys.stderr)
     t0 = time.time()
     last = {}
@@ -94,7 +134,7 @@ def cmd_train(a):
             return 3
     elapsed = time.time() - t0
     test_acc = accuracy(net, data.test, crop_count=a.crops)
-    result = {"preset": exp.name, "data": exp.data_name, "epochs": exp.epochs,
+    result = {"preset": exp.name, "data": data.name, "epochs": exp.epochs,
               "examples_seen": run.examples_seen, "seconds": round(elapsed, 1),
               "examples_per_second": round(run.examples_seen / elapsed, 1) if elapsed > 0 else None,
               "test_accuracy": test_acc, "test_crops": a.crops}
@@ -116,14 +156,22 @@ def cmd_train(a):
 def cmd_eval(a):
     _check_crops(a)
     net, exp, _ = load_trained(a.snapshot)
-    data = load_mnist(a.data if a.data or exp is None else exp.data)
+    data = _load_data(a.data if a.data or exp is None else exp.data)
+    # a snapshot may know more classes than the test images show; fewer cannot work
+    classes = net.num_outputs if net.loss_layer.layer_type != "regression" else None
+    problems = datasets.fit_problems(net.input_shape, classes if classes and classes < data.num_classes
+                                     else None, data)
+    if problems:
+        raise _fit_error(a.snapshot, data, problems, "")
     probs = predict(net, data.test.images, crop_count=a.crops)
     pred = probs.argmax(axis=1)
     acc = float(np.mean(pred == data.test.labels))
     k = max(net.num_outputs, data.num_classes)
     m = confusion_matrix(data.test.labels, pred, k)
     print(f"test accuracy {acc:.4f} ({int(np.sum(pred == data.test.labels))}/{len(pred)})"
-          + (f", {a.crops} crops averaged" if a.crops > 1 else ""))
+          + (f", {a.crops} crops averaged" if a.crops > 1 else "") + f" on {data.name}")
+    if data.class_names != [str(i) for i in range(data.num_classes)]:
+        print("classes: " + ", ".join(f"{i} {n}" for i, n in enumerate(data.class_names)))
     print("confusion matrix (rows: true class, columns: predicted)")
     print("      " + "".join(f"{j:>6d}" for j in range(k)))
     for i in range(k):
@@ -157,7 +205,8 @@ def cmd_layers(a):
 def parser():
     p = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train an experiment (a preset or a file); flags override it",
+    t = sub.add_parser("train", help="train an experiment (a preset or a file) on MNIST or your "
+                                     "data; flags override it",
                        description="Train the experiment of a preset or a file. Each flag given "
                                    "overrides that setting of the experiment.")
     src = t.add_mutually_exclusive_group()
@@ -180,7 +229,10 @@ def parser():
     t.add_argument("--crops", type=int, default=1, help="test-time crops to average (1 = centre)")
     t.add_argument("--seed", type=int)
     t.add_argument("--threads", type=int)
-    t.add_argument("--data", help="a folder with the four MNIST IDX files (default: the experiment's)")
+    t.add_argument("--data", help="a dataset: IDX files, .npz, .csv or a folder of images per class "
+                                  "(default: the experiment's; see 'data')")
+    t.add_argument("--fit-input", action="store_true",
+                   help="adapt the input layer (size, channels) and the class count to the data")
     t.add_argument("--out", help="write the trained snapshot (ConvNetJS JSON, with the experiment)")
     t.add_argument("--save-experiment", metavar="PATH",
                    help="write the experiment as run (the file with the flags applied)")
@@ -189,8 +241,15 @@ def parser():
     e = sub.add_parser("eval", help="test accuracy and confusion matrix of a snapshot")
     e.add_argument("snapshot", help="a snapshot, or an experiment file with weights")
     e.add_argument("--crops", type=int, default=1)
-    e.add_argument("--data", help="default: the data the snapshot was trained on, else MNIST")
+    e.add_argument("--data", help="a dataset in any format 'data' reads (default: the data the "
+                                  "snapshot was trained on, else the bundled MNIST)")
     e.set_defaults(func=cmd_eval)
+    d = sub.add_parser("data", help="summary of a dataset as JSON (format, image shape, classes, counts)",
+                       description="Summarise a dataset: IDX files (a folder or an images file), "
+                                   "an .npz (x_train, y_train, x_test, y_test or x, y), a CSV "
+                                   "(label, then pixels) or a folder of images per class.")
+    d.add_argument("path")
+    d.set_defaults(func=cmd_data)
     b = sub.add_parser("bench", help="training/inference examples per second (JSON lines)")
     b.add_argument("--batch-sizes", default="1,20,128")
     b.add_argument("--seconds", type=float, default=5.0)

@@ -314,10 +314,13 @@ class Experiment:
             crop = sy if image_shape[0] > sy else None
         return Augment(crop=crop, shift=self.augment["shift"], flip=self.augment["flip"])
 
-    def load_data(self):
-        """The dataset this experiment trains on."""
-        from .data import load_mnist
-        return load_mnist(self.data)
+    def load_data(self, progress=None, cancelled=None):
+        """The dataset this experiment trains on, in any format ``engine.datasets.load`` reads.
+
+        ``progress(done, total)`` and ``cancelled()`` are passed on (see ``engine.datasets.load``).
+        """
+        from .datasets import load
+        return load(self.data, progress=progress, cancelled=cancelled)
 
     def splits(self, dataset):
         """``(train, validation)`` ImageSets (validation None when ``validation`` is 0)."""
@@ -325,6 +328,16 @@ class Experiment:
         if not self.validation:
             return dataset.train, None
         return split_validation(dataset.train, self.validation, seed=0)
+
+    def validation_for(self, n_train):
+        """``(validation, note)``: the experiment's validation size, or a fifth of a dataset
+        too small for it (the default of 5,000 would leave a small dataset nothing to train
+        on) with a note that says so."""
+        if self.validation < n_train // 2 or self.validation == 0:
+            return self.validation, None
+        v = n_train // 5
+        return v, (f"holding out {v:,} of the {n_train:,} training images for validation "
+                   f"(a fifth; {self.validation:,} would leave too few to train on)")
 
     def make_run(self, net, trainer, dataset, test=True, epochs=None, **kwargs):
         """The headless ``Run`` of this experiment: trainer, schedule, augmentation, data.

@@ -52,7 +52,7 @@ def test_presets_listed(capsys):
     (["train", "--batch-size", "0"], "'batch_size' must be at least 1"),
     (["train", "--epochs", "-1"], "'epochs' must be at least 0"),
     (["train", "--validation", "60000", "--epochs", "0.01"], "leaves no training examples"),
-    (["train", "--data", "/nonexistent/folder", "--epochs", "0.01"], "cannot read"),
+    (["train", "--data", "/nonexistent/folder", "--epochs", "0.01"], "no such file or folder"),
 ])
 def test_errors_are_one_line_and_nonzero(argv, words, capsys):
     assert main(argv) == 2
@@ -139,7 +139,7 @@ def test_the_dataset_is_named_by_the_experiments_data(tmp_path, capsys):
     shutil.copytree(MNIST_DIR, digits)
     assert main(["train", "--data", str(digits), "--epochs", "0.01", "--validation", "0"]) == 0
     captured = capsys.readouterr()
-    assert "on 60,000 digits images" in captured.err and "MNIST images" not in captured.err
+    assert "images of digits (28x28 grey, 10 classes)" in captured.err and "MNIST" not in captured.err.split("demo")[1]
     assert json.loads(captured.out)["data"] == "digits"
 
 
