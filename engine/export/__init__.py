@@ -16,9 +16,10 @@ when an export runs, and a clear ``ExportError`` says what to install when missi
 from .errors import ExportError, ParityError
 from .onnx_export import OPSET, to_onnx
 from .parity import DEFAULT_EXAMPLES, DEFAULT_TOLERANCE
+from .pytorch_export import to_pytorch
 from .source import Source, load_source
 
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "pytorch")
 
 
 def export_file(snapshot, to, out, experiment=None, progress=None, **kwargs):
@@ -32,8 +33,9 @@ def export_file(snapshot, to, out, experiment=None, progress=None, **kwargs):
     source = load_source(snapshot, experiment=experiment, need_weights=(to == "onnx"))
     if to == "onnx":
         return to_onnx(source.net, out, experiment=source.experiment, progress=progress, **kwargs)
-    raise ExportError("the PyTorch export is not there yet")
+    return to_pytorch(source.net, source.experiment, out, progress=progress,
+                      weights_note=source.weights_note, **kwargs)
 
 
-__all__ = ["ExportError", "ParityError", "Source", "load_source", "to_onnx",
+__all__ = ["ExportError", "ParityError", "Source", "load_source", "to_onnx", "to_pytorch",
            "export_file", "FORMATS", "OPSET", "DEFAULT_EXAMPLES", "DEFAULT_TOLERANCE"]
