@@ -9,6 +9,7 @@ import numpy as np
 from . import Net, Trainer, parallel
 from .data import Augment, accuracy, confusion_matrix, load_mnist, predict, split_validation
 from .errors import EngineError
+from .export.cli import add_parser as add_export_parser
 from .presets import list_presets, load_preset
 from .schedules import KINDS, Schedule
 from .snapshots import load_snapshot, save_snapshot
@@ -158,6 +159,7 @@ def parser():
     b.set_defaults(func=cmd_bench)
     s = sub.add_parser("presets", help="list the bundled presets")
     s.set_defaults(func=cmd_presets)
+    add_export_parser(sub)
     return p
 
 
