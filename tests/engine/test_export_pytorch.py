@@ -243,11 +243,12 @@ def test_losses_are_the_engines(loss, small_folder):
     rng = np.random.default_rng(2)
     scores = rng.normal(size=(6, 4 if loss == "svm" else 1))
     labels = rng.integers(0, 4, 6)
-    layer = Net([{"type": "input", "out_sx": 1, "out_sy": 1, "out_depth": scores.shape[1]},
-                 {"type": loss, **({"num_classes": 4} if loss == "svm" else {"num_neurons": 1})}],
-                dtype=np.float64).layers[-1]
-    layer.forward(scores.reshape(6, 1, 1, -1))
-    expected, _ = layer.loss(labels.astype(np.float64) if loss == "regression" else labels)
+    k = scores.shape[1]
+    net = Net.from_json({"layers": [  # the loss layer straight on the scores
+        {"layer_type": "input", "out_sx": 1, "out_sy": 1, "out_depth": k},
+        {"layer_type": loss, "out_sx": 1, "out_sy": 1, "out_depth": k, "num_inputs": k}]}, dtype=np.float64)
+    targets = labels.astype(np.float64) if loss == "regression" else labels
+    expected = net.trace(scores.reshape(6, 1, 1, k), targets).loss
     got = train.loss_sum(torch.from_numpy(scores), torch.from_numpy(labels), loss) / 6
     assert float(got) == pytest.approx(expected, rel=1e-12)
 
