@@ -222,3 +222,13 @@ def test_snapshot_loss_layer_after_conv_round_trips(tmp_path):
     path.write_text(json.dumps(net.to_json()))
     assert export_file(path, "onnx", tmp_path / "m.onnx")["passed"]
     assert Net.from_json(json.loads(path.read_text())).num_outputs == 32
+
+
+def test_a_layer_type_onnx_cannot_express_is_one_line(tmp_path):
+    """There is none today; a layer type added to the engine without a converter must fail clearly."""
+    net = NETS["svm"]()
+    net.layers[2].layer_type = "warp"
+    with pytest.raises(ExportError, match="layer 2, .*cannot express") as e:
+        to_onnx(net, tmp_path / "m.onnx")
+    assert "\n" not in str(e.value)
+    assert list(tmp_path.iterdir()) == []

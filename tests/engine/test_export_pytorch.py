@@ -283,3 +283,12 @@ def test_fresh_weights_follow_convnetjs(small_folder):
         train.exported.reset_parameters(big, torch.Generator().manual_seed(seed))
         stds.append(float(w.detach().std()))
     assert np.mean(stds) == pytest.approx((1 / 108) ** 0.5, rel=0.05)
+
+
+def test_a_layer_type_pytorch_cannot_express_is_one_line(tmp_path):
+    net = NETS["svm"]()
+    net.layers[2].layer_type = "warp"
+    with pytest.raises(ExportError, match="layer 2, .*cannot express") as e:
+        export(net, tmp_path / "out")
+    assert "\n" not in str(e.value)
+    assert list(tmp_path.iterdir()) == []
