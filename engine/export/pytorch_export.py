@@ -160,13 +160,12 @@ def model_source(net, title="network"):
         flatten = "x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)  # the engine's (y, x, channel) order"
     sy, sx, depth = net.input_shape
     kind = parity.OUTPUT_KINDS[loss.layer_type]
-    describe = ", ".join(l.describe() for l in net.layers)
     fields = {
         "title": title, "channels": depth, "height": sy, "width": sx, "outputs": loss.out_depth,
         "output_doc": {"probabilities": "class probabilities", "scores": "the svm's raw class scores",
                        "values": "the regression's values"}[kind],
         "loss": loss.layer_type, "helpers": "".join("\n" + _HELPERS[h] for h in helpers),
-        "describe": describe if len(describe) < 80 else "The exported network (see LAYERS).",
+        "describe": f"{title}: one attribute per engine layer, named by its index (LAYERS lists them).",
         "init_lines": "\n".join(init) or "        pass",
         "scores_doc": " (the softmax's logits)" if kind == "probabilities" else "",
         "forward_lines": "\n".join(fwd),
@@ -222,7 +221,8 @@ def _readme(net, experiment, copied_data, weights_note):
         "channels": depth, "height": sy, "width": sx, "outputs": net.layers[-1].out_depth,
         "output": parity.OUTPUT_KINDS[net.layers[-1].layer_type],
         "method": t["method"], "learning_rate": t["learning_rate"], "batch_size": t["batch_size"],
-        "schedule": schedule, "epochs": f"{experiment.epochs:g}", "weights_note": weights_note,
+        "schedule": schedule, "weights_note": weights_note,
+        "epochs": f"{experiment.epochs:g} epoch{'' if experiment.epochs == 1 else 's'}",
         "data_note": ("`data/` holds the dataset's IDX files (copied by the exporter), the default "
                       "for `--data`." if copied_data else
                       "No dataset was copied here: pass `--data FOLDER` (a folder with the four "
