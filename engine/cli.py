@@ -11,6 +11,7 @@ from .data import accuracy, confusion_matrix, predict
 from .errors import DataError, EngineError, OptionError
 from .execution import processes
 from .experiment import Experiment, preset
+from .export.cli import add_parser as add_export_parser
 from .io import writable_target
 from .presets import list_presets
 from .schedules import KINDS
@@ -261,6 +262,7 @@ def parser():
     y.add_argument("--readme", nargs="?", const=True, metavar="PATH",
                    help="write the table between the layer-table markers of README.md (or PATH)")
     y.set_defaults(func=cmd_layers)
+    add_export_parser(sub)
     return p
 
 
