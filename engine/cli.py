@@ -1,4 +1,4 @@
-"""``python -m engine``: train, evaluate and benchmark from the terminal."""
+"""``python -m engine``: train, evaluate, experiment and benchmark from the terminal."""
 import argparse
 import json
 import pathlib
@@ -387,6 +387,8 @@ def parser():
                    help="write the table between the layer-table markers of README.md (or PATH)")
     y.set_defaults(func=cmd_layers)
     add_export_parser(sub)
+    from .cli_experiments import add_parsers
+    add_parsers(sub)
     return p
 
 

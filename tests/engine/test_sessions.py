@@ -264,3 +264,15 @@ def test_every_trainer_and_dropout_resume_exactly(method, tmp_path, monkeypatch)
     # of the chunk that crossed it), in the resumed run too
     periods = lambda tr: {e // 130 for e in tr.record["curves"]["eval"]["examples_seen"]}  # noqa: E731
     assert periods(rest) == periods(whole) == set(range(1, 8)) and reports[-1]["tag"] == "done"
+
+
+@pytest.mark.slow
+def test_the_demo_preset_half_an_epoch_twice_equals_one_epoch(tmp_path, capsys, monkeypatch):
+    """The issue's own check: the bundled MNIST, the demo preset, --seed, no worker processes."""
+    monkeypatch.setenv("ENGINE_PROCESSES", "0")
+    assert train("--seed", 11, "--epochs", 1, "--out", tmp_path / "once.json") == 0
+    assert train("--seed", 11, "--epochs", 0.5, "--session", tmp_path / "s") == 0
+    assert train("--resume", tmp_path / "s", "--epochs", 0.5, "--out", tmp_path / "twice.json") == 0
+    capsys.readouterr()
+    for a, b in zip(weights(tmp_path / "once.json"), weights(tmp_path / "twice.json")):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
