@@ -110,6 +110,13 @@ def _training_options(a):
     return opts
 
 
+def _check_validation_for_best(a, exp):
+    if (a.keep_best or a.early_stop is not None) and not exp.validation:
+        flag = "--keep-best" if a.keep_best else "--early-stop"
+        raise OptionError(f"{flag} watches the validation accuracy, and --validation 0 holds out "
+                          f"no images to measure it on")
+
+
 def cmd_train(a):
     _check_crops(a)
     if a.resume:
@@ -139,6 +146,7 @@ def cmd_train(a):
         if note:
             exp = exp.replace(validation=validation)
             print(f"note: {note}", file=sys.stderr)
+    _check_validation_for_best(a, exp)
     if a.save_experiment:
         exp.save(a.save_experiment)
         print(f"wrote {a.save_experiment}", file=sys.stderr)
@@ -176,6 +184,7 @@ def _resume(a):
         changes["augment.flip"] = a.flip
     if a.schedule is not None:
         changes["schedule.kind"] = a.schedule
+    _check_validation_for_best(a, exp)
     data = _load_data(a.data or exp.data, a.quiet)
     training = session.resume(data, epochs=a.epochs, changes=changes, **opts)
     run = training.run

@@ -312,8 +312,9 @@ class Training:
         self.save_every_seconds = save_every_seconds
         self.save_every_examples = save_every_examples
         self.fingerprint = checkpoint.data_fingerprint(dataset)
-        if checkpoint_ is not None:
-            run_options.pop("eval_every", None)  # the checkpoint's schedule
+        eval_every = None
+        if checkpoint_ is not None:  # the checkpoint's evaluation schedule, unless one is given
+            eval_every = run_options.pop("eval_every", None)
         self.run = experiment.make_run(net, trainer, dataset, keep_best=keep_best,
                                        early_stop=early_stop, **run_options)
         if checkpoint_ is not None:
@@ -321,6 +322,11 @@ class Training:
                 checkpoint.apply(checkpoint_, net, trainer, self.run)
             except DataError as e:
                 raise SessionError(f"cannot go on with the saved run: {e}") from None
+            if eval_every is not None:
+                self.run.set_eval_every(eval_every)
+            # keep-best and early stopping are this stretch's options
+            self.run.early_stop = early_stop
+            self.run.keep_best = bool(keep_best) or early_stop is not None
         self._last_save = time.monotonic()
         self._last_save_examples = self.run.examples_seen
         self.saves = 0

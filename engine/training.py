@@ -154,6 +154,11 @@ class Run:
         for fn in todo:
             fn()
 
+    def set_eval_every(self, examples):
+        """Evaluate every ``examples`` examples from now on (the next at the next multiple)."""
+        self.eval_every = max(1, int(examples))
+        self._next_eval = (self.examples_seen // self.eval_every + 1) * self.eval_every
+
     @property
     def eval_due(self):
         """Whether an evaluation comes before the next chunk of batches."""
@@ -204,8 +209,9 @@ class Run:
             return math.inf
         return max(0, int(round(self.epochs * len(self.train_set))) - self.examples_seen)
 
-    def train_batches(self, max_batches=None, seconds=None):
-        """Train until ``max_batches`` or ``seconds`` pass; a ``progress`` or ``diverged`` report."""
+    def train_batches(self, max_batches=None, seconds=None, until=None):
+        """Train until ``max_batches`` or ``seconds`` pass, or ``until`` examples have been
+        seen; a ``progress`` or ``diverged`` report."""
         t = self.trainer
         sums = {"cost_loss": 0.0, "decay_loss": 0.0, "fwd": 0.0, "bwd": 0.0}
         n_ex = n_right = batches = 0
@@ -240,6 +246,8 @@ class Run:
             if max_batches is not None and batches >= max_batches:
                 break
             if seconds is not None and time.perf_counter() - start >= seconds:
+                break
+            if until is not None and self.examples_seen >= until:
                 break
         elapsed = time.perf_counter() - start
         if n_ex:
@@ -376,13 +384,15 @@ class Run:
             if paused and not steps:
                 self._wake.wait(0.1)
                 continue
+            # a chunk ends where an evaluation is due, so that it happens where it should
             r = self.train_batches(max_batches=steps) if paused else \
-                self.train_batches(seconds=self.chunk_seconds)
+                self.train_batches(seconds=self.chunk_seconds, until=self._next_eval)
             yield r
             if r["tag"] == "diverged":
                 self.finished = True
                 return
-            if self.examples_seen >= self._next_eval:
+            if self.examples_seen >= self._next_eval and self._remaining() > 0:  # (else: the
+                # final evaluation below, on every image)
                 self._next_eval = (self.examples_seen // self.eval_every + 1) * self.eval_every
                 r = self.evaluate(self.eval_examples)
                 stop_early = self._track_best(r)

@@ -74,10 +74,15 @@ def test_resume_without_epochs_finishes_the_planned_run_and_a_finished_run_asks(
                  "--method", "sgd", "--momentum", 0) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["examples_seen"] == 900
+    # a new evaluation period for the rest of the run
+    assert train("--resume", session, "--epochs", 0.1, "--eval-every", 100) == 0
     (record,) = Session.open(session).runs()
-    changes = {c["setting"]: (c["from"], c["to"]) for c in record["changes"]}
-    assert changes["learning_rate"] == (0.01, 0.5) and changes["method"] == ("adadelta", "sgd")
-    assert changes["epochs"] == (0.2, pytest.approx(0.3))
+    assert record["curves"]["eval"]["examples_seen"][-3:] == [1000, 1100, 1200]
+    (record,) = Session.open(session).runs()
+    changes = [(c["examples_seen"], c["setting"], c["from"], c["to"]) for c in record["changes"]]
+    assert changes == [(600, "method", "adadelta", "sgd"), (600, "learning_rate", 0.01, 0.5),
+                       (600, "momentum", 0.9, 0), (600, "epochs", 0.2, pytest.approx(0.3)),
+                       (900, "epochs", pytest.approx(0.3), pytest.approx(0.4))]
     assert Session.open(session).experiment.trainer["method"] == "sgd"
 
 
@@ -100,6 +105,8 @@ def test_a_second_train_in_a_session_is_a_second_run(small_mnist, tmp_path, caps
     (["--session", "{tmp}/no/such/parent"], "does not exist"),
     (["--early-stop", "0", "--epochs", "0.1"], "--early-stop must be at least 1"),
     (["--save-every", "0", "--epochs", "0.1"], "--save-every must be above 0"),
+    (["--keep-best", "--validation", "0", "--epochs", "0.1"], "holds out no images"),
+    (["--eval-every", "0", "--epochs", "0.1"], "--eval-every must be at least 1"),
 ])
 def test_bad_session_arguments_are_one_line(tmp_path, capsys, argv, words):
     (tmp_path / "s").mkdir()
@@ -260,10 +267,11 @@ def test_every_trainer_and_dropout_resume_exactly(method, tmp_path, monkeypatch)
     assert rest.trainer.updates == whole.trainer.updates == 100
     for a, b in zip(whole.net.state_arrays(), rest.net.state_arrays()):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
-    # the evaluation schedule went on: an evaluation after every 130 examples (at the end
-    # of the chunk that crossed it), in the resumed run too
-    periods = lambda tr: {e // 130 for e in tr.record["curves"]["eval"]["examples_seen"]}  # noqa: E731
-    assert periods(rest) == periods(whole) == set(range(1, 8)) and reports[-1]["tag"] == "done"
+    # the evaluation schedule went on: an evaluation after the batch that reaches every 130
+    # examples, in the resumed run too (the half run's own last one at 500 as well)
+    evals = lambda tr: tr.record["curves"]["eval"]["examples_seen"]  # noqa: E731
+    assert evals(whole) == [130, 260, 390, 520, 650, 780, 910, 1000]
+    assert evals(rest) == [130, 260, 390, 500, 520, 650, 780, 910, 1000] and reports[-1]["tag"] == "done"
 
 
 @pytest.mark.slow
