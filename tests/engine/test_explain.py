@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine import DataError, OptionError, explain
+from engine import DataError, OptionError, explain, unit_images
 from engine.data import RESOURCES, load_mnist, network_input
 from engine.errors import Cancelled
 from engine.snapshots import load_snapshot
@@ -265,3 +265,60 @@ def test_deletion_figures_of_the_readme(demo):
         assert got[m]["explained"] > 10 * got[m]["random"]
     print({m: (round(r["explained"], 3), round(r["random"], 3), round(r["random_ink"], 3))
            for m, r in got.items()})
+
+
+# -- what a unit wants ---------------------------------------------------------------------
+def test_class_images_are_classified_as_their_class(demo):
+    net, _, _ = demo
+    seen = []
+    images = unit_images.unit_images(net, steps=100, progress=seen.append)
+    assert images.shape == (10, 24, 24, 1) and images.dtype == np.float32
+    assert images.min() >= -0.5 and images.max() <= 0.5 and images.std() > 0.1
+    predicted = net.predict(images)
+    assert (predicted == np.arange(10)).sum() >= 9, predicted
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+@pytest.mark.parametrize("layer", [1, 4])
+def test_filter_images_make_their_filter_fire(demo, layer):
+    """Each conv filter's mean activation on its image is far above its mean on test images."""
+    net, x, _ = demo
+    images = unit_images.unit_images(net, layer=layer, steps=100)
+    assert images.shape == (net.layers[layer].out_depth, 24, 24, 1)
+    own = np.diag(unit_images.unit_activations(net, images, layer))
+    test = unit_images.unit_activations(net, x, layer)  # (500, filters)
+    assert (own > test.mean(axis=0) + 2 * test.std(axis=0)).all()
+    assert (own > test.max(axis=0)).mean() >= 0.75  # most above every one of the 500 images
+
+
+def test_unit_images_for_chosen_units_and_bad_requests(demo):
+    net, _, _ = demo
+    images = unit_images.unit_images(net, layer=4, units=[3, 0], steps=3, jitter=0)
+    assert images.shape == (2, 24, 24, 1)
+    assert unit_images.count_units(net) == 10 and unit_images.count_units(net, 1) == 8
+    with pytest.raises(DataError, match="units: 8 is out of range"):
+        unit_images.unit_images(net, layer=1, units=[8])
+    with pytest.raises(OptionError, match="layer must be None"):
+        unit_images.unit_images(net, layer=9)
+    with pytest.raises(OptionError, match="steps must be"):
+        unit_images.unit_images(net, steps=-1)
+    with pytest.raises(Cancelled):
+        unit_images.unit_images(net, steps=50, cancelled=lambda: True)
+
+
+def test_the_backward_walk_from_a_layer_is_the_numerical_gradient():
+    net = small_net()
+    x = np.random.default_rng(6).uniform(-0.5, 0.5, (1, 8, 8, 2))
+    layer, unit = 4, 3  # the second conv, before its tanh
+    _, caches = unit_images.forward_to(net, x, layer)
+    d = np.zeros((1,) + net.layers[layer].out_shape)
+    d[..., unit] = 1 / (4 * 4)
+    g = unit_images.backward_from(net, caches, layer, d)
+    eps = 1e-6
+    for pos in [(0, 1, 1, 0), (0, 6, 3, 1)]:
+        a, b = x.copy(), x.copy()
+        a[pos] += eps
+        b[pos] -= eps
+        num = (unit_images.unit_activations(net, a, layer)[0, unit]
+               - unit_images.unit_activations(net, b, layer)[0, unit]) / (2 * eps)
+        assert g[pos] == pytest.approx(num, rel=1e-5, abs=1e-9)
