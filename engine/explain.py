@@ -40,17 +40,18 @@ Everything here is plain numpy on ``net.trace`` passes, safe to call from a back
 thread while the network is used elsewhere (not while it trains: the weights would change
 under it).
 
-``python -m engine.explain --bench`` prints how long each method takes and the deletion
+``python -m engine.explain_bench`` prints how long each method takes and the deletion
 test's figures on the trained demo network.
 """
 import numbers
 
 import numpy as np
 
+from .data import to_float
 from .errors import DataError, OptionError
 
-#: Network input of a blank (0) pixel in the engine's scaling, ``0/255 - 0.5``.
-BACKGROUND = -0.5
+#: Network input of a blank (0) pixel in the engine's one input scaling: -0.5.
+BACKGROUND = float(to_float(np.uint8(0)))
 
 # Layers that apply an activation function to the conv before them (ConvNetJS's
 # ``activation`` option makes one): Grad-CAM takes their output.
@@ -303,6 +304,20 @@ def grad_cam(net, x, classes, layer=None, target="centred"):
     return np.matmul(np.matmul(my, cam), mx.T).astype(np.float32)
 
 
+def in_image_frame(maps, height, width, fill=0.0):
+    """Maps of a centre-cropped input ``(N, h, w)`` placed in the frame of the full images
+    ``(N, height, width)`` (as ``engine.data.network_input`` crops them: a 24x24 net sees
+    the centre of a 28x28 digit), ``fill`` outside the crop, so an overlay lines up."""
+    maps = np.asarray(maps)
+    n, h, w = maps.shape
+    if h > height or w > width:
+        raise DataError(f"maps of {w}x{h} do not fit in {width}x{height} images")
+    oy, ox = (height - h) // 2, (width - w) // 2
+    out = np.full((n, height, width), fill, np.float32)
+    out[:, oy:oy + h, ox:ox + w] = maps
+    return out
+
+
 METHODS = {"saliency": saliency, "gradient_x_input": gradient_x_input,
            "occlusion": occlusion, "grad_cam": grad_cam}
 
@@ -366,7 +381,7 @@ def deletion_test(net, x, method, fraction=0.1, classes=None, rng=None, backgrou
                           f"got {method!r}")
     x = net.check_batch(x)
     if classes is None:
-        classes = net.predict(x)
+        classes = net.trace(x).output.reshape(len(x), -1).argmax(axis=1)
     x, classes = check_inputs(net, x, classes)
     fraction = _float_option(fraction, "fraction")
     if not 0 < fraction <= 1:
@@ -402,49 +417,3 @@ def deletion_test(net, x, method, fraction=0.1, classes=None, rng=None, backgrou
         result[key] = float(drops.mean())
         result[f"{key}_drops"] = drops
     return result
-
-
-# -- python -m engine.explain --bench ------------------------------------------------------
-def _bench(examples=500, repeats=30):
-    import json
-    import time
-
-    from .data import RESOURCES, load_mnist, network_input
-    from .snapshots import load_snapshot
-
-    net, _ = load_snapshot(RESOURCES / "snapshots" / "convnetjs-demo-trained.json")
-    test = load_mnist().test
-    x = network_input(test.images[:examples], net.input_shape)
-    classes = net.predict(x)
-    for name, fn in METHODS.items():
-        times = []
-        for i in range(repeats):
-            t0 = time.perf_counter()
-            fn(net, x[i:i + 1], classes[i:i + 1])
-            times.append(time.perf_counter() - t0)
-        times = np.array(times) * 1000
-        r = deletion_test(net, x, name, 0.1, rng=0)
-        print(json.dumps({"method": name, "ms_one_example_median": round(float(np.median(times)), 2),
-                          "ms_one_example_max": round(float(times.max()), 2),
-                          "deletion_examples": examples, "base_probability": round(r["base"], 4),
-                          "drop_explained": round(r["explained"], 4),
-                          "drop_random": round(r["random"], 4),
-                          "drop_random_ink": round(r["random_ink"], 4)}), flush=True)
-
-
-def main(argv=None):
-    import argparse
-    p = argparse.ArgumentParser(prog="python -m engine.explain",
-                                description="Timings and deletion-test figures of the explanations "
-                                            "on the trained demo network.")
-    p.add_argument("--bench", action="store_true", help="measure (the only thing this does)")
-    p.add_argument("--examples", type=int, default=500, help="test images for the deletion test")
-    a = p.parse_args(argv)
-    if a.bench:
-        _bench(a.examples)
-    else:
-        p.print_help()
-
-
-if __name__ == "__main__":
-    main()

@@ -6,7 +6,7 @@ import pytest
 
 import engine
 from engine import DataError, OptionError, explain, unit_images
-from engine.data import RESOURCES, load_mnist, network_input
+from engine.data import RESOURCES, center_crop, load_mnist, network_input
 from engine.errors import Cancelled
 from engine.snapshots import load_snapshot
 
@@ -188,6 +188,18 @@ def test_upsampling_puts_each_cell_at_the_centre_of_its_receptive_field(demo):
     values = np.array([1.0, 5.0, -2.0, 3.0])
     # linear between the centres 2.5, 8.5, 14.5, 20.5; the end values beyond them
     np.testing.assert_allclose(m @ values, np.interp(np.arange(24), [2.5, 8.5, 14.5, 20.5], values))
+
+
+def test_maps_placed_in_the_frame_of_the_full_images(demo):
+    net, x, labels = demo
+    images = load_mnist().test.images[:2]
+    maps = explain.saliency(net, network_input(images, net.input_shape), labels[:2])
+    framed = explain.in_image_frame(maps, 28, 28)
+    assert framed.shape == (2, 28, 28)
+    np.testing.assert_array_equal(center_crop(framed[..., None], 24)[..., 0], maps)
+    assert framed[:, :2].sum() == 0 and framed[:, :, -2:].sum() == 0
+    with pytest.raises(DataError, match="do not fit"):
+        explain.in_image_frame(maps, 20, 28)
 
 
 def test_explanations_are_safe_from_several_threads(demo):
