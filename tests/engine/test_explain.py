@@ -162,6 +162,29 @@ def test_occlusion_averages_over_the_patches_that_cover_a_pixel():
     assert maps[0, 2, 5] == pytest.approx(want, rel=1e-5)
 
 
+def test_occlusion_skips_only_squares_that_change_nothing():
+    net = small_net()
+    x = np.random.default_rng(7).uniform(-0.5, 0.5, (2, 8, 8, 2))
+    x[0, :5] = explain.BACKGROUND  # blank top of the first image, all of the second but a pixel
+    x[1] = explain.BACKGROUND
+    x[1, 6, 1, 1] = 0.3
+    c = np.array([2, 1])
+    maps = explain.occlusion(net, x, c, patch=2, stride=1)
+    p = net.trace(x).output.reshape(2, -1)[np.arange(2), c]
+    want = np.zeros((2, 8, 8))
+    for y in range(7):
+        for xx in range(7):
+            hidden = x.copy()
+            hidden[:, y:y + 2, xx:xx + 2] = explain.BACKGROUND
+            want[:, y:y + 2, xx:xx + 2] += (p - net.trace(hidden).output.reshape(2, -1)[np.arange(2), c])[:, None, None]
+    count = np.zeros((8, 8))
+    for y in range(7):
+        for xx in range(7):
+            count[y:y + 2, xx:xx + 2] += 1
+    np.testing.assert_allclose(maps, want / count, rtol=1e-5, atol=1e-9)
+    assert (maps[1, :5] == 0).all() and maps[1, 6, 1] != 0
+
+
 def test_grad_cam_weighs_the_rectified_maps_by_their_mean_gradient():
     net = small_net()
     x = np.random.default_rng(5).uniform(-0.5, 0.5, (2, 8, 8, 2))
