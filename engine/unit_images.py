@@ -23,29 +23,6 @@ from .errors import DataError, OptionError
 from .tasks import Reporter
 
 
-def forward_to(net, x, layer):
-    """``(outputs, caches)`` of layers ``0 .. layer`` for ``x`` (inference, layer by layer)."""
-    outs, caches = [x], [None]
-    for lyr in net.layers[1:layer + 1]:
-        x, cache = lyr.forward(x, False, None)
-        outs.append(x)
-        caches.append(cache)
-    return outs, caches
-
-
-def backward_from(net, caches, layer, d):
-    """The gradient with respect to the input, from ``d`` at ``layer``'s output.
-
-    ``Net.trace`` starts its backward passes at the loss layer; this walks the layers'
-    own backward steps from any layer (parameter gradients go to scratch arrays).
-    """
-    for i in range(layer, 0, -1):
-        lyr = net.layers[i]
-        scratch = tuple(np.empty_like(getattr(lyr, g)) for g in lyr.grad_attrs)
-        d = lyr.backward(caches[i], d, scratch, True)
-    return d
-
-
 def unit_layer(net, layer):
     """``layer`` checked: None (the classes) or the index of a layer whose channels are units."""
     last = len(net.layers) - 1
@@ -73,8 +50,7 @@ def unit_activations(net, x, layer=None):
     if idx is None:
         s = net.trace(x).acts[-2].reshape(len(x), -1).astype(np.float64)
         return s - s.mean(axis=1, keepdims=True)
-    outs, _ = forward_to(net, x, idx)
-    return outs[idx].mean(axis=(1, 2)).astype(np.float64)
+    return net.trace(x).acts[idx].mean(axis=(1, 2)).astype(np.float64)
 
 
 def _blur(x, sigma):
@@ -157,8 +133,7 @@ def unit_images(net, layer=None, units=None, steps=200, step_size=0.05, l2=0.002
             report.progress(step / steps)
         dy, dx = rng.integers(-jitter, jitter + 1, 2) if jitter else (0, 0)
         shifted = np.roll(x, (dy, dx), axis=(1, 2))
-        _, caches = forward_to(net, shifted, target)
-        g = np.roll(backward_from(net, caches, target, d), (-dy, -dx), axis=(1, 2))
+        g = np.roll(net.trace(shifted, out_grad=(target, d)).input_grad, (-dy, -dx), axis=(1, 2))
         scale = np.abs(g).mean(axis=(1, 2, 3), keepdims=True)
         x += step_size * g / np.maximum(scale, 1e-12)
         x *= 1 - l2

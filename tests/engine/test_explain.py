@@ -339,21 +339,3 @@ def test_unit_images_for_chosen_units_and_bad_requests(demo):
         unit_images.unit_images(net, steps=-1)
     with pytest.raises(Cancelled):
         unit_images.unit_images(net, steps=50, cancelled=lambda: True)
-
-
-def test_the_backward_walk_from_a_layer_is_the_numerical_gradient():
-    net = small_net()
-    x = np.random.default_rng(6).uniform(-0.5, 0.5, (1, 8, 8, 2))
-    layer, unit = 4, 3  # the second conv, before its tanh
-    _, caches = unit_images.forward_to(net, x, layer)
-    d = np.zeros((1,) + net.layers[layer].out_shape)
-    d[..., unit] = 1 / (4 * 4)
-    g = unit_images.backward_from(net, caches, layer, d)
-    eps = 1e-6
-    for pos in [(0, 1, 1, 0), (0, 6, 3, 1)]:
-        a, b = x.copy(), x.copy()
-        a[pos] += eps
-        b[pos] -= eps
-        num = (unit_images.unit_activations(net, a, layer)[0, unit]
-               - unit_images.unit_activations(net, b, layer)[0, unit]) / (2 * eps)
-        assert g[pos] == pytest.approx(num, rel=1e-5, abs=1e-9)
