@@ -3,7 +3,7 @@ import numpy as np
 
 
 def test_evaluate_the_trained_demo(window, qtbot):
-    assert window.open_trained_demo()
+    assert window.files.open_trained_demo()
     window.tabs.setCurrentWidget(window.evaluate)
     window.evaluate.button.click()
     qtbot.waitUntil(lambda: window.evaluate.button.isEnabled() and "Test accuracy" in window.evaluate.result.text(),

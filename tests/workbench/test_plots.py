@@ -2,7 +2,7 @@
 import numpy as np
 from PySide6.QtCore import QPointF
 
-from workbench.panels.plots import AccuracyPlotView, LossPlotView, Series, thin
+from workbench.views.train.plots import AccuracyPlotView, LossPlotView, Series, thin
 
 
 def test_series_smooths():
