@@ -75,6 +75,19 @@ def _count(lo, hi, tip, step=1, suffix=""):
     return w
 
 
+def _row(*parts):
+    """Widgets (and words, for strings) side by side in one form row."""
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for p in parts:
+        if isinstance(p, str):
+            lay.addWidget(QLabel(p))
+        else:
+            lay.addWidget(p, 0 if isinstance(p, (QLabel, QCheckBox)) else 1)
+    return w
+
+
 class TrainPanel(QWidget):
     """The experiment's training settings, the buttons, the progress and the statistics of a run."""
 
@@ -84,6 +97,7 @@ class TrainPanel(QWidget):
         self.session = session
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
+        lay.setSpacing(6)
         lay.addWidget(self._data_box())
         lay.addWidget(self._trainer_box())
         lay.addLayout(self._buttons())
@@ -123,7 +137,6 @@ class TrainPanel(QWidget):
         self.validation = _count(0, 50000, "Training images held out to measure validation accuracy "
                                  "(applies when training starts).", 1000)
         self.validation.valueChanged.connect(self.session.set_validation)
-        f.addRow("Validation", self.validation)
         self.epochs = QDoubleSpinBox()
         self.epochs.setObjectName("epochs")
         self.epochs.setRange(0.01, 100000)
@@ -131,7 +144,7 @@ class TrainPanel(QWidget):
         self.epochs.setToolTip("Train runs this many passes over the training images, then stops "
                                "(and Train again goes on for as many more). +1 epoch adds one.")
         self.epochs.valueChanged.connect(self.session.set_epochs)
-        f.addRow("Epochs", self.epochs)
+        f.addRow("Validation", _row(self.validation, "epochs", self.epochs))
         self.crop = QLabel()
         self.crop.setToolTip("Larger images are cut to the network's input: random crops while training "
                              "(as the ConvNetJS demo, 28x28 to 24x24), the centre crop for testing.")
@@ -140,12 +153,7 @@ class TrainPanel(QWidget):
         self.flip = QCheckBox("flip")
         self.flip.setToolTip("Random horizontal flips (not useful for digits; for other data).")
         self.flip.toggled.connect(lambda on: self.session.set_augment(flip=on))
-        aug = QHBoxLayout()
-        aug.addWidget(self.crop)
-        aug.addWidget(QLabel("shift"))
-        aug.addWidget(self.shift)
-        aug.addWidget(self.flip)
-        f.addRow("Augment", aug)
+        f.addRow("Augment", _row(self.crop, "shift", self.shift, self.flip))
         return box
 
     def _trainer_box(self):
@@ -176,16 +184,23 @@ class TrainPanel(QWidget):
         self.factor.setSingleStep(0.05)
         self.factor.setToolTip("The learning rate is multiplied by this every period.")
         self.every = _count(1, 10 ** 8, "The period, in examples seen (an epoch of MNIST is 55,000 with the "
-                            "default validation split).", 5000, " examples")
-        self.total = _count(0, 10 ** 9, "Examples over which the rate falls to the minimum.", 10000, " examples")
+                            "default validation split).", 5000)
+        self.total = _count(0, 10 ** 9, "Examples over which the rate falls to the minimum.", 10000)
         self.total.setSpecialValueText("the whole run")
         self.minimum = _rate(1.0, "Where the cosine ends.")
         self.schedule_rows = {}
-        for key, label, w in (("factor", "  factor", self.factor), ("every", "  every", self.every),
-                              ("total", "  over", self.total), ("minimum", "  down to", self.minimum)):
+        self.schedule_settings = QWidget()
+        row = QHBoxLayout(self.schedule_settings)
+        row.setContentsMargins(0, 0, 0, 0)
+        for key, label, w in (("factor", "×", self.factor), ("every", "every", self.every),
+                              ("total", "over", self.total), ("minimum", "to", self.minimum)):
             w.setObjectName(f"schedule_{key}")
-            f.addRow(label, w)
-            self.schedule_rows[key] = w
+            caption = QLabel(label)
+            caption.setToolTip(w.toolTip())
+            row.addWidget(caption)
+            row.addWidget(w, 1)
+            self.schedule_rows[key] = (caption, w)
+        f.addRow("", self.schedule_settings)
         self.factor.valueChanged.connect(lambda v: self._schedule_setting("factor", v))
         self.every.valueChanged.connect(lambda v: self._schedule_setting("every", v))
         self.total.valueChanged.connect(lambda v: self._schedule_setting("total", v or None))
@@ -202,10 +217,9 @@ class TrainPanel(QWidget):
         f.addRow("Batch size", self.batch)
         self.l1 = _rate(1.0, "L1 weight decay (pushes weights to exactly zero).")
         self.l1.valueChanged.connect(lambda v: s.set_trainer_option("l1_decay", v))
-        f.addRow("L1 decay", self.l1)
         self.l2 = _rate(1.0, "L2 weight decay (keeps weights small).")
         self.l2.valueChanged.connect(lambda v: s.set_trainer_option("l2_decay", v))
-        f.addRow("L2 decay", self.l2)
+        f.addRow("Decay", _row("L1", self.l1, "L2", self.l2))
         return box
 
     def _buttons(self):
@@ -286,8 +300,10 @@ class TrainPanel(QWidget):
             self._put(self.every, sched["every"])
             self._put(self.total, sched["total"] or 0)
             self._put(self.minimum, sched["minimum"])
-        for key, w in self.schedule_rows.items():
-            self.trainer_form.setRowVisible(w, key in SCHEDULE_SETTINGS[kind])
+        for key, widgets in self.schedule_rows.items():
+            for w in widgets:
+                w.setVisible(key in SCHEDULE_SETTINGS[kind])
+        self.trainer_form.setRowVisible(self.schedule_settings, kind != "constant")
         self._put(self.validation, exp.validation)
         self._put(self.epochs, exp.epochs)
         self._put(self.shift, exp.augment["shift"])
@@ -301,9 +317,9 @@ class TrainPanel(QWidget):
         rows = self.session.doc.rows
         image = self.session.dataset.train.shape
         if rows and rows[0] and rows[0]["out_sy"] < image[0]:
-            self.crop.setText(f"random {rows[0]['out_sx']}x{rows[0]['out_sy']} crops,")
+            self.crop.setText(f"random {rows[0]['out_sx']}x{rows[0]['out_sy']} crop")
         else:
-            self.crop.setText("no crop,")
+            self.crop.setText("no crop")
 
     def _schedule_kind_changed(self, kind):
         settings = {}

@@ -1,7 +1,7 @@
 """Train: the controls in a narrow column; the loss and accuracy plots and the test gallery, large."""
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QScrollArea, QSplitter
+from PySide6.QtWidgets import QScrollArea, QSplitter, QStyle
 
 from .controls import TrainPanel
 from .gallery import TestGallery
@@ -29,8 +29,8 @@ class TrainPlace(QSplitter):
         column.setWidgetResizable(True)
         column.setFrameShape(QScrollArea.NoFrame)
         column.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        column.setMinimumWidth(self.controls.sizeHint().width() + 16)
-        column.setMaximumWidth(400)
+        bar = column.style().pixelMetric(QStyle.PM_ScrollBarExtent)
+        column.setFixedWidth(self.controls.maximumWidth() + bar + 4)  # room for the scroll bar
         self.addWidget(column)
         self.addWidget(right)
         self.setStretchFactor(1, 1)
