@@ -255,10 +255,11 @@ def predict_digit(state, weights, digit, preprocess_ms=0.0):
     """Draw's answer for a drawn digit (28x28 floats in [0, 1]): probabilities, or why there are none.
 
     Returns a dict with ``probs`` (or ``message``), ``crop`` (the input size when
-    the network sees a centre crop), ``ms`` (preprocess + predict), ``untrained``.
+    the network sees a centre crop), ``ms`` (preprocess + predict), ``untrained``,
+    and what the answer was made from: ``weights``, ``version`` and ``input``.
     """
     t0 = time.perf_counter()
-    out = {"crop": None, "untrained": weights.untrained, "version": weights.version}
+    out = {"crop": None, "untrained": weights.untrained, "version": weights.version, "weights": weights}
     sy, sx, depth = weights.input_shape
     if sy == sx and sy < digit.shape[0]:
         out["crop"] = sy
@@ -272,7 +273,7 @@ def predict_digit(state, weights, digit, preprocess_ms=0.0):
         out["message"] = "This network does regression, not classification."
     else:
         state.check()
-        x = network_input(digit[None], weights.input_shape)
+        x = out["input"] = network_input(digit[None], weights.input_shape)
         out["probs"] = np.array(weights.forward(x).reshape(-1), dtype=np.float32)
     out["ms"] = preprocess_ms + (time.perf_counter() - t0) * 1000
     return out
