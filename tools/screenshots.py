@@ -9,7 +9,9 @@ from PySide6.QtCore import QEventLoop, QPointF, QSettings, Qt, QTimer  # noqa: E
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-OUT = pathlib.Path(__file__).resolve().parents[1] / "docs"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs"
+sys.path.insert(0, str(ROOT))  # this checkout's engine and workbench, whatever is installed
 
 
 def run_for(app, seconds):

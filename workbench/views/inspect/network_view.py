@@ -391,14 +391,18 @@ class NetworkView(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
-    import engine
     from engine.data import load_mnist
-    from engine.presets import load_preset
+    from engine.experiment import preset
+    from ... import theme
+    from ...jobs import TaskState, inspect_example
+    from ...weights import Weights
     app = QApplication([])
+    theme.apply(app)
     ds = load_mnist()
-    net = engine.Net(load_preset("convnetjs-demo")["layer_defs"], seed=0)
+    weights = Weights(preset("convnetjs-demo").build_net(seed=0))
     w = NetworkView()
-    w.show_state(network_state(net, ds.test.images[0], int(ds.test.labels[0]), "test example #0"))
+    w.show_state(inspect_example(TaskState(), weights, ds.test.images[0], int(ds.test.labels[0]),
+                                 "test example #0"))
     w.resize(1100, 800)
     w.show()
     app.exec()
