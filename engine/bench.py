@@ -48,7 +48,8 @@ def _timed(step, seconds, batch):
 
 
 def worker_engine(batch, seconds):
-    from . import Net, Trainer, parallel, workers
+    from . import Net, Trainer, parallel
+    from .execution import processes as workers
     parallel.hold_freed_memory()  # as the CLI and the app do
     x, y = _mnist_batches(batch)
     ready = workers.warm_up()  # measure training, not the worker processes' start

@@ -29,7 +29,7 @@ def _rss_mb(pid="self"):
 
 def _workers_rss_mb():
     """Resident memory of the engine's worker processes, which train part of each batch."""
-    from engine import workers
+    from engine.execution import processes as workers
     return sum(_rss_mb(pid) for pid in workers.pids())
 
 
@@ -70,7 +70,7 @@ def headless(dataset, batch, seconds):
     from engine.data import split_validation
     from engine.presets import load_preset
     from engine.training import Run
-    from engine import workers
+    from engine.execution import processes as workers
     workers.warm_up()  # as the GUI run below, which starts after this one
     p = load_preset("convnetjs-demo")
     net = engine.Net(p["layer_defs"], seed=0)

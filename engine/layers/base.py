@@ -14,89 +14,61 @@ from ..errors import SnapshotError, SpecError
 
 
 class Layer:
+    """One layer type: options and shapes, parameters, and a forward/backward pair.
+
+    ``forward(x, training, rng) -> (out, cache)`` and
+    ``backward(cache, dout, grads, need_dx) -> dx`` are pure: the cache holds what the
+    backward pass needs, ``grads`` (one array per parameter, in ``param_attrs`` order)
+    receives the parameter gradients. Nothing about a batch is kept on the layer, so a
+    net may run several batches on several threads at once. How a whole stack runs
+    (pieces, threads, processes, layers folded together) is ``engine.execution``'s business.
+    """
+
     layer_type = None
     has_params = False
     # Attribute names of parameters and of their gradients, in params_and_grads order.
     param_attrs = ()
     grad_attrs = ()
+    # Arrays that are neither parameters nor gradients but belong to the weights
+    # (batchnorm's running statistics): copied with them, restored with them.
+    state_attrs = ()
 
     def __init__(self, opts, in_shape):
         self.opts = dict(opts)
         self.in_sy, self.in_sx, self.in_depth = in_shape
         self.out_sy, self.out_sx, self.out_depth = in_shape
-        self._out_act = self._out_grad = None
-        self._act_parts = self._grad_parts = None
-        self._lazy_act = self._lazy_grad = None
         self.dtype = np.float32
+        self._last = None  # the net's record of its last stateful pass (see out_act)
+        self.index = None  # this layer's position in its net
 
-    # -- last activations and gradients ------------------------------------
-    # When a batch was split across threads the pieces live in the replicas'
-    # layers; they are joined only when somebody asks (training never does).
-    # A layer whose pass the net folded into its neighbour's (a relu before a max
-    # pool) holds a function that computes its values when somebody asks.
+    # -- the last stateful pass (ConvNetJS's out_act / out_grad) -----------------
     @property
     def out_act(self):
-        if self._out_act is None:
-            if self._act_parts is not None:
-                self._out_act = np.concatenate([l._part_act() for l in self._act_parts])
-            elif self._lazy_act is not None:
-                self._out_act, self._lazy_act = self._lazy_act(), None
-        return self._out_act
-
-    @out_act.setter
-    def out_act(self, value):
-        self._out_act, self._act_parts, self._lazy_act = value, None, None
+        """This layer's output batch of the net's last ``forward``/``backward`` call."""
+        t = self._last.trace if self._last is not None else None
+        return None if t is None else t.acts[self.index]
 
     @property
     def out_grad(self):
-        if self._out_grad is None:
-            if self._grad_parts is not None:
-                self._out_grad = np.concatenate([l._part_grad() for l in self._grad_parts])
-            elif self._lazy_grad is not None:
-                self._out_grad, self._lazy_grad = self._lazy_grad(), None
-        return self._out_grad
-
-    @out_grad.setter
-    def out_grad(self, value):
-        self._out_grad, self._grad_parts, self._lazy_grad = value, None, None
-
-    def set_lazy(self, act=None, grad=None):
-        """``out_act``/``out_grad`` computed by these functions when first asked for."""
-        if act is not None:
-            self._out_act, self._act_parts, self._lazy_act = None, None, act
-        if grad is not None:
-            self._out_grad, self._grad_parts, self._lazy_grad = None, None, grad
-
-    def _part_act(self):  # as a part of a split batch (see engine.workers.HeldPart)
-        return self.out_act
-
-    def _part_grad(self):
-        return self.out_grad
-
-    def _held(self):
-        """``(act, grad)``, each an array, None, or a function computing it: this
-        process's share of a batch, before the layer is pointed at all the shares."""
-        act = self._out_act if self._out_act is not None else self._lazy_act
-        grad = self._out_grad if self._out_grad is not None else self._lazy_grad
-        return act, grad
+        """The gradient of the mean loss with respect to ``out_act`` (after ``backward``)."""
+        t = self._last.trace if self._last is not None else None
+        return None if t is None or t.grads is None else t.grads[self.index]
 
     def clone(self, share_params):
-        """A copy without cached batches; parameters shared or copied, gradients new."""
+        """A copy; parameters (and state) shared or copied, gradients new."""
         other = copy.copy(self)
-        # settings are public attributes; everything cached from a batch starts with "_"
-        other.__dict__ = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
-        other._out_act = other._out_grad = None
-        other._act_parts = other._grad_parts = None
-        other._lazy_act = other._lazy_grad = None
-        for name in self.param_attrs:
+        other._last = None
+        for name in self.param_attrs + self.state_attrs:
             if not share_params:
                 setattr(other, name, getattr(self, name).copy())
         for name in self.grad_attrs:
             setattr(other, name, np.zeros_like(getattr(self, name)))
-        for name in ("running_mean", "running_var"):
-            if hasattr(self, name) and not share_params:
-                setattr(other, name, getattr(self, name).copy())
         return other
+
+    def __getstate__(self):  # sent to worker processes without the net's record
+        state = dict(self.__dict__)
+        state["_last"] = None
+        return state
 
     # -- shapes -----------------------------------------------------------
     @property
@@ -115,10 +87,12 @@ class Layer:
     def init_params(self, rng, dtype):
         self.dtype = dtype
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, rng=None):
+        """``(out, cache)`` for the batch ``x``."""
         raise NotImplementedError
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, cache, dout, grads=(), need_dx=True):
+        """The input gradient (None without ``need_dx``); parameter gradients into ``grads``."""
         raise NotImplementedError
 
     def params_and_grads(self):

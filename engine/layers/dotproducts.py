@@ -7,27 +7,8 @@ in the same order as an input window, and fc weights are ``(num_neurons, num_inp
 import numpy as np
 
 from ..errors import SnapshotError, SpecError
+from .. import kernels
 from .base import Layer, float_opt, int_opt, vol_from_json, vol_to_json
-from . import im2col
-
-
-def _column_sums(layer, d2, out):
-    """``d2.sum(axis=0)`` as a product with ones: many times faster for tall, narrow d2."""
-    ones = layer.__dict__.get("_ones")
-    if ones is None or ones.shape[0] != d2.shape[0] or ones.dtype != d2.dtype:
-        ones = layer._ones = np.ones(d2.shape[0], dtype=d2.dtype)
-    np.matmul(ones, d2, out=out)
-
-
-def _add_bias(out, biases):
-    """``out += biases`` over rows ``(..., k * len(biases))``: one long row at a time
-    (numpy broadcasts a short vector slowly)."""
-    reps = out.shape[-1] // biases.shape[0]
-    if reps > 1 and out.size >= 8192:
-        out += np.tile(biases, reps)
-    else:
-        rows = out.reshape(-1, biases.shape[0])
-        rows += biases
 
 
 def _init_bias(n, opts, dtype):
@@ -60,8 +41,6 @@ class ConvLayer(Layer):
         self.out_sy = (hp - self.sy) // self.stride + 1
         self.out_sx = (wp - self.sx) // self.stride + 1
         self.out_depth = self.filters
-        # Output positions computed together by one window row (im2col.tiled_windows).
-        self.tile = im2col.tile_width(self.out_sx, self.filters, self.stride)
 
     @property
     def n_params(self):
@@ -80,36 +59,13 @@ class ConvLayer(Layer):
         self.dweights = np.zeros_like(self.weights)
         self.dbiases = np.zeros_like(self.biases)
 
-    def forward(self, x, training=False):
-        self._x_shape = x.shape
-        n, f = x.shape[0], self.filters
-        self._t = t = im2col.tile_for(self.tile, n * self.out_sy * self.out_sx)
-        xp = im2col.pad_batch(x, self.pad)
-        self._cols = cols = im2col.tiled_windows(xp, self.sy, self.sx, self.stride,
-                                                 self.out_sy, self.out_sx, t)
-        out = cols @ im2col.tiled_filters(self.weights, self.stride, t)
-        _add_bias(out.reshape(n * self.out_sy, self.out_sx * f), self.biases)
-        self.out_act = out.reshape(n, self.out_sy, self.out_sx, f)
-        return self.out_act
+    def forward(self, x, training=False, rng=None):
+        return kernels.conv_forward(x, self.weights, self.biases, self.stride, self.pad)
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
-        t, f = self._t, self.filters
-        if t == 1:
-            np.matmul(dout.reshape(-1, f).T, self._cols, out=self.dweights.reshape(f, -1))
-        else:
-            g = self._cols.T @ dout.reshape(-1, t * f)
-            im2col.untile_filter_grad(g, self.weights.shape, self.stride, t, self.dweights)
-        _column_sums(self, dout.reshape(-1, f), self.dbiases)
-        if not need_dx:
-            return None
-        if self.stride == 1:
-            dx = im2col.conv_input_grad(dout, self.weights, self.pad)
-            if dx is not None and dx.shape == self._x_shape:
-                return dx
-        dcols = dout.reshape(-1, f) @ self.weights.reshape(f, -1)
-        return im2col.fold(dcols, self._x_shape, self.sy, self.sx, self.stride, self.pad,
-                           self.out_sy, self.out_sx)
+    def backward(self, cache, dout, grads=(), need_dx=True):
+        dweights, dbiases = grads
+        return kernels.conv_backward(cache, dout, self.weights, self.stride, self.pad,
+                                     dweights, dbiases, need_dx)
 
     def params_and_grads(self):
         return [
@@ -178,22 +134,20 @@ class FullyConnLayer(Layer):
         self.dweights = np.zeros_like(self.weights)
         self.dbiases = np.zeros_like(self.biases)
 
-    def forward(self, x, training=False):
-        self._x = x2 = x.reshape(x.shape[0], -1)
-        self._x_shape = x.shape
+    def forward(self, x, training=False, rng=None):
+        x2 = x.reshape(x.shape[0], -1)
         out = x2 @ self.weights.T
         out += self.biases
-        self.out_act = out.reshape(x.shape[0], 1, 1, self.num_neurons)
-        return self.out_act
+        return out.reshape(x.shape[0], 1, 1, self.num_neurons), (x2, x.shape)
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
+    def backward(self, cache, dout, grads=(), need_dx=True):
+        x2, x_shape = cache
+        dweights, dbiases = grads
         d2 = dout.reshape(-1, self.num_neurons)
-        np.matmul(d2.T, self._x, out=self.dweights)
-        _column_sums(self, d2, self.dbiases)
-        if not need_dx:
-            return None
-        return (d2 @ self.weights).reshape(self._x_shape)
+        np.matmul(d2.T, x2, out=dweights)
+        kernels.column_sums(d2, dbiases)
+        if need_dx:
+            return (d2 @ self.weights).reshape(x_shape)
 
     params_and_grads = ConvLayer.params_and_grads
 

@@ -17,25 +17,21 @@ class DropoutLayer(Layer):
         super().__init__(opts, in_shape)
         self.drop_prob = float_opt(opts, "drop_prob", "dropout", 0.5, minimum=0.0,
                                    maximum=1.0, exclusive_max=True)
-        self.rng = np.random.default_rng()
 
     def describe(self):
         return f"dropout {self.drop_prob:g}"
 
-    def forward(self, x, training=False):
-        if training and self.drop_prob > 0:
-            keep = self.rng.random(x.shape, dtype=np.float32) >= self.drop_prob
-            self._mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.drop_prob))
-            self.out_act = x * self._mask
-        else:
-            self._mask = None
-            self.out_act = x
-        return self.out_act
+    def forward(self, x, training=False, rng=None):
+        """Training needs ``rng`` (the caller's generator: the net's, or a piece's own)."""
+        if not (training and self.drop_prob > 0):
+            return x, None
+        keep = rng.random(x.shape, dtype=np.float32) >= self.drop_prob
+        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.drop_prob))
+        return x * mask, mask
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
+    def backward(self, mask, dout, grads=(), need_dx=True):
         if need_dx:
-            return dout if self._mask is None else dout * self._mask
+            return dout if mask is None else dout * mask
 
     def to_json(self):
         j = super().to_json()

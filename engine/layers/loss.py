@@ -21,19 +21,26 @@ class LossLayer(Layer):
         self.out_sx = self.out_sy = 1
         self.out_depth = self.num_inputs
 
-    def forward(self, x, training=False):
-        self._x_shape = x.shape
-        self._x = x.reshape(x.shape[0], -1)
-        self.out_act = self._output(self._x).reshape(x.shape[0], 1, 1, -1)
-        return self.out_act
+    def forward(self, x, training=False, rng=None):
+        x2 = x.reshape(x.shape[0], -1)
+        out = self._output(x2)
+        return out.reshape(x.shape[0], 1, 1, -1), (x2, out, x.shape)
 
     def _output(self, x):
         return x
 
-    def loss(self, y, n_total=None):
-        """Mean loss over the last forward batch, and its gradient with respect to the
-        layer's input; the gradient is divided by ``n_total`` (default: this batch)."""
-        return self._loss(self.targets(y, self._x.shape[0], self._x.dtype), n_total)
+    def backward(self, cache, dout, grads=(), need_dx=True):
+        raise TypeError("a loss layer's gradient comes from loss(cache, y)")
+
+    def loss(self, cache, y, n_total=None, checked=False):
+        """Mean loss over the batch of ``cache`` (from ``forward``), and its gradient with
+        respect to the layer's input; the gradient is divided by ``n_total`` (default:
+        this batch). ``checked``: ``y`` already came through ``targets``."""
+        x2, out, x_shape = cache
+        if not checked:
+            y = self.targets(y, x2.shape[0], x2.dtype)
+        loss, dx = self._loss(x2, out, y, n_total or x2.shape[0])
+        return loss, dx.reshape(x_shape)
 
     def to_json(self):
         j = super().to_json()
@@ -86,16 +93,15 @@ class SoftmaxLayer(_ClassLoss):
         e /= e.sum(axis=1, keepdims=True)
         return e
 
-    def _loss(self, y, n_total):
-        p = self.out_act.reshape(self._x.shape)
+    def _loss(self, x, p, y, n_total):
         n = p.shape[0]
         rows = np.arange(n)
         py = p[rows, y]
         loss = float(-np.mean(np.log(np.maximum(py, np.finfo(p.dtype).tiny))))
         dx = p.copy()
         dx[rows, y] -= 1
-        dx *= p.dtype.type(1.0 / (n_total or n))
-        return loss, dx.reshape(self._x_shape)
+        dx *= p.dtype.type(1.0 / n_total)
+        return loss, dx
 
     @classmethod
     def opts_from_json(cls, obj):
@@ -109,8 +115,7 @@ class SVMLayer(_ClassLoss):
     def describe(self):
         return f"svm {self.num_inputs} classes"
 
-    def _loss(self, y, n_total):
-        x = self._x
+    def _loss(self, x, out, y, n_total):
         n = x.shape[0]
         rows = np.arange(n)
         margins = x - x[rows, y][:, None] + 1
@@ -119,8 +124,8 @@ class SVMLayer(_ClassLoss):
         loss = float(np.sum(margins[pos]) / n)
         dx = pos.astype(x.dtype)
         dx[rows, y] = -pos.sum(axis=1)
-        dx *= x.dtype.type(1.0 / (n_total or n))
-        return loss, dx.reshape(self._x_shape)
+        dx *= x.dtype.type(1.0 / n_total)
+        return loss, dx
 
 
 class RegressionLayer(LossLayer):
@@ -146,12 +151,10 @@ class RegressionLayer(LossLayer):
             raise DataError("regression: a target is not finite")
         return y
 
-    def _loss(self, y, n_total):
-        x = self._x
-        n = x.shape[0]
+    def _loss(self, x, out, y, n_total):
         d = x - y
-        loss = float(0.5 * np.sum(d * d) / n)
-        return loss, (d * x.dtype.type(1.0 / (n_total or n))).reshape(self._x_shape)
+        loss = float(0.5 * np.sum(d * d) / x.shape[0])
+        return loss, d * x.dtype.type(1.0 / n_total)
 
 
 class InputLayer(Layer):
@@ -172,9 +175,8 @@ class InputLayer(Layer):
     def opts_from_json(cls, obj):
         return {k: obj.get(k) for k in ("out_sx", "out_sy", "out_depth")}
 
-    def forward(self, x, training=False):
-        self.out_act = x
-        return x
+    def forward(self, x, training=False, rng=None):
+        return x, None
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
+    def backward(self, cache, dout, grads=(), need_dx=True):
+        return dout

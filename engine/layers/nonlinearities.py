@@ -8,16 +8,15 @@ from .base import Layer, float_opt, int_opt
 class ReluLayer(Layer):
     layer_type = "relu"
 
-    def forward(self, x, training=False):
-        self.out_act = np.maximum(x, 0)
-        return self.out_act
+    def forward(self, x, training=False, rng=None):
+        out = np.maximum(x, 0)
+        return out, out
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
+    def backward(self, out, dout, grads=(), need_dx=True):
         if need_dx:
             # ConvNetJS: no gradient where the output is <= 0. (A multiply by the
             # boolean mask is an order of magnitude faster than np.where here.)
-            return dout * (self.out_act > 0)
+            return dout * (out > 0)
 
 
 class LeakyReluLayer(Layer):
@@ -32,15 +31,13 @@ class LeakyReluLayer(Layer):
     def describe(self):
         return f"leaky_relu alpha {self.alpha:g}"
 
-    def forward(self, x, training=False):
-        self._pos = x > 0
-        self.out_act = np.where(self._pos, x, x * x.dtype.type(self.alpha))
-        return self.out_act
+    def forward(self, x, training=False, rng=None):
+        pos = x > 0
+        return np.where(pos, x, x * x.dtype.type(self.alpha)), pos
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
+    def backward(self, pos, dout, grads=(), need_dx=True):
         if need_dx:
-            return np.where(self._pos, dout, dout * dout.dtype.type(self.alpha))
+            return np.where(pos, dout, dout * dout.dtype.type(self.alpha))
 
     def to_json(self):
         j = super().to_json()
@@ -55,29 +52,25 @@ class LeakyReluLayer(Layer):
 class SigmoidLayer(Layer):
     layer_type = "sigmoid"
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, rng=None):
         # 0.5*(1+tanh(x/2)) is the logistic function without overflow in exp.
-        self.out_act = 0.5 * (1 + np.tanh(0.5 * x))
-        return self.out_act
+        y = 0.5 * (1 + np.tanh(0.5 * x))
+        return y, y
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
+    def backward(self, y, dout, grads=(), need_dx=True):
         if need_dx:
-            y = self.out_act
             return dout * y * (1 - y)
 
 
 class TanhLayer(Layer):
     layer_type = "tanh"
 
-    def forward(self, x, training=False):
-        self.out_act = np.tanh(x)
-        return self.out_act
+    def forward(self, x, training=False, rng=None):
+        y = np.tanh(x)
+        return y, y
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
+    def backward(self, y, dout, grads=(), need_dx=True):
         if need_dx:
-            y = self.out_act
             return dout * (1 - y * y)
 
 
@@ -97,18 +90,16 @@ class MaxoutLayer(Layer):
     def describe(self):
         return f"maxout group {self.group_size}"
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, rng=None):
         g = x.reshape(x.shape[:3] + (self.out_depth, self.group_size))
-        self._idx = g.argmax(axis=-1)
-        self.out_act = np.take_along_axis(g, self._idx[..., None], axis=-1)[..., 0]
-        return self.out_act
+        idx = g.argmax(axis=-1)
+        return np.take_along_axis(g, idx[..., None], axis=-1)[..., 0], idx
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
+    def backward(self, idx, dout, grads=(), need_dx=True):
         if not need_dx:
             return None
         dx = np.zeros(dout.shape + (self.group_size,), dtype=dout.dtype)
-        np.put_along_axis(dx, self._idx[..., None], dout[..., None], axis=-1)
+        np.put_along_axis(dx, idx[..., None], dout[..., None], axis=-1)
         return dx.reshape(dout.shape[:3] + (self.in_depth,))
 
     def to_json(self):

@@ -38,24 +38,21 @@ class LocalResponseNormalizationLayer(Layer):
     def describe(self):
         return f"lrn n {self.n}, k {self.k:g}, alpha {self.alpha:g}, beta {self.beta:g}"
 
-    def forward(self, x, training=False):
-        self._x = x
+    def forward(self, x, training=False, rng=None):
         s = _channel_window_sum(x * x, self.n // 2)
-        self._scale = s * x.dtype.type(self.alpha / self.n) + x.dtype.type(self.k)
-        self._pw = self._scale ** x.dtype.type(-self.beta)
-        self.out_act = x * self._pw
-        return self.out_act
+        scale = s * x.dtype.type(self.alpha / self.n) + x.dtype.type(self.k)
+        pw = scale ** x.dtype.type(-self.beta)
+        return x * pw, (x, scale, pw)
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
+    def backward(self, cache, dout, grads=(), need_dx=True):
         if not need_dx:
             return None
-        x = self._x
+        x, scale, pw = cache
         # d out_j / d x_i = delta_ij * scale_j^-b - 2ab/n * x_i * x_j * scale_j^(-b-1)
         # for every j whose window holds i; windows are symmetric, so that is i's window.
-        t = dout * x * self._pw / self._scale
+        t = dout * x * pw / scale
         c = _channel_window_sum(t, self.n // 2)
-        return dout * self._pw - x.dtype.type(2 * self.alpha * self.beta / self.n) * x * c
+        return dout * pw - x.dtype.type(2 * self.alpha * self.beta / self.n) * x * c
 
     def to_json(self):
         j = super().to_json()
@@ -80,6 +77,7 @@ class BatchNormLayer(Layer):
     has_params = True
     param_attrs = ("gamma", "beta")
     grad_attrs = ("dgamma", "dbeta")
+    state_attrs = ("running_mean", "running_var")
     spec_keys = ("momentum", "eps")
 
     def __init__(self, opts, in_shape):
@@ -106,7 +104,7 @@ class BatchNormLayer(Layer):
         self.running_mean = np.zeros(d, dtype=dtype)
         self.running_var = np.ones(d, dtype=dtype)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, rng=None):
         axes = (0, 1, 2)
         if training:
             m = x.shape[0] * x.shape[1] * x.shape[2]
@@ -121,26 +119,24 @@ class BatchNormLayer(Layer):
         else:
             xc = x - self.running_mean
             var = self.running_var
-        self._inv_std = 1.0 / np.sqrt(var + x.dtype.type(self.eps))
-        self._xhat = xc * self._inv_std
-        self._training = training
-        self.out_act = self._xhat * self.gamma + self.beta
-        return self.out_act
+        inv_std = 1.0 / np.sqrt(var + x.dtype.type(self.eps))
+        xhat = xc * inv_std
+        return xhat * self.gamma + self.beta, (xhat, inv_std, training)
 
-    def backward(self, dout, need_dx=True):
-        self.out_grad = dout
+    def backward(self, cache, dout, grads=(), need_dx=True):
+        xhat, inv_std, training = cache
+        dgamma, dbeta = grads
         axes = (0, 1, 2)
-        xhat = self._xhat
-        np.sum(dout * xhat, axis=axes, out=self.dgamma)
-        np.sum(dout, axis=axes, out=self.dbeta)
+        np.sum(dout * xhat, axis=axes, out=dgamma)
+        np.sum(dout, axis=axes, out=dbeta)
         if not need_dx:
             return None
         dxhat = dout * self.gamma
-        if not self._training:
-            return dxhat * self._inv_std
+        if not training:
+            return dxhat * inv_std
         m = dout.shape[0] * dout.shape[1] * dout.shape[2]
-        return (self._inv_std / m) * (m * dxhat - dxhat.sum(axis=axes)
-                                      - xhat * np.sum(dxhat * xhat, axis=axes))
+        return (inv_std / m) * (m * dxhat - dxhat.sum(axis=axes)
+                                - xhat * np.sum(dxhat * xhat, axis=axes))
 
     def params_and_grads(self):
         return [{"params": self.gamma, "grads": self.dgamma, "l1_decay_mul": 0.0, "l2_decay_mul": 0.0},

@@ -160,7 +160,7 @@ def test_float32_is_default_and_float64_goes_end_to_end():
 
 @pytest.mark.parametrize("t,stride", [(1, 1), (7, 1), (1, 2)])
 def test_tiled_windows_of_a_strided_view_equal_those_of_a_copy(t, stride):
-    from engine.layers import im2col
+    from engine import kernels as im2col
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 9, 9, 3)).transpose(0, 2, 1, 3)  # not C-contiguous
     oh = ow = (9 - 3) // stride + 1

@@ -37,9 +37,9 @@ def test_ties_go_to_the_cell_convnetjs_picks(sx, stride, pad, size):
                       {"type": "pool", "sx": sx, "stride": stride, "pad": pad},
                       {"type": "regression", "num_neurons": 1}], dtype=np.float64, threads=1)
     pool = net.layers[1]
-    out = pool.forward(x, training=True)
+    out, cache = pool.forward(x, training=True)
     dout = rng.standard_normal(out.shape)
-    dx = pool.backward(dout)
+    dx = pool.backward(cache, dout)
     for n in range(len(x)):
         ref_out, win = convnetjs_pool(x[n], sx, stride, pad)
         np.testing.assert_array_equal(out[n], ref_out)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import engine
+from engine.execution import plan
 
 DEFS = [{"type": "input", "out_sx": 10, "out_sy": 10, "out_depth": 1},
         {"type": "conv", "sx": 5, "filters": 4, "pad": 2, "activation": "relu"},
@@ -16,7 +17,7 @@ DEFS = [{"type": "input", "out_sx": 10, "out_sy": 10, "out_depth": 1},
 def test_split_batch_matches_single_thread(n):
     one = engine.Net(DEFS, dtype=np.float64, seed=0, threads=1)
     many = engine.Net(DEFS, dtype=np.float64, seed=0, threads=3)
-    assert many._plan_split(n, many.threads) is not None
+    assert plan.pieces(many.layers, n, many.threads) is not None
     rng = np.random.default_rng(1)
     x = rng.standard_normal((n, 10, 10, 1))
     y = rng.integers(0, 4, n)
@@ -51,11 +52,11 @@ def test_trainers_agree_and_rebound_weights_are_seen():
     np.testing.assert_allclose(one.forward(x), many.forward(x))
 
 
-def test_a_huge_batch_keeps_a_bounded_number_of_replicas():
+def test_a_huge_batch_is_cut_into_a_bounded_number_of_pieces():
     net = engine.Net(DEFS, seed=0, threads=2)
+    assert len(plan.pieces(net.layers, 3000, 2)) == plan.MAX_PIECES
     out = net.forward(np.zeros((3000, 10, 10, 1), np.float32))
     assert out.shape == (3000, 1, 1, 4)
-    assert len(net._replicas) <= net.max_pieces
     assert net.layers[1].out_act.shape == (3000, 10, 10, 4)
 
 
@@ -64,17 +65,18 @@ def test_a_training_step_in_pieces_matches_one_whole_pass(threads, monkeypatch):
     """train_step runs each piece forward and straight back; the sums must not change."""
     monkeypatch.setenv("ENGINE_PROCESSES", "0")  # this process's threads only
     whole = engine.Net(DEFS, dtype=np.float64, seed=0, threads=1)
-    whole.max_piece = 10 ** 6  # never cut
     pieces = engine.Net(DEFS, dtype=np.float64, seed=0, threads=threads)
-    pieces.max_piece = 12
     rng = np.random.default_rng(3)
     x = rng.standard_normal((45, 10, 10, 1))
     y = rng.integers(0, 4, 45)
-    assert whole._plan_split(45, 1) is None and len(pieces._plan_split(45, threads)) >= 3
+    monkeypatch.setattr(plan, "MAX_PIECE", 10 ** 6)  # never cut
+    assert plan.pieces(whole.layers, 45, 1) is None
     out_a = whole.forward(x, training=True)
     loss_a = whole.backward(y)
+    monkeypatch.setattr(plan, "MAX_PIECE", 12)
+    assert len(plan.pieces(pieces.layers, 45, threads)) >= 3
     out_b, loss_b, fwd_s, bwd_s = pieces.train_step(x, y)
-    assert pieces._split is not None and fwd_s > 0 and bwd_s > 0
+    assert fwd_s > 0 and bwd_s > 0
     np.testing.assert_allclose(out_b, out_a, rtol=1e-12)
     assert loss_b == pytest.approx(loss_a, rel=1e-12)
     for a, b in zip(whole.params_and_grads(), pieces.params_and_grads()):
@@ -85,12 +87,76 @@ def test_a_training_step_in_pieces_matches_one_whole_pass(threads, monkeypatch):
             np.testing.assert_allclose(b.out_grad, a.out_grad, rtol=1e-10, atol=1e-14)
 
 
-def test_wrong_labels_for_a_split_batch_get_the_clear_error():
+def test_wrong_labels_for_a_split_batch_get_the_clear_error(monkeypatch):
+    monkeypatch.setattr(plan, "MAX_PIECE", 8)
     net = engine.Net(DEFS, seed=0, threads=1)
-    net.max_piece = 8
+    assert plan.pieces(net.layers, 40, 1) is not None
     net.forward(np.zeros((40, 10, 10, 1), np.float32), training=True)
-    assert net._split is not None
     with pytest.raises(engine.DataError, match=r"expected 40 labels.*\(39,\)"):
         net.backward(np.zeros(39, int))
     with pytest.raises(engine.DataError, match="label 4 is out of range"):
         net.backward(np.full(40, 4))
+
+
+def test_passes_on_one_net_from_several_threads_equal_lone_passes():
+    """forward, predict and trace may run on one net from several threads at once: each
+    call's numbers equal those of the same call made alone (activations, gradients and
+    parameter gradients included: nothing of a pass is left on shared objects)."""
+    import threading
+    net = engine.Net(DEFS, seed=0, threads=2)
+    rng = np.random.default_rng(7)
+    batches = [(rng.standard_normal((n, 10, 10, 1)).astype(np.float32), rng.integers(0, 4, n))
+               for n in (1, 5, 40, 3)]
+    lone = [net.trace(x, y) for x, y in batches]
+    outs = [net.forward(x) for x, _ in batches]
+    errors = []
+
+    def hammer(k):
+        try:
+            for i in range(30):
+                x, y = batches[(k + i) % len(batches)]
+                ref = lone[(k + i) % len(batches)]
+                which = (k + i) % 3
+                if which == 0:
+                    t = net.trace(x, y)
+                    for a, b in zip(t.acts, ref.acts):
+                        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+                    for a, b in zip(t.grads, ref.grads):
+                        if b is None:
+                            assert a is None
+                        else:
+                            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-9)
+                    for a, b in zip(t.param_grads, ref.param_grads):
+                        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-9)
+                    assert t.loss == pytest.approx(ref.loss, rel=1e-6)
+                elif which == 1:
+                    np.testing.assert_allclose(net.forward(x), outs[(k + i) % len(batches)],
+                                               rtol=1e-6, atol=1e-7)
+                else:
+                    np.testing.assert_array_equal(net.predict(x),
+                                                  ref.output.reshape(len(x), -1).argmax(axis=1))
+        except Exception as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=hammer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
+def test_a_trace_leaves_the_nets_own_record_and_gradients_alone():
+    net = engine.Net(DEFS, dtype=np.float64, seed=0, threads=1)
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal((6, 10, 10, 1)), rng.integers(0, 4, 6)
+    net.forward(x, training=True)
+    net.backward(y)
+    acts = [l.out_act.copy() for l in net.layers]
+    grads = [pg["grads"].copy() for pg in net.params_and_grads()]
+    t = net.trace(rng.standard_normal((3, 10, 10, 1)), [0, 1, 2])
+    assert t.acts[0].shape[0] == 3 and t.grads[0] is not None  # the input gradient, for views
+    for layer, a in zip(net.layers, acts):
+        np.testing.assert_array_equal(layer.out_act, a)
+    for pg, g in zip(net.params_and_grads(), grads):
+        np.testing.assert_array_equal(pg["grads"], g)

@@ -1,4 +1,4 @@
-"""Worker processes that take a share of every training batch.
+"""Worker processes that take a share of every training batch (the caller's side).
 
 numpy holds the GIL between its calls, and a small network makes many short calls:
 two threads splitting a batch of 20 spend much of their time handing the GIL back
@@ -8,7 +8,7 @@ process that holds a replica of the net: the current weights and the examples go
 down a pipe, the worker runs forward and backward, and its gradients and outputs
 come back while this process works on its own part.
 
-The workers are plain ``python -m engine._worker`` children talking over their
+The workers are plain ``python -m engine.execution.worker`` children talking over their
 stdin/stdout pipes, so they import numpy and the engine only (never the GUI, never
 the caller's ``__main__``). They start in the background on first use; until they
 are ready, and whenever they cannot be used (another thread holds them, the platform
@@ -27,8 +27,9 @@ import warnings
 
 import numpy as np
 
-from . import parallel
-from .errors import DataError, EngineError, SnapshotError, SpecError
+from .. import parallel
+from .plan import Deferred
+from ..errors import DataError, EngineError, SnapshotError, SpecError
 
 _ERRORS = {"DataError": DataError, "SpecError": SpecError, "SnapshotError": SnapshotError,
            "FloatingPointError": FloatingPointError, "ValueError": ValueError}
@@ -47,9 +48,9 @@ class _Worker:
         from multiprocessing.connection import Connection
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", ENGINE_THREADS="1", ENGINE_PROCESSES="0")
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen([sys.executable, "-m", "engine._worker"], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.execution.worker"], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      close_fds=True)
         self.tx = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
@@ -202,11 +203,11 @@ class Step:
         try:
             err = np.geterr()
             for w, (x, y) in zip(self.workers, parts):
-                if w.token != net._token:
+                if w.token != net.token:
                     blob = pickle.dumps((net.dtype.str, [l.clone(share_params=False) for l in net.layers],
                                          int(net.rng.integers(2 ** 63))), protocol=pickle.HIGHEST_PROTOCOL)
-                    w.tx.send_bytes(_pack(("setup", net._token, blob)))
-                    w.token = net._token
+                    w.tx.send_bytes(_pack(("setup", net.token, blob)))
+                    w.token = net.token
                 w.step += 1
                 if y is None:
                     w.tx.send_bytes(_pack(("infer", err), params, x))
@@ -319,104 +320,8 @@ def fetch(worker, token, step, index, kind):
             raise EngineError("the engine worker holding that batch's share has stopped") from None
 
 
-class RemotePart:
-    """Stands in a layer's ``_act_parts``/``_grad_parts`` for a worker's share."""
-
-    def __init__(self, worker, token, index):
-        self._where = (worker, token, worker.step, index)
-
-    def _part_act(self):
-        return fetch(*self._where, "act")
-
-    def _part_grad(self):
-        return fetch(*self._where, "grad")
-
-
-class HeldPart:
-    """This process's share of a split step, as a part for ``_act_parts``: arrays,
-    or functions computing them (a layer's lazy values, see ``Layer.set_lazy``)."""
-
-    def __init__(self, act, grad):
-        self._act, self._grad = act, grad
-
-    def _part_act(self):
-        return self._act() if callable(self._act) else self._act
-
-    def _part_grad(self):
-        return self._grad() if callable(self._grad) else self._grad
-
-
-# -- the worker process ---------------------------------------------------------
-def _build(dtype, layers, seed):
-    from .net import Net
-    net = Net.__new__(Net)
-    net.dtype = np.dtype(dtype)
-    net.layer_defs = None
-    net.layers = layers
-    net.rng = np.random.default_rng(seed)
-    net._setup(1)
-    return net
-
-
-def serve(rx, tx):
-    tx.send_bytes(_pack(("ready",)))
-    net = None
-    while True:
-        try:
-            _spin(rx, SPIN_SECONDS)
-            msg, arrays = _unpack(rx.recv_bytes())
-        except EOFError:
-            return
-        kind = msg[0]
-        if kind == "setup":
-            net = _build(*pickle.loads(msg[2]))
-        elif kind == "step":
-            _, n_total, err = msg
-            params, grads, _, _ = net.flat_buffers()
-            np.copyto(params, arrays[0])
-
-            def train(x=arrays[1], y=arrays[2]):
-                x = net._check_batch(x)  # the caller checked both: a few microseconds, kept
-                out, loss, _, _ = net._run_train(x, net.loss_layer.targets(y, len(x), net.dtype),
-                                                 1, n_total)
-                return loss, (grads, out)
-            _reply(tx, err, train)
-        elif kind == "infer":
-            _, err = msg
-            np.copyto(net.flat_buffers()[0], arrays[0])
-            _reply(tx, err, lambda x=arrays[1]: (None, (net.forward(x),)))
-        elif kind == "fetch":
-            _, index, which = msg
-            layer = net.layers[index]
-            a = layer.out_act if which == "act" else layer.out_grad
-            tx.send_bytes(_pack(("ok",)) if a is None else _pack(("ok",), a))
-
-
-def _reply(tx, err, work):
-    """Run ``work() -> (loss, arrays)`` under the caller's numpy error settings; send the
-    result with any warnings, or the error (raised again in the caller)."""
-    try:
-        with np.errstate(**err), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            loss, arrays = work()
-    except Exception as e:
-        tx.send_bytes(_pack(("error", type(e).__name__, str(e))))
-        return
-    tx.send_bytes(_pack(("ok", loss, [str(w.message) for w in caught]), *arrays))
-
-
-def main():
-    """The worker's entry point (``python -m engine._worker``)."""
-    from multiprocessing.connection import Connection
-    rx = Connection(os.dup(0), writable=False)
-    tx = Connection(os.dup(1), readable=False)
-    os.dup2(2, 1)  # anything printed goes to stderr, never into the channel
-    sys.stdout = sys.stderr
-    # Ctrl-C in a terminal reaches the whole process group: the caller decides what
-    # to do, and the worker ends when the caller closes the pipe.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parallel.hold_freed_memory()
-    try:
-        serve(rx, tx)
-    except (BrokenPipeError, EOFError):
-        pass
+def remote(worker, token, index, kind):
+    """Layer ``index``'s ``act`` or ``grad`` in the worker's share of the step it just
+    ran, fetched when somebody asks for it."""
+    where = (worker, token, worker.step, index, kind)
+    return Deferred(lambda: fetch(*where))

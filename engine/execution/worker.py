@@ -1,0 +1,94 @@
+"""``python -m engine.execution.worker``: a worker process (started by ``processes``, not by hand).
+
+It holds a copy of the caller's net (the layers arrive pickled once per net), and for
+each message runs its share of a training step or an inference pass with the weights
+that came with it, replying with the gradients and outputs. It keeps the last step's
+trace, so that the caller can fetch a layer's share of activations or gradients.
+"""
+import os
+import pickle
+import signal
+import sys
+import warnings
+
+import numpy as np
+
+from .. import parallel
+from ..net import Net
+from .plan import run
+from .processes import SPIN_SECONDS, _pack, _spin, _unpack
+
+
+def serve(rx, tx):
+    tx.send_bytes(_pack(("ready",)))
+    net = trace = None
+    while True:
+        try:
+            _spin(rx, SPIN_SECONDS)
+            msg, arrays = _unpack(rx.recv_bytes())
+        except EOFError:
+            return
+        kind = msg[0]
+        if kind == "setup":
+            dtype, layers, seed = pickle.loads(msg[2])
+            net = Net.from_layers(layers, dtype=dtype, seed=seed, threads=1)
+            trace = None
+        elif kind == "step":
+            _, n_total, err = msg
+            params, grads, _, _ = net.flat_buffers()
+            np.copyto(params, arrays[0])
+
+            def train(x=arrays[1], y=arrays[2]):
+                nonlocal trace
+                x = net.check_batch(x)  # the caller checked both: a few microseconds, kept
+                y = net.loss_layer.targets(y, len(x), net.dtype)
+                trace, _, _ = run(net, x, y, training=True, grads=grads, n_total=n_total)
+                return trace.loss, (grads, trace.output)
+            _reply(tx, err, train)
+        elif kind == "infer":
+            _, err = msg
+            np.copyto(net.flat_buffers()[0], arrays[0])
+
+            def infer(x=arrays[1]):
+                nonlocal trace
+                trace, _, _ = run(net, net.check_batch(x))
+                return None, (trace.output,)
+            _reply(tx, err, infer)
+        elif kind == "fetch":
+            _, index, which = msg
+            values = None if trace is None else (trace.acts if which == "act" else trace.grads)
+            a = None if values is None else values[index]
+            tx.send_bytes(_pack(("ok",)) if a is None else _pack(("ok",), a))
+
+
+def _reply(tx, err, work):
+    """Run ``work() -> (loss, arrays)`` under the caller's numpy error settings; send the
+    result with any warnings, or the error (raised again in the caller)."""
+    try:
+        with np.errstate(**err), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loss, arrays = work()
+    except Exception as e:
+        tx.send_bytes(_pack(("error", type(e).__name__, str(e))))
+        return
+    tx.send_bytes(_pack(("ok", loss, [str(w.message) for w in caught]), *arrays))
+
+
+def main():
+    from multiprocessing.connection import Connection
+    rx = Connection(os.dup(0), writable=False)
+    tx = Connection(os.dup(1), readable=False)
+    os.dup2(2, 1)  # anything printed goes to stderr, never into the channel
+    sys.stdout = sys.stderr
+    # Ctrl-C in a terminal reaches the whole process group: the caller decides what
+    # to do, and the worker ends when the caller closes the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parallel.hold_freed_memory()
+    try:
+        serve(rx, tx)
+    except (BrokenPipeError, EOFError):
+        pass
+
+
+if __name__ == "__main__":
+    main()
