@@ -41,7 +41,6 @@ class Weights:
 
     def __init__(self, net, examples_seen=0, trained=False, run_id=0):
         self._net = net.copy()
-        self._threads = net.threads
         self.version = next(_versions)
         self.examples_seen = int(examples_seen)
         self.trained = bool(trained or examples_seen)
@@ -67,35 +66,26 @@ class Weights:
         """True for freshly initialised weights that have not seen an example."""
         return not self.trained
 
-    # -- passes (safe from any thread) -------------------------------------------------
+    # -- passes (the engine's passes are safe from several threads at once) ------------
     def trace(self, x, y=None):
         """``net.trace(x, y)``: every layer's activations (and gradients, with targets ``y``)."""
         return self._net.trace(x, y)
 
     def forward(self, x):
         """The last layer's output for the batch ``x`` (network input, already scaled)."""
-        # net.trace runs on a private copy, so this is thread-safe today; once the
-        # engine's forward is thread-safe on a shared Net, it can call forward directly.
         return self._net.trace(x).output
-
-    def private_net(self, threads=None):
-        """A copy of the network for one job's own use (many stateful passes, e.g. evaluation)."""
-        net = self._net.copy()
-        net.threads = self._threads if threads is None else threads
-        return net
 
     def predict(self, images, crop_count=1, batch_size=500, state=None):
         """Class probabilities (or scores) for stored images ``(N, H, W, C)``.
 
         ``state`` (a ``jobs.TaskState``) is checked between batches and told the progress.
         """
-        net = self.private_net()
         outs = []
         for start in range(0, len(images), batch_size):
             if state is not None:
                 state.check()
                 state.set_progress(start / len(images))
-            outs.append(_predict(net, images[start:start + batch_size], crop_count=crop_count))
+            outs.append(_predict(self._net, images[start:start + batch_size], crop_count=crop_count))
         return np.concatenate(outs) if outs else np.zeros((0, self.num_outputs), np.float32)
 
     # -- parameters (copies) -------------------------------------------------------------
