@@ -322,6 +322,7 @@ class Session(QObject):
     def _set_net(self, net, trained, keep_displaced=True):
         if keep_displaced and self._net is not None and self._net is not net and self.trained:
             self._kept = {"layers": self._net_layers, "net": self._net}
+        self._jobs["evaluate"].cancel()  # its answer would be about weights that are gone
         self._net = net
         self._net_layers = copy.deepcopy(self.doc.layers)
         self._loaded = trained

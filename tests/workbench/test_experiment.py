@@ -149,3 +149,25 @@ def test_changed_settings_are_unsaved_changes(window, tmp_path):
     assert window.files.save_as(str(tmp_path / "x.json"))
     assert not s.modified and "*" not in window.status.network.text()
     assert Experiment.load(tmp_path / "x.json").trainer["l2_decay"] == 0.002
+
+
+def test_a_schedule_with_its_own_base_rate_is_edited_in_the_learning_rate_field(window):
+    s, c = window.session, window.train_tab.controls
+    exp = preset("mlp").replace(schedule={"kind": "step", "base": 0.04, "factor": 0.5, "every": 1000})
+    assert s.load_experiment(exp)
+    assert c.lr.value() == pytest.approx(0.04) and s.learning_rate == 0.04
+    c.lr.setValue(0.08)
+    assert s.settings.schedule["base"] == 0.08 and s.settings.trainer["learning_rate"] == 0.05
+    c.schedule.setCurrentText("constant")
+    assert c.lr.value() == pytest.approx(0.05)
+
+
+def test_an_experiment_whose_data_cannot_be_read_changes_nothing(window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    before = window.session.experiment()
+    path = tmp_path / "elsewhere.json"
+    path.write_text(json.dumps({"layer_defs": TINY, "data": str(tmp_path / "no-such-folder")}))
+    assert not window.files.open_experiment(str(path))
+    assert "cannot read" in shown[0]
+    assert window.session.experiment() == before and window.doc.layers == before.layer_defs
