@@ -14,21 +14,21 @@ import engine
 from engine.data import RESOURCES
 from engine.experiment import Experiment, preset
 from engine.io import read_json
+from engine.net import spec_from_layers
 from engine.presets import list_presets
+from engine.spec import build_layers
 
 MAX_RECENT = 8
 TRAINED_DEMO = RESOURCES / "snapshots" / "convnetjs-demo-trained.json"
 JSON_FILTER = "JSON (*.json);;All files (*)"
 
 
-def same_architecture(layer_defs, net):
-    """True when ``layer_defs`` build exactly the layers of ``net`` (types and volumes)."""
+def same_network(layer_defs, net):
+    """True when ``layer_defs`` describe exactly the layers of ``net`` (every option, shorthands expanded)."""
     try:
-        rows = engine.infer_shapes(layer_defs)
+        return spec_from_layers(build_layers(layer_defs)) == net.layer_defs
     except engine.EngineError:
         return False
-    return [(r["type"], r["out_sx"], r["out_sy"], r["out_depth"]) for r in rows] == \
-        [(l.layer_type, l.out_sx, l.out_sy, l.out_depth) for l in net.layers]
 
 
 class FileCommands(QObject):
@@ -141,18 +141,18 @@ class FileCommands(QObject):
                 net = engine.Net.from_json(obj)
             except engine.SnapshotError as e:
                 raise engine.SnapshotError(f"{name}: {e}") from None
-            meta = obj.get("workbench") if isinstance(obj.get("workbench"), dict) else {}
-            exp = None
-            if isinstance(meta.get("experiment"), dict):
-                exp = Experiment.from_json(meta["experiment"])
-            elif isinstance(meta.get("trainer"), dict):
-                exp = self.session.settings.replace(trainer=meta["trainer"])
-            layers = exp.layer_defs if exp is not None and same_architecture(exp.layer_defs, net) else net.layer_defs
-            if layers is None:
+            if net.layer_defs is None:
                 raise engine.SnapshotError(f"{name}: its loss layer does not follow an fc layer, "
                                            f"which the builder cannot show")
-            title = (exp.name if exp is not None and meta.get("experiment") else None) or meta.get("preset") \
-                or pathlib.Path(path).stem
+            meta = obj.get("workbench") if isinstance(obj.get("workbench"), dict) else {}
+            exp, layers, title = None, net.layer_defs, meta.get("preset") or pathlib.Path(path).stem
+            if isinstance(meta.get("experiment"), dict):
+                exp = Experiment.from_json(meta["experiment"])
+                title = exp.name
+                if same_network(exp.layer_defs, net):
+                    layers = exp.layer_defs  # as they were written, shorthands and all
+            elif isinstance(meta.get("trainer"), dict):
+                exp = self.session.settings.replace(trainer=meta["trainer"])
             done = self.session.load_snapshot(net, str(title), exp, layers)
         except engine.EngineError as e:
             self._error("Cannot open snapshot", str(e))

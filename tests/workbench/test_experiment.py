@@ -120,6 +120,13 @@ def test_saved_weights_open_with_their_experiment(window, qtbot, tmp_path):
     for a, b in zip(s.weights.params(), saved):
         np.testing.assert_array_equal(a, b)
     assert not s.weights.untrained and window.train_tab.controls.shift.value() == 1
+    # an experiment whose layers are not exactly the snapshot's: the snapshot's own layers win
+    obj = json.loads(path.read_text())
+    obj["workbench"]["experiment"]["layer_defs"][5]["drop_prob"] = 0.5
+    path.write_text(json.dumps(obj))
+    assert window.files.open_snapshot(str(path))
+    assert [d.get("drop_prob") for d in window.doc.layers if d["type"] == "dropout"] == [0.3]
+    assert s.settings.trainer == preset("strong-convnet").trainer
 
 
 def test_a_snapshot_without_an_experiment_brings_its_trainer(window):
