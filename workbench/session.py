@@ -107,7 +107,8 @@ class Session(QObject):
         self.run = None
         self.run_id = 0
         self.examples_seen = 0
-        self._training = None
+        self._training = None        # the TrainingJob running, if any
+        self._stopped = None         # the one stopped last, whose last reports may still arrive
         self._to_experiment_epochs = True  # the run goes to the experiment's epochs (not "+1 epoch")
         self.weights = None
         self.drawn = None
@@ -323,6 +324,7 @@ class Session(QObject):
         if keep_displaced and self._net is not None and self._net is not net and self.trained:
             self._kept = {"layers": self._net_layers, "net": self._net}
         self._jobs["evaluate"].cancel()  # its answer would be about weights that are gone
+        self._stopped = None
         self._net = net
         self._net_layers = copy.deepcopy(self.doc.layers)
         self._loaded = trained
@@ -398,11 +400,10 @@ class Session(QObject):
         self._to_experiment_epochs = epochs is None
         net, loaded, run_id = self._net, self._loaded, self.run_id
         job = TrainingJob(run, lambda seen: Weights(net, seen, loaded, run_id), self.publish_every, self)
-        job.run_id = run_id
         job.report.connect(self._on_report)
         job.weights.connect(self._on_weights)
         job.finished.connect(self._on_finished)
-        self._training = job
+        self._training, self._stopped = job, None
         job.start()
         self.runningChanged.emit(True)
         self.pausedChanged.emit(paused)
@@ -448,17 +449,21 @@ class Session(QObject):
         self._end_run()
 
     def _end_run(self):
-        self._training = None
+        self._training, self._stopped = None, self._training
         self.examples_seen = self.run.examples_seen
         self._publish(Weights(self._net, self.examples_seen, self._loaded, self.run_id))
         self.runningChanged.emit(False)
         self.pausedChanged.emit(False)
 
+    def _current(self, job):
+        """Reports of the running job count, and the last ones of the job stopped last
+        (queued before it ended) unless a new run or new weights came since."""
+        return job is not None and (job is self._training or job is self._stopped)
+
     def _on_report(self, r):
-        if getattr(self.sender(), "run_id", None) != self.run_id:
-            return  # a run on weights that have been replaced since
-        self.examples_seen = r["examples_seen"]
-        self.report.emit(r)
+        if self._current(self.sender()):
+            self.examples_seen = r["examples_seen"]
+            self.report.emit(r)
 
     def _on_weights(self, weights):
         if self.sender() is self._training:
@@ -469,7 +474,7 @@ class Session(QObject):
         if job is self._training:
             job.stop(wait=True)  # the thread is ending: join it
             self._end_run()
-        if getattr(job, "run_id", None) == self.run_id:
+        if self._current(job):
             self.finished.emit(how)
         job.deleteLater()
 
