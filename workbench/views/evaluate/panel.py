@@ -73,9 +73,10 @@ class EvaluatePanel(QWidget):
 
     def _show(self, res):
         m, acc, crops = res["matrix"], res["accuracy"], res["crops"]
+        seen = res["examples_seen"]
         self.result.setText(f"Test accuracy <b>{acc:.2%}</b> ({res['right']:,} of {res['total']:,})"
-                            f"{f', {crops} crops averaged' if crops > 1 else ''}, after "
-                            f"{res['examples_seen']:,} training examples.")
+                            f"{f', {crops} crops averaged' if crops > 1 else ''}"
+                            f"{f', after {seen:,} training examples' if seen else ''}.")
         k = m.shape[0]
         self.table.setRowCount(k)
         self.table.setColumnCount(k)
