@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
         self.session = s = Session(dataset, parent=self)
         self.doc = s.doc
         s.confirm_stop = self._confirm_stop
-        s.problem.connect(lambda title, text: QMessageBox.warning(self, title, text))
+        s.problem.connect(self._problem)
         self.files = FileCommands(s, self.settings, self)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("places")
@@ -115,6 +115,9 @@ class MainWindow(QMainWindow):
     def _doc_changed(self):
         self.train_action.setEnabled(self.doc.valid)
         self.setWindowTitle(f"{self.doc.name} — convnet-workbench")
+
+    def _problem(self, title, text):
+        QMessageBox.warning(self, title, text)
 
     def _run_finished(self, how):
         if how == "diverged":

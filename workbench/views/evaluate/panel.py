@@ -55,13 +55,19 @@ class EvaluatePanel(QWidget):
         self.button.clicked.connect(self.evaluate)
         self.cancel.clicked.connect(session.cancel_evaluation)
         session.evaluated.connect(self._show)
-        session.evaluationFailed.connect(lambda text: self.result.setText(f"Could not evaluate: {text}"))
-        session.evaluationProgress.connect(lambda f: self.progress.setValue(int(100 * f)))
+        session.evaluationFailed.connect(self._failed)
+        session.evaluationProgress.connect(self._progress)
         session.evaluatingChanged.connect(self._busy)
 
     def evaluate(self):
         if self.session.evaluate(self.crops.value()):
             self.result.setText("Evaluating…")
+
+    def _failed(self, text):
+        self.result.setText(f"Could not evaluate: {text}")
+
+    def _progress(self, fraction):
+        self.progress.setValue(int(100 * fraction))
 
     def _busy(self, busy):
         self.button.setEnabled(not busy)

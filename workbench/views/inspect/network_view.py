@@ -315,7 +315,7 @@ class NetworkView(QWidget):
         if session is not None:
             session.inspected.connect(self.show_state)
             session.inspectFailed.connect(self.show_message)
-            session.weightsChanged.connect(lambda _: self._refresh())
+            session.weightsChanged.connect(self._refresh)
 
     def example_source(self):
         return (self.source.currentData(), self.index.value())

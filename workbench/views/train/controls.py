@@ -117,9 +117,9 @@ class TrainPanel(QWidget):
         s.settingsChanged.connect(self._show_settings)
         s.datasetChanged.connect(self._show_dataset)
         s.report.connect(self.on_report)
-        s.runStarted.connect(lambda _: self._clear_stats())
+        s.runStarted.connect(self._clear_stats)
         s.runningChanged.connect(self._running_changed)
-        s.pausedChanged.connect(lambda _: self.update_buttons())
+        s.pausedChanged.connect(self.update_buttons)
         s.finished.connect(self._finished)
         s.doc.changed.connect(self._doc_changed)
         self.can_train = True

@@ -65,7 +65,7 @@ class TestGallery(QWidget):
         if session is not None:
             session.weightsChanged.connect(self._weights_changed)
             session.testPredictions.connect(self.add)
-            session.runStarted.connect(lambda _: self.reset())
+            session.runStarted.connect(self.reset)
 
     def _weights_changed(self, weights):
         if self.session.running and self.isVisible():

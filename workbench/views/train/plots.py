@@ -151,7 +151,7 @@ class _PlotView(QWidget):
         self._timer.timeout.connect(self._refresh_if_dirty)
         if session is not None:
             session.report.connect(self.add)
-            session.runStarted.connect(lambda _: self.retire_run())
+            session.runStarted.connect(self.retire_run)
         # The x range grows in steps, not with every point: a changing range makes
         # pyqtgraph rebuild the axes on every frame, most of the cost of a repaint.
         pi.enableAutoRange(x=False)
