@@ -147,7 +147,10 @@ class FileCommands(QObject):
             meta = obj.get("workbench") if isinstance(obj.get("workbench"), dict) else {}
             exp, layers, title = None, net.layer_defs, meta.get("preset") or pathlib.Path(path).stem
             if isinstance(meta.get("experiment"), dict):
-                exp = Experiment.from_json(meta["experiment"])
+                try:
+                    exp = Experiment.from_json(meta["experiment"])
+                except engine.EngineError as e:
+                    raise engine.SnapshotError(f"{name}: the experiment saved with it: {e}") from None
                 title = exp.name
                 if same_network(exp.layer_defs, net):
                     layers = exp.layer_defs  # as they were written, shorthands and all

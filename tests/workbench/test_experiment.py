@@ -178,3 +178,16 @@ def test_an_experiment_whose_data_cannot_be_read_changes_nothing(window, tmp_pat
     assert not window.files.open_experiment(str(path))
     assert "cannot read" in shown[0]
     assert window.session.experiment() == before and window.doc.layers == before.layer_defs
+
+
+def test_a_snapshot_with_a_broken_experiment_is_refused(window, tmp_path, monkeypatch):
+    import engine
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    before = window.session.experiment()
+    obj = engine.Net(TINY, seed=0).to_json()
+    obj["workbench"] = {"experiment": {"layer_defs": TINY, "epochs": -1}}
+    (tmp_path / "w.json").write_text(json.dumps(obj))
+    assert not window.files.open_snapshot(str(tmp_path / "w.json"))
+    assert shown[0].startswith("w.json: the experiment saved with it:") and "'epochs'" in shown[0]
+    assert window.session.experiment() == before
