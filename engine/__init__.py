@@ -4,11 +4,11 @@ The public surface is described in ENGINE_API.md: ``Net``, ``Trainer``,
 ``infer_shapes``, ``SpecError`` and ``engine.digits``. The engine never imports Qt.
 """
 from . import digits
-from .errors import DataError, EngineError, SnapshotError, SpecError
+from .errors import DataError, EngineError, OptionError, SnapshotError, SpecError
 from .net import Net
 from .trace import Trace
 from .spec import expand, infer_shapes
 from .trainer import METHODS, Trainer
 
 __all__ = ["Net", "Trace", "Trainer", "METHODS", "infer_shapes", "expand", "SpecError", "SnapshotError",
-           "DataError", "EngineError", "digits"]
+           "DataError", "EngineError", "OptionError", "digits"]

@@ -6,14 +6,20 @@ import time
 
 import numpy as np
 
-from . import Net, Trainer, parallel
-from .data import Augment, accuracy, confusion_matrix, load_mnist, predict, split_validation
-from .errors import EngineError
-from .presets import list_presets, load_preset
-from .schedules import KINDS, Schedule
-from .snapshots import load_snapshot, save_snapshot
+from . import datasets, options, parallel
+from .data import accuracy, confusion_matrix, predict
+from .errors import DataError, EngineError, OptionError
+from .execution import processes
+from .experiment import Experiment, preset
+from .export.cli import add_parser as add_export_parser
+from .io import writable_target
+from .presets import list_presets
+from .schedules import KINDS
+from .snapshots import load_trained, save_snapshot
 from .trainer import METHODS
-from .training import Run
+
+#: Command-line flags that set a trainer option of the experiment.
+TRAINER_FLAGS = ("method", "learning_rate", "momentum", "batch_size", "l1_decay", "l2_decay")
 
 
 def _progress_line(r, total, width=30):
@@ -24,80 +30,149 @@ def _progress_line(r, total, width=30):
             f"lr {r['learning_rate']:.3g}")
 
 
-def cmd_train(a):
-    preset = load_preset(a.preset) if not a.spec else load_preset(a.spec)
-    trainer_opts = dict(preset.get("trainer", {}))
-    for key in ("method", "learning_rate", "momentum", "batch_size", "l1_decay", "l2_decay"):
-        v = getattr(a, key)
-        if v is not None:
-            trainer_opts[key] = v
-    aug = dict(preset.get("augment", {}))
+def experiment_from_args(a):
+    """The experiment a ``train`` command runs: the preset or file, then the flags given."""
+    exp = Experiment.load(a.spec) if a.spec else preset(a.preset)
+    trainer = dict(exp.trainer)
+    trainer.update({k: getattr(a, k) for k in TRAINER_FLAGS if getattr(a, k) is not None})
+    augment = dict(exp.augment)
     if a.shift is not None:
-        aug["shift"] = a.shift
-    if a.flip:
-        aug["flip"] = True
-    epochs = a.epochs if a.epochs is not None else preset.get("epochs", 1)
-    net = Net(preset["layer_defs"], seed=a.seed, threads=a.threads)
-    trainer = Trainer(net, **trainer_opts)
-    data = load_mnist(a.data)
-    train, val = split_validation(data.train, a.validation, seed=0) if a.validation else (data.train, None)
-    sched = dict(preset.get("schedule", {}))
-    if a.schedule:
-        sched["kind"] = a.schedule
-    schedule = None
-    if sched:
-        sched.setdefault("base", trainer.learning_rate)
-        sched.setdefault("total", int(epochs * len(train)))
-        schedule = Schedule.from_dict(sched)
-    sy = net.input_shape[0]
-    augment = Augment(crop=aug.get("crop") if aug.get("crop") else (sy if train.shape[0] > sy else None),
-                      shift=aug.get("shift", 0), flip=aug.get("flip", False))
-    run = Run(trainer, train, val, None, augment=augment, schedule=schedule, epochs=epochs,
-              eval_every=len(train), eval_examples=None, seed=a.seed)
-    total = int(epochs * len(train))
-    print(f"training {preset.get('name', 'network')} ({net.n_params:,} parameters) on "
-          f"{len(train):,} MNIST images for {epochs:g} epochs, {trainer.method}, "
+        augment["shift"] = a.shift
+    if a.flip is not None:
+        augment["flip"] = a.flip
+    schedule = exp.schedule
+    if a.schedule == "constant":
+        schedule = None
+    elif a.schedule is not None:  # a new kind keeps the settings the experiment gave
+        schedule = dict(schedule or {}, kind=a.schedule)
+    changes = {k: getattr(a, k) for k in ("epochs", "validation", "seed", "data")
+               if getattr(a, k) is not None}
+    return exp.replace(trainer=trainer, augment=augment, schedule=schedule, **changes)
+
+
+def _load_data(path, quiet=False):
+    """The dataset at ``path`` (None: bundled MNIST), with a progress line on a terminal and its notes."""
+    show = not quiet and path is not None and sys.stderr.isatty()
+
+    def progress(done, total):
+        print(f"\rloading {path}: {done / total:5.1%}", end="", file=sys.stderr, flush=True)
+
+    ds = datasets.load(path, progress=progress if show else None)
+    if show:
+        print(file=sys.stderr)
+    for note in ds.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return ds
+
+
+def _fit_error(what, ds, problems, fix):
+    return DataError(f"{what} does not fit {datasets.describe(ds)}: {'; '.join(problems)}{fix}")
+
+
+def cmd_data(a):
+    print(json.dumps(datasets.summary(_load_data(a.path))))
+    return 0
+
+
+def _check_crops(a):
+    if not 1 <= a.crops <= 9:
+        raise OptionError(f"--crops must be 1 to 9 (the centre, corners and edges), got {a.crops}")
+
+
+def cmd_train(a):
+    _check_crops(a)
+    exp = experiment_from_args(a)
+    for path in (a.out, a.save_experiment):  # refused now, not after the whole run
+        if path:
+            writable_target(path)
+    data = _load_data(exp.data, a.quiet)
+    problems = datasets.check_fit(exp.layer_defs, data)
+    if problems and not a.fit_input:
+        raise _fit_error(exp.name, data, problems,
+                         " (add --fit-input to adapt the input layer and the class count)")
+    if problems:
+        defs, changes = datasets.fit_layer_defs(exp.layer_defs, data)
+        augment = dict(exp.augment)
+        if augment["crop"] and augment["crop"] != defs[0]["out_sy"]:
+            changes.append(f"augmentation crop {augment['crop']} -> the input size")
+            augment["crop"] = None
+        exp = exp.replace(layer_defs=defs, augment=augment)
+        print(f"adapted the network to the data: {', '.join(changes)}", file=sys.stderr)
+    if a.validation is None:  # the experiment's default, on a dataset too small for it
+        validation, note = exp.validation_for(len(data.train))
+        if note:
+            exp = exp.replace(validation=validation)
+            print(f"note: {note}", file=sys.stderr)
+    if a.save_experiment:
+        exp.save(a.save_experiment)
+        print(f"wrote {a.save_experiment}", file=sys.stderr)
+    net = exp.build_net(threads=a.threads)
+    trainer = exp.build_trainer(net)
+    run = exp.make_run(net, trainer, data, test=False, eval_examples=None,
+                       eval_every=max(1, len(exp.splits(data)[0])))
+    total = int(round(exp.epochs * len(run.train_set)))
+    schedule = f", {exp.schedule['kind']} schedule" if exp.schedule else ""
+    print(f"training {exp.name} ({net.n_params:,} parameters) on {len(run.train_set):,} "
+          f"images of {datasets.describe(data)} for {exp.epochs:g} epochs, {trainer.method}{schedule}, "
           f"batch {trainer.batch_size}", file=sys.stderr)
     t0 = time.time()
     last = {}
     for r in run.reports():
-        if r["tag"] == "progress" and not a.quiet:
-            print(_progress_line(r, total), end="", file=sys.stderr, flush=True)
+        if r["tag"] == "progress":
             last = r
+            if not a.quiet:
+                print(_progress_line(r, total), end="", file=sys.stderr, flush=True)
         elif r["tag"] == "eval" and "validation_accuracy" in r and not a.quiet:
             print(f"\n  validation accuracy {r['validation_accuracy']:.4f} at epoch {r['epoch']:.2f}",
                   file=sys.stderr)
         elif r["tag"] == "diverged":
             print(f"\nerror: {r['message']}", file=sys.stderr)
+            if a.out:  # the run went back to them
+                save_snapshot(net, a.out, experiment=exp,
+                              meta={"preset": exp.name, "trainer": trainer.options(),
+                                    "examples_seen": run.examples_seen, "diverged": r["message"]})
+                print(f"wrote the last good weights to {a.out}", file=sys.stderr)
             return 3
     elapsed = time.time() - t0
     test_acc = accuracy(net, data.test, crop_count=a.crops)
-    result = {"preset": preset.get("name"), "epochs": epochs, "examples_seen": run.examples_seen,
-              "seconds": round(elapsed, 1), "examples_per_second": round(run.examples_seen / elapsed, 1),
+    result = {"preset": exp.name, "data": data.name, "epochs": exp.epochs,
+              "examples_seen": run.examples_seen, "seconds": round(elapsed, 1),
+              "examples_per_second": round(run.examples_seen / elapsed, 1) if elapsed > 0 else None,
               "test_accuracy": test_acc, "test_crops": a.crops}
-    if val is not None:
-        result["validation_accuracy"] = accuracy(net, val)
+    if run.validation is not None:
+        result["validation_accuracy"] = accuracy(net, run.validation)
     if last:
         result["final_train_loss"] = last.get("cost_loss")
+        result["final_learning_rate"] = last.get("learning_rate")
     print(file=sys.stderr)
     print(json.dumps(result))
     if a.out:
-        save_snapshot(net, a.out, meta={"preset": preset.get("name"), "trainer": trainer.options(),
-                                        "examples_seen": run.examples_seen, "test_accuracy": test_acc})
+        save_snapshot(net, a.out, experiment=exp,
+                      meta={"preset": exp.name, "trainer": trainer.options(),
+                            "examples_seen": run.examples_seen, "test_accuracy": test_acc})
         print(f"wrote {a.out}", file=sys.stderr)
     return 0
 
 
 def cmd_eval(a):
-    net, meta = load_snapshot(a.snapshot)
-    data = load_mnist(a.data)
+    _check_crops(a)
+    net, exp, _ = load_trained(a.snapshot)
+    data = _load_data(a.data if a.data or exp is None else exp.data)
+    # a snapshot may know more classes than the test images show; fewer cannot work
+    classes = net.num_outputs if net.loss_layer.layer_type != "regression" else None
+    problems = datasets.fit_problems(net.input_shape, classes if classes and classes < data.num_classes
+                                     else None, data)
+    if problems:
+        raise _fit_error(a.snapshot, data, problems, "")
     probs = predict(net, data.test.images, crop_count=a.crops)
     pred = probs.argmax(axis=1)
     acc = float(np.mean(pred == data.test.labels))
     k = max(net.num_outputs, data.num_classes)
     m = confusion_matrix(data.test.labels, pred, k)
     print(f"test accuracy {acc:.4f} ({int(np.sum(pred == data.test.labels))}/{len(pred)})"
-          + (f", {a.crops} crops averaged" if a.crops > 1 else ""))
+          + (f", {a.crops} crops averaged" if a.crops > 1 else "") + f" on {data.name}")
+    if data.class_names != [str(i) for i in range(data.num_classes)]:
+        print("classes: " + ", ".join(f"{i} {n}" for i, n in enumerate(data.class_names)))
     print("confusion matrix (rows: true class, columns: predicted)")
     print("      " + "".join(f"{j:>6d}" for j in range(k)))
     for i in range(k):
@@ -114,20 +189,31 @@ def cmd_bench(a):
 
 
 def cmd_presets(a):
-    for name, path in list_presets().items():
-        p = load_preset(name)
-        print(f"{name:18s} {p.get('description', '')}")
+    for name in list_presets():
+        print(f"{name:18s} {preset(name).description}")
+    return 0
+
+
+def cmd_layers(a):
+    if a.readme:
+        path = options.write_readme(None if a.readme is True else a.readme)
+        print(f"wrote the layer table into {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(options.markdown())
     return 0
 
 
 def parser():
     p = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a preset or spec file on MNIST")
+    t = sub.add_parser("train", help="train an experiment (a preset or a file) on MNIST or your "
+                                     "data; flags override it",
+                       description="Train the experiment of a preset or a file. Each flag given "
+                                   "overrides that setting of the experiment.")
     src = t.add_mutually_exclusive_group()
     src.add_argument("--preset", default="convnetjs-demo",
                      help="bundled preset name (see 'presets'); default convnetjs-demo")
-    src.add_argument("--spec", help="a JSON file: a list of layer_defs or a preset object")
+    src.add_argument("--spec", help="an experiment file (or a JSON list of layer_defs)")
     t.add_argument("--epochs", type=float)
     t.add_argument("--method", choices=METHODS)
     t.add_argument("--learning-rate", type=float)
@@ -135,22 +221,36 @@ def parser():
     t.add_argument("--batch-size", type=int)
     t.add_argument("--l1-decay", type=float)
     t.add_argument("--l2-decay", type=float)
-    t.add_argument("--schedule", choices=KINDS)
+    t.add_argument("--schedule", choices=KINDS,
+                   help="learning-rate schedule (keeps the experiment's settings for it)")
     t.add_argument("--shift", type=int, help="random shift in pixels (augmentation)")
-    t.add_argument("--flip", action="store_true", help="random horizontal flips")
-    t.add_argument("--validation", type=int, default=0, help="hold out this many training images")
+    t.add_argument("--flip", action=argparse.BooleanOptionalAction, help="random horizontal flips")
+    t.add_argument("--validation", type=int, help="hold out this many training images "
+                                                  "(the experiment's default: 5000)")
     t.add_argument("--crops", type=int, default=1, help="test-time crops to average (1 = centre)")
     t.add_argument("--seed", type=int)
     t.add_argument("--threads", type=int)
-    t.add_argument("--data", help="a folder with the four MNIST IDX files (default: bundled)")
-    t.add_argument("--out", help="write the trained snapshot (ConvNetJS JSON) here")
+    t.add_argument("--data", help="a dataset: IDX files, .npz, .csv or a folder of images per class "
+                                  "(default: the experiment's; see 'data')")
+    t.add_argument("--fit-input", action="store_true",
+                   help="adapt the input layer (size, channels) and the class count to the data")
+    t.add_argument("--out", help="write the trained snapshot (ConvNetJS JSON, with the experiment)")
+    t.add_argument("--save-experiment", metavar="PATH",
+                   help="write the experiment as run (the file with the flags applied)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="test accuracy and confusion matrix of a snapshot")
-    e.add_argument("snapshot")
+    e.add_argument("snapshot", help="a snapshot, or an experiment file with weights")
     e.add_argument("--crops", type=int, default=1)
-    e.add_argument("--data")
+    e.add_argument("--data", help="a dataset in any format 'data' reads (default: the data the "
+                                  "snapshot was trained on, else the bundled MNIST)")
     e.set_defaults(func=cmd_eval)
+    d = sub.add_parser("data", help="summary of a dataset as JSON (format, image shape, classes, counts)",
+                       description="Summarise a dataset: IDX files (a folder or an images file), "
+                                   "an .npz (x_train, y_train, x_test, y_test or x, y), a CSV "
+                                   "(label, then pixels) or a folder of images per class.")
+    d.add_argument("path")
+    d.set_defaults(func=cmd_data)
     b = sub.add_parser("bench", help="training/inference examples per second (JSON lines)")
     b.add_argument("--batch-sizes", default="1,20,128")
     b.add_argument("--seconds", type=float, default=5.0)
@@ -158,6 +258,11 @@ def parser():
     b.set_defaults(func=cmd_bench)
     s = sub.add_parser("presets", help="list the bundled presets")
     s.set_defaults(func=cmd_presets)
+    y = sub.add_parser("layers", help="every layer type and its options (a Markdown table)")
+    y.add_argument("--readme", nargs="?", const=True, metavar="PATH",
+                   help="write the table between the layer-table markers of README.md (or PATH)")
+    y.set_defaults(func=cmd_layers)
+    add_export_parser(sub)
     return p
 
 
@@ -165,13 +270,17 @@ def main(argv=None):
     a = parser().parse_args(argv)
     parallel.hold_freed_memory()
     try:
-        return a.func(a)
+        try:
+            return a.func(a)
+        finally:
+            # Here, where Ctrl-C is caught below, not in an exit handler it would interrupt.
+            processes.shutdown()
+    except BrokenPipeError:  # e.g. piped into head (before OSError, which it is)
+        sys.stderr.close()
+        return 0
     except (EngineError, ValueError, OSError) as e:
         print(f"\nerror: {e}" if a.command == "train" else f"error: {e}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # e.g. piped into head
-        sys.stderr.close()
-        return 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

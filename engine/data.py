@@ -1,14 +1,14 @@
-"""Image datasets in IDX format (MNIST's), kept as uint8 and turned into float batches.
+"""Image datasets as the engine keeps them, and turned into float batches.
 
+Reading every file format is ``engine.datasets``'s job; here are the containers
+(``ImageSet``, ``Dataset``), the bundled MNIST, splits, crops and augmentation.
 Images stay uint8 ``(N, H, W, C)`` in memory; a batch becomes float32 ``p/255 - 0.5``
 (as in the ConvNetJS demo) only when it is drawn. Augmentation (random crop, shift,
 horizontal flip) works on the uint8 pixels; evaluation uses a centre crop or the
 average over several crops.
 """
-import gzip
 import pathlib
-import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -20,42 +20,17 @@ MNIST_DIR = RESOURCES / "datasets" / "mnist"
 MNIST_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 
-_IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
-              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-
 
 def read_idx(path):
-    """Read an IDX file (gzip or raw) into an ndarray.
+    """Read an IDX file (gzip or raw) into an ndarray (see ``engine.datasets.idx``).
 
     Raises
     ------
     DataError
         If the file is not IDX, is truncated or holds an unknown type.
     """
-    path = pathlib.Path(path)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (EOFError, gzip.BadGzipFile, ValueError, zlib.error) as e:
-        raise DataError(f"{path.name}: damaged gzip data ({e})") from None
-    except OSError as e:
-        raise DataError(f"{path.name}: cannot read ({e.strerror or e})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"{path.name}: not an IDX file (bad magic number)")
-    code, ndim = raw[2], raw[3]
-    if code not in _IDX_TYPES:
-        raise DataError(f"{path.name}: unknown IDX data type 0x{code:02x}")
-    if ndim == 0 or len(raw) < 4 + 4 * ndim:
-        raise DataError(f"{path.name}: truncated IDX header")
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
-    dtype = _IDX_TYPES[code]
-    count = int(np.prod(dims))
-    start = 4 + 4 * ndim
-    if len(raw) - start < count * dtype.itemsize:
-        raise DataError(f"{path.name}: truncated: header says {'x'.join(map(str, dims))} "
-                        f"but the data is {len(raw) - start} bytes")
-    return np.frombuffer(raw, dtype, count, start).reshape(dims).astype(dtype.newbyteorder("="))
+    from .datasets.idx import read_idx as read
+    return read(path)
 
 
 @dataclass
@@ -105,18 +80,55 @@ def load_idx_pair(images_path, labels_path, name=""):
 
 @dataclass
 class Dataset:
+    """A training and a test ImageSet, with what the classes are called and where they came from.
+
+    Attributes
+    ----------
+    train, test : ImageSet
+        uint8 images ``(N, H, W, C)`` (C is 1 or 3) and labels in ``range(num_classes)``.
+    name : str
+        What to call the dataset in messages ("MNIST", a file or folder name).
+    num_classes : int
+    class_names : list of str
+        One per class (default: "0", "1", ...).
+    source : str or None
+        Where it was read from (a path, or "bundled").
+    format : str or None
+        "idx", "npz", "csv" or "folder".
+    split : str
+        "given" when the source had a training and a test part, else how the tool split it.
+    notes : list of str
+        What the loader did that the user should know (images skipped or resized, pixels
+        rescaled, ...): the CLI prints them, the app shows them.
+    """
     train: ImageSet
     test: ImageSet
     name: str = "MNIST"
     num_classes: int = 10
+    class_names: list = None
+    source: str = None
+    format: str = None
+    split: str = "given"
+    notes: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.class_names is None:
+            self.class_names = [str(i) for i in range(self.num_classes)]
+        self.class_names = [str(n) for n in self.class_names]
+        if len(self.class_names) != self.num_classes:
+            raise DataError(f"{self.name}: {self.num_classes} classes but "
+                            f"{len(self.class_names)} class names")
+
+    @property
+    def image_shape(self):
+        """``(H, W, C)`` of every image."""
+        return tuple(int(d) for d in self.train.images.shape[1:])
 
 
 def load_mnist(directory=None):
-    """The bundled MNIST (or the four IDX files in ``directory``)."""
-    d = pathlib.Path(directory) if directory else MNIST_DIR
-    train = load_idx_pair(*(d / f for f in MNIST_FILES["train"]), name="train")
-    test = load_idx_pair(*(d / f for f in MNIST_FILES["test"]), name="test")
-    return Dataset(train, test, "MNIST", max(train.num_classes, test.num_classes))
+    """The bundled MNIST (or the IDX files in ``directory``; ``engine.datasets.load`` reads every format)."""
+    from .datasets import load
+    return load(None if directory is None else pathlib.Path(directory))
 
 
 def split_validation(images, n_val, seed=0):

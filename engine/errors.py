@@ -26,3 +26,7 @@ class SnapshotError(EngineError):
 
 class DataError(EngineError):
     """A batch, label or dataset file that does not fit the network or the format."""
+
+
+class OptionError(EngineError):
+    """A setting outside what it can be: a trainer option, a dtype, a seed, a thread count."""

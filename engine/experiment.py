@@ -205,26 +205,38 @@ class Experiment:
 
     @classmethod
     def from_json(cls, obj, name=None):
-        """From a dict (an experiment or preset file), or a bare list of layer definitions."""
+        """From a dict (an experiment or preset file), or a bare list of layer definitions.
+
+        ``format`` and ``weights`` (see ``load_experiment``) may be present; any other key
+        that is not a field is an error, so that a misspelt setting is never ignored.
+        """
         if isinstance(obj, list):
             obj = {"layer_defs": obj}
-        if not isinstance(obj, dict):
+        if isinstance(obj, dict) and "layer_defs" not in obj and isinstance(obj.get("layers"), list):
+            raise ExperimentError("this is a snapshot (trained weights), not an experiment: "
+                                  "it has 'layers' but no 'layer_defs'")
+        if not isinstance(obj, dict) or not isinstance(obj.get("layer_defs"), list):
             raise ExperimentError("expected a list of layer definitions or an object with 'layer_defs'")
-        if not isinstance(obj.get("layer_defs"), list):
-            raise ExperimentError("expected a list of layer definitions or an object with 'layer_defs'")
+        if obj.get("format", FORMAT) != FORMAT:
+            raise ExperimentError(f"'format' is {obj['format']!r}, not {FORMAT!r}")
         known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(obj) - known - {"format", "weights"})
+        if unknown:
+            raise ExperimentError(f"unknown setting {unknown[0]!r} (known: {', '.join(known)})")
         kwargs = {k: v for k, v in obj.items() if k in known}
         if name is not None and "name" not in kwargs:
             kwargs["name"] = name
         return cls(**kwargs)
 
-    def to_text(self):
-        """The JSON text of a file, one layer definition per line."""
+    def to_text(self, weights=None):
+        """The JSON text of a file, one layer definition per line; ``weights`` (a ConvNetJS
+        snapshot object, ``net.to_json()``) goes last, on one line, under ``"weights"``."""
         j = self.to_json()
         layers = j.pop("layer_defs")
         body = json.dumps(j, indent=1)
         defs = ",\n".join("  " + json.dumps(d) for d in layers)
-        return body[:-2] + ',\n "layer_defs": [\n' + defs + "\n ]\n}\n"
+        tail = "" if weights is None else ',\n "weights": ' + json.dumps(weights)
+        return body[:-2] + ',\n "layer_defs": [\n' + defs + "\n ]" + tail + "\n}\n"
 
     @classmethod
     def load(cls, path):
@@ -247,6 +259,32 @@ class Experiment:
         j = self.to_json()
         j.update(changes)
         return Experiment.from_json(j)
+
+    @property
+    def data_name(self):
+        """The dataset in a word, for people: "MNIST" (bundled), else the path's name."""
+        return "MNIST" if self.data is None else (pathlib.Path(self.data).name or str(self.data))
+
+    def misfit(self, net):
+        """Why ``net``'s layers are not this experiment's network (a sentence), or None.
+
+        Compares type, output volume and parameter count of every expanded layer.
+        """
+        from .spec import infer_shapes
+        try:
+            want = infer_shapes(self.layer_defs)
+        except SpecError as e:
+            return f"the experiment's network is invalid ({e})"
+        have = net.layers
+        if len(want) != len(have):
+            return f"the experiment's network has {len(want)} layers, the weights {len(have)}"
+        for i, (w, h) in enumerate(zip(want, have)):
+            if (w["type"], w["out_sx"], w["out_sy"], w["out_depth"], w["params"]) != \
+                    (h.layer_type, h.out_sx, h.out_sy, h.out_depth, h.n_params):
+                return (f"layer {i}: the experiment has {w['description']} giving "
+                        f"{w['out_sx']}x{w['out_sy']}x{w['out_depth']}, the weights {h.describe()} "
+                        f"giving {h.out_sx}x{h.out_sy}x{h.out_depth}")
+        return None
 
     # -- what a run is made of (the one place that assembles it) ------------------------
     def build_net(self, dtype=np.float32, seed=None, **kwargs):
@@ -276,10 +314,13 @@ class Experiment:
             crop = sy if image_shape[0] > sy else None
         return Augment(crop=crop, shift=self.augment["shift"], flip=self.augment["flip"])
 
-    def load_data(self):
-        """The dataset this experiment trains on."""
-        from .data import load_mnist
-        return load_mnist(self.data)
+    def load_data(self, progress=None, cancelled=None):
+        """The dataset this experiment trains on, in any format ``engine.datasets.load`` reads.
+
+        ``progress(done, total)`` and ``cancelled()`` are passed on (see ``engine.datasets.load``).
+        """
+        from .datasets import load
+        return load(self.data, progress=progress, cancelled=cancelled)
 
     def splits(self, dataset):
         """``(train, validation)`` ImageSets (validation None when ``validation`` is 0)."""
@@ -287,6 +328,16 @@ class Experiment:
         if not self.validation:
             return dataset.train, None
         return split_validation(dataset.train, self.validation, seed=0)
+
+    def validation_for(self, n_train):
+        """``(validation, note)``: the experiment's validation size, or a fifth of a dataset
+        too small for it (the default of 5,000 would leave a small dataset nothing to train
+        on) with a note that says so."""
+        if self.validation < n_train // 2 or self.validation == 0:
+            return self.validation, None
+        v = n_train // 5
+        return v, (f"holding out {v:,} of the {n_train:,} training images for validation "
+                   f"(a fifth; {self.validation:,} would leave too few to train on)")
 
     def make_run(self, net, trainer, dataset, test=True, epochs=None, **kwargs):
         """The headless ``Run`` of this experiment: trainer, schedule, augmentation, data.
@@ -301,6 +352,53 @@ class Experiment:
                    augment=self.build_augment(net, train.shape),
                    schedule=self.build_schedule(len(train)),
                    epochs=self.epochs if epochs is None else epochs, **kwargs)
+
+
+def save_experiment(exp, path, net=None):
+    """Write ``exp`` to ``path`` (atomically), with ``net``'s trained weights if given.
+
+    The weights are a ConvNetJS snapshot object under ``"weights"``; ``load_experiment``
+    reads them back, and so do ``engine.snapshots.load_trained`` and the CLI's ``eval``.
+    """
+    from .io import atomic_write_text
+    if net is not None:
+        reason = exp.misfit(net)
+        if reason:
+            raise ExperimentError(f"the weights do not fit the experiment: {reason}")
+    atomic_write_text(path, exp.to_text(None if net is None else net.to_json()))
+
+
+def load_experiment(path, dtype=np.float32):
+    """``(experiment, net or None)`` from an experiment file (``net``: its ``"weights"``).
+
+    Raises ExperimentError (a SpecError) for a bad file, SnapshotError for bad weights or
+    weights that do not fit the experiment's network; each message names the file.
+    """
+    from .io import read_json
+    path = pathlib.Path(path)
+    return experiment_from_file_object(read_json(path, ExperimentError), path, dtype)
+
+
+def experiment_from_file_object(obj, path, dtype=np.float32):
+    """``load_experiment`` for the parsed JSON ``obj`` of the file at ``path``."""
+    from .errors import SnapshotError
+    from .net import Net
+    path = pathlib.Path(path)
+    try:
+        exp = Experiment.from_json(obj, name=path.stem)
+    except ExperimentError as e:
+        raise ExperimentError(f"{path.name}: {e}", e.layer_index) from None
+    weights = obj.get("weights")
+    if weights is None:
+        return exp, None
+    try:
+        net = Net.from_json(weights, dtype=dtype)
+    except SnapshotError as e:
+        raise SnapshotError(f"{path.name}: weights: {e}") from None
+    reason = exp.misfit(net)
+    if reason:
+        raise SnapshotError(f"{path.name}: the weights do not fit the experiment: {reason}")
+    return exp, net
 
 
 def preset_names():

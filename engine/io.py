@@ -2,12 +2,13 @@
 import json
 import os
 import pathlib
+import stat
 import tempfile
 
 from .errors import EngineError
 
 #: The largest JSON file the engine reads (a snapshot of a 10-million-weight net is ~200 MB).
-MAX_JSON_BYTES = 512 * 2 ** 20
+MAX_JSON_BYTES = 256 * 2 ** 20
 
 
 def _reject_constant(token):
@@ -15,13 +16,22 @@ def _reject_constant(token):
 
 
 def read_json(path, error=EngineError, max_bytes=MAX_JSON_BYTES):
-    """Parse a JSON file, refusing what is too big, not text, or not strict JSON.
+    """Parse a JSON file, refusing what is too big, not a regular file, not text, or not
+    strict JSON.
 
     Raises ``error`` (an EngineError subclass) with a one-line message that names the file.
     """
     path = pathlib.Path(path)
     try:
         with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise error(f"{path}: is a folder, not a file")
+            if not stat.S_ISREG(st.st_mode):  # /dev/zero, a pipe: they never end
+                raise error(f"{path}: not a regular file")
+            if st.st_size > max_bytes:
+                raise error(f"{path.name}: {st.st_size / 2 ** 20:,.0f} MB, larger than "
+                            f"{max_bytes // 2 ** 20} MB, the limit for a JSON file")
             raw = f.read(max_bytes + 1)
     except IsADirectoryError:
         raise error(f"{path}: is a folder, not a file") from None
@@ -46,19 +56,47 @@ def parse_json(raw, error=EngineError, what="JSON"):
         raise error(f"{what}: not valid JSON, or truncated ({e})") from None
 
 
+def writable_target(path):
+    """The file a save to ``path`` replaces: a symlink's target (the link is kept).
+
+    Raises OSError when ``path`` names something that is not a regular file (a
+    folder, a device such as /dev/full, a pipe) or its folder cannot be written to,
+    so that a command can refuse before it does any work.
+    """
+    path = pathlib.Path(path)
+    target = pathlib.Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        raise OSError(f"{path}: not a regular file; choose a file name")
+    folder = target.parent
+    if not folder.is_dir():
+        raise OSError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OSError(f"{path}: cannot write in {folder} (permission denied)")
+    return target
+
+
 def atomic_write_text(path, text):
     """Write to a temporary file beside ``path`` and rename it into place.
 
-    A failure part way leaves whatever was at ``path`` untouched.
+    A failure part way leaves whatever was at ``path`` untouched. The file gets the
+    mode an ordinary new file would (the umask's), or keeps the mode of the file it
+    replaces; a symlink is written through to its target.
     """
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    target = writable_target(path)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -10,8 +10,8 @@ import threading
 
 import numpy as np
 
-from . import execution, parallel
-from .errors import DataError, SnapshotError, SpecError
+from . import execution, limits, parallel
+from .errors import DataError, OptionError, SnapshotError, SpecError
 from .execution import plan as _plan
 from .layers import LAYER_TYPES, LOSS_TYPES
 from .spec import build_layers
@@ -20,11 +20,18 @@ from .spec import build_layers
 def _check_dtype(dtype):
     try:
         dtype = np.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    except (TypeError, ValueError):
+        raise OptionError(f"dtype must be float32 or float64, got {dtype!r}") from None
     if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        raise OptionError(f"dtype must be float32 or float64, got {dtype}")
     return dtype
+
+
+def _rng(seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise OptionError(f"seed must be a whole number >= 0 or None, got {seed!r}")
+    return np.random.default_rng(seed)
 
 
 def spec_from_layers(layers):
@@ -76,8 +83,8 @@ class Net:
     def __init__(self, layer_defs, dtype=np.float32, seed=None, threads=None):
         self.dtype = _check_dtype(dtype)
         self.layer_defs = copy.deepcopy(list(layer_defs)) if isinstance(layer_defs, (list, tuple)) else layer_defs
+        rng = _rng(seed)
         layers = build_layers(layer_defs)
-        rng = np.random.default_rng(seed)
         for layer in layers:
             layer.init_params(rng, self.dtype)
         self._setup(layers, rng, threads)
@@ -88,13 +95,16 @@ class Net:
         net = cls.__new__(cls)
         net.dtype = _check_dtype(dtype)
         net.layer_defs = spec_from_layers(layers)
-        net._setup(layers, rng if rng is not None else np.random.default_rng(seed), threads)
+        net._setup(layers, rng if rng is not None else _rng(seed), threads)
         return net
 
     def _setup(self, layers, rng, threads):
         self.layers = layers
         self.rng = rng
-        self.threads = parallel.default_threads() if threads is None else max(1, int(threads))
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                    or threads < 1):
+            raise OptionError(f"threads must be a whole number >= 1, got {threads!r}")
+        self.threads = parallel.default_threads() if threads is None else int(threads)
         self.plan = _plan.steps(layers)
         self.token = execution.processes.new_token()
         self.has_batchnorm = any(l.layer_type == "batchnorm" for l in layers)
@@ -125,8 +135,9 @@ class Net:
         return sum(l.n_params for l in self.layers)
 
     # -- passes the caller owns (any thread) -------------------------------------
-    def check_batch(self, x):
-        """``x`` as a C-contiguous batch of this net's dtype; DataError if it does not fit."""
+    def check_batch(self, x, finite=False):
+        """``x`` as a C-contiguous batch of this net's dtype; DataError if it does not fit
+        (or, with ``finite``, if a value is NaN or infinite)."""
         x = np.asarray(x)
         shape = self.input_shape
         if x.ndim == 3 and x.shape == shape:
@@ -138,20 +149,36 @@ class Net:
             raise DataError("input: the batch is empty")
         if x.dtype.kind not in "fiub":
             raise DataError(f"input: expected numbers, got {x.dtype}")
-        return np.ascontiguousarray(x, dtype=self.dtype)
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        if finite and not np.isfinite(x).all():
+            bad = np.argwhere(~np.isfinite(x))[0]
+            raise DataError(f"input: example {bad[0]} holds {x[tuple(bad)]} at (y {bad[1]}, x "
+                            f"{bad[2]}, channel {bad[3]}): training on it would make every "
+                            f"weight NaN")
+        return x
 
     _check_batch = check_batch
 
-    def trace(self, x, y=None, input_grad=True):
+    def trace(self, x, y=None, input_grad=True, score_grad=None):
         """Run ``x`` (and, with targets ``y``, back) in inference mode: a ``Trace`` the caller owns.
 
         ``trace.acts[i]`` is layer ``i``'s output; with ``y``, ``trace.grads[i]`` its output
         gradient (the input layer's is the gradient with respect to the images, unless
         ``input_grad`` is False), ``trace.loss`` the mean cost loss and
         ``trace.param_grads`` the parameter gradients (in ``params_and_grads`` order).
+        ``score_grad`` ``(N, scores)``, instead of ``y``, starts the backward pass from that
+        gradient with respect to the loss layer's input (the scores before softmax): a
+        one-hot row gives the gradients of one class's score (``loss`` is then None).
         Safe on several threads at once; leaves the net's own record alone.
         """
         x = self.check_batch(x)
+        if score_grad is not None:
+            g = np.asarray(score_grad, dtype=self.dtype)
+            width = self.loss_layer.num_inputs
+            if g.shape != (len(x), width):
+                raise DataError(f"score_grad: expected shape ({len(x)}, {width}), got {g.shape}")
+            return execution.run(self, x, _plan.ScoreGrad(np.ascontiguousarray(g)),
+                                 input_grad=input_grad)[0]
         if y is None:
             return execution.run(self, x)[0]
         y = self.loss_layer.targets(y, len(x), self.dtype)
@@ -200,7 +227,7 @@ class Net:
 
         What ``Trainer.train`` runs: the gradients land in the net's own buffer.
         """
-        x = self.check_batch(x)
+        x = self.check_batch(x, finite=True)
         # Checked for the whole batch here, so that an error names the batch the
         # caller passed, not the share of it that a worker got.
         y = self.loss_layer.targets(y, len(x), self.dtype)
@@ -332,12 +359,22 @@ class Net:
                     f"snapshot layer {i}, {layer.describe()}: declares output "
                     f"{declared[1]}x{declared[0]}x{declared[2]} but its input gives "
                     f"{layer.out_sx}x{layer.out_sy}x{layer.out_depth}")
+            if layer.layer_type in ("conv", "fc"):  # counted now, allocated later
+                count = layer.filters if layer.layer_type == "conv" else layer.num_neurons
+                if not isinstance(entry.get("filters"), list) or len(entry["filters"]) != count:
+                    raise SnapshotError(f"snapshot layer {i}, {layer.describe()}: expected {count} "
+                                        f"filters")
+            layer.source_index = i
+            layers.append(layer)
+            shape = layer.out_shape
+        try:  # before a single weight is allocated
+            limits.check(layers)
+        except SpecError as e:
+            raise SnapshotError(f"snapshot {e}") from None
+        for i, (layer, entry) in enumerate(zip(layers, entries)):
             layer.init_params(np.random.default_rng(0), dtype)
             try:
                 layer.load_json_params(entry)
             except SnapshotError as e:
                 raise SnapshotError(f"snapshot layer {i}, {e}") from None
-            layer.source_index = i
-            layers.append(layer)
-            shape = layer.out_shape
         return cls.from_layers(layers, dtype)

@@ -1,9 +1,15 @@
-"""Network presets: JSON files in resources/presets with layer_defs and trainer settings."""
-import json
+"""The bundled presets: experiment files in resources/presets (see engine.experiment).
+
+``engine.experiment.preset(name)`` gives a preset as an ``Experiment``. ``load_preset``
+and ``load_spec_file`` give the file's JSON object as a dict: they are kept for the app
+(workbench/main_window.py and the panels' demos) until it reads Experiments, and will
+go then.
+"""
 import pathlib
 
 from .data import RESOURCES
 from .errors import SpecError
+from .io import read_json
 
 PRESET_DIR = RESOURCES / "presets"
 
@@ -16,15 +22,11 @@ def list_presets():
 def load_spec_file(path):
     """A preset or spec file: a JSON list of layer_defs, or an object with ``layer_defs``.
 
-    Returns a dict with at least ``layer_defs`` (and the preset's other keys).
+    Returns a dict with at least ``layer_defs`` (and the file's other keys). Kept for the
+    app; new code reads ``engine.experiment.Experiment.load(path)``.
     """
     path = pathlib.Path(path)
-    try:
-        obj = json.loads(path.read_text())
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read ({e.strerror or e})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SpecError(f"{path.name}: not valid JSON ({e})") from None
+    obj = read_json(path, SpecError)
     if isinstance(obj, list):
         obj = {"layer_defs": obj}
     if not isinstance(obj, dict) or not isinstance(obj.get("layer_defs"), list):
@@ -35,6 +37,8 @@ def load_spec_file(path):
 
 
 def load_preset(name):
+    """A bundled preset (or a file, by path) as a dict. Kept for the app; new code uses
+    ``engine.experiment.preset(name)``."""
     presets = list_presets()
     if name not in presets:
         path = pathlib.Path(name)

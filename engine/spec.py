@@ -6,11 +6,10 @@ layer objects (shapes computed, no weights); ``infer_shapes`` reports them.
 """
 import copy
 
+from . import limits, options
 from .errors import EngineError, SpecError
 from .layers import LAYER_TYPES, LOSS_TYPES
-from .layers.base import int_opt
-
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "maxout", "leaky_relu")
+from .options import ACTIVATIONS  # noqa: F401 (spec.ACTIVATIONS, as before)
 
 
 def _type_of(d, i):
@@ -59,21 +58,21 @@ def _expand_def(d, i, t):
     if t in LOSS_TYPES:
         key = "num_neurons" if t == "regression" else "num_classes"
         try:
-            n = int_opt(d, key, t, minimum=1 if t == "regression" else 2)
+            n = options.read(d, t, key)
         except SpecError as e:
             raise SpecError(f"layer {i}, {e}", i) from None
         out.append({"type": "fc", "num_neurons": n})
     act = d.get("activation")
     if t in ("fc", "conv") and d.get("bias_pref") is None:
-        d["bias_pref"] = 0.1 if act == "relu" else 0.0
+        d["bias_pref"] = 0.1 if act == "relu" else options.TABLE[t].option("bias_pref").default
     out.append(d)
     if act is not None:
         if act not in ACTIVATIONS:
             raise SpecError(f"layer {i}, {t}: unknown activation {act!r} "
                             f"(known: {', '.join(ACTIVATIONS)})", i)
         a = {"type": act}
-        if act == "maxout":
-            a["group_size"] = d.get("group_size", 2)
+        if act == "maxout" and d.get("group_size") is not None:
+            a["group_size"] = d["group_size"]
         out.append(a)
     if d.get("drop_prob") is not None and t != "dropout":
         out.append({"type": "dropout", "drop_prob": d["drop_prob"]})
@@ -95,11 +94,37 @@ def build_layers(layer_defs):
         layer.source_index = i
         layers.append(layer)
         shape = layer.out_shape
+    limits.check(layers)
     return layers
 
 
+def layer_macs(layer):
+    """Multiply-adds per example in one forward pass of ``layer``: those of its dot products.
+
+    conv: ``out_sx * out_sy * filters * sx * sy * in_depth`` (every window position,
+    padded cells included, as the engine computes them); fc (also the one before a loss
+    layer): ``num_inputs * num_neurons``. Bias additions are not counted, nor is the
+    element-wise work of every other layer (activations, pooling's comparisons, lrn,
+    batchnorm, dropout, softmax): 0 for them, as it is small and bound by memory, not
+    arithmetic.
+    """
+    if layer.layer_type == "conv":
+        return layer.out_sx * layer.out_sy * layer.filters * layer.sx * layer.sy * layer.in_depth
+    if layer.layer_type == "fc":
+        return layer.num_inputs * layer.num_neurons
+    return 0
+
+
+def _costs(layer):
+    """``macs`` and ``act_bytes`` (the layer's output per example in float32)."""
+    return {"macs": layer_macs(layer),
+            "act_bytes": 4 * layer.out_sx * layer.out_sy * layer.out_depth}
+
+
 def infer_shapes(layer_defs):
-    """One dict per expanded layer: ``type, out_sx, out_sy, out_depth, params, source_index``.
+    """One dict per expanded layer: ``type, out_sx, out_sy, out_depth, params, source_index``,
+    its cost ``macs`` (multiply-adds per example in a forward pass, see ``layer_macs``) and
+    ``act_bytes`` (``4 * out_sx * out_sy * out_depth``), and a ``description``.
 
     Raises
     ------
@@ -108,8 +133,23 @@ def infer_shapes(layer_defs):
     """
     return [{"type": l.layer_type, "out_sx": l.out_sx, "out_sy": l.out_sy,
              "out_depth": l.out_depth, "params": l.n_params, "source_index": l.source_index,
-             "description": l.describe()}
+             "description": l.describe(), **_costs(l)}
             for l in build_layers(layer_defs)]
+
+
+def cost_totals(shapes):
+    """Totals per example over ``infer_shapes`` rows: ``params``, ``act_bytes``,
+    ``forward_macs`` and ``training_macs``.
+
+    ``training_macs`` roughly counts a training step: each product runs forward, again
+    for its weights' gradient, and again for its input's gradient, except the first layer
+    after the input (nobody needs the images' gradient while training).
+    """
+    forward = sum(s["macs"] for s in shapes)
+    no_input_grad = shapes[1]["macs"] if len(shapes) > 1 else 0
+    return {"params": sum(s["params"] for s in shapes),
+            "act_bytes": sum(s["act_bytes"] for s in shapes),
+            "forward_macs": forward, "training_macs": 3 * forward - no_input_grad}
 
 
 def check(layer_defs):
@@ -119,7 +159,9 @@ def check(layer_defs):
     ``(rows, error)``, ``rows`` one dict per *given* definition (``None`` from the
     first layer whose shape cannot be computed) with ``out_sx, out_sy, out_depth``
     of the last layer it expands to, its total ``params``, the expanded ``types``
-    and a ``description``; ``error`` is what ``infer_shapes`` raises, or None.
+    and a ``description``, and the costs of all the layers it expands to: ``macs`` and
+    ``act_bytes`` summed (each expanded layer's output is kept for the backward pass);
+    ``error`` is what ``infer_shapes`` raises, or None.
     """
     try:
         infer_shapes(layer_defs)
@@ -146,5 +188,7 @@ def check(layer_defs):
         main = layers[1] if t in LOSS_TYPES else layers[0]
         rows[i] = {"out_sx": last.out_sx, "out_sy": last.out_sy, "out_depth": last.out_depth,
                    "params": sum(l.n_params for l in layers),
-                   "types": [l.layer_type for l in layers], "description": main.describe()}
+                   "types": [l.layer_type for l in layers], "description": main.describe(),
+                   "macs": sum(layer_macs(l) for l in layers),
+                   "act_bytes": sum(_costs(l)["act_bytes"] for l in layers)}
     return rows, error

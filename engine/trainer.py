@@ -1,8 +1,36 @@
 """Trainers: ConvNetJS's update rules, applied to a whole batch at once."""
+import math
+import numbers
 
 import numpy as np
 
+from .errors import OptionError
+
 METHODS = ("sgd", "nesterov", "adagrad", "windowgrad", "adadelta", "adam")
+
+# (key, lowest, highest, lowest allowed, highest allowed, whole number)
+_RULES = (("learning_rate", 0.0, None, True, True, False), ("momentum", 0.0, 1.0, True, False, False),
+          ("batch_size", 1, 1 << 20, True, True, True), ("l1_decay", 0.0, None, True, True, False),
+          ("l2_decay", 0.0, None, True, True, False), ("ro", 0.0, 1.0, True, False, False),
+          ("eps", 0.0, None, False, True, False), ("beta1", 0.0, 1.0, True, False, False),
+          ("beta2", 0.0, 1.0, True, False, False))
+
+
+def check_options(opts):
+    """Raise OptionError naming the first trainer option that is not a valid value."""
+    if opts.get("method") not in METHODS:
+        raise OptionError(f"unknown trainer method {opts.get('method')!r} (known: {', '.join(METHODS)})")
+    for key, lo, hi, lo_in, hi_in, whole in _RULES:
+        v = opts.get(key)
+        what = f"trainer: the {key.replace('_', ' ')} ('{key}')"
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+            raise OptionError(f"{what} must be a number, got {v!r}")
+        if whole and v != int(v):
+            raise OptionError(f"{what} must be a whole number, got {v!r}")
+        if v < lo if lo_in else v <= lo:
+            raise OptionError(f"{what} must be {'at least' if lo_in else 'above'} {lo:g}, got {v!r}")
+        if hi is not None and (v > hi if hi_in else v >= hi):
+            raise OptionError(f"{what} must be {'at most' if hi_in else 'below'} {hi:g}, got {v!r}")
 
 
 class Trainer:
@@ -33,6 +61,16 @@ class Trainer:
         self.gsum = None    # per-parameter first accumulators
         self.xsum = None    # per-parameter second accumulators (adadelta, adam)
         self._state_method = None
+        self._checked = None
+        self._check()
+
+    def _check(self):
+        """Check the options when they changed since the last step (they are plain attributes)."""
+        opts = self.options()
+        key = tuple(opts.values())
+        if key != self._checked:
+            check_options(opts)
+            self._checked = key
 
     def options(self):
         keys = ("method", "learning_rate", "momentum", "batch_size", "l1_decay", "l2_decay",
@@ -50,6 +88,7 @@ class Trainer:
 
     def train(self, x, y):
         """One update from the batch ``(x, y)``; returns losses and timings."""
+        self._check()
         _, cost_loss, fwd_time, bwd_time = self.net.train_step(x, y)
         n = len(x) if np.ndim(x) == 4 else 1
         l1, l2 = self.update(n)
@@ -60,8 +99,7 @@ class Trainer:
 
     def update(self, n):
         """Apply one step from the gradients the net holds (a batch of ``n`` examples)."""
-        if self.method not in METHODS:
-            raise ValueError(f"unknown trainer method {self.method!r} (known: {', '.join(METHODS)})")
+        self._check()
         p, g, l1_mul, l2_mul = self.net.flat_buffers()
         if self.gsum is None or self._state_method != self.method or self.gsum.shape != p.shape:
             self.gsum = np.zeros_like(p)

@@ -15,6 +15,8 @@ runs them:
 Every pass returns a ``Trace`` that belongs to the caller, so passes on one net may
 run on several threads at once.
 """
+import time
+
 import numpy as np
 
 from ..trace import Trace
@@ -66,13 +68,10 @@ def _shared_run(net, step, x, y, k):
     bounds = [0, m] + [int(round(m + (n - m) * j / (k - 1))) for j in range(1, k)]
     params, grads, _, _ = net.flat_buffers()
     shares = [(x[a:b], None if y is None else y[a:b]) for a, b in zip(bounds[1:-1], bounds[2:])]
-    try:
-        step.start(net, params, shares, n)
-    except BaseException:
-        step.release()
-        raise
+    step.start(net, params, shares, n)  # gives the lock back itself if it fails
     error = local = None
     fwd_s = bwd_s = 0.0
+    t0 = time.perf_counter()
     try:
         if training:
             local, fwd_s, bwd_s = run(net, x[:m], y[:m], training=True, grads=grads, n_total=n,
@@ -81,7 +80,10 @@ def _shared_run(net, step, x, y, k):
             local, fwd_s, _ = run(net, x[:m], threads=1)
     except BaseException as e:  # collect the workers' shares before raising
         error = e
-    results = step.finish()
+    # A worker that does not answer in a bounded time is abandoned: the step is then
+    # done again here (``_Lost``), with the same numbers.
+    results = step.finish(max(processes.WAIT_SECONDS,
+                              processes.WAIT_FACTOR * (time.perf_counter() - t0)))
     if error is not None:
         raise error
     loss = None

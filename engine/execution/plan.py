@@ -124,10 +124,24 @@ def forward_piece(layers, plan, x, training, rng):
     return acts, caches
 
 
+class ScoreGrad:
+    """Targets that are a gradient: with respect to the loss layer's input (the scores
+    before softmax), used instead of the loss's own (e.g. one-hot to explain a class)."""
+
+    def __init__(self, g):
+        self.g = g
+
+    def __getitem__(self, sl):
+        return ScoreGrad(self.g[sl])
+
+
 def backward_piece(layers, plan, acts, caches, y, n_total, grad_views, input_grad):
     """``(loss, grads)``: the mean loss and every layer's output gradient; the parameter
     gradients (divided by ``n_total``) go into ``grad_views`` (one tuple per layer)."""
-    loss, d = layers[-1].loss(caches[-1], y, n_total, checked=True)
+    if isinstance(y, ScoreGrad):
+        loss, d = None, y.g.reshape(caches[-1][2])
+    else:
+        loss, d = layers[-1].loss(caches[-1], y, n_total, checked=True)
     grads = [None] * len(layers)
     for kind, i in reversed(plan):
         need_dx = i > 1 or input_grad
@@ -263,7 +277,8 @@ def _run(net, x, y, training, input_grad, grads, n_total, threads, keep, pending
     for r in results[1:]:
         grads += r[1]
     gs = Values(concat([p[2][j] for p in per_part]) for j in range(len(layers)))
-    loss = float(sum(p[3] * (sl.stop - sl.start) for p, sl in zip(per_part, parts)) / n)
+    loss = None if isinstance(y, ScoreGrad) else float(
+        sum(p[3] * (sl.stop - sl.start) for p, sl in zip(per_part, parts)) / n)
     total = f_s + b_s
     if pending is not None:
         return Trace(acts, gs, loss, net.param_views(grads)), wall, wall

@@ -13,11 +13,18 @@ stdin/stdout pipes, so they import numpy and the engine only (never the GUI, nev
 the caller's ``__main__``). They start in the background on first use; until they
 are ready, and whenever they cannot be used (another thread holds them, the platform
 has no POSIX pipes, ``ENGINE_PROCESSES=0``), training splits the batch across
-threads as before. A worker that dies is dropped and the threads take over.
+threads as before.
+
+Faults never hang or change the numbers: every read and write on the pipes has a
+deadline, so a worker that stops answering (stopped, killed, swamped, or sending
+garbage) is abandoned after a bounded wait and the step is done again on this
+process's threads. Workers are started again on the next step, up to
+``MAX_RESTARTS`` times in a process; after that the threads keep the work.
 """
 import atexit
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -34,6 +41,12 @@ from ..errors import DataError, EngineError, SnapshotError, SpecError
 _ERRORS = {"DataError": DataError, "SpecError": SpecError, "SnapshotError": SnapshotError,
            "FloatingPointError": FloatingPointError, "ValueError": ValueError}
 
+MAX_RESTARTS = 3          # workers lost in one process before the threads keep the work
+MAX_MESSAGE = 1 << 31     # bytes; a longer length prefix is garbage
+WAIT_SECONDS = 5.0        # the least time a worker gets to answer a step ...
+WAIT_FACTOR = 20.0        # ... or this many times this process's own share, if longer
+FETCH_SECONDS = 30.0
+
 
 def enabled():
     """Whether worker processes may be used here (POSIX, not switched off)."""
@@ -41,11 +54,89 @@ def enabled():
             and os.environ.get("ENGINE_PROCESSES", "1").strip() not in ("0", "", "no", "off"))
 
 
+class Timeout(Exception):
+    """The other end did not read or write in time."""
+
+
+class Channel:
+    """Length-prefixed messages over a pipe's file descriptors, with deadlines.
+
+    Non-blocking descriptors and ``select``: a stopped or stuck peer makes ``send``
+    or ``recv`` raise ``Timeout`` instead of blocking forever (``timeout=None``
+    waits as long as it takes: the worker's side, whose caller may think for long).
+    """
+
+    def __init__(self, rfd=None, wfd=None):
+        self.rfd, self.wfd = rfd, wfd
+        for fd in (rfd, wfd):
+            if fd is not None:
+                os.set_blocking(fd, False)
+
+    def poll(self, timeout=0.0):
+        return bool(select.select([self.rfd], [], [], timeout)[0])
+
+    def _wait(self, fds_r, fds_w, deadline):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise Timeout()
+        r, w, _ = select.select(fds_r, fds_w, [], left)
+        if not r and not w:
+            raise Timeout()
+
+    def send(self, data, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        parts = [memoryview(len(data).to_bytes(8, "little")), memoryview(data).cast("B")]
+        while parts:
+            try:
+                n = os.writev(self.wfd, parts)
+            except BlockingIOError:
+                self._wait([], [self.wfd], deadline)
+                continue
+            while n and parts:
+                if n >= len(parts[0]):
+                    n -= len(parts[0])
+                    parts.pop(0)
+                else:
+                    parts[0] = parts[0][n:]
+                    n = 0
+
+    def _read_into(self, view, deadline):
+        got = 0
+        while got < len(view):
+            try:
+                n = os.readv(self.rfd, [view[got:]])
+            except BlockingIOError:
+                self._wait([self.rfd], [], deadline)
+                continue
+            if n == 0:
+                raise EOFError("the pipe was closed")
+            got += n
+
+    def recv(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        head = bytearray(8)
+        self._read_into(memoryview(head), deadline)
+        size = int.from_bytes(head, "little")
+        if size > MAX_MESSAGE:
+            raise EOFError(f"a message of {size} bytes: the pipe holds garbage")
+        buf = bytearray(size)
+        self._read_into(memoryview(buf), deadline)
+        return buf
+
+    def close(self):
+        for fd in (self.rfd, self.wfd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.rfd = self.wfd = None
+
+
 class _Worker:
     """One child process and the two ends of its pipes."""
 
     def __init__(self):
-        from multiprocessing.connection import Connection
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", ENGINE_THREADS="1", ENGINE_PROCESSES="0")
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -53,10 +144,9 @@ class _Worker:
         self.proc = subprocess.Popen([sys.executable, "-m", "engine.execution.worker"], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      close_fds=True)
-        self.tx = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
-        self.rx = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
-        for conn in (self.tx, self.rx):
-            _widen_pipe(conn.fileno())
+        self.ch = Channel(os.dup(self.proc.stdout.fileno()), os.dup(self.proc.stdin.fileno()))
+        for fd in (self.ch.rfd, self.ch.wfd):
+            _widen_pipe(fd)
         self.proc.stdin.close()
         self.proc.stdout.close()
         self.ready = False
@@ -64,22 +154,19 @@ class _Worker:
         self.step = 0      # counts steps, so that stale activations are noticed
 
     def poll_ready(self):
-        if not self.ready and self.rx.poll():
-            if _unpack(self.rx.recv_bytes())[0] != ("ready",):
+        if not self.ready and self.ch.poll():
+            if _unpack(self.ch.recv(timeout=WAIT_SECONDS))[0] != ("ready",):
                 raise EngineError("engine worker: unexpected greeting")
             self.ready = True
         return self.ready
 
-    def close(self):
-        for c in (self.tx, self.rx):
-            try:
-                c.close()
-            except OSError:
-                pass
+    def close(self, wait=1.0):
+        """Close the pipes (the worker then exits); kill it if it has not after ``wait`` s."""
+        self.ch.close()
         try:
-            self.proc.wait(timeout=2)
+            self.proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            self.proc.kill()  # also ends a stopped process
             self.proc.wait()
 
 
@@ -88,6 +175,7 @@ class _Pool:
         self.lock = threading.Lock()
         self.workers = []
         self.broken = False
+        self.lost = 0
         self.pid = os.getpid()
 
     def grab(self, count, wait=None):
@@ -107,35 +195,48 @@ class _Pool:
                 deadline = time.monotonic() + wait
                 for w in self.workers[:count]:
                     while not w.poll_ready() and time.monotonic() < deadline:
-                        w.rx.poll(0.05)
+                        w.ch.poll(0.05)
             if all(w.poll_ready() for w in self.workers[:count]):
                 return self.workers[:count]
-        except (OSError, EOFError, EngineError):
-            self._break()
+        except (OSError, EOFError, Timeout, EngineError, pickle.UnpicklingError):
+            self.lose_all()
         self.lock.release()
         return None
 
-    def _break(self, permanent=True):
-        self.broken = permanent
+    def lose_all(self):
+        """Abandon every worker (one failed): they start afresh next time, a few times."""
+        self.lost += 1
+        self.broken = self.lost > MAX_RESTARTS
         for w in self.workers:
-            w.close()
+            w.close(wait=0.2)
         self.workers = []
 
     def shutdown(self):
         # At exit a daemon thread may be stuck mid-step holding the lock: close anyway.
-        locked = self.lock.acquire(timeout=5)
+        locked = self.lock.acquire(timeout=2)
         try:
             for w in self.workers:
                 w.close()
             self.workers = []
             self.broken = False
+            self.lost = 0
         finally:
             if locked:
                 self.lock.release()
 
 
 _pool = _Pool()
-atexit.register(_pool.shutdown)
+
+
+def _shutdown_at_exit():
+    # Ctrl-C while the interpreter exits must not interrupt the clean-up (and print
+    # "Exception ignored in atexit callback"): the process is ending anyway.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _pool.shutdown()
+
+
+atexit.register(_shutdown_at_exit)
 
 
 def pids():
@@ -206,28 +307,35 @@ class Step:
                 if w.token != net.token:
                     blob = pickle.dumps((net.dtype.str, [l.clone(share_params=False) for l in net.layers],
                                          int(net.rng.integers(2 ** 63))), protocol=pickle.HIGHEST_PROTOCOL)
-                    w.tx.send_bytes(_pack(("setup", net.token, blob)))
+                    w.ch.send(_pack(("setup", net.token, blob)), WAIT_SECONDS)
                     w.token = net.token
                 w.step += 1
                 if y is None:
-                    w.tx.send_bytes(_pack(("infer", err), params, x))
+                    w.ch.send(_pack(("infer", err), params, x), WAIT_SECONDS)
                 else:
-                    w.tx.send_bytes(_pack(("step", n_total, err), params, x, y))
+                    w.ch.send(_pack(("step", n_total, err), params, x, y), WAIT_SECONDS)
                 self.sent.append(w)
-        except (OSError, EOFError):
-            _pool._break()
+        except (OSError, EOFError, Timeout):
+            _pool.lose_all()
+            _pool.lock.release()
             raise _Lost() from None
         except BaseException:  # half a message may be in the pipe: start afresh next time
-            _pool._break(permanent=False)
+            _pool.lose_all()
+            _pool.lock.release()
             raise
 
-    def finish(self):
-        """Each worker's ``(loss, output, grads)``; raises a worker's error after draining all."""
+    def finish(self, timeout=WAIT_SECONDS):
+        """Each worker's ``(loss, output, grads)``; raises a worker's error after draining all.
+
+        A worker that does not answer within ``timeout`` seconds, or answers garbage,
+        is abandoned (``_Lost``: the caller does the step on its own threads).
+        """
         results, error = [], None
+        deadline = time.monotonic() + timeout
         try:
             for w in self.sent:
-                _spin(w.rx, SPIN_SECONDS / 2)  # this process is idle until the reply anyway
-                header, arrays = _unpack(w.rx.recv_bytes())
+                _spin(w.ch, SPIN_SECONDS / 2)  # this process is idle until the reply anyway
+                header, arrays = _unpack(w.ch.recv(max(0.0, deadline - time.monotonic())))
                 if header[0] == "error":
                     error = error or header
                     continue
@@ -236,11 +344,11 @@ class Step:
                 for text in caught:
                     warnings.warn(f"{text} (in an engine worker)", RuntimeWarning, stacklevel=3)
                 results.append((loss, out, grads))
-        except (OSError, EOFError):
-            _pool._break()
+        except (OSError, EOFError, Timeout, pickle.UnpicklingError, ValueError, TypeError):
+            _pool.lose_all()  # dead, stuck or garbled: the caller's threads take over
             raise _Lost() from None
         except BaseException:
-            _pool._break(permanent=False)
+            _pool.lose_all()
             raise
         finally:
             _pool.lock.release()
@@ -272,9 +380,9 @@ def _widen_pipe(fd, size=1 << 20):
         pass
 
 
-def _spin(conn, seconds):
+def _spin(ch, seconds):
     end = time.perf_counter() + seconds
-    while not conn.poll() and time.perf_counter() < end:
+    while not ch.poll() and time.perf_counter() < end:
         pass
 
 
@@ -302,7 +410,7 @@ def _unpack(buf):
 
 
 class _Lost(Exception):
-    """A worker died mid-step: the caller redoes the step on its own threads."""
+    """A worker died, stalled or garbled a step: the caller redoes it on its own threads."""
 
 
 def fetch(worker, token, step, index, kind):
@@ -312,12 +420,13 @@ def fetch(worker, token, step, index, kind):
             raise EngineError("the worker's share of that batch is gone (it has trained "
                               "on another batch since); run forward() again to see it")
         try:
-            worker.tx.send_bytes(_pack(("fetch", index, kind)))
-            _, arrays = _unpack(worker.rx.recv_bytes())
+            worker.ch.send(_pack(("fetch", index, kind)), FETCH_SECONDS)
+            _, arrays = _unpack(worker.ch.recv(FETCH_SECONDS))
             return arrays[0].copy() if arrays else None
-        except (OSError, EOFError):
-            _pool._break()
-            raise EngineError("the engine worker holding that batch's share has stopped") from None
+        except (OSError, EOFError, Timeout, pickle.UnpicklingError, ValueError, TypeError):
+            _pool.lose_all()
+            raise EngineError("the engine worker holding that batch's share stopped "
+                              "answering") from None
 
 
 def remote(worker, token, index, kind):

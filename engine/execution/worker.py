@@ -16,18 +16,18 @@ import numpy as np
 from .. import parallel
 from ..net import Net
 from .plan import run
-from .processes import SPIN_SECONDS, _pack, _spin, _unpack
+from .processes import SPIN_SECONDS, Channel, _pack, _spin, _unpack
 
 
-def serve(rx, tx):
-    tx.send_bytes(_pack(("ready",)))
+def serve(ch):
+    ch.send(_pack(("ready",)))
     net = trace = None
     while True:
-        try:
-            _spin(rx, SPIN_SECONDS)
-            msg, arrays = _unpack(rx.recv_bytes())
-        except EOFError:
-            return
+        _spin(ch, SPIN_SECONDS)
+        # A closed pipe (EOFError) ends the worker; so does garbage (anything that does
+        # not unpack): there is no finding the next message after it, and the caller,
+        # which waits with a deadline, starts a new worker.
+        msg, arrays = _unpack(ch.recv())
         kind = msg[0]
         if kind == "setup":
             dtype, layers, seed = pickle.loads(msg[2])
@@ -44,7 +44,7 @@ def serve(rx, tx):
                 y = net.loss_layer.targets(y, len(x), net.dtype)
                 trace, _, _ = run(net, x, y, training=True, grads=grads, n_total=n_total)
                 return trace.loss, (grads, trace.output)
-            _reply(tx, err, train)
+            _reply(ch, err, train)
         elif kind == "infer":
             _, err = msg
             np.copyto(net.flat_buffers()[0], arrays[0])
@@ -53,15 +53,15 @@ def serve(rx, tx):
                 nonlocal trace
                 trace, _, _ = run(net, net.check_batch(x))
                 return None, (trace.output,)
-            _reply(tx, err, infer)
+            _reply(ch, err, infer)
         elif kind == "fetch":
             _, index, which = msg
             values = None if trace is None else (trace.acts if which == "act" else trace.grads)
             a = None if values is None else values[index]
-            tx.send_bytes(_pack(("ok",)) if a is None else _pack(("ok",), a))
+            ch.send(_pack(("ok",)) if a is None else _pack(("ok",), a))
 
 
-def _reply(tx, err, work):
+def _reply(ch, err, work):
     """Run ``work() -> (loss, arrays)`` under the caller's numpy error settings; send the
     result with any warnings, or the error (raised again in the caller)."""
     try:
@@ -69,15 +69,13 @@ def _reply(tx, err, work):
             warnings.simplefilter("always")
             loss, arrays = work()
     except Exception as e:
-        tx.send_bytes(_pack(("error", type(e).__name__, str(e))))
+        ch.send(_pack(("error", type(e).__name__, str(e))))
         return
-    tx.send_bytes(_pack(("ok", loss, [str(w.message) for w in caught]), *arrays))
+    ch.send(_pack(("ok", loss, [str(w.message) for w in caught]), *arrays))
 
 
 def main():
-    from multiprocessing.connection import Connection
-    rx = Connection(os.dup(0), writable=False)
-    tx = Connection(os.dup(1), readable=False)
+    ch = Channel(os.dup(0), os.dup(1))
     os.dup2(2, 1)  # anything printed goes to stderr, never into the channel
     sys.stdout = sys.stderr
     # Ctrl-C in a terminal reaches the whole process group: the caller decides what
@@ -85,8 +83,8 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parallel.hold_freed_memory()
     try:
-        serve(rx, tx)
-    except (BrokenPipeError, EOFError):
+        serve(ch)
+    except Exception:  # closed pipe, or garbage in it: this worker is done
         pass
 
 

@@ -10,7 +10,8 @@ import numbers
 
 import numpy as np
 
-from ..errors import SnapshotError, SpecError
+from .. import options
+from ..errors import SnapshotError
 
 
 class Layer:
@@ -113,53 +114,28 @@ class Layer:
 
     @classmethod
     def opts_from_json(cls, obj):
-        """Options that rebuild this layer from a snapshot entry."""
-        return {}
+        """Options that rebuild this layer from a snapshot entry (engine.options' table)."""
+        return options.from_snapshot(cls.layer_type, obj)
 
     def load_json_params(self, obj):
         """Copy weights from a snapshot entry (layers with parameters override)."""
 
 
 # -- option helpers --------------------------------------------------------
-def _where(layer_type, name):
-    return f"{layer_type}: '{name}'"
-
-
+# Layer options are read with engine.options (their defaults and ranges are in its table);
+# these two check a value that is not in the table with the same words.
 def int_opt(opts, name, layer_type, default=None, minimum=1, aliases=()):
     """An integer option >= minimum; raises SpecError with the option's name."""
-    value = None
-    for key in (name,) + tuple(aliases):
-        if opts.get(key) is not None:
-            value = opts[key]
-            break
-    if value is None:
-        if default is None:
-            raise SpecError(f"{layer_type}: missing '{name}'")
-        return default
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SpecError(f"{_where(layer_type, name)} must be a whole number, got {value!r}")
-    if value != int(value):
-        raise SpecError(f"{_where(layer_type, name)} must be a whole number, got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise SpecError(f"{_where(layer_type, name)} must be at least {minimum}, got {value}")
-    return value
+    return options.read(opts, layer_type, name, option=options.Option(
+        name, "int", name, "", default=options.REQUIRED if default is None else default,
+        minimum=minimum, aliases=tuple(aliases)))
 
 
 def float_opt(opts, name, layer_type, default, minimum=None, maximum=None,
               exclusive_max=False):
-    value = opts.get(name)
-    if value is None:
-        return float(default)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise SpecError(f"{_where(layer_type, name)} must be a number, got {value!r}")
-    value = float(value)
-    if minimum is not None and value < minimum:
-        raise SpecError(f"{_where(layer_type, name)} must be at least {minimum}, got {value}")
-    if maximum is not None and (value >= maximum if exclusive_max else value > maximum):
-        bound = "below" if exclusive_max else "at most"
-        raise SpecError(f"{_where(layer_type, name)} must be {bound} {maximum}, got {value}")
-    return value
+    return options.read(opts, layer_type, name, option=options.Option(
+        name, "float", name, "", float(default), minimum=minimum, maximum=maximum,
+        exclusive_max=exclusive_max))
 
 
 def vol_from_json(obj, shape, what, dtype):

@@ -6,9 +6,9 @@ in the same order as an input window, and fc weights are ``(num_neurons, num_inp
 """
 import numpy as np
 
+from .. import kernels, options
 from ..errors import SnapshotError, SpecError
-from .. import kernels
-from .base import Layer, float_opt, int_opt, vol_from_json, vol_to_json
+from .base import Layer, vol_from_json, vol_to_json
 
 
 def _init_bias(n, opts, dtype):
@@ -24,15 +24,10 @@ class ConvLayer(Layer):
 
     def __init__(self, opts, in_shape):
         super().__init__(opts, in_shape)
-        t = "conv"
-        self.sx = int_opt(opts, "sx", t)
-        self.sy = int_opt(opts, "sy", t, default=self.sx)
-        self.filters = int_opt(opts, "filters", t)
-        self.stride = int_opt(opts, "stride", t, default=1)
-        self.pad = int_opt(opts, "pad", t, default=0, minimum=0)
-        self.l1_decay_mul = float_opt(opts, "l1_decay_mul", t, 0.0, minimum=0)
-        self.l2_decay_mul = float_opt(opts, "l2_decay_mul", t, 1.0, minimum=0)
-        float_opt(opts, "bias_pref", t, 0.0)
+        o = options.parse(opts, "conv")
+        self.sx, self.sy, self.filters = o["sx"], o["sy"], o["filters"]
+        self.stride, self.pad = o["stride"], o["pad"]
+        self.l1_decay_mul, self.l2_decay_mul = o["l1_decay_mul"], o["l2_decay_mul"]
         hp, wp = self.in_sy + 2 * self.pad, self.in_sx + 2 * self.pad
         if self.sy > hp or self.sx > wp:
             raise SpecError(f"{self.describe()}: input is {self.in_sx}x{self.in_sy}"
@@ -83,13 +78,6 @@ class ConvLayer(Layer):
                  biases=vol_to_json(self.biases, 1, 1, self.filters))
         return j
 
-    @classmethod
-    def opts_from_json(cls, obj):
-        return {"sx": obj.get("sx"), "sy": obj.get("sy"), "stride": obj.get("stride", 1),
-                "pad": obj.get("pad", 0), "filters": obj.get("out_depth"),
-                "l1_decay_mul": obj.get("l1_decay_mul", 1.0),
-                "l2_decay_mul": obj.get("l2_decay_mul", 1.0)}
-
     def load_json_params(self, obj):
         filters = obj.get("filters")
         if not isinstance(filters, list) or len(filters) != self.filters:
@@ -110,12 +98,10 @@ class FullyConnLayer(Layer):
 
     def __init__(self, opts, in_shape):
         super().__init__(opts, in_shape)
-        t = "fc"
-        self.num_neurons = int_opt(opts, "num_neurons", t, aliases=("filters",))
+        o = options.parse(opts, "fc")
+        self.num_neurons = o["num_neurons"]
         self.num_inputs = self.in_sx * self.in_sy * self.in_depth
-        self.l1_decay_mul = float_opt(opts, "l1_decay_mul", t, 0.0, minimum=0)
-        self.l2_decay_mul = float_opt(opts, "l2_decay_mul", t, 1.0, minimum=0)
-        float_opt(opts, "bias_pref", t, 0.0)
+        self.l1_decay_mul, self.l2_decay_mul = o["l1_decay_mul"], o["l2_decay_mul"]
         self.out_sx = self.out_sy = 1
         self.out_depth = self.num_neurons
 
@@ -158,12 +144,6 @@ class FullyConnLayer(Layer):
                  filters=[vol_to_json(f, 1, 1, self.num_inputs) for f in self.weights],
                  biases=vol_to_json(self.biases, 1, 1, self.num_neurons))
         return j
-
-    @classmethod
-    def opts_from_json(cls, obj):
-        return {"num_neurons": obj.get("out_depth"),
-                "l1_decay_mul": obj.get("l1_decay_mul", 1.0),
-                "l2_decay_mul": obj.get("l2_decay_mul", 1.0)}
 
     def load_json_params(self, obj):
         filters = obj.get("filters")

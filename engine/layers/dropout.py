@@ -6,7 +6,8 @@ at inference), which gives the same expectations and lets inference skip the lay
 """
 import numpy as np
 
-from .base import Layer, float_opt
+from .. import options
+from .base import Layer
 
 
 class DropoutLayer(Layer):
@@ -15,8 +16,7 @@ class DropoutLayer(Layer):
 
     def __init__(self, opts, in_shape):
         super().__init__(opts, in_shape)
-        self.drop_prob = float_opt(opts, "drop_prob", "dropout", 0.5, minimum=0.0,
-                                   maximum=1.0, exclusive_max=True)
+        self.drop_prob = options.read(opts, "dropout", "drop_prob")
 
     def describe(self):
         return f"dropout {self.drop_prob:g}"
@@ -37,7 +37,3 @@ class DropoutLayer(Layer):
         j = super().to_json()
         j["drop_prob"] = self.drop_prob
         return j
-
-    @classmethod
-    def opts_from_json(cls, obj):
-        return {"drop_prob": obj.get("drop_prob", 0.5)}

@@ -8,8 +8,9 @@ import numbers
 
 import numpy as np
 
+from .. import options
 from ..errors import DataError
-from .base import Layer, int_opt
+from .base import Layer
 
 
 class LossLayer(Layer):
@@ -78,7 +79,7 @@ class _ClassLoss(LossLayer):
     def __init__(self, opts, in_shape):
         super().__init__(opts, in_shape)
         if opts.get("num_classes") is not None:
-            int_opt(opts, "num_classes", self.layer_type, minimum=2)
+            options.read(opts, self.layer_type, "num_classes")
 
 
 class SoftmaxLayer(_ClassLoss):
@@ -102,10 +103,6 @@ class SoftmaxLayer(_ClassLoss):
         dx[rows, y] -= 1
         dx *= p.dtype.type(1.0 / n_total)
         return loss, dx
-
-    @classmethod
-    def opts_from_json(cls, obj):
-        return {}
 
 
 class SVMLayer(_ClassLoss):
@@ -163,17 +160,11 @@ class InputLayer(Layer):
     spec_keys = ("out_sx", "out_sy", "out_depth")
 
     def __init__(self, opts, in_shape=None):
-        sx = int_opt(opts, "out_sx", "input", aliases=("sx", "width"))
-        sy = int_opt(opts, "out_sy", "input", aliases=("sy", "height"))
-        depth = int_opt(opts, "out_depth", "input", aliases=("depth",))
-        super().__init__(opts, (sy, sx, depth))
+        o = options.parse(opts, "input")
+        super().__init__(opts, (o["out_sy"], o["out_sx"], o["out_depth"]))
 
     def describe(self):
         return f"input {self.out_sx}x{self.out_sy}x{self.out_depth}"
-
-    @classmethod
-    def opts_from_json(cls, obj):
-        return {k: obj.get(k) for k in ("out_sx", "out_sy", "out_depth")}
 
     def forward(self, x, training=False, rng=None):
         return x, None

@@ -1,8 +1,9 @@
 """Element-wise activations and maxout."""
 import numpy as np
 
+from .. import options
 from ..errors import SpecError
-from .base import Layer, float_opt, int_opt
+from .base import Layer
 
 
 class ReluLayer(Layer):
@@ -26,7 +27,7 @@ class LeakyReluLayer(Layer):
 
     def __init__(self, opts, in_shape):
         super().__init__(opts, in_shape)
-        self.alpha = float_opt(opts, "alpha", "leaky_relu", 0.01, minimum=0.0, maximum=1.0)
+        self.alpha = options.read(opts, "leaky_relu", "alpha")
 
     def describe(self):
         return f"leaky_relu alpha {self.alpha:g}"
@@ -43,10 +44,6 @@ class LeakyReluLayer(Layer):
         j = super().to_json()
         j["alpha"] = self.alpha
         return j
-
-    @classmethod
-    def opts_from_json(cls, obj):
-        return {"alpha": obj.get("alpha", 0.01)}
 
 
 class SigmoidLayer(Layer):
@@ -81,7 +78,7 @@ class MaxoutLayer(Layer):
 
     def __init__(self, opts, in_shape):
         super().__init__(opts, in_shape)
-        self.group_size = int_opt(opts, "group_size", "maxout", default=2)
+        self.group_size = options.read(opts, "maxout", "group_size")
         if self.in_depth % self.group_size:
             raise SpecError(f"maxout group {self.group_size}: input depth {self.in_depth} "
                             f"is not divisible by the group size")
@@ -106,7 +103,3 @@ class MaxoutLayer(Layer):
         j = super().to_json()
         j["group_size"] = self.group_size
         return j
-
-    @classmethod
-    def opts_from_json(cls, obj):
-        return {"group_size": obj.get("group_size", 2)}

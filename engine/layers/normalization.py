@@ -1,8 +1,9 @@
 """Local response normalisation (ConvNetJS's ``lrn``) and spatial batch normalisation."""
 import numpy as np
 
+from .. import options
 from ..errors import SnapshotError, SpecError
-from .base import Layer, float_opt, int_opt, vol_from_json, vol_to_json
+from .base import Layer, vol_from_json, vol_to_json
 
 
 def _channel_window_sum(a, half):
@@ -25,11 +26,8 @@ class LocalResponseNormalizationLayer(Layer):
 
     def __init__(self, opts, in_shape):
         super().__init__(opts, in_shape)
-        t = "lrn"
-        self.k = float_opt(opts, "k", t, 2.0, minimum=0.0)
-        self.n = int_opt(opts, "n", t, default=5)
-        self.alpha = float_opt(opts, "alpha", t, 1e-4, minimum=0.0)
-        self.beta = float_opt(opts, "beta", t, 0.75, minimum=0.0)
+        o = options.parse(opts, "lrn")
+        self.k, self.n, self.alpha, self.beta = o["k"], o["n"], o["alpha"], o["beta"]
         if self.n % 2 == 0:
             raise SpecError(f"lrn: 'n' must be odd (a window centred on each channel), got {self.n}")
         if self.k == 0 and self.alpha == 0:
@@ -59,10 +57,6 @@ class LocalResponseNormalizationLayer(Layer):
         j.update(k=self.k, n=self.n, alpha=self.alpha, beta=self.beta)
         return j
 
-    @classmethod
-    def opts_from_json(cls, obj):
-        return {key: obj.get(key) for key in ("k", "n", "alpha", "beta")}
-
 
 class BatchNormLayer(Layer):
     """Spatial batch normalisation: per channel over the batch and all positions.
@@ -82,10 +76,8 @@ class BatchNormLayer(Layer):
 
     def __init__(self, opts, in_shape):
         super().__init__(opts, in_shape)
-        self.momentum = float_opt(opts, "momentum", "batchnorm", 0.1, minimum=0.0, maximum=1.0)
-        self.eps = float_opt(opts, "eps", "batchnorm", 1e-5, minimum=0.0)
-        if self.eps <= 0:
-            raise SpecError("batchnorm: 'eps' must be above 0")
+        o = options.parse(opts, "batchnorm")
+        self.momentum, self.eps = o["momentum"], o["eps"]
 
     @property
     def n_params(self):
@@ -150,10 +142,6 @@ class BatchNormLayer(Layer):
                  running_mean=self.running_mean.astype(float).tolist(),
                  running_var=self.running_var.astype(float).tolist())
         return j
-
-    @classmethod
-    def opts_from_json(cls, obj):
-        return {"momentum": obj.get("momentum", 0.1), "eps": obj.get("eps", 1e-5)}
 
     def load_json_params(self, obj):
         d = self.in_depth

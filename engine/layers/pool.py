@@ -1,7 +1,7 @@
 """Max pooling (ConvNetJS's ``pool``): padded cells never win a window."""
-from .. import kernels
+from .. import kernels, options
 from ..errors import SpecError
-from .base import Layer, int_opt
+from .base import Layer
 
 
 class PoolLayer(Layer):
@@ -10,10 +10,8 @@ class PoolLayer(Layer):
 
     def __init__(self, opts, in_shape):
         super().__init__(opts, in_shape)
-        self.sx = int_opt(opts, "sx", "pool")
-        self.sy = int_opt(opts, "sy", "pool", default=self.sx)
-        self.stride = int_opt(opts, "stride", "pool", default=2)
-        self.pad = int_opt(opts, "pad", "pool", default=0, minimum=0)
+        o = options.parse(opts, "pool")
+        self.sx, self.sy, self.stride, self.pad = o["sx"], o["sy"], o["stride"], o["pad"]
         if self.pad >= min(self.sx, self.sy):
             raise SpecError(f"{self.describe()}: 'pad' must be smaller than the window, "
                             f"or some windows would hold only padding")
@@ -39,9 +37,4 @@ class PoolLayer(Layer):
         j = super().to_json()
         j.update(sx=self.sx, sy=self.sy, stride=self.stride, in_depth=self.in_depth, pad=self.pad)
         return j
-
-    @classmethod
-    def opts_from_json(cls, obj):
-        return {"sx": obj.get("sx"), "sy": obj.get("sy"), "stride": obj.get("stride", 2),
-                "pad": obj.get("pad", 0)}
 

@@ -173,3 +173,27 @@ def test_tiled_windows_of_a_strided_view_equal_those_of_a_copy(t, stride):
     ref = np.einsum("nyxijc,fijc->nyxf", np.lib.stride_tricks.sliding_window_view(
         x, (3, 3), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)[:, ::stride, ::stride], w)
     np.testing.assert_allclose(out, ref, rtol=1e-12)
+
+
+def test_a_trace_from_a_score_gradient_gives_that_scores_input_gradient():
+    """``score_grad`` one-hot on class c: the input gradient is d(score c)/d(input), whole
+    batch or cut into pieces (explanations are built on it)."""
+    from engine.experiment import preset
+    net = preset("convnetjs-demo").build_net(dtype=np.float64, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 24, 24, 1)) * 0.3
+    g = np.zeros((40, 10))
+    g[:, 3] = 1
+    t = net.trace(x, score_grad=g)
+    assert t.loss is None and t.grads[-1] is None
+
+    def score(xx):
+        return net.trace(xx).acts[-2].reshape(len(xx), -1)[:, 3]
+
+    for n, i, j in [(0, 5, 7), (17, 12, 12), (39, 20, 3)]:
+        e = np.zeros_like(x)
+        e[n, i, j, 0] = 1e-5
+        numeric = (score(x + e)[n] - score(x - e)[n]) / 2e-5
+        assert t.grads[0][n, i, j, 0] == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+    with pytest.raises(engine.DataError, match=r"score_grad: expected shape \(40, 10\)"):
+        net.trace(x, score_grad=g[:, :3])

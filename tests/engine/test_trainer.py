@@ -1,4 +1,6 @@
 """Trainer formulas against steps computed by hand, and options that change mid-run."""
+import re
+
 import numpy as np
 import pytest
 
@@ -84,9 +86,50 @@ def test_options_changed_between_calls_take_effect():
 
 
 def test_unknown_method_is_a_clear_error():
-    net, fc, tr, x, y = setup("rmsprop")
-    with pytest.raises(ValueError, match="unknown trainer method 'rmsprop'"):
+    with pytest.raises(engine.OptionError, match="unknown trainer method 'rmsprop'"):
+        setup("rmsprop")
+    net, fc, tr, x, y = setup("sgd")
+    tr.method = "rmsprop"  # options are plain attributes: checked at the next step
+    with pytest.raises(engine.OptionError, match="unknown trainer method 'rmsprop'"):
         tr.train(x, y)
+
+
+@pytest.mark.parametrize("key,value,words", [
+    ("learning_rate", None, "learning rate ('learning_rate') must be a number, got None"),
+    ("learning_rate", -1, "must be at least 0"), ("learning_rate", float("nan"), "must be a number"),
+    ("momentum", 1.0, "momentum ('momentum') must be below 1"), ("batch_size", 0, "at least 1"),
+    ("batch_size", 2.5, "whole number"), ("l2_decay", "0.1", "must be a number"),
+    ("eps", 0.0, "must be above 0"), ("beta2", 1.5, "below 1"), ("ro", True, "must be a number")])
+def test_bad_trainer_options_are_clear_errors(key, value, words):
+    net = engine.Net(DEFS, seed=0)
+    with pytest.raises(engine.OptionError, match=re.escape(words)):
+        engine.Trainer(net, **{key: value})
+    tr = engine.Trainer(net)
+    setattr(tr, key, value)
+    x = np.zeros((2,) + net.input_shape, np.float32)
+    with pytest.raises(engine.OptionError, match=re.escape(words)):
+        tr.train(x, np.zeros((2, 2)))
+
+
+def test_a_nan_pixel_is_refused_before_it_reaches_the_weights():
+    net = engine.Net(DEFS, seed=0)
+    tr = engine.Trainer(net, method="sgd")
+    before = [pg["params"].copy() for pg in net.params_and_grads()]
+    x = np.zeros((3,) + net.input_shape, np.float32)
+    x[1, 0, 0, 2] = np.nan
+    with pytest.raises(engine.DataError, match="example 1 holds nan"):
+        tr.train(x, np.zeros((3, 2)))
+    for pg, b in zip(net.params_and_grads(), before):
+        np.testing.assert_array_equal(pg["params"], b)
+
+
+@pytest.mark.parametrize("kwargs,words", [({"dtype": "int8"}, "dtype must be float32 or float64"),
+                                          ({"dtype": "nonsense"}, "dtype must be"),
+                                          ({"seed": -3}, "seed must be"), ({"seed": "x"}, "seed must be"),
+                                          ({"seed": 1.5}, "seed must be"), ({"threads": 0}, "threads")])
+def test_bad_net_options_are_clear_errors(kwargs, words):
+    with pytest.raises(engine.OptionError, match=words):
+        engine.Net(DEFS, **kwargs)
 
 
 def test_defaults_match_the_contract():

@@ -125,3 +125,82 @@ def test_huge_learning_rate_diverges_and_keeps_the_last_good_weights():
     if reports[0]["tag"] == "diverged":
         for pg, g in zip(run.net.params_and_grads(), good):
             np.testing.assert_array_equal(pg["params"], g)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    from engine.data import load_mnist
+    return load_mnist()
+
+
+def demo_run(mnist, lr, net=None, epochs=0.3, **trainer):
+    from engine.experiment import preset
+    e = preset("convnetjs-demo").replace(
+        trainer=dict(method="sgd", learning_rate=lr, momentum=0.9, batch_size=20, l2_decay=0.001,
+                     **trainer), epochs=epochs, seed=0)
+    net = net or e.build_net()
+    return e.make_run(net, e.build_trainer(net), mnist, eval_every=10 ** 9, chunk_seconds=0.05)
+
+
+@pytest.mark.parametrize("lr", [10.0, 1.0])
+def test_a_finite_blow_up_is_caught_and_the_advice_trains(mnist, lr):
+    """sgd with momentum 0.9 at 10 or 1 never makes the loss NaN on the demo net: it
+    blows up to 6-12 (guessing gives 2.3) and then sits at chance. The run must say so
+    at once, keep the weights it started from, and suggest a rate that trains."""
+    run = demo_run(mnist, lr)
+    start = [a.copy() for a in run.net.state_arrays()]
+    reports = list(run.reports())
+    last = reports[-1]
+    assert last["tag"] == "diverged" and run.examples_seen <= 5000
+    assert last["suggested_learning_rate"] == pytest.approx(0.01)
+    assert "try 0.01" in last["message"] and "last good weights" in last["message"]
+    for a, b in zip(run.net.state_arrays(), start):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_accuracy_collapse_of_a_trained_net_is_caught(mnist):
+    from engine.snapshots import load_snapshot
+    from engine.data import RESOURCES
+    net, _ = load_snapshot(RESOURCES / "snapshots" / "convnetjs-demo-trained.json")
+    good = [a.copy() for a in net.state_arrays()]
+    reports = list(demo_run(mnist, 1.0, net=net).reports())
+    assert reports[-1]["tag"] == "diverged"
+    restored = [a for a in net.state_arrays()]
+    assert all(np.all(np.isfinite(a)) for a in restored)
+    from engine.data import accuracy
+    assert accuracy(net, mnist.test.subset(np.arange(1000))) > 0.95  # the good weights are back
+
+
+def test_the_demo_presets_own_settings_never_look_diverged(mnist):
+    from engine.experiment import preset
+    e = preset("convnetjs-demo").replace(epochs=0.5, seed=1)
+    net = e.build_net()
+    reports = list(e.make_run(net, e.build_trainer(net), mnist, chunk_seconds=0.02,
+                              eval_every=10 ** 9).reports())
+    assert [r["tag"] for r in reports if r["tag"] == "diverged"] == []
+
+
+def test_batchnorm_statistics_come_back_after_a_divergence():
+    defs = [{"type": "input", "out_sx": 8, "out_sy": 8, "out_depth": 1},
+            {"type": "conv", "sx": 3, "filters": 4, "pad": 1},
+            {"type": "batchnorm"}, {"type": "relu"},
+            {"type": "softmax", "num_classes": 3}]
+    net = engine.Net(defs, seed=0)
+    trainer = engine.Trainer(net, method="sgd", learning_rate=1e30, momentum=0.0, batch_size=10)
+    run = Run(trainer, toy_data(), None, None, seed=0, chunk_seconds=0.01)
+    bn = net.layers[2]
+    mean, var = bn.running_mean.copy(), bn.running_var.copy()
+    assert list(run.reports())[-1]["tag"] == "diverged"
+    np.testing.assert_array_equal(bn.running_mean, mean)
+    np.testing.assert_array_equal(bn.running_var, var)
+    assert np.all(np.isfinite(net.forward(toy_data(5).images.astype(np.float32)[:, 1:9, 1:9] / 255)))
+
+
+@pytest.mark.slow
+def test_the_suggested_rate_really_trains(mnist):
+    reports = list(demo_run(mnist, 10.0).reports())
+    rate = reports[-1]["suggested_learning_rate"]
+    run = demo_run(mnist, rate)
+    assert list(run.reports())[-1]["tag"] == "done"
+    from engine.data import accuracy
+    assert accuracy(run.net, mnist.test) >= 0.9

@@ -1,4 +1,8 @@
 """Training steps shared with worker processes give the same numbers as one thread."""
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 
@@ -91,7 +95,7 @@ def test_wrong_targets_name_the_whole_batch(ready):
         net.train_step(np.zeros((32, 4, 4, 1)), np.zeros((32, 2)))
 
 
-def test_a_dead_worker_falls_back_to_threads(ready):
+def test_a_dead_worker_falls_back_to_threads_and_is_started_again(ready):
     shared, alone = engine.Net(DEMO, seed=1, threads=2), engine.Net(DEMO, seed=1, threads=1)
     x, y = batch(20)
     shared.train_step(x, y)
@@ -102,7 +106,68 @@ def test_a_dead_worker_falls_back_to_threads(ready):
     out1, loss1, _, _ = alone.train_step(x, y)
     assert loss == pytest.approx(loss1, rel=1e-6)
     np.testing.assert_allclose(out, out1, rtol=1e-5)
-    assert workers._pool.broken  # and it stays on threads until shutdown()
+    assert not workers._pool.broken and ready not in workers._pool.workers
+    assert workers.warm_up(1, timeout=60)  # a new worker takes the next steps
+    fresh = workers._pool.workers[0]
+    steps = fresh.step
+    shared.train_step(x, y)
+    assert fresh.step == steps + 1
+
+
+def test_workers_lost_again_and_again_leave_the_work_to_threads(ready):
+    net = engine.Net(DEMO, seed=1, threads=2)
+    x, y = batch(20)
+    for _ in range(workers.MAX_RESTARTS + 1):
+        assert workers.warm_up(1, timeout=60)
+        w = workers._pool.workers[0]
+        w.proc.kill()
+        w.proc.wait()
+        net.train_step(x, y)
+    assert workers._pool.broken and not workers.warm_up(1, timeout=1)
+
+
+def _same_step_as_one_thread(shared, seed=1):
+    alone = engine.Net(DEMO, seed=seed, threads=1)
+    x, y = batch(20)
+    t0 = time.monotonic()
+    out, loss, _, _ = shared.train_step(x, y)
+    elapsed = time.monotonic() - t0
+    out1, loss1, _, _ = alone.train_step(x, y)
+    assert loss == pytest.approx(loss1, rel=1e-6)
+    np.testing.assert_allclose(out, out1, rtol=1e-5, atol=1e-6)
+    for a, b in zip(shared.params_and_grads(), alone.params_and_grads()):
+        np.testing.assert_allclose(a["grads"], b["grads"], rtol=1e-4, atol=1e-7)
+    return elapsed
+
+
+def test_a_stopped_worker_is_abandoned_in_bounded_time(ready, monkeypatch):
+    """A worker that stops answering (here SIGSTOP) must not hang training: after
+    a bounded wait the step is done on this process's threads, with the same numbers."""
+    monkeypatch.setattr(workers, "WAIT_SECONDS", 0.5)
+    shared = engine.Net(DEMO, seed=1, threads=2)
+    shared.train_step(*batch(20))
+    os.kill(ready.proc.pid, signal.SIGSTOP)
+    try:
+        assert _same_step_as_one_thread(shared) < 5
+    finally:
+        if ready.proc.poll() is None:
+            os.kill(ready.proc.pid, signal.SIGCONT)
+    assert ready.proc.wait(timeout=5) is not None  # abandoned: killed, not left stopped
+    assert ready not in workers._pool.workers and not workers._pool.broken
+
+
+@pytest.mark.parametrize("garbage", [
+    b"\x10\x00\x00\x00\x00\x00\x00\x00" + b"not a pickle at all",   # a message that does not unpack
+    b"\xff" * 8,                                                          # an absurd length
+    b"\x00\x10\x00\x00\x00\x00\x00\x00" + b"half",                  # a message cut short
+])
+def test_garbage_on_the_workers_pipe_does_not_hang_or_change_the_numbers(ready, monkeypatch, garbage):
+    monkeypatch.setattr(workers, "WAIT_SECONDS", 0.5)
+    shared = engine.Net(DEMO, seed=1, threads=2)
+    shared.train_step(*batch(20))
+    os.write(ready.ch.wfd, garbage)
+    assert _same_step_as_one_thread(shared) < 5
+    assert workers.warm_up(1, timeout=60)  # and workers come back
 
 
 def test_a_stale_share_says_so(ready):

@@ -83,6 +83,7 @@ def test_hover_shows_values_under_the_mouse(qtbot):
     feed(v, 100)
     v.add({"tag": "eval", "examples_seen": 5000, "validation_accuracy": 0.97, "test_accuracy": 0.96})
     v.refresh()
+    qtbot.wait(100)  # the axes take the width of their new tick labels: the plot area moves
     vb = v.plot.getPlotItem().vb
     scene_pos = vb.mapViewToScene(QPointF(5000, 0.9))
     v.plot.scene().sigMouseMoved.emit(scene_pos)

@@ -106,7 +106,7 @@ def test_huge_learning_rate_ends_in_the_diverged_message(tiny, qtbot):
     qtbot.waitUntil(lambda: not w.session.running and "diverged" in w.train_tab.controls.message.text(),
                     timeout=15000)
     text = w.train_tab.controls.message.text()
-    assert "learning rate" in text and "too high" in text and "try 100" in text
+    assert "learning rate" in text and "too high" in text and "try 0.01" in text
     for p in w.session.weights.params():
         assert np.all(np.isfinite(p))  # the last good weights are kept
 

@@ -45,7 +45,7 @@ class StatusView(QObject):
 
     def _show_data(self):
         ds = self.session.dataset
-        self.data.setText(f"MNIST {len(ds.train):,} / {len(ds.test):,}")
+        self.data.setText(f"{ds.name} {len(ds.train):,} / {len(ds.test):,}")
 
     def _show_run(self):
         s = self.session

@@ -337,8 +337,9 @@ class TrainPanel(QWidget):
     def _show_dataset(self):
         ds = self.session.dataset
         self.dataset.clear()
-        where = self.session.settings.data or "bundled"
-        self.dataset.addItem(f"MNIST ({where}, {len(ds.train):,} + {len(ds.test):,})")
+        bundled = "bundled, " if ds.source in (None, "bundled") else ""
+        self.dataset.addItem(f"{ds.name} ({bundled}{len(ds.train):,} + {len(ds.test):,})")
+        self.dataset.setItemData(0, ds.source or "", Qt.ToolTipRole)
         self.validation.setMaximum(max(0, len(ds.train) - 1000))
 
     # -- buttons --------------------------------------------------------------------------------

@@ -201,7 +201,7 @@ class _PlotView(QWidget):
             return
         self.crosshair.setPos(x)
         self.crosshair.show()
-        self.readout.setText(f"{max(0, int(x)):,} examples: " + " · ".join(parts))
+        self.readout.setText(f"{max(0, round(x)):,} examples: " + " · ".join(parts))
 
     def _curve(self, name, color, width=2.0, style=Qt.SolidLine):
         # only finite values are ever added, so pyqtgraph need not check each frame

@@ -1,0 +1,69 @@
+"""Files in and out: size-capped strict JSON, atomic writes that keep modes and links."""
+import os
+import stat
+
+import pytest
+
+from engine import EngineError, SnapshotError
+from engine.io import atomic_write_text, read_json
+
+
+def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path):
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "a.json").st_mode) == 0o640  # not mkstemp's 0600
+
+
+def test_a_replaced_file_keeps_its_mode_and_a_symlink_stays_a_symlink(tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("{}")
+    os.chmod(target, 0o604)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    atomic_write_text(link, "[1]")
+    assert link.is_symlink() and target.read_text() == "[1]"
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o604
+
+
+@pytest.mark.parametrize("path", ["/dev/full", "/dev/null"])
+def test_a_device_is_never_replaced_by_a_file(path):
+    with pytest.raises(OSError, match="not a regular file"):
+        atomic_write_text(path, "x")
+    assert not os.path.isfile(path)
+
+
+def test_a_folder_or_a_missing_folder_is_refused(tmp_path):
+    with pytest.raises(OSError, match="not a regular file"):
+        atomic_write_text(tmp_path, "x")
+    with pytest.raises(OSError, match="does not exist"):
+        atomic_write_text(tmp_path / "nope" / "a.json", "x")
+
+
+@pytest.mark.parametrize("path,words", [("/dev/zero", "not a regular file"),
+                                        ("/", "is a folder")])
+def test_reading_what_never_ends_is_refused_at_once(path, words):
+    with pytest.raises(SnapshotError, match=words):
+        read_json(path, SnapshotError)
+
+
+@pytest.mark.parametrize("text,words", [("[" * 100000, "nested too deeply"),
+                                        ('{"a": NaN}', "NaN is not a number JSON allows"),
+                                        ('{"a": Infinity}', "Infinity"),
+                                        (b"\xff\xfe", "not a text file"),
+                                        ("{", "not valid JSON")])
+def test_json_that_is_not_strict_json_is_a_clear_error(tmp_path, text, words):
+    p = tmp_path / "x.json"
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(EngineError, match=words):
+        read_json(p)
+
+
+def test_a_file_over_the_cap_is_refused_before_it_is_read(tmp_path):
+    p = tmp_path / "big.json"
+    with open(p, "wb") as f:
+        f.truncate(300 * 2 ** 20)  # sparse: no disk used
+    with pytest.raises(EngineError, match="larger than 256 MB"):
+        read_json(p)
