@@ -12,10 +12,11 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 import engine
 from engine.data import RESOURCES
-from engine.experiment import Experiment, preset
+from engine.experiment import Experiment, ExperimentError, experiment_from_file_object, preset
 from engine.io import read_json
 from engine.net import spec_from_layers
 from engine.presets import list_presets
+from engine.snapshots import load_trained
 from engine.spec import build_layers
 
 MAX_RECENT = 8
@@ -107,12 +108,17 @@ class FileCommands(QObject):
         return self.open_experiment(path)
 
     def open_experiment(self, path=None):
+        """An experiment file (or a preset, or a list of layer definitions); with its weights if it holds them."""
         path = path or self._ask_open("Open experiment")
         if not path:
             return False
         try:
-            exp = Experiment.load(path)
-            done = self.session.load_experiment(exp, path=str(path))
+            exp, net = self._read_experiment(path)
+            if net is None:
+                done = self.session.load_experiment(exp, path=str(path))
+            else:
+                # no path: Save must not write the experiment alone over the file that holds weights
+                done = self.session.load_snapshot(net, exp.name, exp, self._layers_for(exp, net))
         except engine.EngineError as e:
             self._error("Cannot open experiment", str(e))
             return False
@@ -122,6 +128,14 @@ class FileCommands(QObject):
                 self._status(f"Opened with an error: {self.session.doc.error}", 8000)
         return done
 
+    @staticmethod
+    def _read_experiment(path):
+        """``(experiment, trained net or None)`` from an experiment file, a preset or a bare list."""
+        obj = read_json(path, ExperimentError)
+        if isinstance(obj, dict) and obj.get("weights") is not None:
+            return experiment_from_file_object(obj, path)
+        return Experiment.load(path), None
+
     def open_preset(self, name):
         try:
             return self.session.load_experiment(preset(name))
@@ -130,32 +144,22 @@ class FileCommands(QObject):
             return False
 
     def open_snapshot(self, path=None):
-        """Trained weights, with the experiment (or trainer settings) saved beside them if any."""
+        """Trained weights, with the experiment (or trainer settings) saved with them if any."""
         path = path or self._ask_open("Open snapshot", "ConvNetJS snapshots (*.json);;All files (*)")
         if not path:
             return False
         name = pathlib.Path(path).name
         try:
-            obj = read_json(path, engine.SnapshotError)
-            try:
-                net = engine.Net.from_json(obj)
-            except engine.SnapshotError as e:
-                raise engine.SnapshotError(f"{name}: {e}") from None
+            net, exp, meta = load_trained(path)
             if net.layer_defs is None:
                 raise engine.SnapshotError(f"{name}: its loss layer does not follow an fc layer, "
                                            f"which the builder cannot show")
-            meta = obj.get("workbench") if isinstance(obj.get("workbench"), dict) else {}
-            exp, layers, title = None, net.layer_defs, meta.get("preset") or pathlib.Path(path).stem
-            if isinstance(meta.get("experiment"), dict):
-                try:
-                    exp = Experiment.from_json(meta["experiment"])
-                except engine.EngineError as e:
-                    raise engine.SnapshotError(f"{name}: the experiment saved with it: {e}") from None
-                title = exp.name
-                if same_network(exp.layer_defs, net):
-                    layers = exp.layer_defs  # as they were written, shorthands and all
-            elif isinstance(meta.get("trainer"), dict):
+            title = exp.name if exp is not None else meta.get("preset") or pathlib.Path(path).stem
+            if exp is None and isinstance(meta.get("trainer"), dict):
                 exp = self.session.settings.replace(trainer=meta["trainer"])
+                layers = net.layer_defs
+            else:
+                layers = self._layers_for(exp, net)
             done = self.session.load_snapshot(net, str(title), exp, layers)
         except engine.EngineError as e:
             self._error("Cannot open snapshot", str(e))
@@ -164,6 +168,12 @@ class FileCommands(QObject):
             self._opened(path)
             self._status(f"Opened {name} with its trained weights")
         return done
+
+    @staticmethod
+    def _layers_for(exp, net):
+        """The experiment's layer definitions when they describe exactly ``net`` (as they were
+        written, shorthands and all), else the ones read from the weights."""
+        return exp.layer_defs if exp is not None and same_network(exp.layer_defs, net) else net.layer_defs
 
     def open_trained_demo(self):
         """The bundled snapshot of the demo network after 3 epochs: ready to draw for."""
@@ -204,11 +214,17 @@ class FileCommands(QObject):
         if not path:
             return False
         exp = s.experiment()
+        meta = {"preset": s.doc.name, "examples_seen": w.examples_seen, "trainer": exp.trainer}
         try:
-            w.save(path, {"preset": s.doc.name, "examples_seen": w.examples_seen, "trainer": exp.trainer,
-                          "experiment": exp.to_json()})
+            try:
+                w.save(path, meta, experiment=exp)
+            except engine.SnapshotError:  # the layers were edited since (and are invalid): the weights' own
+                w.save(path, meta, experiment=exp.replace(layer_defs=w.layer_defs))
         except OSError as e:
             self._error("Cannot save", f"{path}: {e.strerror or e}")
+            return False
+        except engine.EngineError as e:
+            self._error("Cannot save", str(e))
             return False
         self._remember_folder(path)
         self._status(f"Saved {path}", 5000)

@@ -105,6 +105,7 @@ class Weights:
         """ConvNetJS's snapshot format, weights included."""
         return self._net.to_json()
 
-    def save(self, path, meta=None):
-        """Write a ConvNetJS snapshot (with a ``workbench`` entry of ``meta``), atomically."""
-        save_snapshot(self._net, path, meta)
+    def save(self, path, meta=None, experiment=None):
+        """Write a ConvNetJS snapshot, atomically; ``meta`` and ``experiment`` go under its
+        ``workbench`` key (SnapshotError if the experiment does not describe these weights)."""
+        save_snapshot(self._net, path, meta, experiment)

@@ -189,5 +189,32 @@ def test_a_snapshot_with_a_broken_experiment_is_refused(window, tmp_path, monkey
     obj["workbench"] = {"experiment": {"layer_defs": TINY, "epochs": -1}}
     (tmp_path / "w.json").write_text(json.dumps(obj))
     assert not window.files.open_snapshot(str(tmp_path / "w.json"))
-    assert shown[0].startswith("w.json: the experiment saved with it:") and "'epochs'" in shown[0]
+    assert shown[0].startswith("w.json: its experiment:") and "'epochs'" in shown[0]
     assert window.session.experiment() == before
+
+
+def test_an_experiment_file_with_weights_opens_with_them(window, tmp_path):
+    import engine
+    from engine.experiment import save_experiment
+    exp = preset("mlp").replace(epochs=2)
+    net = exp.build_net(seed=5)
+    path = tmp_path / "mlp-trained.json"
+    save_experiment(exp, path, net)
+    assert window.files.open_path(str(path))
+    s = window.session
+    assert s.experiment() == exp and window.doc.layers == exp.layer_defs
+    assert window.doc.path is None  # Save asks where: the experiment alone must not replace the weights
+    assert not s.weights.untrained
+    for a, b in zip(s.weights.params(), [pg["params"] for pg in net.params_and_grads()]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_weights_saved_while_the_layers_are_invalid_carry_their_own_layers(window, tmp_path):
+    from engine.snapshots import load_trained
+    window.doc.select(2)
+    window.build_tab.properties.editors["sx"][1].setValue(40)  # a pool window larger than its input
+    assert not window.doc.valid
+    path = tmp_path / "w.json"
+    assert window.files.save_weights(str(path))
+    net, exp, _ = load_trained(path)
+    assert exp.layer_defs == preset("convnetjs-demo").layer_defs and exp.misfit(net) is None
