@@ -1,9 +1,10 @@
 """A numpy deep-learning engine that speaks ConvNetJS.
 
 The public surface is described in ENGINE_API.md: ``Net``, ``Trainer``,
-``infer_shapes``, ``SpecError`` and ``engine.digits``. The engine never imports Qt.
+``infer_shapes``, ``SpecError``, ``engine.digits`` and ``engine.explain``. The engine
+never imports Qt.
 """
-from . import digits
+from . import digits, explain
 from .errors import DataError, EngineError, OptionError, SnapshotError, SpecError
 from .net import Net
 from .trace import Trace
@@ -11,4 +12,4 @@ from .spec import expand, infer_shapes
 from .trainer import METHODS, Trainer
 
 __all__ = ["Net", "Trace", "Trainer", "METHODS", "infer_shapes", "expand", "SpecError", "SnapshotError",
-           "DataError", "EngineError", "OptionError", "digits"]
+           "DataError", "EngineError", "OptionError", "digits", "explain"]

@@ -30,3 +30,7 @@ class DataError(EngineError):
 
 class OptionError(EngineError):
     """A setting outside what it can be: a trainer option, a dtype, a seed, a thread count."""
+
+
+class Cancelled(Exception):
+    """A background computation stopped because its cancel check said so (not an error)."""

@@ -159,17 +159,19 @@ class Net:
 
     _check_batch = check_batch
 
-    def trace(self, x, y=None, input_grad=True, score_grad=None):
+    def trace(self, x, y=None, input_grad=True, score_grad=None, out_grad=None):
         """Run ``x`` (and, with targets ``y``, back) in inference mode: a ``Trace`` the caller owns.
 
         ``trace.acts[i]`` is layer ``i``'s output; with ``y``, ``trace.grads[i]`` its output
         gradient (the input layer's is the gradient with respect to the images, unless
         ``input_grad`` is False), ``trace.loss`` the mean cost loss and
         ``trace.param_grads`` the parameter gradients (in ``params_and_grads`` order).
-        ``score_grad`` ``(N, scores)``, instead of ``y``, starts the backward pass from that
-        gradient with respect to the loss layer's input (the scores before softmax): a
-        one-hot row gives the gradients of one class's score (``loss`` is then None).
-        Safe on several threads at once; leaves the net's own record alone.
+        Instead of ``y``, the backward pass may start from a chosen gradient (``loss`` is
+        then None): ``score_grad`` ``(N, scores)`` with respect to the loss layer's input
+        (the scores before softmax: one-hot rows give the gradients of one class's
+        score), or ``out_grad=(i, g)`` with ``g`` shaped like layer ``i``'s output (e.g.
+        one-hot on a filter's channel). Safe on several threads at once; leaves the net's
+        own record alone.
         """
         x = self.check_batch(x)
         if score_grad is not None:
@@ -177,8 +179,17 @@ class Net:
             width = self.loss_layer.num_inputs
             if g.shape != (len(x), width):
                 raise DataError(f"score_grad: expected shape ({len(x)}, {width}), got {g.shape}")
-            return execution.run(self, x, _plan.ScoreGrad(np.ascontiguousarray(g)),
-                                 input_grad=input_grad)[0]
+            out_grad = (len(self.layers) - 2, g.reshape(len(x), 1, 1, width))
+        if out_grad is not None:
+            i, g = out_grad
+            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 < i < len(self.layers) - 1:
+                raise DataError(f"out_grad: the layer must be 1 to {len(self.layers) - 2}, got {i!r}")
+            g = np.ascontiguousarray(g, dtype=self.dtype)
+            shape = (len(x),) + self.layers[i].out_shape
+            if g.shape != shape:
+                raise DataError(f"out_grad: layer {i}'s output gradient must have shape {shape}, "
+                                f"got {g.shape}")
+            return execution.run(self, x, _plan.OutGrad(int(i), g), input_grad=input_grad)[0]
         if y is None:
             return execution.run(self, x)[0]
         y = self.loss_layer.targets(y, len(x), self.dtype)

@@ -9,7 +9,9 @@ from PySide6.QtCore import QEventLoop, QPointF, QSettings, Qt, QTimer  # noqa: E
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-OUT = pathlib.Path(__file__).resolve().parents[1] / "docs"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs"
+sys.path.insert(0, str(ROOT))  # this checkout's engine and workbench, whatever is installed
 
 
 def run_for(app, seconds):
@@ -28,21 +30,24 @@ def main():
     theme.apply(app)
     s = QSettings(str(OUT / ".screenshots.ini"), QSettings.IniFormat)
     s.clear()
-    w = MainWindow(load_mnist(), settings=s)
+    from engine.experiment import preset
+    demo = preset("convnetjs-demo").replace(epochs=100)  # trains on through the shots
+    w = MainWindow(load_mnist(), settings=s, experiment=demo)
     w.resize(w_, h_)
     w.show()
+    w.ask_to_save = False
     w.doc.select(1)
     run_for(app, 0.3)
     w.grab().save(str(OUT / f"build{suffix}.png"))
     w.tabs.setCurrentWidget(w.train_tab)
-    w.start_training()
+    w.session.train()
     run_for(app, 12)
     w.grab().save(str(OUT / f"train{suffix}.png"))
     w.tabs.setCurrentWidget(w.network_view)
     run_for(app, 2.5)
     w.grab().save(str(OUT / f"inspect{suffix}.png"))
-    w.controller.stop()
-    w.open_trained_demo()
+    w.session.stop()
+    w.files.open_trained_demo()
     w.tabs.setCurrentWidget(w.draw_panel)
     run_for(app, 0.3)
     c = w.draw_panel.canvas

@@ -32,13 +32,7 @@ def main(argv=None):
     win = MainWindow(dataset)
     win.show()
     if args.file:
-        import json
-        try:
-            obj = json.load(open(args.file))
-        except (OSError, ValueError) as e:
-            QMessageBox.warning(win, "Cannot open", f"{args.file}: {e}")
-        else:
-            (win.open_snapshot if isinstance(obj, dict) and "layers" in obj else win.open_spec)(args.file)
+        win.files.open_path(args.file)
     return app.exec()
 
 

@@ -97,7 +97,9 @@ def gui(dataset, batch, seconds, tab):
     w = MainWindow(dataset, settings=settings)
     w.resize(1280, 800)
     w.show()
-    w.train_panel.batch.setValue(batch)
+    s = w.session
+    s.set_trainer_option("batch_size", batch)
+    s.set_epochs(10000)  # the run must outlast the measurement
     w.tabs.setCurrentIndex({"build": 0, "train": 1, "inspect": 2, "draw": 3}[tab])
     lateness = _Lateness()  # a fixed histogram: a growing list would itself leak ~0.4 MB/min
     rss = []  # (seconds, MB) sampled every 5 s: memory must stay flat over a long run
@@ -117,9 +119,9 @@ def gui(dataset, batch, seconds, tab):
     timer = QTimer()
     timer.setInterval(5)
     timer.timeout.connect(tick)
-    w.start_training()
+    s.train()
     t_start = time.perf_counter()
-    seen0 = w.controller.examples_seen
+    seen0 = s.examples_seen
     timer.start()
     rss_timer.start()
     loop = QEventLoop()  # a real event loop: idle time is spent waiting, not polling
@@ -128,7 +130,8 @@ def gui(dataset, batch, seconds, tab):
     timer.stop()
     rss_timer.stop()
     elapsed = time.perf_counter() - t_start
-    seen = w.controller.examples_seen - seen0
+    seen = s.examples_seen - seen0
+    w.ask_to_save = False
     w.close()
     mem = {}
     if len(rss) >= 3:
@@ -142,18 +145,18 @@ def gui(dataset, batch, seconds, tab):
 
 
 def draw_cost(dataset, repeats=200):
-    """Preprocess (to_mnist) plus one forward pass of the demo network, per update."""
+    """One live prediction as Draw makes it: to_mnist, then the Draw job on published weights."""
     import numpy as np
-    import engine
-    from engine.digits import center_crop, resize, to_mnist
-    from engine.presets import load_preset
-    net = engine.Net(load_preset("convnetjs-demo")["layer_defs"], seed=0)
+    from engine.digits import resize, to_mnist
+    from engine.experiment import preset
+    from .jobs import TaskState, predict_digit
+    from .weights import Weights
+    weights = Weights(preset("convnetjs-demo").build_net(seed=0))
     canvas = np.clip(resize(dataset.test.images[0, :, :, 0] / 255.0, 280, 280), 0, 1)
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        d = to_mnist(canvas)
-        net.forward((center_crop(d, 24) - 0.5)[None, :, :, None])
+        predict_digit(TaskState(), weights, to_mnist(canvas))
         times.append((time.perf_counter() - t) * 1000)
     return {"median_ms": float(np.median(times)), "p99_ms": float(np.percentile(times, 99))}
 

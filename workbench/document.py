@@ -1,7 +1,8 @@
 """The network being worked on: its layer definitions, their shapes, and undoable edits.
 
-Every view shows one ``NetworkDocument``. Views change it only through its methods,
-each of which pushes a command on its ``QUndoStack``; they listen to ``changed``.
+The session owns one ``NetworkDocument``; every view shows it. Views change it only
+through its methods, each of which pushes a command on its ``QUndoStack``; they
+listen to ``changed``. The weights live in the session, not here.
 """
 import copy
 import json
@@ -48,12 +49,10 @@ class NetworkDocument(QObject):
     -------
     changed : the layers changed (edit, undo, load)
     selectionChanged(int) : the selected layer (-1: none)
-    weightsChanged : the weights (``net``) were replaced, e.g. a snapshot was loaded
     """
 
     changed = Signal()
     selectionChanged = Signal(int)
-    weightsChanged = Signal()
 
     def __init__(self, layers=None, name="Untitled", parent=None):
         super().__init__(parent)
@@ -63,7 +62,6 @@ class NetworkDocument(QObject):
         self.selected = -1
         self.layers = []
         self.rows, self.error = [], None
-        self._trained = None        # (structure, Net) of loaded or trained weights
         self.edit_guard = None      # callable: may an edit go ahead? (e.g. stop training first)
         self._set_layers(layers or [], -1)
         self.undo_stack.setClean()
@@ -167,26 +165,9 @@ class NetworkDocument(QObject):
     def replace_layers(self, layers, text="Edit network"):
         self._push(list(layers), text, selection=self.selected if self.selected < len(layers) else -1)
 
-    def load(self, layers, name, path=None, net=None):
-        """Start over with these layers (a preset, a file); ``net`` keeps trained weights."""
+    def load(self, layers, name, path=None):
+        """Start over with these layers (a preset, a file): a new name, no undo history."""
         self.undo_stack.clear()
         self.name, self.path = name, path
-        self._trained = (self._structure(layers), net) if net is not None else None
         self._set_layers(layers, -1)
         self.undo_stack.setClean()
-        self.weightsChanged.emit()
-
-    # -- weights ------------------------------------------------------------------
-    @staticmethod
-    def _structure(layers):
-        return json.dumps(layers, sort_keys=True)
-
-    def trained_net(self):
-        """The loaded/trained Net if the structure has not changed since, else None."""
-        if self._trained and self._trained[0] == self._structure(self.layers):
-            return self._trained[1]
-        return None
-
-    def set_trained_net(self, net):
-        self._trained = (self._structure(self.layers), net)
-        self.weightsChanged.emit()

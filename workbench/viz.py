@@ -1,53 +1,58 @@
 """Plain-data pictures of a network's internals, made off the GUI thread.
 
-``network_state`` runs one example through a *copy* of the network and returns
-only numpy copies and numbers: what the Inspect views draw. Views never touch the
-arrays the training thread is updating.
+``network_state`` runs one example through published ``Weights`` with ``trace``
+and returns only numpy copies and numbers: what the Inspect view draws.
 """
 import numpy as np
 
-from engine.data import input_pixels, to_float
 
-
-def network_state(net, pixels, label=None, source=""):
+def network_state(weights, x, label=None, source=""):
     """Activations, gradients and weights of every layer for one example.
 
     Parameters
     ----------
-    net : engine.Net (a copy the caller owns)
-    pixels : uint8 (H, W, C) image, or float (sy, sx, depth) already scaled
-    label : int, optional — the class used for the backward pass (default: predicted)
+    weights : workbench.weights.Weights
+    x : ndarray (1, sy, sx, depth)
+        The example as the network takes it (``engine.data.network_input``).
+    label : int, optional
+        The class used for the backward pass (default: the predicted one).
+
+    Returns
+    -------
+    dict
+        ``layers`` (one dict per layer: ``act``, ``grad``, ranges, ``filters`` /
+        ``filter_grads`` for conv, ``weights`` for fc), ``probs``, ``label``,
+        ``predicted``, ``source``, and ``weights`` and ``input``: what it was made
+        from, so that anybody can check it against a fresh trace.
     """
-    if pixels.dtype == np.uint8:
-        x = to_float(input_pixels(pixels[None], net.input_shape))
+    classify = weights.loss_type != "regression"
+    if classify and label is not None:
+        trace = weights.trace(x, [int(label)])
     else:
-        x = np.asarray(pixels, dtype=net.dtype)[None]
-    probs = net.forward(x).reshape(-1)
-    y = int(np.argmax(probs)) if label is None else int(label)
-    grads = True
-    if net.loss_layer.layer_type != "regression":
-        net.backward(np.array([y]), input_grad=True)
-    else:
-        grads = False
+        trace = weights.trace(x)
+        if classify:  # the gradient of the predicted class
+            trace = weights.trace(x, [int(np.argmax(trace.output.reshape(-1)))])
+    probs = np.array(trace.output.reshape(-1), dtype=np.float32)
+    grads = trace.grads is not None
     layers = []
-    for i, layer in enumerate(net.layers):
-        act = np.array(layer.out_act[0], dtype=np.float32)
-        g = layer.out_grad
-        grad = np.array(g[0], dtype=np.float32) if grads and g is not None else None
-        entry = {"index": i, "type": layer.layer_type, "description": layer.describe(),
-                 "shape": (layer.out_sx, layer.out_sy, layer.out_depth), "params": layer.n_params,
-                 "act": act, "grad": grad,
-                 "act_range": (float(act.min()), float(act.max())),
-                 "grad_range": (float(grad.min()), float(grad.max())) if grad is not None else None}
-        if layer.layer_type == "conv":
-            entry["filters"] = np.array(layer.weights, dtype=np.float32)
-            entry["filter_grads"] = np.array(layer.dweights, dtype=np.float32) if grads else None
-        elif layer.layer_type == "fc":
-            entry["weights"] = np.array(layer.weights, dtype=np.float32)
-            entry["in_shape"] = (layer.in_sy, layer.in_sx, layer.in_depth)
+    for info, act_batch in zip(weights.layers, trace.acts):
+        i = info["index"]
+        act = np.array(act_batch[0], dtype=np.float32)
+        g = trace.grads[i] if grads else None
+        grad = np.array(g[0], dtype=np.float32) if g is not None else None
+        entry = dict(info, act=act, grad=grad, act_range=(float(act.min()), float(act.max())),
+                     grad_range=(float(grad.min()), float(grad.max())) if grad is not None else None)
+        if info["type"] in ("conv", "fc"):
+            first = np.array(weights.layer_params(i)[0], dtype=np.float32)
+            if info["type"] == "conv":  # (filters, sy, sx, depth)
+                entry["filters"] = first
+                entry["filter_grads"] = (np.array(trace.param_grads[weights.param_slot(i)], dtype=np.float32)
+                                         if grads else None)
+            else:  # (neurons, inputs)
+                entry["weights"] = first
         layers.append(entry)
-    return {"layers": layers, "probs": probs.astype(np.float32), "label": label,
-            "predicted": int(np.argmax(probs)), "source": source}
+    return {"layers": layers, "probs": probs, "label": label, "predicted": int(np.argmax(probs)),
+            "source": source, "weights": weights, "input": x, "loss": trace.loss}
 
 
 def mosaic(maps, pad=1, columns=None, fill=np.nan):

@@ -29,7 +29,9 @@ ROLES = {
 }
 
 # what a damaged archive makes zipfile raise (a bad offset in it: OSError from a seek)
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
+# zipfile raises RuntimeError for a member whose flags say it is encrypted (a damaged header
+# can say so), NotImplementedError for compressions and flags it does not know.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError, RuntimeError)
 
 
 class NpyMember:
@@ -111,7 +113,8 @@ def load_npz(path, job):
         raise DataError(f"{path}: is a folder, not an .npz file") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    except (zipfile.BadZipFile, ValueError, NotImplementedError, EOFError, zlib.error) as e:
+    except (zipfile.BadZipFile, ValueError, NotImplementedError, EOFError, zlib.error,
+            RuntimeError) as e:
         raise DataError(f"{name}: not an .npz file, or a damaged one (a zip archive: {e})") from None
     with zf:
         members = {m[:-4]: m for m in zf.namelist() if m.endswith(".npy")}

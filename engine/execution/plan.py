@@ -124,30 +124,37 @@ def forward_piece(layers, plan, x, training, rng):
     return acts, caches
 
 
-class ScoreGrad:
-    """Targets that are a gradient: with respect to the loss layer's input (the scores
-    before softmax), used instead of the loss's own (e.g. one-hot to explain a class)."""
+class OutGrad:
+    """Targets that are a gradient: of something with respect to layer ``index``'s output,
+    used instead of the loss's own (e.g. one-hot on a class's score, or on a filter's
+    channel, to see what the input does to it). The backward pass starts there."""
 
-    def __init__(self, g):
-        self.g = g
+    def __init__(self, index, g):
+        self.index, self.g = index, g
 
     def __getitem__(self, sl):
-        return ScoreGrad(self.g[sl])
+        return OutGrad(self.index, self.g[sl])
 
 
 def backward_piece(layers, plan, acts, caches, y, n_total, grad_views, input_grad):
     """``(loss, grads)``: the mean loss and every layer's output gradient; the parameter
     gradients (divided by ``n_total``) go into ``grad_views`` (one tuple per layer)."""
-    if isinstance(y, ScoreGrad):
-        loss, d = None, y.g.reshape(caches[-1][2])
+    if isinstance(y, OutGrad):
+        loss, start, d = None, y.index, y.g
     else:
         loss, d = layers[-1].loss(caches[-1], y, n_total, checked=True)
+        start = len(layers) - 2
     grads = [None] * len(layers)
     for kind, i in reversed(plan):
+        if i > start:
+            continue
         need_dx = i > 1 or input_grad
         if kind == LAYER:
             grads[i] = d
             d = layers[i].backward(caches[i], d, grad_views[i], need_dx)
+        elif i == start:  # from the output of a relu folded into the pool after it
+            grads[i] = d
+            d = d * (caches[i] > 0) if need_dx else None
         else:
             pool = layers[i + 1]
             grads[i + 1] = d
@@ -277,7 +284,7 @@ def _run(net, x, y, training, input_grad, grads, n_total, threads, keep, pending
     for r in results[1:]:
         grads += r[1]
     gs = Values(concat([p[2][j] for p in per_part]) for j in range(len(layers)))
-    loss = None if isinstance(y, ScoreGrad) else float(
+    loss = None if isinstance(y, OutGrad) else float(
         sum(p[3] * (sl.stop - sl.start) for p, sl in zip(per_part, parts)) / n)
     total = f_s + b_s
     if pending is not None:

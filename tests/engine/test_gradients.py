@@ -197,3 +197,33 @@ def test_a_trace_from_a_score_gradient_gives_that_scores_input_gradient():
         assert t.grads[0][n, i, j, 0] == pytest.approx(numeric, rel=1e-5, abs=1e-9)
     with pytest.raises(engine.DataError, match=r"score_grad: expected shape \(40, 10\)"):
         net.trace(x, score_grad=g[:, :3])
+
+
+@pytest.mark.parametrize("start", [1, 2, 3, 4, 5])
+def test_a_trace_from_any_layers_output_gradient_is_the_numerical_gradient(start):
+    """``out_grad=(i, g)`` starts the backward pass at layer i's output: from a conv, from a
+    relu folded into the pool after it (2), from that pool (3), from a later layer."""
+    defs = [{"type": "input", "out_sx": 8, "out_sy": 8, "out_depth": 2},
+            {"type": "conv", "sx": 3, "filters": 4, "pad": 1, "bias_pref": -0.1},
+            {"type": "relu"}, {"type": "pool", "sx": 2, "stride": 2},
+            {"type": "conv", "sx": 3, "filters": 5, "pad": 1, "activation": "tanh"},
+            {"type": "softmax", "num_classes": 3}]
+    net = engine.Net(defs, dtype=np.float64, seed=1)
+    assert (1, 2) in net.plan  # the relu really is folded
+    rng = np.random.default_rng(start)
+    x = rng.uniform(-0.5, 0.5, (2, 8, 8, 2))
+    d = rng.standard_normal((2,) + net.layers[start].out_shape)
+    t = net.trace(x, out_grad=(start, d))
+    assert t.loss is None and all(g is None for g in t.grads[start + 1:])
+
+    def objective(xx):
+        return float(np.sum(net.trace(xx).acts[start] * d))
+
+    for pos in [(0, 1, 1, 0), (1, 6, 3, 1), (0, 4, 7, 1)]:
+        a, b = x.copy(), x.copy()
+        a[pos] += 1e-6
+        b[pos] -= 1e-6
+        assert t.input_grad[pos] == pytest.approx((objective(a) - objective(b)) / 2e-6,
+                                                  rel=1e-5, abs=1e-9)
+    with pytest.raises(engine.DataError, match="out_grad: layer 2's output gradient must have shape"):
+        net.trace(x, out_grad=(2, d[:, :1]))

@@ -31,11 +31,12 @@ def window(qtbot, dataset, settings):
     w.show()
     qtbot.waitExposed(w)
     yield w
-    w.controller.shutdown()
+    w.session.shutdown()
 
 
 @pytest.fixture
 def tiny(window):
-    """The window with a tiny network loaded, so that training tests stay fast."""
-    window.doc.load(TINY, "tiny")
+    """The window with a tiny network loaded (the demo's settings, many epochs), so that
+    training tests stay fast and a run lasts as long as a test needs it."""
+    window.session.load_experiment(window.session.experiment().replace(layer_defs=TINY, name="tiny", epochs=50))
     return window

@@ -27,3 +27,23 @@ def test_entry_point_starts_and_quits(qtbot, tmp_path):
     assert app.main([str(spec)]) == 0
     assert seen["layers"] == ["input", "fc", "softmax"]
     assert seen["title"].startswith("net")
+
+
+NAMES = ["places", "trainButton", "pauseButton", "stepButton", "epochButton", "stopButton", "resetButton",
+         "epochProgress", "stat_examples", "stat_speed", "stat_fwd", "stat_bwd", "stat_lr", "stat_loss",
+         "stat_decay", "stat_train", "stat_validation", "stat_test", "trainMessage", "layerStack",
+         "layerPalette", "layerProperties", "codeView", "codeEditor", "codeStatus", "stackHeader",
+         "networkView", "inspectSummary", "drawCanvas", "networkInput", "predictionBars", "drawTiming",
+         "strokeWidth", "clearButton", "undoStrokeButton", "trainedDemoButton", "showInNetworkButton",
+         "evaluatePanel", "evaluateButton", "evaluateResult", "confusionMatrix", "lossPlot", "accuracyPlot",
+         "testGallery", "galleryAccuracy", "statusRun", "drawPanel", "trainPanel", "buildSplitter",
+         "trainSplitter", "stackTabs"]
+
+
+def test_widgets_keep_the_names_outside_checks_use(window):
+    from PySide6.QtWidgets import QWidget
+    assert window.objectName() == "mainWindow"
+    missing = [n for n in NAMES if window.findChild(QWidget, n) is None]
+    assert not missing
+    window.doc.select(1)
+    assert window.findChild(QWidget, "prop_filters") is not None

@@ -39,21 +39,21 @@ def drag_and_drop(view, mime, pos, action=Qt.CopyAction):
 
 
 def palette_mime(window, layer_type):
-    item = window.palette_view.item_for(layer_type)
-    return window.palette_view.mimeData([item])
+    item = window.build_tab.palette_view.item_for(layer_type)
+    return window.build_tab.palette_view.mimeData([item])
 
 
 def card_texts(window):
-    m = window.stack.model()
+    m = window.build_tab.stack.model()
     return [m.data(m.index(i, 0)) for i in range(m.rowCount())]
 
 
 def test_palette_has_every_engine_layer_with_a_tooltip(window):
-    types = window.palette_view.layer_types()
+    types = window.build_tab.palette_view.layer_types()
     assert sorted(types) == sorted(engine.layers.LAYER_TYPES)
     assert [g for g, _ in GROUPS][0] == "Input"
     for t in types:
-        tip = window.palette_view.item_for(t).toolTip(0)
+        tip = window.build_tab.palette_view.item_for(t).toolTip(0)
         assert len(tip) > 40 and "Drag" in tip
 
 
@@ -61,12 +61,12 @@ def test_opens_ready_with_the_demo_network(window):
     assert window.doc.name == "ConvNetJS MNIST demo"
     assert card_texts(window)[1] == "conv 5x5, 8 filters, stride 1, pad 2, relu"
     assert window.doc.valid and window.doc.total_params == 5994
-    assert "5,994 parameters" in window.stack_panel.header.text()
-    assert window.train_panel.train_button.isEnabled()
+    assert "5,994 parameters" in window.build_tab.stack_panel.header.text()
+    assert window.train_tab.controls.train_button.isEnabled()
 
 
 def test_drag_a_tile_into_the_stack(window):
-    view = window.stack
+    view = window.build_tab.stack
     before = len(window.doc.layers)
     # drop an fc tile onto the upper half of the last card (the softmax): inserted before it
     marker, ok = drag_and_drop(view, palette_mime(window, "fc"), drop_point(view, before - 1))
@@ -76,12 +76,12 @@ def test_drag_a_tile_into_the_stack(window):
     assert card_texts(window)[-2] == "fc, 64 neurons, relu"
     assert window.doc.rows[-2]["out_depth"] == 64 and window.doc.rows[-2]["params"] == 256 * 64 + 64
     assert window.doc.valid
-    assert f"{window.doc.total_params:,} parameters" in window.stack_panel.header.text()
+    assert f"{window.doc.total_params:,} parameters" in window.build_tab.stack_panel.header.text()
     assert window.doc.selected == before - 1
 
 
 def test_drop_marker_follows_the_drag_and_leaves(window):
-    view = window.stack
+    view = window.build_tab.stack
     vp = view.viewport()
     mime = palette_mime(window, "relu")
     for row in (1, 3):
@@ -95,7 +95,7 @@ def test_drop_marker_follows_the_drag_and_leaves(window):
 
 
 def test_reorder_by_dragging_a_card(window):
-    view = window.stack
+    view = window.build_tab.stack
     types = [d["type"] for d in window.doc.layers]
     # drag the first pool (row 2) below the second conv (before row 4)
     marker, ok = drag_and_drop(view, view.mime_for_row(2), drop_point(view, 4), Qt.MoveAction)
@@ -107,7 +107,7 @@ def test_reorder_by_dragging_a_card(window):
 
 
 def test_delete_key_duplicate_and_undo_redo(window, qtbot):
-    view = window.stack
+    view = window.build_tab.stack
     view.setFocus()
     view.setCurrentIndex(view.model().index(2, 0))
     assert window.doc.selected == 2
@@ -126,7 +126,7 @@ def test_delete_key_duplicate_and_undo_redo(window, qtbot):
 
 def test_property_edit_updates_shapes_and_undoes(window):
     window.doc.select(1)
-    editors = window.properties.editors
+    editors = window.build_tab.properties.editors
     assert set(editors) >= {"sx", "filters", "stride", "pad", "activation"}
     f, spin = editors["filters"]
     assert spin.value() == 8 and spin.minimum() == 1 and spin.toolTip()
@@ -149,31 +149,31 @@ def test_property_edit_updates_shapes_and_undoes(window):
 
 
 def test_invalid_stack_is_explained_and_disables_training(window):
-    view = window.stack
+    view = window.build_tab.stack
     # a softmax dropped in the middle of the stack
     drag_and_drop(view, palette_mime(window, "softmax"), drop_point(view, 2))
     doc = window.doc
     assert not doc.valid and doc.error.layer_index == 2
     assert "a loss layer must be the last layer" in str(doc.error)
     assert "loss layer must be the last" in view.model().data(view.model().index(2, 0), Qt.ToolTipRole)
-    assert "must be the last" in window.stack_panel.header.text()
-    assert not window.train_panel.train_button.isEnabled()
+    assert "must be the last" in window.build_tab.stack_panel.header.text()
+    assert not window.train_tab.controls.train_button.isEnabled()
     assert not window.train_action.isEnabled()
     window.undo_action.trigger()
-    assert doc.valid and window.train_panel.train_button.isEnabled()
+    assert doc.valid and window.train_tab.controls.train_button.isEnabled()
     # a window too large for its input: the pool says so in place
     window.doc.select(4)
-    window.properties.editors["sx"][1].setValue(5)
+    window.build_tab.properties.editors["sx"][1].setValue(5)
     assert doc.valid and doc.rows[4]["out_sx"] == 3  # 5x5 windows, stride 3, on 12x12
-    window.properties.editors["sx"][1].setValue(13)
+    window.build_tab.properties.editors["sx"][1].setValue(13)
     assert "pool 13x13 stride 3: input is 12x12, smaller than the window" in str(doc.error)
     assert window.doc.rows[4] is None and window.doc.rows[3] is not None
-    window.properties.editors["sx"][1].setValue(3)
+    window.build_tab.properties.editors["sx"][1].setValue(3)
     assert doc.valid
 
 
 def test_code_view_syncs_both_ways(window, qtbot):
-    code = window.code
+    code = window.build_tab.code
     text = code.editor.toPlainText()
     assert json.loads(text) == window.doc.layers
     layers = json.loads(text)
@@ -198,11 +198,11 @@ def test_code_view_syncs_both_ways(window, qtbot):
 
 @pytest.mark.parametrize("name", sorted(list_presets()))
 def test_every_preset_loads(window, name):
-    window.load_preset(name)
+    window.files.open_preset(name)
     p = load_preset(name)
-    assert window.doc.valid and window.stack.model().rowCount() == len(p["layer_defs"])
+    assert window.doc.valid and window.build_tab.stack.model().rowCount() == len(p["layer_defs"])
     assert window.doc.total_params == sum(s["params"] for s in engine.infer_shapes(p["layer_defs"]))
-    assert window.train_panel.batch.value() == p["trainer"]["batch_size"]
+    assert window.train_tab.controls.batch.value() == p["trainer"]["batch_size"]
 
 
 @pytest.fixture
@@ -220,15 +220,15 @@ def test_bad_files_give_a_dialog_and_keep_the_network(window, tmp_path, warnings
     snap = engine.Net(before, seed=0).to_json()
     del snap["layers"][1]["filters"][3]["w"]
     (tmp_path / "d.json").write_text(json.dumps(snap))
-    assert not window.open_spec(str(tmp_path / "a.json"))
-    assert not window.open_spec(str(tmp_path / "b.json"))
-    assert not window.open_spec(str(tmp_path / "c.json"))
-    assert not window.open_snapshot(str(tmp_path / "d.json"))
-    assert not window.open_snapshot(str(tmp_path / "a.json"))
+    assert not window.files.open_experiment(str(tmp_path / "a.json"))
+    assert not window.files.open_experiment(str(tmp_path / "b.json"))
+    assert not window.files.open_experiment(str(tmp_path / "c.json"))
+    assert not window.files.open_snapshot(str(tmp_path / "d.json"))
+    assert not window.files.open_snapshot(str(tmp_path / "a.json"))
     texts = [t for _, t in warnings_shown]
     assert "not valid JSON" in texts[0]
     assert "layer definitions" in texts[1]
-    assert "every layer must be a JSON object" in texts[2]
+    assert "every layer definition must be a JSON object" in texts[2]
     assert "filter 3" in texts[3] and "snapshot layer 1" in texts[3]
     assert "not valid JSON" in texts[4]
     assert window.doc.layers == before
@@ -238,34 +238,36 @@ def test_snapshot_weights_kept_until_the_structure_changes(window, tmp_path):
     net = engine.Net(window.doc.layers, seed=3)
     path = tmp_path / "w.json"
     path.write_text(json.dumps(net.to_json()))
-    assert window.open_snapshot(str(path))
-    loaded = window.doc.trained_net()
-    assert loaded is not None and window.controller.net is loaded
-    np.testing.assert_array_equal(loaded.layers[1].weights, net.layers[1].weights)
+    assert window.files.open_snapshot(str(path))
+    s = window.session
+    loaded = s.weights
+    assert not loaded.untrained
+    np.testing.assert_array_equal(loaded.layer_params(1)[0], net.layers[1].weights)
     assert [d["type"] for d in window.doc.layers] == ["input", "conv", "relu", "pool", "conv", "relu", "pool", "softmax"]
     window.doc.select(1)
-    window.properties.editors["filters"][1].setValue(9)
-    assert window.doc.trained_net() is None
-    fresh = window.controller.net  # the new structure, with fresh weights, for every place
-    assert fresh is not loaded and fresh.layers[1].filters == 9 and window.controller.untrained
+    window.build_tab.properties.editors["filters"][1].setValue(9)
+    fresh = s.weights  # the new structure, with fresh weights, for every place
+    assert fresh.layers[1]["shape"][2] == 9 and fresh.untrained and s.untrained
     window.undo_action.trigger()
-    assert window.doc.trained_net() is loaded and window.controller.net is loaded
-    assert not window.controller.untrained
+    back = s.weights
+    assert back.version > fresh.version and not back.untrained
+    for a, b in zip(back.params(), loaded.params()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_save_and_reopen_spec_and_recent_files(window, tmp_path, settings):
     path = tmp_path / "mine.json"
     window.doc.select(1)
-    window.properties.editors["filters"][1].setValue(6)
-    assert window.save_spec_as(str(path))
+    window.build_tab.properties.editors["filters"][1].setValue(6)
+    assert window.files.save_as(str(path))
     saved = json.loads(path.read_text())
     assert saved["layer_defs"] == window.doc.layers and saved["trainer"]["method"] == "adadelta"
     assert not list(tmp_path.glob("*.tmp"))
-    window.load_preset("mlp")
-    assert window.open_spec(str(path))
+    window.files.open_preset("mlp")
+    assert window.files.open_experiment(str(path))
     assert window.doc.layers[1]["filters"] == 6
-    assert str(path.resolve()) in window._recent()
-    assert [a.text() for a in window.recent_menu.actions()][0] == "mine.json"
+    assert str(path.resolve()) in window.files.recent()
+    assert [a.text() for a in window.files.recent_menu.actions()][0] == "mine.json"
 
 
 def test_geometry_and_recent_files_persist(qtbot, dataset, settings, tmp_path):
@@ -275,35 +277,35 @@ def test_geometry_and_recent_files_persist(qtbot, dataset, settings, tmp_path):
     w.resize(1024, 640)
     w.show()
     w.tabs.setCurrentIndex(2)
-    w._add_recent(str(tmp_path / "x.json"))
+    w.files.add_recent(str(tmp_path / "x.json"))
     w.close()
     w2 = MainWindow(dataset, settings=settings)
     qtbot.addWidget(w2)
     assert (w2.width(), w2.height()) == (1024, 640)
     assert w2.tabs.currentIndex() == 2
-    assert w2._recent() == [str((tmp_path / "x.json").resolve())]
+    assert w2.files.recent() == [str((tmp_path / "x.json").resolve())]
     w2.close()
 
 
 def test_double_click_adds_above_the_loss_layer(window, qtbot):
     window.doc.select(-1)
-    item = window.palette_view.item_for("dropout")
-    window.palette_view.itemDoubleClicked.emit(item, 0)
+    item = window.build_tab.palette_view.item_for("dropout")
+    window.build_tab.palette_view.itemDoubleClicked.emit(item, 0)
     assert [d["type"] for d in window.doc.layers][-2:] == ["dropout", "softmax"]
     window.doc.select(1)
-    window.palette_view.itemDoubleClicked.emit(window.palette_view.item_for("batchnorm"), 0)
+    window.build_tab.palette_view.itemDoubleClicked.emit(window.build_tab.palette_view.item_for("batchnorm"), 0)
     assert window.doc.layers[2]["type"] == "batchnorm"
 
 
 def test_learning_rate_field_takes_scientific_notation(window, qtbot):
-    tp = window.train_panel
+    tp = window.train_tab.controls
     tp.method.setCurrentIndex(tp.method.findData("adam"))
     lr = tp.lr
     assert lr.isEnabled()
     lr.lineEdit().selectAll()
     qtbot.keyClicks(lr.lineEdit(), "2e-3")
     lr.interpretText()
-    assert lr.value() == 0.002 and window.controller.trainer_options["learning_rate"] == 0.002
+    assert lr.value() == 0.002 and window.session.settings.trainer["learning_rate"] == 0.002
     lr.stepBy(1)
     assert lr.value() == 0.004
 
@@ -311,11 +313,11 @@ def test_learning_rate_field_takes_scientific_notation(window, qtbot):
 def test_closing_with_unsaved_changes_asks(window, monkeypatch, tmp_path):
     window.ask_to_save = True
     window.doc.select(1)
-    window.properties.editors["filters"][1].setValue(5)
+    window.build_tab.properties.editors["filters"][1].setValue(5)
     answers = [QMessageBox.Cancel, QMessageBox.Save]
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
     path = tmp_path / "kept.json"
-    monkeypatch.setattr("workbench.main_window.QFileDialog.getSaveFileName",
+    monkeypatch.setattr("workbench.files.QFileDialog.getSaveFileName",
                         lambda *a, **k: (str(path), ""))
     assert not window.close()            # Cancel: the window stays
     assert window.isVisible()

@@ -23,7 +23,7 @@ def stroke(qtbot, canvas, points, steps=12):
 
 @pytest.fixture
 def draw(window, qtbot):
-    assert window.open_trained_demo()
+    assert window.files.open_trained_demo()
     window.tabs.setCurrentWidget(window.draw_panel)
     qtbot.waitExposed(window.draw_panel.canvas)
     return window.draw_panel
@@ -75,13 +75,14 @@ def test_drawn_digit_in_the_network_view(window, draw, qtbot):
     qtbot.waitUntil(lambda: draw.bars.probs is not None, timeout=3000)
     qtbot.mouseClick(draw.findChild(QPushButton, "showInNetworkButton"), Qt.LeftButton)
     assert window.tabs.currentWidget() is window.network_view
-    st = window.network_view.state
-    assert st["source"] == "drawn digit"
+    view = window.network_view
+    qtbot.waitUntil(lambda: view.state is not None and view.state["source"] == "drawn digit", timeout=5000)
+    st = view.state
     np.testing.assert_allclose(st["layers"][0]["act"][:, :, 0], draw.digit[2:26, 2:26] - 0.5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dark_on_light", [True, False])
-def test_open_an_image_file(draw, dataset, tmp_path, dark_on_light):
+def test_open_an_image_file(draw, dataset, tmp_path, dark_on_light, qtbot):
     idx = 7
     img = resize(dataset.test.images[idx, :, :, 0] / 255.0, 200, 150)  # any size, not square
     img = np.clip(img, 0, 1)
@@ -92,6 +93,7 @@ def test_open_an_image_file(draw, dataset, tmp_path, dark_on_light):
     assert q.save(str(path))
     assert draw.open_image(str(path))
     draw.update_prediction()
+    qtbot.waitUntil(lambda: draw.bars.probs is not None, timeout=3000)
     assert draw.bars.top_class == int(dataset.test.labels[idx])
 
 
@@ -107,23 +109,34 @@ def test_bad_image_file_is_a_clear_message(draw, tmp_path, monkeypatch):
 def test_network_with_colour_input_gets_a_message(window, qtbot):
     window.doc.load([{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 3},
                      {"type": "softmax", "num_classes": 10}], "colour")
-    window.reset_weights()
+    window.session.reset_weights()
     window.tabs.setCurrentWidget(window.draw_panel)
     stroke(qtbot, window.draw_panel.canvas, [(0.5, 0.2), (0.5, 0.8)])
     window.draw_panel.update_prediction()
+    qtbot.waitUntil(lambda: "3-channel" in window.draw_panel.bars.message, timeout=3000)
     assert window.draw_panel.bars.probs is None
-    assert "3-channel" in window.draw_panel.bars.message
 
 
-def test_prediction_while_training_uses_a_consistent_copy(window, qtbot):
+def test_prediction_while_training_uses_published_weights_that_never_change(window, qtbot):
     from tests.workbench.conftest import TINY
-    window.doc.load(TINY, "tiny")
-    window.start_training()
+    s = window.session
+    s.load_experiment(s.experiment().replace(layer_defs=TINY, name="tiny", epochs=50))
+    s.train()
     window.tabs.setCurrentWidget(window.draw_panel)
-    qtbot.waitUntil(lambda: window.controller.net_copy() is not None, timeout=5000)
+    qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=5000)
     stroke(qtbot, window.draw_panel.canvas, [(0.5, 0.2), (0.5, 0.8)])
     qtbot.waitUntil(lambda: window.draw_panel.bars.probs is not None, timeout=5000)
-    copy = window.controller.net_copy()
-    assert copy is not window.controller.net
-    assert copy.layers[1].weights is not window.controller.net.layers[1].weights
     assert window.draw_panel.last_ms < 50
+    published = s.weights
+    before = published.params()
+    qtbot.waitUntil(lambda: s.weights.version > published.version and s.examples_seen > published.examples_seen
+                    + 2000, timeout=10000)
+    # training went on, and the weights it published earlier stayed as they were
+    for a, b in zip(published.params(), before):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(s.weights.params(), before))
+    # the drawing is asked again with the new weights, which have been trained
+    version = s.weights.version
+    qtbot.waitUntil(lambda: window.draw_panel.last_version >= version, timeout=5000)
+    assert "Untrained" not in window.draw_panel.timing.text()
+    s.stop()

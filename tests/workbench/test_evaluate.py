@@ -3,7 +3,7 @@ import numpy as np
 
 
 def test_evaluate_the_trained_demo(window, qtbot):
-    assert window.open_trained_demo()
+    assert window.files.open_trained_demo()
     window.tabs.setCurrentWidget(window.evaluate)
     window.evaluate.button.click()
     qtbot.waitUntil(lambda: window.evaluate.button.isEnabled() and "Test accuracy" in window.evaluate.result.text(),
@@ -14,3 +14,24 @@ def test_evaluate_the_trained_demo(window, qtbot):
     assert np.trace(m) == round(window.evaluate.last["accuracy"] * 10000)
     t = window.evaluate.table
     assert t.horizontalHeaderItem(0).text() == "0" and t.item(3, 3).text() == str(m[3, 3])
+
+
+def test_new_weights_cancel_an_evaluation_of_the_old_ones(window, qtbot):
+    assert window.files.open_trained_demo()
+    ev = window.evaluate
+    window.tabs.setCurrentWidget(ev)
+    ev.button.click()
+    assert window.session.evaluating and not ev.button.isEnabled() and ev.progress.isVisible()
+    window.session.reset_weights()
+    qtbot.waitUntil(lambda: not window.session.evaluating, timeout=30000)
+    assert ev.last is None and ev.result.text() == "Cancelled." and ev.button.isEnabled()
+
+
+def test_evaluating_without_weights_says_so(qtbot, dataset):
+    from workbench.session import Session
+    from workbench.views.evaluate.panel import EvaluatePanel
+    s = Session(dataset)  # nothing loaded
+    ev = EvaluatePanel(s)
+    qtbot.addWidget(ev)
+    ev.button.click()
+    assert "no weights yet" in ev.result.text()

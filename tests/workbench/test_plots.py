@@ -2,7 +2,7 @@
 import numpy as np
 from PySide6.QtCore import QPointF
 
-from workbench.panels.plots import AccuracyPlotView, LossPlotView, Series, thin
+from workbench.views.train.plots import AccuracyPlotView, LossPlotView, Series, thin
 
 
 def test_series_smooths():
@@ -83,6 +83,7 @@ def test_hover_shows_values_under_the_mouse(qtbot):
     feed(v, 100)
     v.add({"tag": "eval", "examples_seen": 5000, "validation_accuracy": 0.97, "test_accuracy": 0.96})
     v.refresh()
+    qtbot.wait(100)  # the axes take the width of their new tick labels: the plot area moves
     vb = v.plot.getPlotItem().vb
     scene_pos = vb.mapViewToScene(QPointF(5000, 0.9))
     v.plot.scene().sigMouseMoved.emit(scene_pos)
@@ -90,3 +91,25 @@ def test_hover_shows_values_under_the_mouse(qtbot):
     text = v.readout.text()
     assert text.startswith("5,0") and "validation accuracy 0.97" in text and "test accuracy 0.96" in text
     assert v.crosshair.isVisible() and abs(v.crosshair.value() - 5000) < 200
+
+
+def test_a_plot_redraws_on_its_own_at_a_limited_rate_and_only_on_screen(qtbot):
+    from PySide6.QtWidgets import QWidget, QVBoxLayout
+    from workbench.views.train.plots import REFRESH_MS
+    host = QWidget()
+    v = LossPlotView(parent=host)
+    QVBoxLayout(host).addWidget(v)
+    qtbot.addWidget(host)
+    feed(v, 5)
+    assert v.cost_s.n == 5 and v.raw.getData()[0] is None  # hidden: not drawn
+    host.show()
+    qtbot.waitExposed(host)
+    assert len(v.raw.getData()[0]) == 5  # shown: drawn at once
+    calls = []
+    real = v.refresh
+    v.refresh = lambda: (calls.append(1), real())
+    for k in range(6, 60):  # a burst of reports
+        v.add({"tag": "progress", "examples_seen": 100 * k, "cost_loss": 1.0 / k, "decay_loss": 0.01})
+    assert not calls  # nothing drawn yet: the burst is coalesced
+    qtbot.waitUntil(lambda: len(v.raw.getData()[0]) == 59, timeout=REFRESH_MS * 4)
+    assert len(calls) == 1

@@ -8,7 +8,7 @@ import sys
 
 
 def test_plot_survives_many_repaints(qtbot):
-    from workbench.panels.plots import LossPlotView
+    from workbench.views.train.plots import LossPlotView
     view = LossPlotView()
     qtbot.addWidget(view)
     view.resize(600, 400)

@@ -1,14 +1,10 @@
-"""Draw a digit and watch the network's prediction respond as you draw."""
-import time
-
+"""The Draw place's widgets: the canvas, the image the network sees, the probability bars."""
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QKeySequence, QPainter, QPainterPath, QPen, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMessageBox,
-                               QPushButton, QSlider, QVBoxLayout, QWidget)
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QWidget
 
-import engine
-from engine.digits import center_crop, resize, to_mnist
+from engine.digits import resize
 
 SIZE = 280  # the canvas's own resolution (10x MNIST)
 
@@ -315,157 +311,18 @@ def load_image_file(path):
     return np.clip((a - lo) / max(1e-6, 1 - lo), 0, 1)
 
 
-class DrawPanel(QWidget):
-    """The canvas, the image the network sees, and the live prediction."""
-
-    showInNetwork = Signal()
-    trainedDemoRequested = Signal()
-
-    def __init__(self, controller, parent=None):
-        super().__init__(parent)
-        self.setObjectName("drawPanel")
-        self.c = controller
-        self.canvas = DigitCanvas()
-        self.pixels = PixelView()
-        self.bars = PredictionBars()
-        self.width_slider = QSlider(Qt.Horizontal)
-        self.width_slider.setObjectName("strokeWidth")
-        self.width_slider.setRange(6, 50)
-        self.width_slider.setValue(int(self.canvas.width_px))
-        self.width_slider.setToolTip("Brush width.")
-        self.width_slider.valueChanged.connect(lambda v: setattr(self.canvas, "width_px", float(v)))
-        clear = QPushButton("Clear")
-        clear.setObjectName("clearButton")
-        clear.setToolTip("Clear the canvas (Esc).")
-        clear.clicked.connect(self.canvas.clear)
-        undo = QPushButton("Undo stroke")
-        undo.setObjectName("undoStrokeButton")
-        undo.setToolTip("Remove the last stroke (Backspace).")
-        undo.clicked.connect(self.canvas.undo_stroke)
-        open_img = QPushButton("Open image…")
-        open_img.setToolTip("Test a PNG or JPG: dark on light or light on dark, any size.")
-        open_img.clicked.connect(self.open_image)
-        demo = QPushButton("Use the trained demo network")
-        demo.setObjectName("trainedDemoButton")
-        demo.setToolTip("Open the bundled ConvNetJS demo network trained for 3 epochs (98.8% on the test set).")
-        demo.clicked.connect(self.trainedDemoRequested)
-        into = QPushButton("Show in network")
-        into.setObjectName("showInNetworkButton")
-        into.setToolTip("See this digit's activation volumes in Inspect.")
-        into.clicked.connect(self._show_in_network)
-        for b in (clear, undo, open_img, into, demo):
-            b.setAutoDefault(False)
-        self.timing = QLabel()
-        self.timing.setObjectName("drawTiming")
-        self.timing.setWordWrap(True)
-        tools = QHBoxLayout()
-        tools.addWidget(QLabel("Brush"))
-        tools.addWidget(self.width_slider)
-        tools.addWidget(undo)
-        tools.addWidget(clear)
-        left = QVBoxLayout()
-        left.addWidget(self.canvas, 1)
-        left.addLayout(tools)
-        right = QGridLayout()
-        caption = QLabel("What the network sees")
-        right.addWidget(caption, 0, 0)
-        right.addWidget(self.pixels, 1, 0, Qt.AlignTop)
-        right.addWidget(self.bars, 2, 0)
-        right.addWidget(open_img, 3, 0)
-        right.addWidget(into, 4, 0)
-        right.addWidget(demo, 5, 0)
-        right.addWidget(self.timing, 6, 0)
-        right.setRowStretch(2, 1)
-        lay = QHBoxLayout(self)
-        lay.addLayout(left, 3)
-        lay.addLayout(right, 2)
-        esc = QShortcut(QKeySequence(Qt.Key_Escape), self)
-        esc.setContext(Qt.WidgetWithChildrenShortcut)
-        esc.activated.connect(self.canvas.clear)
-        # Predict at most every 40 ms while drawing, and once more when a stroke ends.
-        self._timer = QTimer(self, singleShot=True, interval=40)
-        self._timer.timeout.connect(self.update_prediction)
-        self.canvas.changed.connect(self._schedule)
-        self.canvas.strokeFinished.connect(self.update_prediction)
-        self.last_ms = None
-        self.digit = None
-
-    def _schedule(self):
-        if not self._timer.isActive():
-            self._timer.start()
-
-    def update_prediction(self):
-        """Preprocess the drawing and run it through the latest copy of the weights."""
-        self._timer.stop()
-        t0 = time.perf_counter()
-        if self.canvas.is_empty():
-            self.digit = None
-            self.c.drawn = None
-            self.pixels.set_pixels(np.zeros((28, 28), np.float32))
-            self.bars.set_message("Draw a digit.")
-            return
-        digit = to_mnist(self.canvas.image())
-        self.digit = digit
-        self.c.drawn = digit
-        net = self.c.net_copy()
-        if net is None:
-            self.pixels.set_pixels(digit)
-            self.bars.set_message("There is no trained network to ask yet: press Train (a few "
-                                  "seconds is enough), open a snapshot, or use the trained demo network.")
-            return
-        sy, sx, depth = net.input_shape
-        self.pixels.set_pixels(digit, sy if sy < 28 else None)
-        if depth != 1:
-            self.bars.set_message(f"This network takes {depth}-channel images; a drawing has one "
-                                  f"channel. Use a network whose input depth is 1.")
-            return
-        if sy != sx or sy > 28:
-            self.bars.set_message(f"This network's input is {sx}x{sy}; drawings become 28x28 digits. "
-                                  f"Use an input of at most 28x28, square.")
-            return
-        if net.loss_layer.layer_type == "regression":
-            self.bars.set_message("This network does regression, not classification.")
-            return
-        x = (center_crop(digit, sy) - 0.5)[None, :, :, None]
-        try:
-            probs = net.forward(x).reshape(-1)
-        except engine.EngineError as e:
-            self.bars.set_message(str(e))
-            return
-        self.bars.set_probs(probs)
-        self.last_ms = (time.perf_counter() - t0) * 1000
-        note = ("<br><b>Untrained network:</b> its answers are guesses. Train it, or use the "
-                "trained demo network." if self.c.untrained else "")
-        self.timing.setText(f"preprocess + predict: {self.last_ms:.1f} ms{note}")
-
-    def open_image(self, path=None):
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif)")
-            if not path:
-                return False
-        try:
-            img = load_image_file(path)
-        except ValueError as e:
-            QMessageBox.warning(self, "Cannot open image", str(e))
-            return False
-        self.canvas.set_image(img)
-        return True
-
-    def _show_in_network(self):
-        if self.canvas.is_empty():
-            self.bars.set_message("Draw a digit first.")
-            return
-        self.update_prediction()
-        self.showInNetwork.emit()
-
-
 if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-    from engine.data import load_mnist
-    from ..controller import TrainingController
+    from PySide6.QtWidgets import QApplication, QHBoxLayout
+    from ... import theme
     app = QApplication([])
-    c = TrainingController(load_mnist())
-    w = DrawPanel(c)
-    w.resize(900, 560)
+    theme.apply(app)
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    canvas, pixels, bars = DigitCanvas(), PixelView(), PredictionBars()
+    bars.set_probs(np.array([0.01, 0.02, 0.8, 0.05, 0.01, 0.02, 0.03, 0.02, 0.03, 0.01]))
+    canvas.changed.connect(lambda: pixels.set_pixels(resize(canvas.image(), 28, 28)))
+    for x in (canvas, pixels, bars):
+        lay.addWidget(x)
+    w.resize(900, 460)
     w.show()
     app.exec()

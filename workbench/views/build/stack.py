@@ -12,8 +12,8 @@ from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListView, QMenu, QStyle,
                                QStyledItemDelegate, QVBoxLayout, QWidget)
 
-from ..icons import color_for, paint_icon
-from ..layer_info import GROUPS, TITLES, summary, volume
+from ...icons import color_for, paint_icon
+from ...layer_info import GROUPS, TITLES, summary, volume
 from .palette import PALETTE_MIME
 
 STACK_MIME = "application/x-convnet-workbench-stack-row"
@@ -355,7 +355,7 @@ class LayerStackPanel(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
-    from ..document import NetworkDocument
+    from ...document import NetworkDocument
     from engine.presets import load_preset
     app = QApplication([])
     doc = NetworkDocument(load_preset("convnetjs-demo")["layer_defs"], "ConvNetJS MNIST demo")

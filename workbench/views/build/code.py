@@ -131,7 +131,7 @@ class CodeView(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
-    from ..document import NetworkDocument
+    from ...document import NetworkDocument
     from engine.presets import load_preset
     app = QApplication([])
     doc = NetworkDocument(load_preset("convnetjs-demo")["layer_defs"], "demo")

@@ -43,9 +43,13 @@ class _Cards(QWidget):
 
 
 class TestGallery(QWidget):
-    """The latest test predictions (newest first) and the rolling test accuracy."""
+    """The latest test predictions (newest first) and the rolling test accuracy.
 
-    def __init__(self, capacity=48, parent=None):
+    With a session: while training and on screen, it asks for a few predictions
+    whenever new weights are published (about once a second).
+    """
+
+    def __init__(self, session=None, capacity=48, parent=None):
         super().__init__(parent)
         self.setObjectName("testGallery")
         self.items = deque(maxlen=capacity)
@@ -57,6 +61,15 @@ class TestGallery(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.header)
         lay.addWidget(self.cards, 1)
+        self.session = session
+        if session is not None:
+            session.weightsChanged.connect(self._weights_changed)
+            session.testPredictions.connect(self.add)
+            session.runStarted.connect(self.reset)
+
+    def _weights_changed(self, weights):
+        if self.session.running and self.isVisible():
+            self.session.sample_test_predictions()
 
     def add(self, batch):
         for img, label, probs in zip(batch["images"], batch["labels"], batch["probs"]):
@@ -72,3 +85,21 @@ class TestGallery(QWidget):
         self.right = self.total = 0
         self.header.setText("Test predictions: press Train to start.")
         self.cards.update()
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+    from engine.data import load_mnist
+    from ... import theme
+    app = QApplication([])
+    theme.apply(app)
+    test = load_mnist().test
+    rng = np.random.default_rng(0)
+    w = TestGallery()
+    for _ in range(4):
+        idx = rng.choice(len(test), 8, replace=False)
+        probs = rng.dirichlet(np.ones(10) * 0.3, 8).astype(np.float32)
+        w.add({"images": test.images[idx, :, :, 0], "labels": test.labels[idx], "probs": probs})
+    w.resize(960, 200)
+    w.show()
+    app.exec()

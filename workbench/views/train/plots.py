@@ -1,12 +1,16 @@
-"""Live loss and accuracy plots (pyqtgraph): curves built once, then only setData."""
+"""Live loss and accuracy plots (pyqtgraph): curves built once, then only setData.
+
+Each plot takes the session's training reports as they come and redraws at most
+four times a second, and only while it is on screen (its own rate limit).
+"""
 import csv
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QLabel, QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from ..theme import plot_colors
+from ...theme import plot_colors
 
 
 def thin(x, y, limit=300):
@@ -87,10 +91,17 @@ class Series:
         self._seen = 0
 
 
-class _PlotView(QWidget):
-    """A titled plot with a small toolbar: log scale, clear, export PNG/CSV."""
+REFRESH_MS = 250  # new points reach the curves at most this often
 
-    def __init__(self, object_name, title, ylabel, parent=None):
+
+class _PlotView(QWidget):
+    """A titled plot with a small toolbar: log scale, clear, export PNG/CSV.
+
+    With a session it follows the session's reports (``add``) and greys the
+    curves of earlier runs when the weights are replaced (``retire_run``).
+    """
+
+    def __init__(self, object_name, title, ylabel, session=None, parent=None):
         super().__init__(parent)
         self.plot = pg.PlotWidget()
         self.plot.setObjectName(object_name)
@@ -136,6 +147,11 @@ class _PlotView(QWidget):
         lay.addWidget(self.plot, 1)
         self.old_curves = []
         self._dirty = False
+        self._timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
+        self._timer.timeout.connect(self._refresh_if_dirty)
+        if session is not None:
+            session.report.connect(self.add)
+            session.runStarted.connect(self.retire_run)
         # The x range grows in steps, not with every point: a changing range makes
         # pyqtgraph rebuild the axes on every frame, most of the cost of a repaint.
         pi.enableAutoRange(x=False)
@@ -146,6 +162,21 @@ class _PlotView(QWidget):
             pi.getAxis(name).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         pi.titleLabel.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.legend.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+
+    def _changed(self):
+        """New points: draw them soon (at most every REFRESH_MS), if the plot is on screen."""
+        self._dirty = True
+        if not self._timer.isActive() and self.isVisible():
+            self._timer.start()
+
+    def _refresh_if_dirty(self):
+        if self._dirty and self.isVisible():
+            self.refresh()
+
+    def showEvent(self, e):
+        super().showEvent(e)
+        if self._dirty:
+            self.refresh()
 
     def _grow_x(self, xmax):
         if xmax > self._xmax or self._xmax == 0:
@@ -170,7 +201,7 @@ class _PlotView(QWidget):
             return
         self.crosshair.setPos(x)
         self.crosshair.show()
-        self.readout.setText(f"{max(0, int(x)):,} examples: " + " · ".join(parts))
+        self.readout.setText(f"{max(0, round(x)):,} examples: " + " · ".join(parts))
 
     def _curve(self, name, color, width=2.0, style=Qt.SolidLine):
         # only finite values are ever added, so pyqtgraph need not check each frame
@@ -233,8 +264,8 @@ class _PlotView(QWidget):
 class LossPlotView(_PlotView):
     """Cost loss (raw, faint, and smoothed) and decay loss against examples seen."""
 
-    def __init__(self, parent=None):
-        super().__init__("lossPlot", "Loss", "loss", parent)
+    def __init__(self, session=None, parent=None):
+        super().__init__("lossPlot", "Loss", "loss", session, parent)
         c = plot_colors()
         self.raw = self._curve("cost loss", c["loss_raw"], 1.0)
         self.smooth = self._curve("cost loss (smoothed)", c["loss"], 2.2)
@@ -252,7 +283,7 @@ class LossPlotView(_PlotView):
             return
         self.cost_s.append(report["examples_seen"], report["cost_loss"])
         self.decay_s.append(report["examples_seen"], report["decay_loss"])
-        self._dirty = True
+        self._changed()
 
     def refresh(self):
         x, y = self.cost_s.data()
@@ -266,8 +297,8 @@ class LossPlotView(_PlotView):
 class AccuracyPlotView(_PlotView):
     """Training (smoothed), validation and test accuracy against examples seen."""
 
-    def __init__(self, parent=None):
-        super().__init__("accuracyPlot", "Accuracy", "accuracy", parent)
+    def __init__(self, session=None, parent=None):
+        super().__init__("accuracyPlot", "Accuracy", "accuracy", session, parent)
         c = plot_colors()
         self.train = self._curve("training", c["train"], 2.0)
         self.val = self._curve("validation", c["validation"], 2.0)
@@ -300,7 +331,7 @@ class AccuracyPlotView(_PlotView):
                 self.test_s.append(x, report["test_accuracy"])
         else:
             return
-        self._dirty = True
+        self._changed()
 
     def refresh(self):
         x, y = self.train_s.smoothed()
@@ -318,7 +349,7 @@ class AccuracyPlotView(_PlotView):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
-    from .. import theme
+    from ... import theme
     app = QApplication([])
     theme.apply(app)
     loss, acc = LossPlotView(), AccuracyPlotView()

@@ -3,7 +3,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QLabel,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from ..layer_info import DESCRIPTIONS, FIELDS, TITLES, volume
+from ...layer_info import DESCRIPTIONS, FIELDS, TITLES, volume
 
 
 class LayerPropertiesView(QWidget):
@@ -149,7 +149,7 @@ class LayerPropertiesView(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
-    from ..document import NetworkDocument
+    from ...document import NetworkDocument
     from engine.presets import load_preset
     app = QApplication([])
     doc = NetworkDocument(load_preset("convnetjs-demo")["layer_defs"], "demo")

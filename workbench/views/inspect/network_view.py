@@ -4,7 +4,8 @@ Each row has a title strip (type, volume, min/max activation and gradient,
 parameters), the activation volume as a grid of feature maps (RGB for a 3-channel
 input), the activation gradients, and for conv layers the filters and their
 gradients (fc layers: the weights as an image). Everything drawn comes from a
-``network_state`` dict of plain numpy copies.
+``network_state`` dict of plain numpy copies, made by the session's Inspect job
+from a trace of published weights: never from live layers.
 """
 import numpy as np
 import pyqtgraph as pg
@@ -13,7 +14,7 @@ from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSlider, QSpinBox, QToolTip, QVBoxLayout, QWidget)
 
-from ..viz import mosaic
+from ...viz import mosaic
 
 PAD = 1
 
@@ -249,15 +250,20 @@ class LayerRow(QWidget):
 
 
 class NetworkView(QWidget):
-    """All layers of the network for one example; choose the example and zoom."""
+    """All layers of the network for one example; choose the example and zoom.
 
-    exampleChanged = Signal(tuple)
+    With a session it asks for fresh pictures whenever the weights change or
+    another example is chosen, but only while it is on screen (new weights come
+    about once a second while training); hidden, it only remembers to.
+    """
 
-    def __init__(self, parent=None):
+    def __init__(self, session=None, parent=None):
         super().__init__(parent)
         self.setObjectName("networkView")
+        self.session = session
         self.state = None
         self.rows = []
+        self._stale = True
         self.source = QComboBox()
         self.source.addItem("test example", "test")
         self.source.addItem("training example", "train")
@@ -295,6 +301,7 @@ class NetworkView(QWidget):
         self.placeholder = QLabel("Press Train, or open a snapshot, to see the network's activations "
                                   "and filters here.")
         self.placeholder.setAlignment(Qt.AlignCenter)
+        self.placeholder.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(bar)
@@ -305,13 +312,47 @@ class NetworkView(QWidget):
         self.index.valueChanged.connect(self._example_changed)
         self.zoom.valueChanged.connect(lambda _: self.redraw())
         self.cmap.currentTextChanged.connect(lambda _: self.redraw())
+        if session is not None:
+            session.inspected.connect(self.show_state)
+            session.inspectFailed.connect(self.show_message)
+            session.weightsChanged.connect(self._refresh)
 
     def example_source(self):
         return (self.source.currentData(), self.index.value())
 
     def _example_changed(self, *_):
         self.index.setEnabled(self.source.currentData() != "drawn")
-        self.exampleChanged.emit(self.example_source())
+        self._refresh()
+
+    def show_example(self, source):
+        """Show ``("test" | "train" | "drawn", index)``: the Draw place's "Show in network"."""
+        kind, index = source
+        self.source.blockSignals(True)
+        self.index.blockSignals(True)
+        self.source.setCurrentIndex(self.source.findData(kind))
+        self.index.setValue(int(index))
+        self.index.setEnabled(kind != "drawn")
+        self.source.blockSignals(False)
+        self.index.blockSignals(False)
+        self._refresh()
+
+    def _refresh(self):
+        """Ask for pictures of the chosen example on the latest weights, now if on screen, else when shown."""
+        self._stale = True
+        if self.session is not None and self.isVisible():
+            self._stale = False
+            self.session.inspect(self.example_source())
+
+    def showEvent(self, e):
+        super().showEvent(e)
+        if self._stale:
+            self._refresh()
+
+    def show_message(self, text):
+        self.state = None
+        self.scroll.hide()
+        self.placeholder.setText(text)
+        self.placeholder.show()
 
     def wheelEvent(self, e):
         if e.modifiers() & Qt.ControlModifier:
@@ -350,15 +391,18 @@ class NetworkView(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
-    import engine
     from engine.data import load_mnist
-    from engine.presets import load_preset
-    from ..viz import network_state
+    from engine.experiment import preset
+    from ... import theme
+    from ...jobs import TaskState, inspect_example
+    from ...weights import Weights
     app = QApplication([])
+    theme.apply(app)
     ds = load_mnist()
-    net = engine.Net(load_preset("convnetjs-demo")["layer_defs"], seed=0)
+    weights = Weights(preset("convnetjs-demo").build_net(seed=0))
     w = NetworkView()
-    w.show_state(network_state(net, ds.test.images[0], int(ds.test.labels[0]), "test example #0"))
+    w.show_state(inspect_example(TaskState(), weights, ds.test.images[0], int(ds.test.labels[0]),
+                                 "test example #0"))
     w.resize(1100, 800)
     w.show()
     app.exec()

@@ -1,0 +1,553 @@
+"""The session: one owner for everything the app works on.
+
+It holds the experiment's settings (``engine.experiment.Experiment``), the document
+being edited (``NetworkDocument``, with its undo stack), the one live network and
+its trainer, the current run, and every background job: training, Inspect's
+pictures, Draw's predictions, the gallery's test predictions and evaluation.
+
+Views take the session in their constructors, connect its signals to their own
+update methods, and change things only by calling its methods. Background work
+never touches the live network: it reads ``Weights``, an immutable copy the
+session publishes (``weightsChanged``) when the network is replaced, about once a
+second while training, and when a run ends.
+"""
+import copy
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+import engine
+from engine.digits import to_mnist
+from engine.experiment import Experiment
+
+from . import jobs
+from .document import NetworkDocument
+from .jobs import Job, TrainingJob
+from .weights import Weights
+
+#: What "New network" starts from.
+NEW_NETWORK = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
+               {"type": "softmax", "num_classes": 10}]
+
+
+def _continue_count(run, examples_seen):
+    """Carry the examples count over to a new ``Run`` on the same weights.
+
+    The engine's ``Run`` always starts counting at zero; a run that continues
+    earlier training keeps counting (and evaluating) from where that one stopped.
+    """
+    run.examples_seen = examples_seen
+    run._next_eval = (examples_seen // run.eval_every + 1) * run.eval_every
+
+
+class Session(QObject):
+    """The experiment, the document, the weights, the run and the background jobs.
+
+    Parameters
+    ----------
+    dataset : engine.data.Dataset
+        The images to train on (the experiment's ``data``; None there means this one).
+    experiment : Experiment, optional
+        The settings to start with (its layers are loaded into the document).
+
+    Signals
+    -------
+    settingsChanged : a setting of the experiment other than the layers changed
+    weightsChanged(object) : new ``Weights`` were published
+    runStarted(int) : the weights were replaced (a new network, a snapshot, a reset)
+    report(dict) : the training run's reports (progress, eval, done, stopped, diverged)
+    runningChanged(bool), pausedChanged(bool)
+    finished(str) : the run ended: "done", "stopped", "diverged" or "error: ..."
+    inspected(object) : Inspect's pictures of one example (``viz.network_state``)
+    inspectFailed(str)
+    drawingChanged(object) : the drawn digit as the network sees it (28x28 floats) or None
+    drawingPredicted(object) : Draw's answer (``jobs.predict_digit``)
+    testPredictions(object) : test images with their predictions, for the gallery
+    evaluated(object), evaluationFailed(str), evaluationProgress(float), evaluatingChanged(bool)
+    datasetChanged : another dataset was loaded
+    problem(str, str) : title and text of something the user must be told
+    """
+
+    settingsChanged = Signal()
+    weightsChanged = Signal(object)
+    runStarted = Signal(int)
+    report = Signal(dict)
+    runningChanged = Signal(bool)
+    pausedChanged = Signal(bool)
+    finished = Signal(str)
+    inspected = Signal(object)
+    inspectFailed = Signal(str)
+    drawingChanged = Signal(object)
+    drawingPredicted = Signal(object)
+    testPredictions = Signal(object)
+    evaluated = Signal(object)
+    evaluationFailed = Signal(str)
+    evaluationProgress = Signal(float)
+    evaluatingChanged = Signal(bool)
+    datasetChanged = Signal()
+    problem = Signal(str, str)
+
+    publish_every = 1.0  # seconds between published weights while training
+
+    def __init__(self, dataset, experiment=None, parent=None):
+        super().__init__(parent)
+        self.dataset = dataset
+        self.doc = NetworkDocument(parent=self)
+        self.doc.edit_guard = self.may_stop_training
+        #: Asked before a run is stopped for an edit or a load (the window sets a dialog); None: yes.
+        self.confirm_stop = None
+        self._exp = Experiment([])
+        self._settings_modified = False
+        self._net = None             # the live network, of the structure _net_layers
+        self._net_layers = None
+        self._loaded = False         # its weights came trained (a snapshot)
+        self._kept = None            # trained weights of another structure, back on undo
+        self.trainer = None
+        self.run = None
+        self.run_id = 0
+        self.examples_seen = 0
+        self._training = None        # the TrainingJob running, if any
+        self._stopped = None         # the one stopped last, whose last reports may still arrive
+        self._to_experiment_epochs = True  # the run goes to the experiment's epochs (not "+1 epoch")
+        self.weights = None
+        self.drawn = None
+        self._rng = np.random.default_rng()
+        self._jobs = {name: Job(name, self) for name in ("inspect", "draw", "gallery", "evaluate")}
+        self._jobs["inspect"].done.connect(self.inspected)
+        self._jobs["inspect"].failed.connect(self.inspectFailed)
+        self._jobs["draw"].done.connect(self.drawingPredicted)
+        self._jobs["draw"].failed.connect(lambda m: self.drawingPredicted.emit({"message": m, "crop": None}))
+        self._jobs["gallery"].done.connect(self.testPredictions)
+        ev = self._jobs["evaluate"]
+        ev.done.connect(self.evaluated)
+        ev.failed.connect(self.evaluationFailed)
+        ev.progress.connect(self.evaluationProgress)
+        ev.busyChanged.connect(self.evaluatingChanged)
+        self.doc.changed.connect(self._sync_network)
+        if experiment is not None:
+            self.load_experiment(experiment)
+
+    # -- the experiment ---------------------------------------------------------------
+    def experiment(self):
+        """The experiment as it stands: the document's layers and name with every setting."""
+        augment = dict(self._exp.augment)
+        rows = self.doc.rows
+        if augment["crop"] is not None and rows and rows[0] and rows[0]["out_sy"] != augment["crop"]:
+            augment["crop"] = None  # the input size was edited: crop to whatever it is now
+        return self._exp.replace(layer_defs=copy.deepcopy(self.doc.layers), name=self.doc.name,
+                                 augment=augment)
+
+    @property
+    def settings(self):
+        """The current settings (an Experiment whose layers may be stale: use ``experiment()`` for those)."""
+        return self._exp
+
+    @property
+    def settings_modified(self):
+        """A setting (not the layers) changed since the last open or save."""
+        return self._settings_modified
+
+    @property
+    def modified(self):
+        """Anything changed since the last open or save (layers or settings)."""
+        return self._settings_modified or not self.doc.undo_stack.isClean()
+
+    def _change(self, **changes):
+        self._exp = self._exp.replace(**changes)
+        self._settings_modified = True
+        self.settingsChanged.emit()
+
+    @property
+    def learning_rate(self):
+        """The learning rate the run starts from (the schedule's base when it has its own)."""
+        s = self._exp.schedule
+        return s["base"] if s and s["base"] is not None else self._exp.trainer["learning_rate"]
+
+    def set_learning_rate(self, value):
+        s = self._exp.schedule
+        if s and s["base"] is not None:
+            self.set_schedule(s["kind"], base=value)
+        else:
+            self.set_trainer_option("learning_rate", value)
+
+    def set_trainer_option(self, key, value):
+        """Change one trainer option; a running run uses it from its next batch."""
+        self._change(trainer=dict(self._exp.trainer, **{key: value}))
+        if self.trainer is not None:
+            setattr(self.trainer, key, self._exp.trainer[key])
+        if key == "learning_rate":
+            self._apply_schedule()
+
+    def set_schedule(self, kind, **settings):
+        """``kind`` "constant" (no schedule), "step", "exponential" or "cosine", with its settings."""
+        if kind == "constant":
+            self._change(schedule=None)
+        else:
+            self._change(schedule=dict(self._exp.schedule or {}, kind=kind, **settings))
+        self._apply_schedule()
+
+    def set_augment(self, **settings):
+        """``shift`` (pixels) and ``flip``; a running run uses them from its next batch."""
+        self._change(augment=dict(self._exp.augment, **settings))
+        if self.run is not None:
+            self.run.augment = self.experiment().build_augment(self._net, self.run.train_set.shape)
+
+    def set_validation(self, count):
+        """Training images held out for validation (from the next run)."""
+        self._change(validation=count)
+
+    def set_epochs(self, epochs):
+        """Passes over the training images that Train runs to (a running run too)."""
+        self._change(epochs=epochs)
+        if self.run is not None and self._to_experiment_epochs:
+            self.run.epochs = max(epochs, self.run.epoch)
+            self._apply_schedule()
+
+    def _apply_schedule(self):
+        if self.run is None:
+            return
+        exp = self.experiment()
+        self.run.schedule = exp.build_schedule(len(self.run.train_set))
+        if self.run.schedule is None and self.trainer is not None:
+            self.trainer.learning_rate = exp.trainer["learning_rate"]
+
+    def n_train(self, validation=None):
+        """Training images left after the validation split."""
+        v = self._exp.validation if validation is None else validation
+        return len(self.dataset.train) - min(v, len(self.dataset.train))
+
+    # -- opening and saving -------------------------------------------------------------
+    def may_stop_training(self):
+        """Before an edit or a load: stop a running run if the user agrees (``confirm_stop``)."""
+        if not self.running:
+            return True
+        if self.confirm_stop is not None and not self.confirm_stop():
+            return False
+        self.stop(wait=True)
+        return True
+
+    def _use_data(self, exp):
+        if exp.data != self._exp.data:
+            dataset = exp.load_data()  # raises before anything changed
+            self.dataset = dataset
+            self.datasetChanged.emit()
+
+    def load_experiment(self, exp, path=None):
+        """Start over with ``exp``: its layers, trainer, schedule, augmentation, data, validation, epochs.
+
+        Raises an EngineError (nothing changed) if its data cannot be loaded. False if
+        the user would not stop the run.
+        """
+        if not self.may_stop_training():
+            return False
+        self._use_data(exp)
+        self._exp = Experiment.from_json(exp.to_json())
+        self._kept = None
+        self.doc.load(exp.layer_defs, exp.name, path)
+        self._kept = None
+        self._apply_trainer()
+        self._settings_modified = False
+        self.settingsChanged.emit()
+        return True
+
+    def load_snapshot(self, net, name, experiment=None, layers=None):
+        """Open trained weights: ``net``, shown as ``layers`` (default: its own layer definitions).
+
+        ``experiment`` brings its settings too (its layers are ignored).
+        """
+        if not self.may_stop_training():
+            return False
+        layers = copy.deepcopy(net.layer_defs if layers is None else layers)
+        if experiment is not None:
+            self._use_data(experiment)
+            self._exp = Experiment.from_json(experiment.to_json())
+        self._kept = {"layers": layers, "net": net}
+        self.doc.load(layers, name, None)
+        if self._net is not net:  # the same layers as before: the sync kept the old weights
+            self._kept = None
+            self._set_net(net, trained=True)
+        self._kept = None
+        self._apply_trainer()
+        self._settings_modified = False
+        self.settingsChanged.emit()
+        return True
+
+    def new_network(self):
+        """Start from an input layer and a softmax (the settings stay)."""
+        if not self.may_stop_training():
+            return False
+        self._kept = None
+        self.doc.load(NEW_NETWORK, "Untitled")
+        self._kept = None
+        return True
+
+    def mark_saved(self, path):
+        self.doc.path = path
+        self.doc.undo_stack.setClean()
+        self._settings_modified = False
+        self.settingsChanged.emit()
+
+    # -- the weights ----------------------------------------------------------------------
+    @property
+    def trained(self):
+        """The live weights were loaded trained or have been trained."""
+        return self._net is not None and (self._loaded or self.examples_seen > 0)
+
+    @property
+    def untrained(self):
+        return self._net is not None and not self.trained
+
+    def _sync_network(self):
+        """While idle, the live network has the document's structure.
+
+        Trained weights are kept while the structure is the same, and come back when
+        an edit is undone back to it; a new structure gets fresh weights.
+        """
+        if self.running or not self.doc.valid:
+            return
+        if self._net is not None and self._net_layers == self.doc.layers:
+            return
+        kept = self._kept
+        if kept is not None and kept["layers"] == self.doc.layers:
+            self._kept = None
+            self._set_net(kept["net"], trained=True)
+            return
+        try:
+            net = engine.Net(self.doc.layers, seed=self._exp.seed)
+        except engine.EngineError as e:
+            self.problem.emit("Cannot build the network", str(e))
+            return
+        self._set_net(net, trained=False)
+
+    def _set_net(self, net, trained, keep_displaced=True):
+        if keep_displaced and self._net is not None and self._net is not net and self.trained:
+            self._kept = {"layers": self._net_layers, "net": self._net}
+        self._jobs["evaluate"].cancel()  # its answer would be about weights that are gone
+        self._stopped = None
+        self._net = net
+        self._net_layers = copy.deepcopy(self.doc.layers)
+        self._loaded = trained
+        self.trainer = engine.Trainer(net, **self._exp.trainer)
+        self.examples_seen = 0
+        self.run = None
+        self.run_id += 1
+        self.runStarted.emit(self.run_id)
+        self._publish(Weights(net, 0, trained, self.run_id))
+
+    def _apply_trainer(self):
+        if self.trainer is not None:
+            for key, value in self._exp.trainer.items():
+                setattr(self.trainer, key, value)
+
+    def reset_weights(self):
+        """New random weights for the same structure (not while training)."""
+        if self.running or not self.doc.valid:
+            return False
+        try:
+            net = engine.Net(self.doc.layers, seed=self._exp.seed)
+        except engine.EngineError as e:
+            self.problem.emit("Cannot build the network", str(e))
+            return False
+        self._kept = None
+        self._set_net(net, trained=False, keep_displaced=False)
+        return True
+
+    def _publish(self, weights):
+        self.weights = weights
+        self.weightsChanged.emit(weights)
+
+    # -- training ---------------------------------------------------------------------------
+    @property
+    def running(self):
+        return self._training is not None
+
+    @property
+    def paused(self):
+        return self.running and self.run.paused
+
+    def train(self, epochs=None, paused=False):
+        """Train on a worker thread: up to the experiment's epochs, or ``epochs`` more.
+
+        When the experiment's epochs are already done, Train goes on for as many
+        again. Resumes a paused run.
+        """
+        if self.running:
+            self.resume()
+            return True
+        if not self.doc.valid:
+            return False
+        self._sync_network()
+        if self._net is None:
+            return False
+        exp = self.experiment()
+        done = self.examples_seen / max(1, self.n_train(exp.validation))
+        if epochs is not None:
+            target = done + epochs
+        else:
+            target = exp.epochs if done < exp.epochs - 1e-9 else done + exp.epochs
+        self._apply_trainer()
+        try:
+            run = exp.make_run(self._net, self.trainer, self.dataset, epochs=target, chunk_seconds=0.2,
+                               eval_every=10000, eval_examples=1000)
+        except engine.EngineError as e:
+            self.problem.emit("Cannot train", str(e))
+            return False
+        _continue_count(run, self.examples_seen)
+        if paused:
+            run.pause()
+        self.run = run
+        self._to_experiment_epochs = epochs is None
+        net, loaded, run_id = self._net, self._loaded, self.run_id
+        job = TrainingJob(run, lambda seen: Weights(net, seen, loaded, run_id), self.publish_every, self)
+        job.report.connect(self._on_report)
+        job.weights.connect(self._on_weights)
+        job.finished.connect(self._on_finished)
+        self._training, self._stopped = job, None
+        job.start()
+        self.runningChanged.emit(True)
+        self.pausedChanged.emit(paused)
+        return True
+
+    def pause(self):
+        if self.running:
+            self.run.pause()
+            self.pausedChanged.emit(True)
+
+    def resume(self):
+        if self.running:
+            self.run.resume()
+            self.pausedChanged.emit(False)
+
+    def toggle_training(self):
+        if not self.running:
+            self.train()
+        elif self.paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def step(self, batches=1):
+        """Train one batch (starting a paused run if none is going)."""
+        if not self.running:
+            if not self.train(paused=True):
+                return False
+        elif not self.run.paused:
+            self.pause()
+        self.run.step(batches)
+        return True
+
+    def stop(self, wait=True):
+        """Stop between batches; with ``wait``, return once the training thread has ended."""
+        job = self._training
+        if job is None:
+            return
+        if not wait:
+            job.run.stop()
+            return
+        job.stop(wait=True)
+        self._end_run()
+
+    def _end_run(self):
+        self._training, self._stopped = None, self._training
+        self.examples_seen = self.run.examples_seen
+        self._publish(Weights(self._net, self.examples_seen, self._loaded, self.run_id))
+        self.runningChanged.emit(False)
+        self.pausedChanged.emit(False)
+
+    def _current(self, job):
+        """Reports of the running job count, and the last ones of the job stopped last
+        (queued before it ended) unless a new run or new weights came since."""
+        return job is not None and (job is self._training or job is self._stopped)
+
+    def _on_report(self, r):
+        if self._current(self.sender()):
+            self.examples_seen = r["examples_seen"]
+            self.report.emit(r)
+
+    def _on_weights(self, weights):
+        if self.sender() is self._training:
+            self._publish(weights)
+
+    def _on_finished(self, how):
+        job = self.sender()
+        if job is self._training:
+            job.stop(wait=True)  # the thread is ending: join it
+            self._end_run()
+        if self._current(job):
+            self.finished.emit(how)
+        job.deleteLater()
+
+    def shutdown(self):
+        """For the window closing: stop training and every job, and wait for their threads."""
+        self.stop(wait=True)
+        for job in self._jobs.values():
+            job.shutdown()
+
+    # -- Inspect, Draw, the gallery, Evaluate ---------------------------------------------------
+    def example(self, source):
+        """``(pixels, label, name)`` of ``("test" | "train", index)`` or ``("drawn", _)``."""
+        kind, index = source
+        if kind == "drawn":
+            return self.drawn, None, "drawn digit"
+        data = self.dataset.test if kind == "test" else self.dataset.train
+        index = int(index) % len(data)
+        return data.images[index], int(data.labels[index]), f"{kind} example #{index}"
+
+    def inspect(self, source):
+        """Make Inspect's pictures of one example on the latest weights (``inspected`` brings them)."""
+        if self.weights is None:
+            return False
+        pixels, label, name = self.example(source)
+        if pixels is None:
+            self.inspectFailed.emit("Draw a digit in the Draw place first, then come back.")
+            return False
+        self._jobs["inspect"].start(jobs.inspect_example, self.weights, pixels, label, name)
+        return True
+
+    def set_drawing(self, image):
+        """The Draw canvas changed: ``image`` (floats in [0, 1], ink high) or None when empty."""
+        if image is None:
+            self._jobs["draw"].cancel()
+            self.drawn = None
+            self.drawingChanged.emit(None)
+            return
+        t0 = time.perf_counter()
+        self.drawn = to_mnist(image)
+        self.drawingChanged.emit(self.drawn)
+        self.predict_drawing((time.perf_counter() - t0) * 1000)
+
+    def predict_drawing(self, preprocess_ms=0.0):
+        """Ask the latest weights about the drawn digit (``drawingPredicted`` brings the answer)."""
+        if self.drawn is None:
+            return
+        if self.weights is None:
+            self.drawingPredicted.emit({"message": jobs.NO_NETWORK, "crop": None})
+            return
+        self._jobs["draw"].start(jobs.predict_digit, self.weights, self.drawn, preprocess_ms)
+
+    def sample_test_predictions(self, count=8):
+        """Predict a few random test images (``testPredictions`` brings them)."""
+        w = self.weights
+        if w is None or w.loss_type == "regression":
+            return
+        test = self.dataset.test
+        idx = self._rng.choice(len(test), min(count, len(test)), replace=False)
+        self._jobs["gallery"].start(jobs.sample_predictions, w, test.images[idx], test.labels[idx],
+                                    w.examples_seen)
+
+    @property
+    def evaluating(self):
+        return self._jobs["evaluate"].busy
+
+    def evaluate(self, crop_count=1):
+        """Test accuracy and confusion matrix of the latest weights (``evaluated`` brings them)."""
+        if self.weights is None:
+            self.evaluationFailed.emit("There are no weights yet: press Train (or open a snapshot) first.")
+            return False
+        test = self.dataset.test
+        self._jobs["evaluate"].start(jobs.evaluate, self.weights, test.images, test.labels, crop_count)
+        return True
+
+    def cancel_evaluation(self):
+        self._jobs["evaluate"].cancel()

@@ -1,0 +1,177 @@
+"""Draw a digit and watch the network's prediction respond as you draw.
+
+The panel sends the drawing to the session at most every 40 ms while the pen
+moves, and once more when a stroke ends (its own rate limit); the session turns
+it into the 28x28 digit the network sees and asks the latest published weights
+on a background job. New weights (about once a second while training) are asked
+again while the panel is on screen.
+"""
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton,
+                               QSlider, QVBoxLayout, QWidget)
+
+from .canvas import DigitCanvas, PixelView, PredictionBars, load_image_file
+
+PREDICT_MS = 40  # at most this often while drawing
+
+
+class DrawPanel(QWidget):
+    """The canvas, the image the network sees, and the live prediction.
+
+    Signals
+    -------
+    showInNetwork : the user wants to see the drawing in Inspect
+    trainedDemoRequested : the user wants the trained demo network
+    """
+
+    showInNetwork = Signal()
+    trainedDemoRequested = Signal()
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.setObjectName("drawPanel")
+        self.session = session
+        self.canvas = DigitCanvas()
+        self.pixels = PixelView()
+        self.bars = PredictionBars()
+        self.width_slider = QSlider(Qt.Horizontal)
+        self.width_slider.setObjectName("strokeWidth")
+        self.width_slider.setRange(6, 50)
+        self.width_slider.setValue(int(self.canvas.width_px))
+        self.width_slider.setToolTip("Brush width.")
+        self.width_slider.valueChanged.connect(lambda v: setattr(self.canvas, "width_px", float(v)))
+        clear = self._button("Clear", "clearButton", "Clear the canvas (Esc).", self.canvas.clear)
+        undo = self._button("Undo stroke", "undoStrokeButton", "Remove the last stroke (Backspace).",
+                            self.canvas.undo_stroke)
+        open_img = self._button("Open image…", "openImageButton",
+                                "Test a PNG or JPG: dark on light or light on dark, any size.",
+                                lambda: self.open_image())
+        into = self._button("Show in network", "showInNetworkButton",
+                            "See this digit's activation volumes in Inspect.", self._show_in_network)
+        demo = self._button("Use the trained demo network", "trainedDemoButton",
+                            "Open the bundled ConvNetJS demo network trained for 3 epochs (98.8% on the "
+                            "test set).", self.trainedDemoRequested.emit)
+        self.timing = QLabel()
+        self.timing.setObjectName("drawTiming")
+        self.timing.setWordWrap(True)
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Brush"))
+        tools.addWidget(self.width_slider)
+        tools.addWidget(undo)
+        tools.addWidget(clear)
+        left = QVBoxLayout()
+        left.addWidget(self.canvas, 1)
+        left.addLayout(tools)
+        right = QGridLayout()
+        right.addWidget(QLabel("What the network sees"), 0, 0)
+        right.addWidget(self.pixels, 1, 0, Qt.AlignTop)
+        right.addWidget(self.bars, 2, 0)
+        for row, w in enumerate((open_img, into, demo, self.timing), start=3):
+            right.addWidget(w, row, 0)
+        right.setRowStretch(2, 1)
+        lay = QHBoxLayout(self)
+        lay.addLayout(left, 3)
+        lay.addLayout(right, 2)
+        esc = QShortcut(QKeySequence(Qt.Key_Escape), self)
+        esc.setContext(Qt.WidgetWithChildrenShortcut)
+        esc.activated.connect(self.canvas.clear)
+        self._timer = QTimer(self, singleShot=True, interval=PREDICT_MS)
+        self._timer.timeout.connect(self.update_prediction)
+        self.canvas.changed.connect(self._schedule)
+        self.canvas.strokeFinished.connect(self.update_prediction)
+        self.last_ms = None
+        self.last_version = None  # of the weights that gave the answer shown
+        self.digit = None
+        self._crop = None
+        session.drawingChanged.connect(self._show_digit)
+        session.drawingPredicted.connect(self._show_prediction)
+        session.weightsChanged.connect(self._weights_changed)
+
+    def _button(self, text, name, tip, slot):
+        b = QPushButton(text)
+        b.setObjectName(name)
+        b.setToolTip(tip)
+        b.setAutoDefault(False)
+        b.clicked.connect(lambda: slot())
+        return b
+
+    # -- the drawing, sent to the session ----------------------------------------------------
+    def _schedule(self):
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def update_prediction(self):
+        """Send the drawing now (the answer arrives as ``drawingPredicted``)."""
+        self._timer.stop()
+        self.session.set_drawing(None if self.canvas.is_empty() else self.canvas.image())
+
+    def _weights_changed(self, weights):
+        if self.isVisible() and self.digit is not None:
+            self.session.predict_drawing()  # the weights moved on: ask them again
+
+    # -- what comes back ------------------------------------------------------------------------
+    def _show_digit(self, digit):
+        self.digit = digit
+        if digit is None:
+            self.pixels.set_pixels(np.zeros((28, 28), np.float32))
+            self.bars.set_message("Draw a digit.")
+            self.timing.setText("")
+        else:
+            self.pixels.set_pixels(digit, self._crop)
+
+    def _show_prediction(self, result):
+        if self.digit is None:
+            return  # cleared since it was asked
+        self._crop = result.get("crop")
+        self.pixels.set_pixels(self.digit, self._crop)
+        if "probs" not in result:
+            self.bars.set_message(result["message"])
+            return
+        self.bars.set_probs(result["probs"])
+        self.last_ms = result["ms"]
+        self.last_version = result["version"]
+        note = ("<br><b>Untrained network:</b> its answers are guesses. Train it, or use the "
+                "trained demo network." if result.get("untrained") else "")
+        self.timing.setText(f"preprocess + predict: {self.last_ms:.1f} ms{note}")
+
+    # -- commands ------------------------------------------------------------------------------
+    def open_image(self, path=None):
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif)")
+            if not path:
+                return False
+        try:
+            img = load_image_file(path)
+        except ValueError as e:
+            QMessageBox.warning(self, "Cannot open image", str(e))
+            return False
+        self.canvas.set_image(img)
+        return True
+
+    def _show_in_network(self):
+        if self.canvas.is_empty():
+            self.bars.set_message("Draw a digit first.")
+            return
+        self.update_prediction()
+        self.showInNetwork.emit()
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+    from engine.data import load_mnist
+    from ... import theme
+    from ...files import TRAINED_DEMO
+    from ...session import Session
+    from engine.snapshots import load_snapshot
+    app = QApplication([])
+    theme.apply(app)
+    s = Session(load_mnist())
+    net, meta = load_snapshot(TRAINED_DEMO)
+    s.load_snapshot(net, meta.get("preset", "demo"))
+    w = DrawPanel(s)
+    w.resize(900, 560)
+    w.show()
+    app.aboutToQuit.connect(s.shutdown)
+    app.exec()

@@ -1,0 +1,63 @@
+"""The status bar's permanent part: which network and data, whether a run is going, examples, accuracy."""
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel
+
+
+class StatusView(QObject):
+    """Labels in ``status_bar`` that follow the session."""
+
+    def __init__(self, session, status_bar):
+        super().__init__(status_bar)
+        self.session = session
+        self.network = QLabel()
+        self.network.setObjectName("statusNetwork")
+        self.data = QLabel()
+        self.data.setObjectName("statusData")
+        self.run = QLabel("idle")
+        self.run.setObjectName("statusRun")
+        self.examples = QLabel()
+        self.examples.setObjectName("statusExamples")
+        self.accuracy = QLabel()
+        self.accuracy.setObjectName("statusAccuracy")
+        for w in (self.network, self.data, self.run, self.examples, self.accuracy):
+            status_bar.addPermanentWidget(w)
+        session.doc.changed.connect(self._show_network)
+        session.doc.undo_stack.cleanChanged.connect(self._clean_changed)
+        session.settingsChanged.connect(self._show_network)
+        session.datasetChanged.connect(self._show_data)
+        session.runningChanged.connect(self._show_run)
+        session.pausedChanged.connect(self._show_run)
+        session.runStarted.connect(self._clear_run)
+        session.report.connect(self._report)
+        self._show_network()
+        self._show_data()
+
+    def _clean_changed(self, clean):
+        # from the signal's argument: the stack may be on its way out (the window closing)
+        self._show_network(clean)
+
+    def _show_network(self, clean=None):
+        doc = self.session.doc
+        clean = doc.undo_stack.isClean() if clean is None else clean
+        mark = " *" if self.session.settings_modified or not clean else ""
+        self.network.setText(f"{doc.name}{mark} · {doc.total_params:,} params" if doc.valid
+                             else f"{doc.name}{mark} · invalid")
+
+    def _show_data(self):
+        ds = self.session.dataset
+        self.data.setText(f"{ds.name} {len(ds.train):,} / {len(ds.test):,}")
+
+    def _show_run(self):
+        s = self.session
+        self.run.setText("paused" if s.paused else ("training" if s.running else "idle"))
+
+    def _clear_run(self):
+        self.examples.setText("")
+        self.accuracy.setText("")
+
+    def _report(self, r):
+        self.examples.setText(f"{r['examples_seen']:,} examples · epoch {r['epoch']:.2f}")
+        if r["tag"] == "eval" and "validation_accuracy" in r:
+            self.accuracy.setText(f"validation {r['validation_accuracy']:.2%}")
+        elif r["tag"] == "eval" and "test_accuracy" in r:
+            self.accuracy.setText(f"test {r['test_accuracy']:.2%}")

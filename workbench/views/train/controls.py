@@ -1,0 +1,432 @@
+"""Training controls and the numbers ConvNetJS shows, in a narrow column.
+
+Every field shows a setting of the session's experiment and changes it through the
+session (settings changed while training take effect at the next batch); the
+buttons call the session's training commands.
+"""
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
+                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from engine.schedules import KINDS
+from engine.trainer import METHODS
+
+METHOD_TIPS = {
+    "sgd": "Stochastic gradient descent, with momentum when momentum > 0.",
+    "nesterov": "SGD with Nesterov momentum: looks ahead along the momentum before stepping.",
+    "adagrad": "Per-parameter learning rates that shrink with the sum of squared gradients.",
+    "windowgrad": "Adagrad over a moving window of squared gradients (RMSprop).",
+    "adadelta": "No learning rate to tune: steps scale with a running ratio of updates to gradients. "
+                "The ConvNetJS demo's trainer.",
+    "adam": "Running averages of the gradient and its square, bias-corrected (Kingma & Ba).",
+}
+
+#: The settings each schedule kind uses, shown only for it.
+SCHEDULE_SETTINGS = {"constant": (), "step": ("factor", "every"), "exponential": ("factor", "every"),
+                     "cosine": ("total", "minimum")}
+
+
+class _LogSpin(QDoubleSpinBox):
+    """A spin box for rates: arrows double or halve; typing ``1e-3`` works too."""
+
+    def stepBy(self, steps):
+        v = self.value() or 10 ** -self.decimals()
+        self.setValue(v * (2.0 ** steps) if steps > 0 else v / (2.0 ** -steps))
+
+    def textFromValue(self, v):
+        return f"{v:.6g}"
+
+    def valueFromText(self, text):
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text, pos):
+        t = text.strip()
+        try:
+            v = float(t)
+        except ValueError:
+            ok = t == "" or t[-1:] in "eE.-+" and all(c in "0123456789.eE-+" for c in t)
+            return (QValidator.Intermediate if ok else QValidator.Invalid), text, pos
+        if self.minimum() <= v <= self.maximum():
+            return QValidator.Acceptable, text, pos
+        return QValidator.Intermediate, text, pos
+
+
+def _rate(maximum, tip):
+    w = _LogSpin()
+    w.setDecimals(8)
+    w.setRange(0.0, maximum)
+    w.setToolTip(tip)
+    return w
+
+
+def _count(lo, hi, tip, step=1, suffix=""):
+    w = QSpinBox()
+    w.setRange(lo, hi)
+    w.setSingleStep(step)
+    w.setSuffix(suffix)
+    w.setToolTip(tip)
+    return w
+
+
+def _row(*parts):
+    """Widgets (and words, for strings) side by side in one form row."""
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for p in parts:
+        if isinstance(p, str):
+            lay.addWidget(QLabel(p))
+        else:
+            lay.addWidget(p, 0 if isinstance(p, (QLabel, QCheckBox)) else 1)
+    return w
+
+
+class TrainPanel(QWidget):
+    """The experiment's training settings, the buttons, the progress and the statistics of a run."""
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.setObjectName("trainPanel")
+        self.session = session
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.setSpacing(6)
+        lay.addWidget(self._data_box())
+        lay.addWidget(self._trainer_box())
+        lay.addLayout(self._buttons())
+        self.progress = QProgressBar()
+        self.progress.setObjectName("epochProgress")
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("epoch 0")
+        lay.addWidget(self.progress)
+        lay.addWidget(self._stats_box())
+        self.message = QLabel()
+        self.message.setObjectName("trainMessage")
+        self.message.setWordWrap(True)
+        lay.addWidget(self.message)
+        lay.addStretch(1)
+        self.setMaximumWidth(380)
+        s = session
+        s.settingsChanged.connect(self._show_settings)
+        s.datasetChanged.connect(self._show_dataset)
+        s.report.connect(self.on_report)
+        s.runStarted.connect(self._clear_stats)
+        s.runningChanged.connect(self._running_changed)
+        s.pausedChanged.connect(self.update_buttons)
+        s.finished.connect(self._finished)
+        s.doc.changed.connect(self._doc_changed)
+        self.can_train = True
+        self._show_dataset()
+        self._show_settings()
+        self._doc_changed()
+
+    # -- layout -------------------------------------------------------------------------
+    def _data_box(self):
+        box = QGroupBox("Data")
+        f = QFormLayout(box)
+        self.dataset = QComboBox()
+        self.dataset.setToolTip("The dataset the network trains on.")
+        f.addRow("Dataset", self.dataset)
+        self.validation = _count(0, 50000, "Training images held out to measure validation accuracy "
+                                 "(applies when training starts).", 1000)
+        self.validation.valueChanged.connect(self.session.set_validation)
+        self.epochs = QDoubleSpinBox()
+        self.epochs.setObjectName("epochs")
+        self.epochs.setRange(0.01, 100000)
+        self.epochs.setDecimals(2)
+        self.epochs.setToolTip("Train runs this many passes over the training images, then stops "
+                               "(and Train again goes on for as many more). +1 epoch adds one.")
+        self.epochs.valueChanged.connect(self.session.set_epochs)
+        f.addRow("Validation", _row(self.validation, "epochs", self.epochs))
+        self.crop = QLabel()
+        self.crop.setToolTip("Larger images are cut to the network's input: random crops while training "
+                             "(as the ConvNetJS demo, 28x28 to 24x24), the centre crop for testing.")
+        self.shift = _count(0, 4, "Random shift of each training image by up to this many pixels.", suffix=" px")
+        self.shift.valueChanged.connect(lambda v: self.session.set_augment(shift=v))
+        self.flip = QCheckBox("flip")
+        self.flip.setToolTip("Random horizontal flips (not useful for digits; for other data).")
+        self.flip.toggled.connect(lambda on: self.session.set_augment(flip=on))
+        f.addRow("Augment", _row(self.crop, "shift", self.shift, self.flip))
+        return box
+
+    def _trainer_box(self):
+        s = self.session
+        box = QGroupBox("Trainer")
+        f = self.trainer_form = QFormLayout(box)
+        self.method = QComboBox()
+        for m in METHODS:
+            self.method.addItem(m, m)
+            self.method.setItemData(self.method.count() - 1, METHOD_TIPS[m], Qt.ToolTipRole)
+        self.method.currentIndexChanged.connect(
+            lambda _: s.set_trainer_option("method", self.method.currentData()))
+        f.addRow("Method", self.method)
+        self.lr = _rate(1000.0, "Step size. Too high and the network diverges; arrows halve or double it.")
+        self.lr.valueChanged.connect(s.set_learning_rate)
+        f.addRow("Learning rate", self.lr)
+        self.schedule = QComboBox()
+        self.schedule.setObjectName("scheduleKind")
+        self.schedule.addItems(KINDS)
+        self.schedule.setToolTip("Anneal the learning rate as examples are seen: step (times the factor "
+                                 "every so many examples), exponential (the same, smoothly), or cosine "
+                                 "(down to the minimum over the run).")
+        self.schedule.currentTextChanged.connect(self._schedule_kind_changed)
+        f.addRow("Schedule", self.schedule)
+        self.factor = QDoubleSpinBox()
+        self.factor.setRange(0.001, 1.0)
+        self.factor.setDecimals(3)
+        self.factor.setSingleStep(0.05)
+        self.factor.setToolTip("The learning rate is multiplied by this every period.")
+        self.every = _count(1, 10 ** 8, "The period, in examples seen (an epoch of MNIST is 55,000 with the "
+                            "default validation split).", 5000)
+        self.total = _count(0, 10 ** 9, "Examples over which the rate falls to the minimum.", 10000)
+        self.total.setSpecialValueText("the whole run")
+        self.minimum = _rate(1.0, "Where the cosine ends.")
+        self.schedule_rows = {}
+        self.schedule_settings = QWidget()
+        row = QHBoxLayout(self.schedule_settings)
+        row.setContentsMargins(0, 0, 0, 0)
+        for key, label, w in (("factor", "×", self.factor), ("every", "every", self.every),
+                              ("total", "over", self.total), ("minimum", "to", self.minimum)):
+            w.setObjectName(f"schedule_{key}")
+            caption = QLabel(label)
+            caption.setToolTip(w.toolTip())
+            row.addWidget(caption)
+            row.addWidget(w, 1)
+            self.schedule_rows[key] = (caption, w)
+        f.addRow("", self.schedule_settings)
+        self.factor.valueChanged.connect(lambda v: self._schedule_setting("factor", v))
+        self.every.valueChanged.connect(lambda v: self._schedule_setting("every", v))
+        self.total.valueChanged.connect(lambda v: self._schedule_setting("total", v or None))
+        self.minimum.valueChanged.connect(lambda v: self._schedule_setting("minimum", v))
+        self.momentum = QDoubleSpinBox()
+        self.momentum.setRange(0.0, 0.999)
+        self.momentum.setDecimals(3)
+        self.momentum.setSingleStep(0.05)
+        self.momentum.setToolTip("Momentum for sgd and nesterov.")
+        self.momentum.valueChanged.connect(lambda v: s.set_trainer_option("momentum", v))
+        f.addRow("Momentum", self.momentum)
+        self.batch = _count(1, 1024, "Examples per update.")
+        self.batch.valueChanged.connect(lambda v: s.set_trainer_option("batch_size", v))
+        f.addRow("Batch size", self.batch)
+        self.l1 = _rate(1.0, "L1 weight decay (pushes weights to exactly zero).")
+        self.l1.valueChanged.connect(lambda v: s.set_trainer_option("l1_decay", v))
+        self.l2 = _rate(1.0, "L2 weight decay (keeps weights small).")
+        self.l2.valueChanged.connect(lambda v: s.set_trainer_option("l2_decay", v))
+        f.addRow("Decay", _row("L1", self.l1, "L2", self.l2))
+        return box
+
+    def _buttons(self):
+        s = self.session
+        grid = QGridLayout()
+        specs = [("train_button", "Train", "trainButton", "Start training (Ctrl+Return)."),
+                 ("pause_button", "Pause", "pauseButton", "Pause or resume between batches (Space in this tab)."),
+                 ("step_button", "Step", "stepButton", "Train one batch, then pause."),
+                 ("epoch_button", "+1 epoch", "epochButton", "Train one more pass over the training set, then stop."),
+                 ("stop_button", "Stop", "stopButton", "Stop after the current batch."),
+                 ("reset_button", "Reset weights", "resetButton",
+                  "New random weights; the current curves are greyed for comparison.")]
+        for k, (attr, text, name, tip) in enumerate(specs):
+            b = QPushButton(text)
+            b.setObjectName(name)
+            b.setToolTip(tip)
+            b.setAutoDefault(False)
+            grid.addWidget(b, k // 2, k % 2)
+            setattr(self, attr, b)
+        self.pause_button.setCheckable(True)
+        self.train_button.clicked.connect(lambda: s.train())
+        self.pause_button.clicked.connect(lambda on: s.pause() if on else s.resume())
+        self.step_button.clicked.connect(lambda: s.step())
+        self.epoch_button.clicked.connect(lambda: s.train(epochs=1))
+        self.stop_button.clicked.connect(lambda: s.stop(wait=False))
+        self.reset_button.clicked.connect(lambda: s.reset_weights())
+        return grid
+
+    def _stats_box(self):
+        box = QGroupBox("Statistics")
+        g = QGridLayout(box)
+        g.setVerticalSpacing(2)
+        self.stat_labels = {}
+        rows = [("examples", "Examples seen"), ("speed", "Examples / s"), ("fwd", "Forward / example"),
+                ("bwd", "Backward / example"), ("lr", "Learning rate"), ("loss", "Cost loss"),
+                ("decay", "Decay loss"), ("train", "Training accuracy"),
+                ("validation", "Validation accuracy"), ("test", "Test accuracy")]
+        for k, (key, text) in enumerate(rows):
+            value = QLabel("–")
+            value.setObjectName(f"stat_{key}")
+            value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            value.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            g.addWidget(QLabel(text), k, 0)
+            g.addWidget(value, k, 1)
+            self.stat_labels[key] = value
+        return box
+
+    # -- the experiment's settings, shown ------------------------------------------------------
+    @staticmethod
+    def _put(widget, value):
+        """Show ``value`` without sending it back (and without disturbing a field being typed in)."""
+        if widget.hasFocus() and isinstance(widget, QAbstractSpinBox):
+            return
+        widget.blockSignals(True)
+        if isinstance(widget, QComboBox):
+            widget.setCurrentIndex(max(0, widget.findText(value)))
+        elif isinstance(widget, QCheckBox):
+            widget.setChecked(bool(value))
+        elif widget.value() != value:
+            widget.setValue(value)
+        widget.blockSignals(False)
+
+    def _show_settings(self):
+        s = self.session
+        exp = s.settings
+        t = exp.trainer
+        self._put(self.method, t["method"])
+        self._put(self.lr, s.learning_rate)
+        self._put(self.momentum, t["momentum"])
+        self._put(self.batch, t["batch_size"])
+        self._put(self.l1, t["l1_decay"])
+        self._put(self.l2, t["l2_decay"])
+        sched = exp.schedule or {}
+        kind = sched.get("kind", "constant")
+        self._put(self.schedule, kind)
+        if sched:
+            self._put(self.factor, sched["factor"])
+            self._put(self.every, sched["every"])
+            self._put(self.total, sched["total"] or 0)
+            self._put(self.minimum, sched["minimum"])
+        for key, widgets in self.schedule_rows.items():
+            for w in widgets:
+                w.setVisible(key in SCHEDULE_SETTINGS[kind])
+        self.trainer_form.setRowVisible(self.schedule_settings, kind != "constant")
+        self._put(self.validation, exp.validation)
+        self._put(self.epochs, exp.epochs)
+        self._put(self.shift, exp.augment["shift"])
+        self._put(self.flip, exp.augment["flip"])
+        self.momentum.setEnabled(t["method"] in ("sgd", "nesterov"))
+        self.lr.setEnabled(t["method"] != "adadelta")
+        self.method.setToolTip(METHOD_TIPS[t["method"]] + " Changes apply at the next batch.")
+        self._show_crop()
+
+    def _show_crop(self):
+        rows = self.session.doc.rows
+        image = self.session.dataset.train.shape
+        if rows and rows[0] and rows[0]["out_sy"] < image[0]:
+            self.crop.setText(f"random {rows[0]['out_sx']}x{rows[0]['out_sy']} crop")
+        else:
+            self.crop.setText("no crop")
+
+    def _schedule_kind_changed(self, kind):
+        settings = {}
+        if kind != "constant":
+            current = {"factor": self.factor.value(), "every": self.every.value(),
+                       "total": self.total.value() or None, "minimum": self.minimum.value()}
+            settings = {k: current[k] for k in SCHEDULE_SETTINGS[kind]}
+        self.session.set_schedule(kind, **settings)
+
+    def _schedule_setting(self, key, value):
+        kind = self.schedule.currentText()
+        if kind != "constant":
+            self.session.set_schedule(kind, **{key: value})
+
+    def _show_dataset(self):
+        ds = self.session.dataset
+        self.dataset.clear()
+        bundled = "bundled, " if ds.source in (None, "bundled") else ""
+        self.dataset.addItem(f"{ds.name} ({bundled}{len(ds.train):,} + {len(ds.test):,})")
+        self.dataset.setItemData(0, ds.source or "", Qt.ToolTipRole)
+        self.validation.setMaximum(max(0, len(ds.train) - 1000))
+
+    # -- buttons --------------------------------------------------------------------------------
+    def _doc_changed(self):
+        doc = self.session.doc
+        self.can_train = doc.valid
+        self.train_button.setToolTip("Start training (Ctrl+Return)." if doc.valid
+                                     else f"Cannot train: {doc.error or 'the network is not valid'}")
+        self._show_crop()
+        self.update_buttons()
+
+    def _running_changed(self, running):
+        if running:
+            self.clear_message()
+        self.update_buttons()
+
+    def update_buttons(self):
+        s = self.session
+        running, paused = s.running, s.paused
+        self.train_button.setEnabled(self.can_train and (not running or paused))
+        self.train_button.setText("Resume" if paused else "Train")
+        self.pause_button.setEnabled(running)
+        self.pause_button.blockSignals(True)
+        self.pause_button.setChecked(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.blockSignals(False)
+        self.step_button.setEnabled(self.can_train and (not running or paused))
+        self.epoch_button.setEnabled(self.can_train and not running)
+        self.stop_button.setEnabled(running)
+        self.reset_button.setEnabled(self.can_train and not running)
+
+    # -- reports ----------------------------------------------------------------------------------
+    def _set(self, key, text):
+        self.stat_labels[key].setText(text)
+
+    def _clear_stats(self):
+        for label in self.stat_labels.values():
+            label.setText("–")
+        self.progress.setValue(0)
+        self.progress.setFormat("epoch 0")
+
+    def on_report(self, r):
+        tag = r["tag"]
+        self._set("examples", f"{r['examples_seen']:,}")
+        epoch = r.get("epoch", 0.0)
+        self.progress.setValue(int((epoch % 1) * 1000))
+        self.progress.setFormat(f"epoch {int(epoch) + 1}: %p%")
+        self._set("lr", f"{r['learning_rate']:.4g}")
+        if tag == "progress" and r.get("examples"):
+            self._set("speed", f"{r['examples_per_second']:,.0f}")
+            self._set("fwd", f"{r['fwd_ms_per_example']:.3f} ms")
+            self._set("bwd", f"{r['bwd_ms_per_example']:.3f} ms")
+            self._set("loss", f"{r['cost_loss']:.4f}")
+            self._set("decay", f"{r['decay_loss']:.4f}")
+            if math.isfinite(r["train_accuracy"]):
+                self._set("train", f"{r['train_accuracy']:.1%}")
+        elif tag == "eval":
+            if "validation_accuracy" in r:
+                self._set("validation", f"{r['validation_accuracy']:.2%}")
+            if "test_accuracy" in r:
+                self._set("test", f"{r['test_accuracy']:.2%}")
+        elif tag == "diverged":
+            self.message.setText(r["message"])
+            self.message.setStyleSheet("color: #d64545")
+
+    def _finished(self, how):
+        if how == "done":
+            self.message.setText("Finished.")
+            self.message.setStyleSheet("")
+        elif how.startswith("error"):
+            self.message.setText(f"Training stopped: {how[7:]}")
+            self.message.setStyleSheet("color: #d64545")
+        self.update_buttons()
+
+    def clear_message(self):
+        self.message.setText("")
+        self.message.setStyleSheet("")
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+    from engine.data import load_mnist
+    from engine.experiment import preset
+    from ... import theme
+    from ...session import Session
+    app = QApplication([])
+    theme.apply(app)
+    w = TrainPanel(Session(load_mnist(), preset("strong-convnet")))
+    w.show()
+    app.exec()
