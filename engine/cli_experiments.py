@@ -177,9 +177,9 @@ def cmd_race(a):
     print(f"race: {len(methods)} trainers x {a.seeds} seeds of {exp.name} for {exp.epochs:g} "
           f"epochs ({race.examples[-1]:,} examples each)", file=sys.stderr)
 
-    def progress(done, total):
+    def progress(fraction):
         if not a.quiet:
-            print(f"\r  {done}/{total} points", end="", file=sys.stderr, flush=True)
+            print(f"\r  {fraction:6.1%}", end="", file=sys.stderr, flush=True)
 
     result = race.run(progress=progress)
     if not a.quiet:

@@ -15,7 +15,8 @@ it the finder returns no suggestion and says why.
     result = find_learning_rate(experiment, dataset)     # a dict, plain data
     result["suggested_learning_rate"], result["rates"], result["losses"]
 
-``progress(done, total)`` and ``cancelled()`` let the app run it on a worker thread.
+``progress(fraction)`` and ``cancelled()`` (``engine.tasks``) let the app run it on a worker
+thread; a cancelled sweep raises ``engine.errors.Cancelled``.
 """
 import math
 import time
@@ -23,6 +24,7 @@ import time
 import numpy as np
 
 from .data import to_float
+from .tasks import Reporter
 
 #: Methods whose step does not scale with ``learning_rate``.
 NO_RATE = {"adadelta": "adadelta sets its own step size from the history of the gradients and "
@@ -49,8 +51,9 @@ def find_learning_rate(experiment, dataset, net=None, start=1e-6, end=10.0, batc
         Batches over which the rate goes from ``start`` to ``end``.
     seconds : float
         Time allowed; the sweep ends early (with what it has seen) when it runs out.
-    progress : callable(done, total), optional
+    progress : callable(fraction), optional
     cancelled : callable() -> bool, optional
+        Asked before every batch; True raises ``engine.errors.Cancelled``.
 
     Returns
     -------
@@ -58,7 +61,7 @@ def find_learning_rate(experiment, dataset, net=None, start=1e-6, end=10.0, batc
         ``suggested_learning_rate`` (None for adadelta, or when the loss never fell),
         ``reason`` (a sentence), ``method``, ``rates``, ``losses`` (smoothed) and
         ``raw_losses`` per batch, ``min_loss_rate``, ``batches``, ``examples``,
-        ``seconds``, ``ended`` ("blew up", "end", "time", "cancelled").
+        ``seconds``, ``ended`` ("blew up", "end", "time", "no rate").
     """
     t0 = time.perf_counter()
     method = experiment.trainer["method"]
@@ -86,10 +89,9 @@ def find_learning_rate(experiment, dataset, net=None, start=1e-6, end=10.0, batc
     best = math.inf
     best_rate = None
     ended = "end"
+    reporter = Reporter(progress, cancelled)
     for i in range(batches):
-        if cancelled is not None and cancelled():
-            ended = "cancelled"
-            break
+        reporter.check()
         if time.perf_counter() - t0 > seconds:
             ended = "time"
             break
@@ -114,17 +116,13 @@ def find_learning_rate(experiment, dataset, net=None, start=1e-6, end=10.0, batc
         out["losses"].append(float(smooth))
         if smooth < best:
             best, best_rate = smooth, rate
-        if progress is not None:
-            progress(i + 1, batches)
+        reporter.progress((i + 1) / batches)
         if i > 10 and smooth > blowup * best:
             ended = "blew up"
             break
     out["ended"] = ended
     out["seconds"] = round(time.perf_counter() - t0, 3)
     losses = out["losses"]
-    if ended == "cancelled":
-        out["reason"] = "cancelled"
-        return out
     if best_rate is None or len(losses) < 10 or best >= 0.98 * losses[min(len(losses) - 1, 5)]:
         out["reason"] = (f"the loss never fell between learning rates {start:g} and "
                          f"{out['rates'][-1] if out['rates'] else start:g}: the network or the "

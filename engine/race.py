@@ -13,6 +13,9 @@ minimum and maximum over the seeds that are still going (a diverged run stops th
 
     race = Race(experiment, dataset, methods=["sgd", "adadelta"], seeds=3, epochs=0.2)
     result = race.run(progress=..., cancelled=...)   # plain data, see Race.summary
+
+``progress(fraction)`` and ``cancelled()`` follow ``engine.tasks``: a cancelled race raises
+``engine.errors.Cancelled``, and ``race.summary(cancelled=True)`` still gives what it measured.
 """
 import math
 import time
@@ -20,6 +23,7 @@ import time
 import numpy as np
 
 from .data import accuracy
+from .tasks import Reporter
 
 #: The trainers of ConvNetJS's comparison demo (``demo/js/trainers.js``: learning rate 0.01,
 #: eps 1e-6, ro 0.95, momentum 0.9 where it has one), and adam (not in the demo) at
@@ -147,17 +151,22 @@ class Race:
         return True
 
     def run(self, progress=None, cancelled=None):
-        """Train every run; ``progress(done, total)`` after each stretch (points measured so
-        far, of all runs), ``cancelled()`` checked between stretches. Returns ``summary()``."""
+        """Train every run and return ``summary()``.
+
+        ``progress(fraction)`` after each stretch (the share of all runs' points measured);
+        ``cancelled()`` is asked between stretches, and when it says True the race raises
+        ``engine.errors.Cancelled`` (``summary(cancelled=True)`` has what was measured).
+        """
+        reporter = Reporter(progress, cancelled)
         self.started = time.perf_counter()
         pairs = [(m, s) for m in self.methods for s in self.seeds]
         total = len(pairs) * self.points
 
         def step(e):
             going = self._step(e)
-            if progress is not None:  # a diverged run's points are all accounted for
-                progress(sum(self.points if x.status == "diverged" else x.done
-                             for x in self.entries), total)
+            # a diverged run's points are all accounted for
+            reporter.progress(sum(self.points if x.status == "diverged" else x.done
+                                  for x in self.entries) / total)
             return going
 
         if self.interleave:
@@ -165,8 +174,7 @@ class Race:
             live = list(self.entries)
             while live:
                 for e in list(live):
-                    if cancelled is not None and cancelled():
-                        return self.summary(cancelled=True)
+                    reporter.check()
                     if not step(e):
                         live.remove(e)
         else:
@@ -174,8 +182,7 @@ class Race:
                 e = self._make(m, s)
                 self.entries.append(e)
                 while True:
-                    if cancelled is not None and cancelled():
-                        return self.summary(cancelled=True)
+                    reporter.check()
                     if not step(e):
                         break
         return self.summary()

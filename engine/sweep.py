@@ -152,11 +152,13 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
         Each run's length (default: the experiment's).
     progress : callable(event), optional
         Called on this thread with plain dicts: ``{"tag": "report", "index", "runs",
-        "settings", "report"}`` for each of a run's reports, and ``{"tag": "result",
-        "index", "runs", "row"}`` when a run ends.
+        "settings", "report", "fraction"}`` for each of a run's reports, and ``{"tag":
+        "result", "index", "runs", "row", "fraction"}`` when a run ends (``fraction``: of
+        the whole sweep, for a progress bar).
     cancelled : callable() -> bool, optional
         Checked between chunks; the run going on is stopped (its row says ``stopped``)
-        and no other starts.
+        and no other starts. Unlike ``engine.tasks`` computations a cancelled sweep
+        returns (its rows and sessions are results already written).
 
     Returns
     -------
@@ -192,8 +194,9 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
         for r in training.reports():
             last = r
             if progress is not None:
+                frac = (i + min(1.0, r["epoch"] / max(exp.epochs, 1e-12))) / len(plan)
                 progress({"tag": "report", "index": i, "runs": len(plan), "settings": settings,
-                          "report": r})
+                          "report": r, "fraction": frac})
             if cancelled is not None and cancelled():
                 training.run.stop()
         seconds = time.perf_counter() - t0
@@ -209,7 +212,8 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
         rows.append(row)
         atomic_write_text(out / "runs.csv", rows_csv(rows, keys))
         if progress is not None:
-            progress({"tag": "result", "index": i, "runs": len(plan), "row": row})
+            progress({"tag": "result", "index": i, "runs": len(plan), "row": row,
+                      "fraction": (i + 1) / len(plan)})
     if not rows:
         atomic_write_text(out / "runs.csv", rows_csv(rows, keys))
     return rows
