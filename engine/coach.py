@@ -23,9 +23,9 @@ Alerts, each raised once when its sign appears (again only after it went away):
 - ``stuck_at_chance``: training accuracy still at chance after ``stuck_after`` examples,
   with the likely cause (dead units, a rate too low or too high);
 - ``dead_relus``: most channels of a ReLU layer dead on two probes in a row;
-- ``overfitting``: validation accuracy falling on two evaluations in a row, below its
-  best by more than three standard errors of the difference (an accuracy measured on a
-  sample of images is noisy), while training accuracy rises;
+- ``overfitting``: validation accuracy of the last three evaluations below that of the
+  best three in a row by more than three standard errors of the difference (an accuracy
+  measured on a sample of images is noisy), while training accuracy rose and is above it;
 - ``updates_tiny``: updates below ``tiny_ratio`` of the weights on three probes in a
   row while the loss is not falling and still above half of what guessing gives (a rate
   too low).
@@ -375,23 +375,34 @@ class Coach:
         n = report.get("validation_examples") or 1000
         train_acc, _, _ = self._recent(2000)
         self._evals.append((report["examples_seen"], val, n, train_acc))
-        if len(self._evals) < 3:
+        w = 3  # evaluations pooled: one of 1,000 images is off by 0.5-1% by chance
+        if len(self._evals) < 2 * w:
             return
-        (_, v0, n0, t0), (_, v1, n1, t1), (_, v2, n2, t2) = self._evals[-3:]
-        _, best, nb, _ = max(self._evals, key=lambda e: e[1])
+
+        def pool(evals):
+            k = sum(e[2] for e in evals)
+            v = sum(e[1] * e[2] for e in evals) / k
+            ts = [e[3] for e in evals if e[3] is not None]
+            return v, k, (sum(ts) / len(ts) if ts else None)
+
+        recent_v, recent_n, recent_t = pool(self._evals[-w:])
+        windows = [pool(self._evals[i:i + w]) for i in range(len(self._evals) - 2 * w + 1)]
+        peak_v, peak_n, peak_t = max(windows, key=lambda x: x[0])
 
         def var(v, k):  # the sampling variance of an accuracy measured on k images
             return max(v * (1 - v), 1e-4) / k
 
-        # falling twice in a row, and below the best by three standard errors of the
-        # difference (evaluations on a sample of 1,000 images differ by 1% by chance)
-        margin = max(0.005, 3 * math.sqrt(var(best, nb) + var(v2, n2)))
-        falling = v1 < v0 and v2 < v1 and best - v2 > margin
-        rising = None not in (t0, t1, t2) and t2 > t0
+        # the last three evaluations below the best three in a row, by more than three
+        # standard errors of the difference, while training accuracy went up and is above
+        # the validation accuracy (a network that learns its training images by heart)
+        margin = max(0.005, 3 * math.sqrt(var(peak_v, peak_n) + var(recent_v, recent_n)))
+        falling = peak_v - recent_v > margin
+        rising = None not in (recent_t, peak_t) and recent_t > peak_t and recent_t > recent_v
         if not (falling and rising):
-            if v2 >= best - 0.002:
+            if peak_v - recent_v <= margin / 2:
                 self._clear("overfitting")
             return
+        best, v2, t2 = peak_v, recent_v, recent_t
         fixes = []
         t = self._trainer()
         l2 = float(f"{t.l2_decay * 10:.2g}") if t.l2_decay > 0 else 1e-3
@@ -405,9 +416,9 @@ class Coach:
         if drop:
             fixes.append(drop)
         self._raise("overfitting",
-                    f"validation accuracy fell from {best:.2%} to {v2:.2%} while training "
-                    f"accuracy rose to {t2:.2%}: the network is learning the training images "
-                    f"by heart", fixes)
+                    f"validation accuracy fell from {best:.2%} (its best three evaluations) to "
+                    f"{v2:.2%} (the last three) while training accuracy rose to {t2:.2%}: the "
+                    f"network is learning the training images by heart", fixes)
 
     def _dropout_fix(self):
         """Dropout before the loss layer's fc: on the last hidden fc or conv definition."""

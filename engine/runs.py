@@ -6,8 +6,9 @@ A record is one JSON file, ``runs/<id>.json`` in a session folder (see
 - ``id`` ("run-0003", the file's name), ``name`` (the user's; "run 3" to start with),
   ``note`` (free text the user edits), ``created`` and ``updated`` (ISO 8601, UTC);
 - ``status``: ``running``, ``done``, ``early stopped``, ``stopped``, ``diverged``
-  (a process killed while training leaves ``running``: ``engine.session`` reports such a
-  run as ``interrupted``); ``message``: the last word of the run (why it diverged ...);
+  (a process killed while training leaves ``running``: ``Session.runs()`` reports such a
+  run as ``interrupted`` when the process it names, ``process: {"pid", "host"}``, is
+  gone); ``message``: the last word of the run (why it diverged ...);
 - ``experiment``: the settings it started with (``Experiment.to_json()``);
   ``changes``: settings changed while it ran, each ``{"examples_seen", "setting",
   "from", "to"}`` (where to put markers on the curves);

@@ -37,7 +37,7 @@ import math
 import os
 import pathlib
 import shutil
-import threading
+import socket
 import time
 
 from . import checkpoint
@@ -50,6 +50,22 @@ FORMAT = "convnet-workbench session"
 VERSION = 1
 INFO = "session.json"
 BEST = "best.json"
+
+
+def _process_alive(process):
+    """Whether the process a record names (``{"pid", "host"}``) may still be training it:
+    True on another machine (it cannot be told), else whether that pid exists."""
+    if not isinstance(process, dict) or not isinstance(process.get("pid"), int):
+        return False
+    if process.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(process["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but another user's
+        return True
+    return True
 
 
 class SessionError(EngineError):
@@ -137,16 +153,9 @@ class Session:
         """Every run's record, oldest first (``engine.runs.list_runs``)."""
         runs = list_runs(self.path)
         for r in runs:  # a run whose process died while it trained
-            if r.get("status") == "running" and not self._is_live(r["id"]):
+            if r.get("status") == "running" and not _process_alive(r.get("process")):
                 r["status"] = "interrupted"
         return runs
-
-    _live = set()  # run ids trained in this process right now
-    _live_lock = threading.Lock()
-
-    def _is_live(self, run_id):
-        with Session._live_lock:
-            return (str(self.path.resolve()), run_id) in Session._live
 
     def save_as(self, path):
         """Copy this session to a new folder ``path`` (which must not exist or be empty);
@@ -383,17 +392,10 @@ class Training:
     # -- the loop ------------------------------------------------------------------------------
     def reports(self):
         """The run's reports, each recorded; saves the session on schedule and at the end."""
-        if self.session is not None:
-            with Session._live_lock:
-                Session._live.add((str(self.session.path.resolve()), self.run_id))
-        try:
-            for r in self.run.reports():
-                self.observe(r)
-                yield r
-        finally:
-            if self.session is not None:
-                with Session._live_lock:
-                    Session._live.discard((str(self.session.path.resolve()), self.run_id))
+        self.record["process"] = {"pid": os.getpid(), "host": socket.gethostname()}
+        for r in self.run.reports():
+            self.observe(r)
+            yield r
 
     def observe(self, r):
         """Record one report, keep the best weights, and save when it is time."""

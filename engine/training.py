@@ -333,7 +333,8 @@ class Run:
                 "eval_rng": generator_state(self.eval_rng),
                 "schedule": None if self.schedule is None else self.schedule.to_dict(),
                 "watch": self.watch.state(), "best": best, "since_best": self._since_best}
-        arrays = {"order": self._order.copy(), "good": [a.copy() for a in self._good],
+        order = self._order.astype(np.int32) if len(self._order) < 2 ** 31 else self._order.copy()
+        arrays = {"order": order, "good": [a.copy() for a in self._good],
                   "best": [] if self.best is None else [a.copy() for a in self.best["arrays"]]}
         return info, arrays
 
