@@ -1,7 +1,4 @@
 """The coach: diagnostics that are right, alerts when a run goes wrong and none when it does not."""
-import json
-import math
-
 import numpy as np
 import pytest
 

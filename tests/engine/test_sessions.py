@@ -239,9 +239,8 @@ DROPOUT_DEFS = [{"type": "input", "out_sx": 8, "out_sy": 8, "out_depth": 1},
 
 
 def toy_dataset():
-    from engine.data import Dataset
+    from engine.data import Dataset, ImageSet
     from tests.engine.dataset_files import images
-    from engine.data import ImageSet
     x, y = images(600, 10, 10, classes=3, seed=0)
     xt, yt = images(90, 10, 10, classes=3, seed=1)
     return Dataset(ImageSet(x, y), ImageSet(xt, yt), name="toy", num_classes=3)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.data import Dataset, ImageSet, accuracy, load_mnist
+from engine.data import Dataset, ImageSet, load_mnist
 from engine.experiment import Experiment, preset
 from engine.lrfind import find_learning_rate
 from engine.race import Race
