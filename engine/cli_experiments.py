@@ -116,6 +116,7 @@ def cmd_sweep(a):
             print(f"\r  run {ev['index'] + 1}/{ev['runs']}  epoch {r['epoch']:.2f}  loss "
                   f"{r['cost_loss']:.3f}  {r['examples_per_second']:,.0f} ex/s   ", end="",
                   file=sys.stderr, flush=True)
+            a.progress_shown = True  # an error after this starts on a new line
         elif ev["tag"] == "result":
             row = ev["row"]
             what = " ".join(f"{k}={v}" for k, v in row["settings"].items())
@@ -124,6 +125,7 @@ def cmd_sweep(a):
                   f"{acc if acc is None else format(acc, '.4f')}, {row['seconds']:.1f} s"
                   + ("" if row["status"] == "done" else f" ({row['status']})") + " " * 10,
                   file=sys.stderr)
+            a.progress_shown = False
             print(json.dumps({"run": row["run"], **row["settings"],
                               **{k: row[k] for k in ("test_accuracy", "val_accuracy", "seconds",
                                                      "status")}}), flush=True)
@@ -180,10 +182,12 @@ def cmd_race(a):
     def progress(fraction):
         if not a.quiet:
             print(f"\r  {fraction:6.1%}", end="", file=sys.stderr, flush=True)
+            a.progress_shown = True
 
     result = race.run(progress=progress)
     if not a.quiet:
         print(file=sys.stderr)
+        a.progress_shown = False
     for m in methods:
         res = result["results"][m]
         print(json.dumps({"method": m, "trainer": res["trainer"], "diverged": res["diverged"],

@@ -96,10 +96,10 @@ def test_sweep_plans():
 @pytest.mark.parametrize("argv,words", [
     (["--grid", "lr=0.1,0.2"], "unknown setting 'lr'"),
     (["--grid", "learning_rate=0.1", "learning_rate=0.2"], "learning_rate is given twice"),
-    (["--grid", "learning_rate=-1"], "sweep run 1 (learning_rate=-1): trainer: 'learning_rate' must be"),
+    (["--grid", "learning_rate=-1"], "sweep run 1 (learning_rate=-1): trainer: the learning rate ('learning_rate') must be at least 0"),
     (["--grid", "layers.2.sx=2,40"], "sweep run 2 (layers.2.sx=40): layer 2, pool 40x40"),
     (["--grid", "layers.9.filters=3"], "layer definitions (0 to 5)"),
-    (["--grid", "method=rmsprop"], "unknown method 'rmsprop'"),
+    (["--grid", "method=rmsprop"], "method 'rmsprop'"),
     (["--random", "3"], "--random N needs --ranges"),
     (["--random", "3", "--ranges", "learning_rate=0.1:0.01"], "LOW < HIGH"),
     (["--random", "0", "--ranges", "learning_rate=0.01:0.1"], "at least 1 run"),
