@@ -253,7 +253,8 @@ class Run:
         if n_ex:
             why, good = self.watch.check(
                 sums["cost_loss"] / n_ex,
-                n_right / n_ex if self.net.loss_layer.layer_type != "regression" else None)
+                n_right / n_ex if self.net.loss_layer.layer_type != "regression" else None,
+                examples=n_ex)
             if why:
                 return self._diverged(why)
             if good:
@@ -444,6 +445,9 @@ class DivergenceWatch:
       2-6 times over a whole run);
     - accuracy collapses: down to chance (below 1.5/C) twice in a row after having
       been above one half.
+    The loss and the accuracy of a chunk of fewer than ``MIN_EXAMPLES`` examples (a
+    Step of one batch) are judged together with the next chunks': two batches of ten
+    examples at chance after one above one half are luck, not a collapse.
     It also says which chunks left *good* weights, the ones a diverged run goes back
     to: a loss near the best so far (the starting weights' loss on a probe batch
     counts) and weights that did not double in norm within the chunk (a rate that is
@@ -453,6 +457,7 @@ class DivergenceWatch:
     BLOWUP = 2.0
     WEIGHT_GROWTH = 50.0
     GOOD_GROWTH = 2.0
+    MIN_EXAMPLES = 100
 
     def __init__(self, net, probe=None):
         self.net = net
@@ -469,6 +474,7 @@ class DivergenceWatch:
                 self.best_loss = loss
         self.best_acc = 0.0
         self.low = 0
+        self._pool = [0.0, 0.0, 0]  # loss sum, right answers, examples not judged yet
 
     def state(self):
         """Plain data (JSON) for ``load_state``: what the watch has learnt so far."""
@@ -476,7 +482,8 @@ class DivergenceWatch:
             return float(v) if math.isfinite(v) else None
         return {"norm0": num(self.norm0), "good_norm": num(self.good_norm),
                 "best_loss": num(self.best_loss), "best_acc": float(self.best_acc),
-                "low": int(self.low)}
+                "low": int(self.low), "pool": [float(self._pool[0]), float(self._pool[1]),
+                                               int(self._pool[2])]}
 
     def load_state(self, state):
         def num(v, default):
@@ -486,14 +493,30 @@ class DivergenceWatch:
         self.best_loss = num(state.get("best_loss"), math.inf)
         self.best_acc = float(state.get("best_acc", 0.0))
         self.low = int(state.get("low", 0))
+        pool = state.get("pool") or [0.0, 0.0, 0]
+        self._pool = [float(pool[0]), float(pool[1]), int(pool[2])]
 
     def _norm(self):
         params = self.net.flat_buffers()[0]
         return math.sqrt(float(np.dot(params, params)))
 
-    def check(self, cost_loss, accuracy=None):
+    def check(self, cost_loss, accuracy=None, examples=None):
         """``(why, good)``: why the run diverged in the chunk just trained (or None), and
-        whether its weights are good ones to come back to."""
+        whether its weights are good ones to come back to. ``examples``: how many the
+        chunk's loss and accuracy were measured on (None: enough)."""
+        if examples is not None:
+            pool = self._pool
+            pool[0] += cost_loss * examples
+            pool[1] += (accuracy or 0.0) * examples
+            pool[2] += examples
+            if pool[2] < self.MIN_EXAMPLES:
+                norm = self._norm()
+                if not math.isfinite(norm) or norm > self.WEIGHT_GROWTH * max(self.norm0, 1e-3):
+                    return f"The weights grew {norm / max(self.norm0, 1e-12):,.0f} times larger", False
+                return None, False
+            cost_loss = pool[0] / pool[2]
+            accuracy = None if accuracy is None else pool[1] / pool[2]
+            self._pool = [0.0, 0.0, 0]
         if self.guess_loss is not None:
             limit = self.BLOWUP * max(self.guess_loss, self.best_loss)
         else:
