@@ -171,6 +171,7 @@ class LayerRow(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.setObjectName("layerRow")
         self.title = QLabel()
         self.title.setObjectName("layerTitle")
         self.title.setTextFormat(Qt.RichText)
