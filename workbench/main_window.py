@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
     def guided_tour(self):
         """The guided tour (``workbench.tour``): a panel at the side, made when first asked for."""
         if self.tour is None:
-            from .tour import Tour
+            from .tour.tour import Tour
             self.tour = Tour(self)
         return self.tour
 

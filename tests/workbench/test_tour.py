@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QPushButton, QTabBar, QWidget
 
 from workbench.theme import ACCENT
-from workbench.tour import Tour
+from workbench.tour.tour import Tour
 from workbench.tour.highlight import visible_rect
 from workbench.tour.steps import TOUR_DIR, TourError, check_tour, load_tour
 
@@ -290,3 +290,26 @@ def test_the_first_start_offer_comes_once(window, qtbot, settings):
     assert not panel.isVisible()
     assert not tour.offer_first_start(settings)  # remembered
     assert not panel.isVisible()
+
+
+@pytest.mark.slow
+def test_the_real_lesson_explodes_warns_and_then_anneals_past_97_percent(window, qtbot):
+    """The tour as a learner gets it (the demo network, the file's settings), every step by Show me."""
+    s = window.session
+    tour = window.tour = Tour(window)
+    tour.start()
+    assert s.doc.name == "ConvNetJS MNIST demo"
+    message = window.findChild(QWidget, "trainMessage")
+    for k, step in enumerate(tour.steps):
+        click(qtbot, window, "tourShowMe")
+        qtbot.waitUntil(lambda: tour.done[k], timeout=600000)
+        if step["id"] == "explode":
+            assert "diverged" in message.text() and "try 0.01" in message.text()
+            assert s.examples_seen < 5000
+        if step["id"] == "anneal":
+            assert s.examples_seen == int(round(0.5 * s.n_train()))
+        if step["id"] == "confusion":
+            acc = window.evaluate.last["accuracy"]
+            assert acc >= 0.97, acc
+        click(qtbot, window, "tourNext")
+    click(qtbot, window, "tourRestore")

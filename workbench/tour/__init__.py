@@ -1,4 +1,5 @@
-"""The guided tour: ConvNetJS's digit lesson inside the workbench (``Tour``)."""
-from .tour import Tour
+"""The guided tour: ConvNetJS's digit lesson inside the workbench.
 
-__all__ = ["Tour"]
+``tour.Tour`` runs it in the window (Qt); ``steps`` reads and checks the steps file and can
+build a step's experiment without Qt (for measurements and tests).
+"""

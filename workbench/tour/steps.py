@@ -134,3 +134,44 @@ def load_tour(language="en", path=None):
         return check_tour(obj)
     except TourError as e:
         raise TourError(f"{path.name}: {e}") from None
+
+
+def step(tour, step_id):
+    """The step called ``step_id``."""
+    for s in tour["steps"]:
+        if s["id"] == step_id:
+            return s
+    raise KeyError(step_id)
+
+
+def lesson_experiment(tour):
+    """The experiment the tour teaches on: its ``lesson`` preset with the lesson's changes."""
+    from engine.experiment import preset
+    spec = tour["lesson"]
+    return preset(spec["preset"]).replace(**{k: v for k, v in spec.items() if k != "preset"})
+
+
+def with_settings(experiment, action):
+    """``experiment`` as a ``settings`` action leaves it (what Show me sets through the session,
+    for running a step headless: the measurements and the tests of the rates)."""
+    changes = {}
+    if "schedule" in action:
+        sched = action["schedule"]
+        if sched in ("constant", None):
+            changes["schedule"] = None
+        else:
+            changes["schedule"] = dict({"base": None}, **sched)
+    if "trainer" in action:
+        changes["trainer"] = dict(experiment.trainer, **action["trainer"])
+    if "epochs" in action:
+        changes["epochs"] = action["epochs"]
+    return experiment.replace(**changes)
+
+
+def step_experiment(tour, step_id, experiment=None):
+    """The experiment a step's Show me trains with, from ``experiment`` (default: the lesson's)."""
+    exp = lesson_experiment(tour) if experiment is None else experiment
+    for a in step(tour, step_id)["show_me"]:
+        if a["do"] == "settings":
+            exp = with_settings(exp, a)
+    return exp

@@ -12,11 +12,9 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import QScrollArea, QTabBar, QTabWidget, QWidget
 
-from engine.experiment import preset
-
 from .highlight import Highlight, visible_rect
 from .panel import TourPanel
-from .steps import load_tour
+from .steps import lesson_experiment, load_tour
 
 SETTINGS_KEY = "tour/offered"
 
@@ -132,11 +130,7 @@ class Tour(QObject):
         return True
 
     def lesson_experiment(self):
-        if self.lesson is not None:
-            return self.lesson
-        spec = self.data["lesson"]
-        exp = preset(spec["preset"])
-        return exp.replace(**{k: v for k, v in spec.items() if k != "preset"})
+        return self.lesson if self.lesson is not None else lesson_experiment(self.data)
 
     def start(self):
         """Put the learner's work aside, load the lesson's network, show the first step
