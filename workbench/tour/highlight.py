@@ -78,6 +78,8 @@ class Highlight(QWidget):
                 visible_rect(self.target, window, self.part() if self.part else None)
         except RuntimeError:  # the target was deleted
             self.target, rect = None, QRect()
+        if rect == self.ring and self.isVisible() == (not rect.isEmpty()):
+            return  # nothing moved (most events: a label's new text asking for a layout)
         self.ring = rect
         if rect.isEmpty():
             self.hide()

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QPushButton, QS
 
 from ..theme import ACCENT
 
+MIN_WIDTH, WIDTH, MAX_WIDTH = 210, 300, 340  # px: slim, beside places that need ~800 px at 1024x640
+
 
 def _label(name=None, rich=False, bold=False, scale=1.0):
     w = QLabel()
@@ -136,8 +138,8 @@ class TourPanel(QDockWidget):
         lay = QVBoxLayout(body)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.pages)
-        body.setMinimumWidth(250)
-        body.setMaximumWidth(340)
+        body.setMinimumWidth(MIN_WIDTH)
+        body.setMaximumWidth(MAX_WIDTH)
         self.setWidget(body)
 
     # -- pages ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import QScrollArea, QTabBar, QTabWidget, QWidget
 
 from .highlight import Highlight, visible_rect
-from .panel import TourPanel
+from .panel import MAX_WIDTH, MIN_WIDTH, WIDTH, TourPanel
 from .steps import lesson_experiment, load_tour
 
 SETTINGS_KEY = "tour/offered"
@@ -72,6 +72,7 @@ class Tour(QObject):
         p.restoreRequested.connect(self.restore_work)
         p.keepRequested.connect(self.keep_work)
         p.closeRequested.connect(self._close_requested)
+        p.visibilityChanged.connect(self._fit_panel)
         s.inspected.connect(self._inspected)
         s.drawingPredicted.connect(self._drawing_predicted)
         s.report.connect(self._report)
@@ -119,6 +120,14 @@ class Tour(QObject):
     @property
     def step(self):
         return self.steps[self.index] if 0 <= self.index < len(self.steps) else None
+
+    def _fit_panel(self, visible=True):
+        """As wide as the panel likes, but never so wide that the places no longer fit the window."""
+        if not visible or self.panel.isFloating():
+            return
+        room = self.window.width() - self.tabs.minimumSizeHint().width() - 12
+        width = max(MIN_WIDTH, min(WIDTH, room, MAX_WIDTH))
+        self.window.resizeDocks([self.panel], [width], Qt.Horizontal)
 
     # -- starting and ending --------------------------------------------------------------------
     def offer_first_start(self, settings):
