@@ -74,10 +74,13 @@ def main():
         res = explode(ds, a.rate, range(a.seeds), chunks)
         for chunk in chunks:
             stopped = [res[s, chunk][0] for s in range(a.seeds)]
-            whys = [res[s, chunk][1].get("message", "not stopped").split(" after")[0] for s in range(a.seeds)]
-            print(f"chunk {chunk:5d} batches: stopped {sum(x is not None for x in stopped)}/{a.seeds}, "
-                  f"at {min(filter(None, stopped), default='-')}-{max(filter(None, stopped), default='-')} "
-                  f"examples; {'; '.join(sorted(set(w[:24] for w in whys)))[:200]}")
+            msgs = [res[s, chunk][1].get("message", "") for s in range(a.seeds)]
+            losses = [float(m.split("blew up to ")[1].split(" ")[0]) for m in msgs if "blew up to" in m]
+            nan = sum("became" in m for m in msgs)
+            print(f"chunk {chunk:5d} batches: stopped {sum(x is not None for x in stopped)}/{a.seeds} after "
+                  f"({min(filter(None, stopped), default='-')}-"
+                  f"{max(filter(None, stopped), default='-')} examples); NaN/inf {nan}, a finite loss "
+                  f"blown up to {min(losses, default=float('nan')):.3g}-{max(losses, default=float('nan')):.3g}")
     else:
         for seed, acc, secs in anneal(ds, range(a.seeds)):
             print(f"seed {seed}: test accuracy {acc:.4f} in {secs:.1f} s")
