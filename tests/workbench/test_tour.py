@@ -239,6 +239,30 @@ def test_a_learner_who_does_the_steps_is_noticed(window, qtbot):
     assert not tour.done[7]
 
 
+def test_a_learner_who_scrolls_to_the_pool_row_is_noticed(window, qtbot):
+    tour = window.tour = Tour(window)  # the demo network: its rows are taller than the view
+    tour.start()
+    tour.go(2)
+    click(qtbot, window, "tourShowMe")  # Inspect, the conv row at the top
+    qtbot.waitUntil(lambda: tour.done[2], timeout=20000)
+    scroll = window.network_view.scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: scroll.maximum() > 0, timeout=5000)
+    scroll.setValue(scroll.maximum())  # the learner scrolls down to the last rows
+    click(qtbot, window, "tourNext")
+    pool = window.findChildren(QWidget, "layerRow")[3]
+    assert visible_rect(pool, window).isEmpty()
+    assert not tour.done[3]
+    assert tour.pointed_at.objectName() == "networkView"  # the row is not on screen: the place is
+    for value in range(scroll.maximum(), -1, -40):  # and back up, as a wheel does
+        scroll.setValue(value)
+        qtbot.wait(5)
+        if tour.done[3]:
+            break
+    qtbot.waitUntil(lambda: tour.done[3], timeout=3000)
+    assert not visible_rect(pool, window).isEmpty()
+    qtbot.waitUntil(lambda: tour.pointed_at is pool, timeout=3000)
+
+
 def test_closing_the_panel_mid_tour_offers_the_work_back_first(window, qtbot):
     s = window.session
     before = learner_state(s)  # the demo network the window opened with, untrained

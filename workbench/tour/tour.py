@@ -17,6 +17,7 @@ from .panel import MAX_WIDTH, MIN_WIDTH, WIDTH, TourPanel
 from .steps import lesson_experiment, load_tour
 
 SETTINGS_KEY = "tour/offered"
+_MOVES = (QEvent.Move, QEvent.Resize, QEvent.Show, QEvent.Hide)
 
 
 def _place_title(text):
@@ -58,6 +59,9 @@ class Tour(QObject):
         self.done = [False] * len(self.steps)
         self.keepsake = None
         self._pending_scroll = None
+        self._watched = []   # the step's widgets and what they sit in: when they move, look again
+        self._look = QTimer(self, singleShot=True, interval=0)
+        self._look.timeout.connect(self._look_again)
         self.panel = TourPanel(self.labels, self.data["name"], self.data["title"], window)
         window.addDockWidget(Qt.RightDockWidgetArea, self.panel)
         self.panel.hide()
@@ -199,6 +203,7 @@ class Tour(QObject):
         self.highlight.point_at(None)
         self.index = -1
         self.panel.hide()
+        self._watch()  # (stops watching)
         self.ended.emit(how)
 
     def _close_requested(self):
@@ -213,11 +218,39 @@ class Tour(QObject):
     def eventFilter(self, obj, e):
         if obj is self.window and e.type() == QEvent.Close and self.keepsake is not None:
             self.restore_work()  # the window asks about saving the learner's own work
+        elif obj is not self.window and e.type() in _MOVES and not self._look.isActive():
+            self._look.start()  # once, after a burst of moves (a scroll)
         return False
 
     # -- pointing -----------------------------------------------------------------------------
+    def _watch(self):
+        """Look again when a widget of the step (or anything it sits in) moves, shows or hides:
+        the learner scrolled it into view, or another one became the one to outline."""
+        for w in self._watched:
+            try:
+                w.removeEventFilter(self)
+            except RuntimeError:  # deleted since
+                pass
+        self._watched = []
+        step = self.step
+        if step is None or not self.active:
+            return
+        targets = list(step["widgets"]) + ([step["done"]["visible"]] if "visible" in step["done"] else [])
+        for target in targets:
+            w = self.find(target)
+            while w is not None and w is not self.window and w not in self._watched:
+                w.installEventFilter(self)
+                self._watched.append(w)
+                w = w.parentWidget()
+
+    def _look_again(self):
+        if self.active:
+            self._point()
+            self._state_changed()
+
     def _point(self):
         """Outline the first of the step's widgets that is on screen, else the tab of its place."""
+        self._watch()
         step = self.step
         if step is None or not self.active:
             self.highlight.point_at(None)
