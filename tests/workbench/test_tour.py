@@ -265,9 +265,12 @@ def test_a_learner_who_scrolls_to_the_pool_row_is_noticed(window, qtbot):
 
 def test_closing_the_panel_mid_tour_offers_the_work_back_first(window, qtbot):
     s = window.session
+    s.set_trainer_option("momentum", 0.5)
     before = learner_state(s)  # the demo network the window opened with, untrained
-    tour = window.tour = Tour(window, lesson=tiny_lesson(window))
+    tour = window.tour = Tour(window)  # the lesson is the same network, with other weights
     tour.start()
+    assert s.settings.trainer["momentum"] == 0.9
+    assert not all(np.array_equal(a, b) for a, b in zip(s.weights.params(), before["params"]))
     tour.go(2)
     tour.panel.close()  # the dock's own close button
     assert tour.panel.isVisible() and tour.panel.page == "end"
@@ -277,6 +280,7 @@ def test_closing_the_panel_mid_tour_offers_the_work_back_first(window, qtbot):
     after = learner_state(s)
     assert after["layers"] == before["layers"] and after["settings"] == before["settings"]
     assert all(np.array_equal(a, b) for a, b in zip(after["params"], before["params"]))
+    assert after["modified"]
 
 
 def test_keeping_the_tours_network(window, qtbot):

@@ -154,6 +154,7 @@ class Tour(QObject):
                 self.session.restore(self.keepsake)
                 self.keepsake = None
                 return False
+            self.session.reset_weights()  # the lesson starts untrained, whatever the learner's were
             self.done = [False] * len(self.steps)
             self.go(0)
             self.panel.show_note(self.data["start"])
@@ -467,3 +468,16 @@ class Tour(QObject):
                              .replace("{predicted}", names[int(p.argmax())])
                              .replace("{confidence}", f"{float(p.max()):.0%}"))
         self.window.findChild(QWidget, "drawCanvas").set_image(image)
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+    from engine.data import load_mnist
+    from .. import theme
+    from ..main_window import MainWindow
+    app = QApplication([])
+    theme.apply(app)
+    win = MainWindow(load_mnist())
+    win.show()
+    win.guided_tour().start()
+    app.exec()
