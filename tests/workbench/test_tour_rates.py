@@ -30,7 +30,7 @@ def test_the_explode_step_is_stopped_with_advice_whatever_the_check_interval(dat
 
 @pytest.mark.slow
 def test_the_explode_step_is_stopped_on_many_seeds_and_long_chunks(dataset):
-    res = explode(dataset, None, seeds=range(10), chunks=[1, 1000])
+    res = explode(dataset, None, seeds=range(6), chunks=[1, 500])
     assert all(stopped is not None for stopped, _ in res.values())
 
 
