@@ -57,7 +57,8 @@ def test_the_demo_presets_own_settings_raise_nothing(mnist):
     reports = list(demo(mnist, 0.4, coach).reports())
     assert reports[-1]["tag"] == "done" and alerts_of(reports) == [] and coach.alerts == []
     diags = [r["diagnostics"] for r in reports if "diagnostics" in r]
-    assert len(diags) >= 7  # after 0, 500, 1,000, 2,000, 4,000 examples, then every 5,000
+    assert diags and diags[-1] is coach.diagnostics  # a report has the chunk's latest probe
+    assert [d["examples_seen"] for d in coach.history] == [0, 500, 1000, 2000, 4000, 8000, 16000]
     d = diags[-1]
     kinds = [(x["index"], x["type"]) for x in d["layers"]]
     assert kinds == [(1, "conv"), (2, "relu"), (4, "conv"), (5, "relu"), (7, "fc")]
