@@ -1,0 +1,149 @@
+"""Understanding the model, the session's side: explanations, unit images, the embedding map.
+
+``Understanding`` belongs to the session (``session.understanding``) and runs the tasks
+of ``understand_tasks`` as background jobs on the latest published weights, so that
+nothing here ever runs on the GUI thread. Views call its methods and subscribe to its
+signals, as they do with the session's.
+
+Explanations have one job per *place* that asks (``key``: "inspect", "draw"), so that a
+pen moving on Draw's canvas never pushes Inspect's request out of the queue; each job
+keeps only the newest request waiting, so the overlay follows the pen at the speed the
+explanations are computed.
+"""
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from . import understand_tasks as tasks
+from .jobs import NO_NETWORK, Job
+
+NOT_CLASSIFYING = "Explanations are for networks that classify (softmax or svm), not regression."
+
+
+class Understanding(QObject):
+    """The background work behind explanations, unit images and the embedding map.
+
+    Signals
+    -------
+    explained(object) : an explanation (``understand_tasks.explain_example``'s dict, with ``key``)
+    explainFailed(str, str) : key and message
+    unitImages(object), unitImagesFailed(str), unitImagesProgress(float), unitImagesBusy(bool)
+    embedded(object), embeddingPartial(object), embeddingFailed(str), embeddingProgress(float),
+    embeddingBusy(bool)
+    """
+
+    explained = Signal(object)
+    explainFailed = Signal(str, str)
+    unitImages = Signal(object)
+    unitImagesFailed = Signal(str)
+    unitImagesProgress = Signal(float)
+    unitImagesBusy = Signal(bool)
+    embedded = Signal(object)
+    embeddingPartial = Signal(object)
+    embeddingFailed = Signal(str)
+    embeddingProgress = Signal(float)
+    embeddingBusy = Signal(bool)
+
+    def __init__(self, session):
+        super().__init__(session)
+        self.session = session
+        self._explain = {}
+        self.units = Job("units", self)
+        self.units.done.connect(self.unitImages)
+        self.units.failed.connect(self.unitImagesFailed)
+        self.units.progress.connect(self.unitImagesProgress)
+        self.units.busyChanged.connect(self.unitImagesBusy)
+        self.embedding = Job("embedding", self)
+        self.embedding.done.connect(self.embedded)
+        self.embedding.partial.connect(self.embeddingPartial)
+        self.embedding.failed.connect(self.embeddingFailed)
+        self.embedding.progress.connect(self.embeddingProgress)
+        self.embedding.busyChanged.connect(self.embeddingBusy)
+        session.datasetChanged.connect(self._dataset_changed)
+
+    # -- explanations -------------------------------------------------------------------------
+    def _explain_job(self, key):
+        job = self._explain.get(key)
+        if job is None:
+            job = self._explain[key] = Job(f"explain-{key}", self)
+            job.done.connect(lambda r, key=key: self.explained.emit(dict(r, key=key)))
+            job.failed.connect(lambda m, key=key: self.explainFailed.emit(key, m))
+        return job
+
+    def explain(self, source, method, cls=None, layer=None, key="inspect"):
+        """Explain example ``source`` (as ``session.example`` takes it) for class ``cls``
+        (None: the predicted one) with ``method`` (Grad-CAM on ``layer``, None: the last
+        conv); the answer comes as ``explained`` with this ``key``."""
+        s = self.session
+        w = s.weights
+        if w is None:
+            self.explainFailed.emit(key, NO_NETWORK)
+            return False
+        if w.loss_type == "regression":
+            self.explainFailed.emit(key, NOT_CLASSIFYING)
+            return False
+        pixels, label, name = s.example(source)
+        if pixels is None:
+            self.explainFailed.emit(key, "Draw a digit in the Draw place first.")
+            return False
+        frame = s.drawn_frame if source[0] == "drawn" else None
+        if cls is not None and not 0 <= cls < w.num_outputs:
+            cls = None  # a class of another network
+        self._explain_job(key).start(tasks.explain_example, w, pixels, cls, method, layer, frame,
+                                     source, name, label)
+        return True
+
+    def cancel_explanation(self, key):
+        if key in self._explain:
+            self._explain[key].cancel()
+
+    # -- what a unit wants ----------------------------------------------------------------------
+    def make_unit_images(self, layer=None):
+        """Images that make each class (``layer`` None) or each channel of ``layer`` fire."""
+        w = self.session.weights
+        if w is None:
+            self.unitImagesFailed.emit(NO_NETWORK)
+            return False
+        self.units.start(tasks.make_unit_images, w, layer)
+        return True
+
+    def cancel_unit_images(self):
+        self.units.cancel()
+
+    # -- the embedding map ----------------------------------------------------------------------
+    def embedding_images(self, kind, count):
+        """``(images, labels, indices, set_kind)``: the first ``count`` test images, or of the
+        validation images a run holds out (kind "validation", indices into the training set)."""
+        ds = self.session.dataset
+        if kind == "validation":
+            n_val = min(self.session.settings.validation, len(ds.train) - 1)
+            idx = tasks.validation_indices(len(ds.train), n_val)[:count]
+            return ds.train.images[idx], ds.train.labels[idx], idx, "train"
+        n = min(count, len(ds.test))
+        return ds.test.images[:n], ds.test.labels[:n], np.arange(n), "test"
+
+    def embed(self, kind="test", count=2000, layer=None, method="tsne"):
+        """Lay out ``layer``'s activations of ``count`` images (``kind`` "test" or "validation")."""
+        w = self.session.weights
+        if w is None:
+            self.embeddingFailed.emit(NO_NETWORK)
+            return False
+        images, labels, idx, set_kind = self.embedding_images(kind, count)
+        if len(idx) < 5:
+            self.embeddingFailed.emit(f"There are only {len(idx)} {kind} images: a map needs at least 5.")
+            return False
+        self.embedding.start(tasks.embed_images, w, images, labels, idx, set_kind, layer, method)
+        return True
+
+    def cancel_embedding(self):
+        self.embedding.cancel()
+
+    # -- housekeeping -------------------------------------------------------------------------------
+    def _dataset_changed(self):
+        # indices into the old dataset would show the wrong images
+        self.embedding.cancel()
+        for job in self._explain.values():
+            job.cancel()
+
+    def shutdown(self):
+        for job in (self.units, self.embedding, *self._explain.values()):
+            job.shutdown()
