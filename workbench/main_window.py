@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
                              (self.draw_panel, "Draw"), (self.evaluate, "Evaluate")):
             self.tabs.addTab(place, title)
         self.draw_panel.showInNetwork.connect(self.show_drawn_in_network)
+        self.evaluate.openExample.connect(self.show_in_inspect)
         self.draw_panel.trainedDemoRequested.connect(self.files.open_trained_demo)
         self.status = StatusView(s, self.statusBar())
         self._build_menus()
@@ -135,6 +136,11 @@ class MainWindow(QMainWindow):
         """Draw's "Show in network": Inspect, showing the drawn digit."""
         self.tabs.setCurrentWidget(self.network_view)
         self.network_view.show_example(("drawn", 0))
+
+    def show_in_inspect(self, source):
+        """An example picked in a gallery or on the map: Inspect, showing it."""
+        self.tabs.setCurrentWidget(self.network_view)
+        self.network_view.show_example(source)
 
     def about(self):
         QMessageBox.about(self, "About convnet-workbench",
