@@ -140,7 +140,7 @@ def embed_images(state, weights, images, labels, indices, kind, layer=None, meth
 
     t-SNE hands out its layout as it forms (``state.set_partial``). Returns ``points``
     ``(N, 2)``, ``labels``, ``indices`` (into the ``kind`` set, "test" or "train"),
-    ``knn`` (5-nearest-neighbour agreement of the map with the labels), ``layer``,
+    ``probs`` (the network's answer for each), ``knn`` (5-nearest-neighbour agreement of the map with the labels), ``layer``,
     ``method``, ``version``, ``seconds``.
     """
     t0 = time.perf_counter()
@@ -155,5 +155,7 @@ def embed_images(state, weights, images, labels, indices, kind, layer=None, meth
     points, _ = weights.embed(x, layer, method, progress=state.set_progress,
                               cancelled=lambda: state.cancelled, partial=partial)
     points = np.asarray(points, np.float32)
-    return dict(base, points=points, partial=False, knn=knn_agreement(points, labels),
+    state.check()
+    probs = weights.forward(x).reshape(len(x), -1).astype(np.float32)  # for the gallery's bars
+    return dict(base, points=points, partial=False, knn=knn_agreement(points, labels), probs=probs,
                 seconds=time.perf_counter() - t0)
