@@ -170,6 +170,7 @@ class EmbeddingMapPlace(QWidget):
         self.plot.hideAxis("bottom")
         self.legend = self.plot.addLegend(offset=(8, 8), labelTextSize="8pt")
         self.scatters = []           # one per class
+        self._drawn_labels = None    # the labels the scatters were made for
         self.highlight = pg.ScatterPlotItem(size=11, pen=pg.mkPen("#111827", width=1.5), brush=None)
         self.highlight.setZValue(10)
         self.view.addItem(self.highlight)
@@ -295,10 +296,20 @@ class EmbeddingMapPlace(QWidget):
 
     def _draw(self):
         r = self.result
+        if r is not None and self.scatters and self._drawn_labels is not None \
+                and np.array_equal(self._drawn_labels, r["labels"]):
+            # the same points moved (t-SNE's layout forming): new positions only
+            for s in self.scatters:
+                s.setData(r["points"][s.rows, 0], r["points"][s.rows, 1])
+            self._draw_selection()
+            if r.get("partial"):
+                self.view.autoRange(padding=0.05)
+            return
         for s in self.scatters:
             self.view.removeItem(s)
         self.scatters = []
         self.legend.clear()
+        self._drawn_labels = None if r is None else r["labels"]
         if r is None:
             self.highlight.setData([], [])
             return
