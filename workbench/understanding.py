@@ -127,6 +127,10 @@ class Understanding(QObject):
         if w is None:
             self.embeddingFailed.emit(NO_NETWORK)
             return False
+        if kind == "validation" and not self.session.settings.validation:
+            self.embeddingFailed.emit("This experiment holds no validation images out (its validation "
+                                      "split is 0, in Train): map test images instead.")
+            return False
         images, labels, idx, set_kind = self.embedding_images(kind, count)
         if len(idx) < 5:
             self.embeddingFailed.emit(f"There are only {len(idx)} {kind} images: a map needs at least 5.")

@@ -14,7 +14,7 @@ from .explain import class_name, pixels_image
 
 RIGHT = QColor("#2e9d62")
 WRONG = QColor("#d64545")
-CARD = QSize(176, 70)
+CARD = QSize(156, 70)
 
 
 class ExampleModel(QAbstractListModel):

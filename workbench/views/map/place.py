@@ -171,7 +171,8 @@ class EmbeddingMapPlace(QWidget):
         self.legend = self.plot.addLegend(offset=(8, 8), labelTextSize="8pt")
         self.scatters = []           # one per class
         self._drawn_labels = None    # the labels the scatters were made for
-        self.highlight = pg.ScatterPlotItem(size=11, pen=pg.mkPen("#111827", width=1.5), brush=None)
+        ring = self.palette().text().color()  # dark on a light theme, light on a dark one
+        self.highlight = pg.ScatterPlotItem(size=11, pen=pg.mkPen(ring, width=1.5), brush=None)
         self.highlight.setZValue(10)
         self.view.addItem(self.highlight)
         self.thumb = QLabel(self.plot)
