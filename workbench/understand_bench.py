@@ -8,6 +8,8 @@ phase, as a user would leave it running. Each phase runs one kind of work for
 ``--seconds`` while a 5 ms timer measures how late the event loop is (median, 99th
 percentile, max), and prints a JSON line with what the work itself achieved:
 
+- ``baseline``: nothing but the window (and the training run): what the rest is compared with;
+- ``draw_off``: the pen below without an overlay;
 - ``draw_<method>``: a pen drawing digits on Draw's canvas (a move every 16 ms, a new
   digit every 60 moves) with that explanation overlay on: overlays shown per second and
   the explanation's own time (median, 99th percentile);
@@ -25,7 +27,7 @@ import time
 
 from .bench import _Lateness
 
-PHASES = ("draw_saliency", "draw_gradient_x_input", "draw_occlusion", "draw_grad_cam", "inspect_explain",
+PHASES = ("baseline", "draw_off", "draw_saliency", "draw_gradient_x_input", "draw_occlusion", "draw_grad_cam", "inspect_explain",
           "units", "map", "evaluate")
 
 
@@ -105,8 +107,10 @@ def phase(w, name, seconds):
     from PySide6.QtCore import QTimer
     s, u = w.session, w.session.understanding
     out = {}
-    if name.startswith("draw_"):
-        method = name[len("draw_"):]
+    if name == "baseline":
+        yield
+    elif name.startswith("draw_"):
+        method = None if name == "draw_off" else name[len("draw_"):]
         w.tabs.setCurrentWidget(w.draw_panel)
         ex = w.draw_panel.explanation
         ex.controls.set_method(method)

@@ -1,7 +1,7 @@
 """The Draw place's widgets: the canvas, the image the network sees, the probability bars."""
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from engine.digits import resize
@@ -206,6 +206,7 @@ class DigitCanvas(QWidget):
         dimmed by ``dim`` (0-255) under it; None: none."""
         self.overlay = None if image is None else (image, QRectF(rect))
         self.overlay_dim = dim
+        self._overlay_scaled = None
         self.update()
 
     def _paint_overlay(self, p, rect):
@@ -213,12 +214,20 @@ class DigitCanvas(QWidget):
             return
         image, where = self.overlay
         s = rect.width() / SIZE
+        target = QRectF(rect.left() + where.left() * s, rect.top() + where.top() * s,
+                        where.width() * s, where.height() * s)
+        # Scaled smoothly once per overlay and size, not at every repaint (the pen repaints
+        # the canvas 60 times a second; a smooth scale to its size costs milliseconds).
+        size = target.size().toSize()
+        cached = getattr(self, "_overlay_scaled", None)
+        if cached is None or cached[0] != size:
+            cached = self._overlay_scaled = (size, QPixmap.fromImage(
+                image.scaled(size, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)))
         p.save()
         p.setClipRect(rect)
         if self.overlay_dim:
             p.fillRect(rect, QColor(0, 0, 0, int(self.overlay_dim)))  # the ink dimmed: the heat reads
-        p.drawImage(QRectF(rect.left() + where.left() * s, rect.top() + where.top() * s,
-                           where.width() * s, where.height() * s), image)
+        p.drawPixmap(target.topLeft(), cached[1])
         p.restore()
 
 
