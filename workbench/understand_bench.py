@@ -13,7 +13,8 @@ percentile, max), and prints a JSON line with what the work itself achieved:
 - ``draw_<method>``: a pen drawing digits on Draw's canvas (a move every 16 ms, a new
   digit every 60 moves) with that explanation overlay on: overlays shown per second and
   the explanation's own time (median, 99th percentile);
-- ``inspect_explain``: Inspect's example changing every 150 ms, explained by occlusion;
+- ``inspect_explain``: Inspect's example changing every 150 ms, explained by occlusion
+  (``inspect_off``: the same with the Explain panel hidden);
 - ``units``: unit images for the classes and for the second conv's filters, one after the other;
 - ``map``: t-SNE of 2,000 test images (the layout drawn as it forms), again and again;
 - ``evaluate``: the whole test set evaluated, the confused examples' gallery filled, again and again.
@@ -27,7 +28,7 @@ import time
 
 from .bench import _Lateness
 
-PHASES = ("baseline", "draw_off", "draw_saliency", "draw_gradient_x_input", "draw_occlusion", "draw_grad_cam", "inspect_explain",
+PHASES = ("baseline", "draw_off", "draw_saliency", "draw_gradient_x_input", "draw_occlusion", "draw_grad_cam", "inspect_off", "inspect_explain",
           "units", "map", "evaluate")
 
 
@@ -124,11 +125,11 @@ def phase(w, name, seconds):
         ex.controls.set_method(None)
         out = {"overlays_per_second": round((ex.updates - start) / seconds, 1),
                "explanation_ms_median": _pct(times, 50), "explanation_ms_p99": _pct(times, 99)}
-    elif name == "inspect_explain":
+    elif name in ("inspect_explain", "inspect_off"):
         w.tabs.setCurrentWidget(w.network_view)
         panel = w.network_view.side.explain
-        w.network_view.side.setCurrentWidget(panel)
-        panel.controls.set_method("occlusion")
+        w.network_view.side.setCurrentWidget(panel if name == "inspect_explain" else w.network_view.side.units)
+        panel.controls.set_method(os.environ.get("UB_METHOD", "occlusion"))
         times = []
         u.explained.connect(lambda r: r["key"] == "inspect" and times.append(r["ms"]))
         k = [0]

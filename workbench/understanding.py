@@ -6,12 +6,16 @@ nothing here ever runs on the GUI thread. Views call its methods and subscribe t
 signals, as they do with the session's.
 
 Explanations have one job per *place* that asks (``key``: "inspect", "draw"), so that a
-pen moving on Draw's canvas never pushes Inspect's request out of the queue; each job
-keeps only the newest request waiting, so the overlay follows the pen at the speed the
-explanations are computed.
+pen moving on Draw's canvas never pushes Inspect's request out of the queue. Only the
+newest request waits, so the overlay follows the pen at the speed the explanations are
+computed; and a job rests as long as its last explanation took before it starts the next,
+so that a slow method (occlusion, tens of milliseconds) asked for continuously takes at
+most about half a core from the window and the training run, not all of it.
 """
+import time
+
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from . import understand_tasks as tasks
 from .jobs import NO_NETWORK, Job
@@ -47,6 +51,8 @@ class Understanding(QObject):
         super().__init__(session)
         self.session = session
         self._explain = {}
+        self._wanted = {}    # key: the newest explanation asked for and not started yet
+        self._ready_at = {}  # key: when its job may start the next one (time.monotonic)
         self.units = Job("units", self)
         self.units.done.connect(self.unitImages)
         self.units.failed.connect(self.unitImagesFailed)
@@ -65,9 +71,27 @@ class Understanding(QObject):
         job = self._explain.get(key)
         if job is None:
             job = self._explain[key] = Job(f"explain-{key}", self)
-            job.done.connect(lambda r, key=key: self.explained.emit(dict(r, key=key)))
+            job.done.connect(lambda r, key=key: self._explained(key, r))
             job.failed.connect(lambda m, key=key: self.explainFailed.emit(key, m))
+            job.busyChanged.connect(lambda busy, key=key: busy or self._pump(key))
         return job
+
+    def _explained(self, key, r):
+        self._ready_at[key] = time.monotonic() + r["ms"] / 1000  # rest as long as it took
+        self.explained.emit(dict(r, key=key))
+
+    def _pump(self, key):
+        """Start the newest request of ``key`` once its job is idle and rested."""
+        job = self._explain_job(key)
+        inputs = self._wanted.get(key)
+        if inputs is None or job.busy:
+            return
+        wait = self._ready_at.get(key, 0.0) - time.monotonic()
+        if wait > 0:
+            QTimer.singleShot(int(wait * 1000) + 1, self, lambda: self._pump(key))
+            return
+        self._wanted[key] = None
+        job.start(tasks.explain_example, *inputs)
 
     def explain(self, source, method, cls=None, layer=None, key="inspect"):
         """Explain example ``source`` (as ``session.example`` takes it) for class ``cls``
@@ -88,11 +112,12 @@ class Understanding(QObject):
         frame = s.drawn_frame if source[0] == "drawn" else None
         if cls is not None and not 0 <= cls < w.num_outputs:
             cls = None  # a class of another network
-        self._explain_job(key).start(tasks.explain_example, w, pixels, cls, method, layer, frame,
-                                     source, name, label)
+        self._wanted[key] = (w, pixels, cls, method, layer, frame, source, name, label)
+        self._pump(key)
         return True
 
     def cancel_explanation(self, key):
+        self._wanted[key] = None
         if key in self._explain:
             self._explain[key].cancel()
 
@@ -145,8 +170,8 @@ class Understanding(QObject):
     def _dataset_changed(self):
         # indices into the old dataset would show the wrong images
         self.embedding.cancel()
-        for job in self._explain.values():
-            job.cancel()
+        for key in list(self._explain):
+            self.cancel_explanation(key)
 
     def shutdown(self):
         for job in (self.units, self.embedding, *self._explain.values()):

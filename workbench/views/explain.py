@@ -9,7 +9,7 @@ map over it. The maps themselves come from the session's background jobs
 """
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolTip,
                                QWidget)
 
@@ -203,6 +203,7 @@ class ExplanationView(QWidget):
         self.image = None
         self.heat = None
         self.opacity = 0.7
+        self._picture = None
 
     def sizeHint(self):
         return QSize(280, 280)
@@ -228,16 +229,22 @@ class ExplanationView(QWidget):
     def _make_heat(self):
         r = self.result
         self.heat = None if r is None else heat_image(r["map"], self.opacity, r["signed"])
+        self._picture = None
         self.update()
 
     def _rect(self):
         side = min(self.width(), self.height())
         return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
 
-    def paintEvent(self, e):
-        p = QPainter(self)
-        rect = self._rect()
-        p.fillRect(rect, self.palette().alternateBase())
+    def _compose(self, side):
+        """The image, dimmed, with the heat map and the crop square over it, ``side`` px square.
+
+        Made once per explanation (and size): repaints only copy it.
+        """
+        pm = QPixmap(side, side)
+        pm.fill(self.palette().alternateBase().color())
+        p = QPainter(pm)
+        rect = QRectF(0, 0, side, side)
         if self.image is not None:
             p.setRenderHint(QPainter.SmoothPixmapTransform, False)
             p.drawImage(rect, self.image)
@@ -246,12 +253,23 @@ class ExplanationView(QWidget):
             crop = self.result.get("crop")
             if crop:
                 h, w = self.result["map"].shape
-                s = rect.width() / w
+                s = side / w
                 p.setPen(QPen(QColor("#3b82f6"), 1.5, Qt.DashLine))
-                p.drawRect(QRectF(rect.left() + (w - crop[1]) // 2 * s, rect.top() + (h - crop[0]) // 2 * s,
-                                  crop[1] * s, crop[0] * s))
+                p.drawRect(QRectF((w - crop[1]) // 2 * s, (h - crop[0]) // 2 * s, crop[1] * s, crop[0] * s))
         p.setPen(QPen(self.palette().mid().color(), 1))
         p.drawRect(rect.adjusted(0, 0, -1, -1))
+        p.end()
+        return pm
+
+    def paintEvent(self, e):
+        rect = self._rect()
+        side = int(rect.width())
+        if side <= 0:
+            return
+        if self._picture is None or self._picture.width() != side:
+            self._picture = self._compose(side)
+        p = QPainter(self)
+        p.drawPixmap(rect.topLeft(), self._picture)
         p.end()
 
     def mouseMoveEvent(self, e):
