@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.map_place.openExample.connect(self.show_in_inspect)
         self.draw_panel.trainedDemoRequested.connect(self.files.open_trained_demo)
         self.status = StatusView(s, self.statusBar())
+        self.tour = None  # the guided tour, made when first asked for (guided_tour)
         self._build_menus()
         s.doc.changed.connect(self._doc_changed)
         s.finished.connect(self._run_finished)
@@ -115,6 +116,8 @@ class MainWindow(QMainWindow):
             self._action(n, f"Show {name}", lambda k=k: self.tabs.setCurrentIndex(k), f"Ctrl+{k + 1}")
         self._action(n, "Show the embedding &map", lambda: self.tabs.setCurrentWidget(self.map_place), "Ctrl+6")
         h = mb.addMenu("&Help")
+        self._action(h, "&Guided tour", lambda: self.guided_tour().start())
+        h.addSeparator()
         self._action(h, "&About convnet-workbench", self.about)
 
     # -- following the session ------------------------------------------------------------------
@@ -146,6 +149,13 @@ class MainWindow(QMainWindow):
         """An example picked in a gallery or on the map: Inspect, showing it."""
         self.tabs.setCurrentWidget(self.network_view)
         self.network_view.show_example(source)
+
+    def guided_tour(self):
+        """The guided tour (``workbench.tour``): a panel at the side, made when first asked for."""
+        if self.tour is None:
+            from .tour.tour import Tour
+            self.tour = Tour(self)
+        return self.tour
 
     def about(self):
         QMessageBox.about(self, "About convnet-workbench",
