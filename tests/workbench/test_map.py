@@ -109,6 +109,37 @@ def test_box_selection_fills_the_gallery(mapped, window, qtbot):
     assert mapped.gallery.model().rowCount() == 0
 
 
+@pytest.fixture
+def every_mouse_move():
+    """pyqtgraph drops mouse moves that come faster than 100 a second (a hand's are slower);
+    the test's come at once, and the lasso needs each of them."""
+    import pyqtgraph as pg
+    old = pg.getConfigOption("mouseRateLimit")
+    pg.setConfigOption("mouseRateLimit", -1)
+    yield
+    pg.setConfigOption("mouseRateLimit", old)
+
+
+def test_lasso_selects_what_it_surrounds(mapped, qtbot, every_mouse_move):
+    r = mapped.result
+    pts = r["points"]
+    centre, radius = pts.mean(axis=0), np.abs(pts - pts.mean(axis=0)).max() * 0.5
+    mapped.set_mode("lasso")
+    corners = [centre + radius * np.array([np.cos(a), np.sin(a)]) for a in np.linspace(0, 2 * np.pi, 7)[:-1]]
+    path = [_plot_pos(mapped, *c) for c in corners]
+    vp = mapped.plot.viewport()
+    qtbot.mousePress(vp, Qt.LeftButton, Qt.NoModifier, path[0])
+    for a, b in zip(path, path[1:] + path[:1]):
+        for k in range(1, 6):
+            qtbot.mouseMove(vp, a + (b - a) * k / 5)
+    qtbot.mouseRelease(vp, Qt.LeftButton, Qt.NoModifier, path[0])
+    hexagon = np.array(corners)
+    want = set(np.flatnonzero(inside(pts, hexagon)))
+    got = set(mapped.selection)
+    assert len(got) > 10 and len(got ^ want) <= 0.05 * len(want)  # the drawn path is whole pixels
+    assert set(mapped.gallery.indices) == set(r["indices"][list(got)])
+
+
 def test_hover_shows_the_image_and_click_opens_it(mapped, window, qtbot):
     r = mapped.result
     k = int(np.argmax(r["points"][:, 0]))  # the rightmost point: no neighbour on top of it
