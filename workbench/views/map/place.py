@@ -417,7 +417,7 @@ class EmbeddingMapPlace(QWidget):
 
     def _draw_selection(self):
         r = self.result
-        if r is None or not len(self.selection) or len(self.selection) and self.selection.max() >= len(r["points"]):
+        if r is None or not len(self.selection) or self.selection.max() >= len(r["points"]):
             self.highlight.setData([], [])
             return
         p = r["points"][self.selection]
