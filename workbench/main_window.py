@@ -11,6 +11,7 @@ from .views.build.place import BuildPlace
 from .views.draw.panel import DrawPanel
 from .views.evaluate.panel import EvaluatePanel
 from .views.inspect.network_view import NetworkView
+from .views.map.place import EmbeddingMapPlace
 from .views.status import StatusView
 from .views.train.place import TrainPlace
 
@@ -63,6 +64,10 @@ class MainWindow(QMainWindow):
                              (self.draw_panel, "Draw"), (self.evaluate, "Evaluate")):
             self.tabs.addTab(place, title)
         self.draw_panel.showInNetwork.connect(self.show_drawn_in_network)
+        self.map_place = EmbeddingMapPlace(s)  # the embedding map (issue #14)
+        self.tabs.addTab(self.map_place, "Map")
+        self.evaluate.openExample.connect(self.show_in_inspect)
+        self.map_place.openExample.connect(self.show_in_inspect)
         self.draw_panel.trainedDemoRequested.connect(self.files.open_trained_demo)
         self.status = StatusView(s, self.statusBar())
         self.tour = None  # the guided tour, made when first asked for (guided_tour)
@@ -109,6 +114,7 @@ class MainWindow(QMainWindow):
         n.addSeparator()
         for k, name in enumerate(("&Build", "T&rain", "&Inspect", "&Draw", "&Evaluate")):
             self._action(n, f"Show {name}", lambda k=k: self.tabs.setCurrentIndex(k), f"Ctrl+{k + 1}")
+        self._action(n, "Show the embedding &map", lambda: self.tabs.setCurrentWidget(self.map_place), "Ctrl+6")
         h = mb.addMenu("&Help")
         self._action(h, "&Guided tour", lambda: self.guided_tour().start())
         h.addSeparator()
@@ -138,6 +144,11 @@ class MainWindow(QMainWindow):
         """Draw's "Show in network": Inspect, showing the drawn digit."""
         self.tabs.setCurrentWidget(self.network_view)
         self.network_view.show_example(("drawn", 0))
+
+    def show_in_inspect(self, source):
+        """An example picked in a gallery or on the map: Inspect, showing it."""
+        self.tabs.setCurrentWidget(self.network_view)
+        self.network_view.show_example(source)
 
     def guided_tour(self):
         """The guided tour (``workbench.tour``): a panel at the side, made when first asked for."""

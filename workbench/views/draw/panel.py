@@ -64,6 +64,7 @@ class DrawPanel(QWidget):
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
+        left.addWidget(self._explanation(session))
         right = QGridLayout()
         right.addWidget(QLabel("What the network sees"), 0, 0)
         right.addWidget(self.pixels, 1, 0, Qt.AlignTop)
@@ -135,6 +136,12 @@ class DrawPanel(QWidget):
         note = ("<br><b>Untrained network:</b> its answers are guesses. Train it, or use the "
                 "trained demo network." if result.get("untrained") else "")
         self.timing.setText(f"preprocess + predict: {self.last_ms:.1f} ms{note}")
+
+    # -- an explanation over the canvas (issue #14) ----------------------------------------------
+    def _explanation(self, session):
+        from .explain_overlay import DrawExplanation
+        self.explanation = DrawExplanation(session, self.canvas)
+        return self.explanation
 
     # -- commands ------------------------------------------------------------------------------
     def open_image(self, path=None):
