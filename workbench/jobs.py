@@ -218,9 +218,11 @@ class TrainingJob(QObject):
     weights = Signal(object)
     finished = Signal(str)
 
-    def __init__(self, run, capture, publish_every=1.0, parent=None):
+    def __init__(self, run, capture, publish_every=1.0, parent=None, reports=None):
         super().__init__(parent)
         self.run = run
+        # what to iterate: the Run's reports, or those of an engine Training around it
+        self._reports = reports if reports is not None else run.reports
         self._capture = capture
         self.publish_every = publish_every
         self._thread = threading.Thread(target=self._work, name="training", daemon=True)
@@ -241,7 +243,7 @@ class TrainingJob(QObject):
         end = "done"
         last = time.monotonic()
         try:
-            for r in self.run.reports():
+            for r in self._reports():
                 _emit(self.report, r)
                 if r["tag"] in ("diverged", "stopped"):
                     end = r["tag"]

@@ -21,7 +21,7 @@ import engine
 from engine.digits import to_mnist
 from engine.experiment import Experiment
 
-from . import jobs
+from . import jobs, runs_kept
 from .document import NetworkDocument
 from .jobs import Job, TrainingJob
 from .understanding import Understanding
@@ -30,16 +30,6 @@ from .weights import Weights
 #: What "New network" starts from.
 NEW_NETWORK = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
                {"type": "softmax", "num_classes": 10}]
-
-
-def _continue_count(run, examples_seen):
-    """Carry the examples count over to a new ``Run`` on the same weights.
-
-    The engine's ``Run`` always starts counting at zero; a run that continues
-    earlier training keeps counting (and evaluating) from where that one stopped.
-    """
-    run.examples_seen = examples_seen
-    run._next_eval = (examples_seen // run.eval_every + 1) * run.eval_every
 
 
 class Session(QObject):
@@ -114,6 +104,15 @@ class Session(QObject):
         self._to_experiment_epochs = True  # the run goes to the experiment's epochs (not "+1 epoch")
         self.weights = None
         self.drawn = None
+        #: Runs kept (issue #15, ``runs_kept``): the engine's ``Training`` going on, where the
+        #: last one stopped (to go on exactly), the session folder runs are kept in (an
+        #: ``engine.session.Session`` or None: in memory), how often a run saves itself,
+        #: and a callable told of each new ``Training`` before its thread starts.
+        self.training = None
+        self.last_training = None
+        self.folder = None
+        self.save_every_seconds = 60.0
+        self.before_training = None
         self._rng = np.random.default_rng()
         self._jobs = {name: Job(name, self) for name in ("inspect", "draw", "gallery", "evaluate")}
         self._jobs["inspect"].done.connect(self.inspected)
@@ -158,8 +157,10 @@ class Session(QObject):
         return self._settings_modified or not self.doc.undo_stack.isClean()
 
     def _change(self, **changes):
+        before = self._exp
         self._exp = self._exp.replace(**changes)
         self._settings_modified = True
+        runs_kept.forward_live_changes(self, before, self._exp)  # recorded in the run (issue #15)
         self.settingsChanged.emit()
 
     @property
@@ -391,19 +392,21 @@ class Session(QObject):
         else:
             target = exp.epochs if done < exp.epochs - 1e-9 else done + exp.epochs
         self._apply_trainer()
-        try:
-            run = exp.make_run(self._net, self.trainer, self.dataset, epochs=target, chunk_seconds=0.2,
-                               eval_every=10000, eval_examples=1000)
+        try:  # the engine's Training: recorded, autosaved, resumed as the CLI does (issue #15)
+            training = runs_kept.make_training(self, exp, target)
         except engine.EngineError as e:
             self.problem.emit("Cannot train", str(e))
             return False
-        _continue_count(run, self.examples_seen)
+        run = training.run
         if paused:
             run.pause()
-        self.run = run
+        self.run, self.training = run, training
         self._to_experiment_epochs = epochs is None
+        if self.before_training is not None:
+            self.before_training(training)
         net, loaded, run_id = self._net, self._loaded, self.run_id
-        job = TrainingJob(run, lambda seen: Weights(net, seen, loaded, run_id), self.publish_every, self)
+        job = TrainingJob(run, lambda seen: Weights(net, seen, loaded, run_id), self.publish_every, self,
+                          reports=training.reports)
         job.report.connect(self._on_report)
         job.weights.connect(self._on_weights)
         job.finished.connect(self._on_finished)
@@ -455,6 +458,7 @@ class Session(QObject):
     def _end_run(self):
         self._training, self._stopped = None, self._training
         self.examples_seen = self.run.examples_seen
+        self.last_training = runs_kept.end_training(self)
         self._publish(Weights(self._net, self.examples_seen, self._loaded, self.run_id))
         self.runningChanged.emit(False)
         self.pausedChanged.emit(False)
@@ -592,3 +596,10 @@ class Session(QObject):
         self._apply_trainer()
         self._settings_modified = k["modified"]
         self.settingsChanged.emit()
+
+    # -- runs kept, the coach's fixes (issue #15) -----------------------------------------------
+    def apply_fix(self, fix):
+        """Apply one of the coach's fixes (``{"label", "changes", "live"}``) through the settings'
+        own path: a live fix changes the running trainer before its next batch (and the run
+        records it); a layer option is an edit of the network, which a new run trains."""
+        return runs_kept.apply_fix(self, fix)
