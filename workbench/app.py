@@ -8,6 +8,11 @@ def main(argv=None):
                                      description="Build, train and look inside convnets on MNIST.")
     parser.add_argument("file", nargs="?", help="a network (layer definitions) or a ConvNetJS snapshot to open")
     parser.add_argument("--dark", action="store_true", help="dark colours whatever the system says")
+    parser.add_argument("--session", metavar="DIR",
+                        help="work in this session folder (made if missing), e.g. one of "
+                             "'python -m engine train --session DIR': its runs, its network and weights")
+    parser.add_argument("--autosave", type=float, metavar="SECONDS",
+                        help="save the session at least this often (default 60)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     from PySide6.QtWidgets import QApplication, QMessageBox
@@ -30,7 +35,12 @@ def main(argv=None):
         QMessageBox.critical(None, "convnet-workbench", f"The bundled MNIST could not be loaded: {e}")
         return 1
     win = MainWindow(dataset)
+    if args.autosave:
+        win.keeper.set_autosave_seconds(args.autosave)
+    if args.session:
+        win.keeper.open_folder(args.session, create=True)
     win.show()
+    win.keeper.offer_restore(win)  # after a crash: the work as last saved
     win.guided_tour().offer_first_start(win.settings)  # once: remembered in the settings
     if args.file:
         win.files.open_path(args.file)

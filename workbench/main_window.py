@@ -5,6 +5,7 @@ from PySide6.QtCore import QByteArray, QSettings, QSize
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
+from .experiments import Experiments
 from .files import FileCommands
 from .session import Session
 from .views.build.place import BuildPlace
@@ -71,6 +72,8 @@ class MainWindow(QMainWindow):
         self.draw_panel.trainedDemoRequested.connect(self.files.open_trained_demo)
         self.status = StatusView(s, self.statusBar())
         self.tour = None  # the guided tour, made when first asked for (guided_tour)
+        self.experiments = Experiments(self)  # runs kept, compared, resumed; the coach (issue #15)
+        self.keeper = self.experiments.keeper
         self._build_menus()
         s.doc.changed.connect(self._doc_changed)
         s.finished.connect(self._run_finished)
@@ -119,6 +122,7 @@ class MainWindow(QMainWindow):
         self._action(h, "&Guided tour", lambda: self.guided_tour().start())
         h.addSeparator()
         self._action(h, "&About convnet-workbench", self.about)
+        self.experiments.fill_menus(f, n)
 
     # -- following the session ------------------------------------------------------------------
     def _doc_changed(self):
@@ -181,6 +185,7 @@ class MainWindow(QMainWindow):
             e.ignore()
             return
         self.session.shutdown()
+        self.experiments.close()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("size", self.size())
         self.settings.setValue("buildSplitter", self.build_tab.saveState())

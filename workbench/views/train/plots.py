@@ -184,6 +184,10 @@ class _PlotView(QWidget):
             self._xmax = float(np.ceil(max(xmax * 1.3, 1000) / exp) * exp)
             self.plot.getPlotItem().setXRange(0, self._xmax, padding=0.01)
 
+    def include_x(self, x):
+        """Widen the examples axis to show ``x`` (curves of other runs laid over these)."""
+        self._grow_x(x)
+
     def _hover(self, event):
         """Crosshair and the values of every series at the examples count under the mouse."""
         pos = event[0]

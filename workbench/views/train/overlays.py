@@ -1,0 +1,94 @@
+"""The Train plots' share of runs kept (issue #15): the checked runs' curves laid over the live
+ones, each in its run's colour (as in the runs table), and a marker line where a setting of
+the run being trained was changed (a coach's fix, a rate typed while training).
+
+It adds its own items to the Train place's plots and never touches their series.
+"""
+import html
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt
+
+from ...theme import ACCENT
+from ..runs.curves import changes_of, draw_run, value_text
+
+
+class TrainOverlays(QObject):
+    """Overlays on ``loss_view`` and ``accuracy_view`` (``LossPlotView``, ``AccuracyPlotView``)."""
+
+    def __init__(self, loss_view, accuracy_view, session, keeper, parent=None):
+        super().__init__(parent if parent is not None else loss_view)
+        self.views = {"loss": loss_view, "accuracy": accuracy_view}
+        self.session, self.keeper = session, keeper
+        self.items = {}          # run id -> items on the plots
+        self.change_lines = []   # (change, [InfiniteLine per plot]) of the live run
+        self._changes_seen = 0
+        keeper.checkedChanged.connect(self.refresh)
+        keeper.runsChanged.connect(self._runs_changed)
+        session.report.connect(self._report)
+        session.runStarted.connect(self._clear_changes)
+        self._shown = set()
+        self.refresh()
+
+    # -- checked runs --------------------------------------------------------------------------
+    def _remove(self, run_id):
+        for plot, item in self.items.pop(run_id, []):
+            plot.removeItem(item)
+
+    def _runs_changed(self):
+        if self.items.keys() - self.keeper.checked or self.keeper.checked - self.items.keys():
+            self.refresh()
+
+    def refresh(self):
+        """Lay the checked runs' curves over the plots (the run training now only as its live curves)."""
+        live = self.session.training.run_id if self.session.running and self.session.training else None
+        for run_id in list(self.items):
+            self._remove(run_id)
+        xmax = 0.0
+        for rec in self.keeper.checked_runs():
+            if rec["id"] == live:
+                continue
+            name = html.escape(f"{rec.get('name') or rec['id']}")
+            added = []
+            loss = self.views["loss"].plot
+            for item in draw_run(loss, rec, "loss", width=1.5, style=Qt.DashLine, name=name, markers=True):
+                added.append((loss, item))
+            acc = self.views["accuracy"].plot
+            which = "validation" if (rec.get("curves") or {}).get("eval", {}).get("validation_accuracy") else "train"
+            for item in draw_run(acc, rec, which, width=1.5, style=Qt.DashLine, name=name, markers=True):
+                added.append((acc, item))
+            self.items[rec["id"]] = added
+            seen = (rec.get("metrics") or {}).get("examples_seen") or 0
+            xmax = max(xmax, float(seen))
+        if xmax:
+            for view in self.views.values():
+                view.include_x(xmax)
+
+    # -- settings changed while the live run trains ---------------------------------------------
+    def _clear_changes(self, *_):
+        for _, lines in self.change_lines:
+            for plot, line in lines:
+                plot.removeItem(line)
+        self.change_lines = []
+        self._changes_seen = 0
+
+    def _report(self, r):
+        tr = self.session.training
+        if tr is None:
+            return
+        changes = changes_of(tr.record)
+        if len(changes) <= self._changes_seen:
+            return
+        for c in changes[self._changes_seen:]:
+            text = f"{c['setting']} {value_text(c.get('from'))} → {value_text(c.get('to'))}"
+            lines = []
+            for view in self.views.values():
+                line = pg.InfiniteLine(pos=c["examples_seen"], angle=90, movable=False,
+                                       pen=pg.mkPen(ACCENT, width=1.2, style=Qt.DashLine),
+                                       label=text if view is self.views["loss"] else None,
+                                       labelOpts={"position": 0.9, "color": ACCENT, "rotateAxis": (1, 0)})
+                line.setToolTip(f"{text} at {c['examples_seen']:,} examples")
+                view.plot.addItem(line, ignoreBounds=True)
+                lines.append((view.plot, line))
+            self.change_lines.append((c, lines))
+        self._changes_seen = len(changes)
