@@ -13,7 +13,7 @@
 """
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog
 
 from .keeping import AUTOSAVE_SECONDS, SessionKeeper
 from .studies import Studies
@@ -37,7 +37,7 @@ class Experiments(QObject):
         w.tabs.addTab(self.runs_place, "Runs")
         tp = w.train_tab
         self.coach_alerts = CoachAlerts(s)
-        self._above(tp.loss_plot, self.coach_alerts)
+        tp.loss_plot.layout().insertWidget(0, self.coach_alerts)  # above the plots, in view
         self.overlays = TrainOverlays(tp.loss_plot, tp.accuracy_plot, s, self.keeper, self)
         self.lr_finder = LrFinder(s, self.studies, tp.controls)
         self.lr_finder.install(tp.controls)
@@ -46,20 +46,6 @@ class Experiments(QObject):
         if side is not None:
             side.addTab(self.coach_panel, "Coach")
         self.keeper.saveFailed.connect(lambda text: w.statusBar().showMessage(text, 15000))
-
-    @staticmethod
-    def _above(widget, extra):
-        """Put ``extra`` just above ``widget`` in the splitter that holds it."""
-        split = widget.parentWidget()
-        box = QWidget()
-        lay = QVBoxLayout(box)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        index, sizes = split.indexOf(widget), split.sizes()
-        lay.addWidget(extra)
-        lay.addWidget(widget, 1)  # (taken out of the splitter before the box goes in its place)
-        split.insertWidget(index, box)
-        split.setSizes(sizes)
 
     def fill_menus(self, file_menu, network_menu):
         """File › Open session…, Save session as… (before Quit); Network › Show runs (Ctrl+7)."""

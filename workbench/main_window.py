@@ -5,6 +5,7 @@ from PySide6.QtCore import QByteArray, QSettings, QSize
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
+from .collector import collect_on_gui_thread
 from .experiments import Experiments
 from .files import FileCommands
 from .session import Session
@@ -45,6 +46,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, dataset, settings=None, experiment="convnetjs-demo", parent=None):
         super().__init__(parent)
+        collect_on_gui_thread()  # cyclic garbage holding Qt objects must not die on a training thread
         self.setObjectName("mainWindow")
         self.settings = settings or QSettings("convnet-workbench", "convnet-workbench")
         self.session = s = Session(dataset, parent=self)

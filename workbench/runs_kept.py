@@ -124,6 +124,8 @@ def apply_fix(s, fix):
     True when every change was made."""
     done = True
     for key, value in fix["changes"].items():
+        if isinstance(value, float):  # what the fix's label says (0.1 * 0.1 is not quite 0.01)
+            value = float(f"{value:.6g}")
         if key == "learning_rate":
             s.set_learning_rate(value)
         elif key in TRAINER_DEFAULTS:

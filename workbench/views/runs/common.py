@@ -1,4 +1,5 @@
 """What several runs views say about a run: its colour, its key settings, its numbers, in words."""
+import html
 import json
 import math
 
@@ -53,8 +54,8 @@ def value_text(v):
 
 
 def key_settings(record):
-    """The network and the settings that matter most, in one short line
-    (``ConvNetJS MNIST demo · sgd 0.01 m0.9 · batch 20 · L2 0.001 · cosine``)."""
+    """The settings that matter most and the network, in one short line
+    (``sgd 0.01 m0.9 · batch 20 · L2 0.001 · cosine · ConvNetJS MNIST demo``)."""
     f = settings_of(record)
     name = (record.get("experiment") or {}).get("name") or ""
     if not f:
@@ -63,13 +64,15 @@ def key_settings(record):
     trainer = method if method == "adadelta" else f"{method} {value_text(f.get('learning_rate'))}"
     if method in ("sgd", "nesterov") and f.get("momentum"):
         trainer += f" m{value_text(f['momentum'])}"
-    parts = [p for p in (name, trainer, f"batch {f.get('batch_size')}") if p]
+    parts = [trainer, f"batch {f.get('batch_size')}"]
     if f.get("l2_decay"):
         parts.append(f"L2 {value_text(f['l2_decay'])}")
     if f.get("schedule.kind") not in (None, "constant"):
         parts.append(str(f["schedule.kind"]))
     if f.get("augment.shift"):
         parts.append(f"shift {f['augment.shift']}")
+    if name:
+        parts.append(name)
     return " · ".join(parts)
 
 
@@ -88,3 +91,9 @@ def column(record, curve, key):
     import numpy as np
     c = (record.get("curves") or {}).get(curve) or {}
     return np.array([math.nan if v is None else float(v) for v in c.get(key, [])], dtype=float)
+
+
+def plain_tip(text):
+    """A tooltip that shows ``text`` as it is: Qt renders a tooltip that looks like HTML as
+    HTML, and names and notes come from files."""
+    return "" if not text else "<p style='white-space:pre-wrap'>" + html.escape(str(text)) + "</p>"

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..train.plots import thin
-from .common import color, column, value_text
+from .common import color, column, plain_tip, value_text
 
 #: What a run's curve may show: (curve, column, title).
 WHAT = {"loss": ("progress", "cost_loss", "training loss"),
@@ -54,7 +54,7 @@ def curve_xy(record, what, x_key="examples_seen"):
     x, y = x[:n], y[:n]
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
-    if what == "loss" and len(y):
+    if what in ("loss", "train") and len(y):
         y = smooth(y)
     return x, y
 
@@ -74,6 +74,8 @@ def marker_xy(record, what, x_key="examples_seen"):
     cx, cy = curve_xy(record, what, x_key)
     ys = np.interp(xs, cx, cy) if len(cx) else np.full(len(xs), np.nan)
     ok = np.isfinite(ys)
+    if len(cx):  # on the curve, not before or after it (an accuracy measured now and then)
+        ok &= (xs >= cx[0]) & (xs <= cx[-1])
     return xs[ok], ys[ok], [c for c, k in zip(changes, ok) if k]
 
 
@@ -96,12 +98,11 @@ def draw_run(plot, record, what, x_key="examples_seen", width=1.8, style=Qt.Soli
     if markers:
         mx, my, changes = marker_xy(record, what, x_key)
         if len(mx):
-            texts = [change_text(record, c) for c in changes]
+            texts = [plain_tip(change_text(record, c)) for c in changes]
             sc = pg.ScatterPlotItem(x=mx, y=my, symbol="t1", size=13, brush=color(record["id"]),
                                     pen=pg.mkPen(pg.getConfigOption("foreground"), width=1),
                                     data=texts, hoverable=True,
                                     tip=lambda x, y, data: data)
-            sc.setToolTip("\n".join(texts))
             sc.setZValue(10)
             plot.addItem(sc)
             items.append(sc)
@@ -124,7 +125,7 @@ class RunCurvesView(QWidget):
         self.x_axis.setToolTip("Compare runs at the same examples seen, or at the same training time.")
         self.accuracy = QComboBox()
         self.accuracy.setObjectName("runsAccuracyKind")
-        for key in ("validation", "test", "train"):
+        for key in ("train", "validation", "test"):
             self.accuracy.addItem(WHAT[key][2], key)
         self.hint = QLabel("Check runs in the table to lay their curves over each other. "
                            "A triangle marks a setting changed while a run trained.")
@@ -139,6 +140,7 @@ class RunCurvesView(QWidget):
         bar.addWidget(self.accuracy)
         bar.addSpacing(12)
         bar.addWidget(self.hint, 1)
+        bar.addStretch(0)
         self.loss = self._plot("runsLossPlot", "Loss (smoothed)", "loss")
         self.acc = self._plot("runsAccuracyPlot", "Accuracy", "accuracy")
         plots = QHBoxLayout()
@@ -173,6 +175,8 @@ class RunCurvesView(QWidget):
         pi.setLabel("bottom", "examples seen")
         pi.showGrid(x=True, y=True, alpha=0.15)
         pi.addLegend(offset=(-10, 10))
+        pi.getAxis("left").enableAutoSIPrefix(False)  # accuracy as 0.95, not 950 x0.001
+        pi.getAxis("bottom").enableAutoSIPrefix(False)
         p.setMinimumHeight(140)
         return p
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
 from engine.runs import diff_settings
 
 from ...theme import ACCENT
-from .common import swatch, value_text
+from .common import plain_tip, swatch, value_text
 
 DIFFERS = Qt.UserRole + 1
 
@@ -93,7 +93,7 @@ class SettingsDiffView(QWidget):
         for j, r in enumerate(recs):
             h = QTableWidgetItem(r.get("name") or r["id"])  # plain text: names come from files
             h.setIcon(swatch(r["id"]))
-            h.setToolTip(r["id"])
+            h.setToolTip(plain_tip(f"{r['id']}: {r.get('name') or ''}"))
             t.setHorizontalHeaderItem(1 + j, h)
         bold = QFont(t.font())
         bold.setBold(True)

@@ -23,7 +23,7 @@ from engine.runs import diff_settings
 from engine.spec import infer_shapes
 from engine.sweep import grid_settings, parse_ranges, parse_settings, random_settings
 
-from .common import accuracy_of, color, settings_of, value_text
+from .common import accuracy_of, color, plain_tip, settings_of, value_text
 
 COMMON = ("learning_rate", "batch_size", "method", "momentum", "l2_decay", "l1_decay",
           "augment.shift", "schedule.kind")
@@ -195,9 +195,10 @@ def _numeric(values):
                and math.isfinite(v) for v in values)
 
 
-def axis_positions(values):
+def axis_positions(values, fmt=value_text):
     """Where each value sits on a parallel-coordinates axis (0..1) and the axis's tick labels
-    ``[(position, text)]``: numbers linearly (log across decades), other values as categories."""
+    ``[(position, text)]`` (each value once): numbers linearly (log across decades), other
+    values as categories."""
     if _numeric(values):
         v = np.array(values, dtype=float)
         lo, hi = float(v.min()), float(v.max())
@@ -205,7 +206,7 @@ def axis_positions(values):
         f = np.log10 if log else (lambda a: a)
         a, b = f(lo), f(hi)
         pos = (f(v) - a) / (b - a) if b > a else np.full(len(v), 0.5)
-        ticks = [(float(p), value_text(x)) for p, x in zip(pos, values)]
+        ticks = sorted({(round(float(p), 6), fmt(x)) for p, x in zip(pos, values)})
         return pos, ticks
     cats = sorted({value_text(x) for x in values})
     k = len(cats)
@@ -263,7 +264,11 @@ class ParallelCoordinates(pg.PlotWidget):
             present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
             if not present:
                 continue
-            pos, ticks = axis_positions([v if v is not None else present[0] for v in values])
+            last = j == n - 1  # the accuracy: its lowest and highest, as percentages
+            pos, ticks = axis_positions([v if v is not None else present[0] for v in values],
+                                        (lambda a: f"{a:.1%}") if last else value_text)
+            if last:
+                ticks = [ticks[0], ticks[-1]] if len(ticks) > 1 else ticks
             ys[:, j] = pos
             self.addItem(pg.PlotDataItem([j, j], [0, 1], pen=pg.mkPen(fg, width=1)))
             label = pg.TextItem(name, color=fg, anchor=(0.5, 1.0))
@@ -307,6 +312,7 @@ class CostScatter(QWidget):
         pi = self.plot.getPlotItem()
         pi.setTitle("Accuracy against cost")
         pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.getAxis("left").enableAutoSIPrefix(False)
         self.scatter = pg.ScatterPlotItem(size=11, hoverable=True, tip=lambda x, y, data: data)
         self.plot.addItem(self.scatter)
         bar = QHBoxLayout()
@@ -341,9 +347,12 @@ class CostScatter(QWidget):
         self.scatter.setData(
             x=xs, y=[a for _, _, a in pts], brush=[color(r["id"]) for r, _, _ in pts],
             pen=[pg.mkPen(pg.getConfigOption("foreground"), width=0.5)] * len(pts),
-            data=[f"{r.get('name') or r['id']}: {a:.2%} at {c:,.0f} {self.kind.currentText()}"
+            data=[plain_tip(f"{r.get('name') or r['id']}: {a:.2%} at {c:,.0f} {self.kind.currentText()}")
                   for r, c, a in pts])
         pi.enableAutoRange()
+        if xs and max(xs) == min(xs):  # one network: a column of points, not a squashed axis
+            c = xs[0]
+            pi.setXRange(c - 0.5 if log else c * 0.8, c + 0.5 if log else c * 1.2 + 1, padding=0)
 
 
 class SweepPlots(QWidget):

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem
 
 from ...keeping import local_time
-from .common import accuracy_of, key_settings, percent, swatch
+from .common import accuracy_of, key_settings, percent, plain_tip, swatch
 
 COLUMNS = ("", "Name", "When", "Status", "Network and trainer", "Test", "Validation", "Examples/s", "Note")
 CHECK, NAME, WHEN, STATUS, SETTINGS, TEST, VALIDATION, SPEED, NOTE = range(len(COLUMNS))
@@ -49,7 +49,7 @@ class RunsTable(QTableWidget):
         h = self.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.Interactive)
         h.setStretchLastSection(True)
-        for col, width in ((CHECK, 34), (NAME, 150), (WHEN, 112), (STATUS, 82), (SETTINGS, 250),
+        for col, width in ((CHECK, 38), (NAME, 150), (WHEN, 124), (STATUS, 82), (SETTINGS, 250),
                            (TEST, 64), (VALIDATION, 74), (SPEED, 78)):
             self.setColumnWidth(col, width)
         self.setContextMenuPolicy(Qt.CustomContextMenu)
@@ -111,7 +111,7 @@ class RunsTable(QTableWidget):
         item.setText(text)
         if align is not None:
             item.setTextAlignment(align)
-        item.setToolTip(tip or "")
+        item.setToolTip(plain_tip(tip))
         return item
 
     def _fill(self, row, rec):

@@ -10,6 +10,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -151,8 +152,9 @@ class LrFinder(QWidget):
     def open(self):
         if self.dialog is None:
             self.dialog = LrFinderDialog(self.session, self.studies, self.window())
+        if self.dialog.isVisible() and QGuiApplication.platformName() != "offscreen":
+            self.dialog.raise_()  # already open, behind the window: to the front
         self.dialog.show()
-        self.dialog.raise_()
         if not self.studies.busy("lrfind"):
             self.dialog.start()
         return self.dialog

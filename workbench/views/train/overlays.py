@@ -27,6 +27,8 @@ class TrainOverlays(QObject):
         keeper.runsChanged.connect(self._runs_changed)
         session.report.connect(self._report)
         session.runStarted.connect(self._clear_changes)
+        session.runStarted.connect(lambda _: self.refresh())  # the run shown live is another now
+        session.runningChanged.connect(lambda _: self.refresh())
         self._shown = set()
         self.refresh()
 
@@ -39,9 +41,20 @@ class TrainOverlays(QObject):
         if self.items.keys() - self.keeper.checked or self.keeper.checked - self.items.keys():
             self.refresh()
 
+    def current_run(self):
+        """The id of the run whose curves the plots show live (training now, or last on these
+        weights), or None."""
+        s = self.session
+        if s.training is not None:
+            return s.training.run_id
+        last = s.last_training
+        if last is not None and last["run_id"] == s.run_id and last.get("record"):
+            return last["record"]["id"]
+        return None
+
     def refresh(self):
-        """Lay the checked runs' curves over the plots (the run training now only as its live curves)."""
-        live = self.session.training.run_id if self.session.running and self.session.training else None
+        """Lay the checked runs' curves over the plots (the run the plots show live aside)."""
+        live = self.current_run()
         for run_id in list(self.items):
             self._remove(run_id)
         xmax = 0.0
@@ -53,9 +66,8 @@ class TrainOverlays(QObject):
             loss = self.views["loss"].plot
             for item in draw_run(loss, rec, "loss", width=1.5, style=Qt.DashLine, name=name, markers=True):
                 added.append((loss, item))
-            acc = self.views["accuracy"].plot
-            which = "validation" if (rec.get("curves") or {}).get("eval", {}).get("validation_accuracy") else "train"
-            for item in draw_run(acc, rec, which, width=1.5, style=Qt.DashLine, name=name, markers=True):
+            acc = self.views["accuracy"].plot  # training accuracy, smoothed, as the live curve
+            for item in draw_run(acc, rec, "train", width=1.5, style=Qt.DashLine, name=name, markers=True):
                 added.append((acc, item))
             self.items[rec["id"]] = added
             seen = (rec.get("metrics") or {}).get("examples_seen") or 0
@@ -85,8 +97,10 @@ class TrainOverlays(QObject):
             for view in self.views.values():
                 line = pg.InfiniteLine(pos=c["examples_seen"], angle=90, movable=False,
                                        pen=pg.mkPen(ACCENT, width=1.2, style=Qt.DashLine),
-                                       label=text if view is self.views["loss"] else None,
-                                       labelOpts={"position": 0.9, "color": ACCENT, "rotateAxis": (1, 0)})
+                                       label=f"{c['setting']} → {value_text(c.get('to'))}"
+                                       if view is self.views["loss"] else None,
+                                       labelOpts={"position": 0.85, "color": ACCENT,
+                                                  "anchors": [(0, 0.5), (0, 0.5)]})
                 line.setToolTip(f"{text} at {c['examples_seen']:,} examples")
                 view.plot.addItem(line, ignoreBounds=True)
                 lines.append((view.plot, line))

@@ -1,0 +1,296 @@
+"""Runs in the app: the table, overlaid curves, the settings diff, CSV, sweeps, the race,
+the coach and the learning-rate finder."""
+import csv
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from engine.runs import list_runs, load_run
+from workbench.keeping import run_color
+from workbench.views.runs import table as T
+
+
+def train_to(s, qtbot, epochs):
+    s.set_epochs(epochs)
+    with qtbot.waitSignal(s.finished, timeout=60000) as blocker:
+        assert s.train()
+    assert blocker.args == ["done"]
+
+
+@pytest.fixture
+def two_runs(tiny, qtbot):
+    """Two short runs of the tiny network that differ only in their learning rate."""
+    s = tiny.session
+    s.set_trainer_option("method", "sgd")
+    s.set_learning_rate(0.01)
+    train_to(s, qtbot, 0.04)
+    s.reset_weights()
+    s.set_learning_rate(0.02)
+    train_to(s, qtbot, 0.04)
+    return tiny
+
+
+def runs_place(w):
+    w.tabs.setCurrentWidget(w.experiments.runs_place)
+    return w.experiments.runs_place
+
+
+def test_the_runs_table_lists_the_runs_after_training(two_runs, qtbot):
+    w = two_runs
+    place = runs_place(w)
+    t = place.table
+    assert t.objectName() == "runsTable" and t.rowCount() == 2
+    assert [t.item(r, T.NAME).text() for r in range(2)] == ["run 2", "run 1"]  # newest first
+    assert [t.item(r, T.STATUS).text() for r in range(2)] == ["done", "done"]
+    assert "sgd 0.02" in t.item(0, T.SETTINGS).text() and "sgd 0.01" in t.item(1, T.SETTINGS).text()
+    rec = load_run(w.keeper.path, "run-0002")
+    assert t.item(0, T.TEST).text() == f"{rec['metrics']['test_accuracy']:.2%}"
+    assert float(t.item(0, T.SPEED).text().replace(",", "")) > 0
+    assert t.item(0, T.WHEN).text().startswith("20")
+    # each run in its colour: the swatch of the check column
+    img = t.item(0, T.CHECK).icon().pixmap(12, 12).toImage()
+    assert img.pixelColor(6, 6).name() == run_color("run-0002")
+
+
+def test_checking_a_run_overlays_its_curves_in_train_and_in_runs(two_runs, qtbot):
+    w = two_runs
+    place = runs_place(w)
+    t = place.table
+    row = t.row_of("run-0001")
+    t.item(row, T.CHECK).setCheckState(Qt.Checked)  # the user ticks the box
+    assert w.keeper.checked == {"run-0001"}
+    rec = load_run(w.keeper.path, "run-0001")
+    # the Runs place's curves, in the run's colour, at the record's examples
+    curves = place.curves
+    qtbot.waitUntil(lambda: "run-0001" in curves.items, timeout=3000)
+    loss = curves.items["run-0001"][0]
+    x, y = loss.getData()
+    assert x[-1] == rec["curves"]["progress"]["examples_seen"][-1] and np.all(np.isfinite(y))
+    assert loss.opts["pen"].color().name() == run_color("run-0001")
+    curves.x_axis.setCurrentIndex(curves.x_axis.findData("seconds"))  # against training time
+    x2, _ = curves.items["run-0001"][0].getData()
+    assert x2[-1] == pytest.approx(rec["curves"]["progress"]["seconds"][-1])
+    # the Train plots too, the same colour
+    items = w.experiments.overlays.items["run-0001"]
+    plots = {p for p, _ in items}
+    assert plots == {w.train_tab.loss_plot.plot, w.train_tab.accuracy_plot.plot}
+    train_loss = [i for p, i in items if p is w.train_tab.loss_plot.plot][0]
+    assert train_loss.opts["pen"].color().name() == run_color("run-0001")
+    assert train_loss in w.train_tab.loss_plot.plot.getPlotItem().listDataItems()
+    # unchecked: gone from both
+    t.item(row, T.CHECK).setCheckState(Qt.Unchecked)
+    assert "run-0001" not in w.experiments.overlays.items
+    assert train_loss not in w.train_tab.loss_plot.plot.getPlotItem().listDataItems()
+
+
+def test_rename_and_note_persist_in_the_session_folder_as_plain_text(two_runs, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[1:3]))
+    w = two_runs
+    t = runs_place(w).table
+    row = t.row_of("run-0001")
+    t.item(row, T.NAME).setText("<b>first</b> try")  # as typed in the cell
+    t.item(t.row_of("run-0001"), T.NOTE).setText("rate 0.01: slow")
+    rec = load_run(w.keeper.path, "run-0001")
+    assert rec["name"] == "<b>first</b> try" and rec["note"] == "rate 0.01: slow"
+    assert t.item(t.row_of("run-0001"), T.NAME).text() == "<b>first</b> try"  # shown as typed
+    # an empty name is refused and the cell shows the name again
+    t.item(t.row_of("run-0001"), T.NAME).setText("  ")
+    assert shown == [("Cannot rename the run", "A run's name must be some text.")]
+    assert load_run(w.keeper.path, "run-0001")["name"] == "<b>first</b> try"
+    assert t.item(t.row_of("run-0001"), T.NAME).text() == "<b>first</b> try"
+
+
+def test_delete_removes_the_run_and_csv_export_has_a_row_per_run(two_runs, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+    w = two_runs
+    place = runs_place(w)
+    t = place.table
+    out = tmp_path / "runs.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    place.ask_export(None)
+    rows = list(csv.DictReader(out.open()))
+    assert [r["id"] for r in rows] == ["run-0001", "run-0002"]
+    assert [r["learning_rate"] for r in rows] == ["0.01", "0.02"]  # the setting that differs
+    assert rows[1]["test_accuracy"] == f"{load_run(w.keeper.path, 'run-0002')['metrics']['test_accuracy']:.6g}"
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: QMessageBox.Yes)
+    t.selectRow(t.row_of("run-0001"))
+    qtbot.keyClick(t, Qt.Key_Delete)
+    assert t.rowCount() == 1 and t.ids() == ["run-0002"]
+    assert [r["id"] for r in list_runs(w.keeper.path)] == ["run-0002"]
+
+
+def test_the_settings_diff_highlights_exactly_the_settings_that_differ(two_runs, qtbot):
+    w = two_runs
+    place = runs_place(w)
+    t = place.table
+    t.select_ids(["run-0001", "run-0002"])
+    place.pages.setCurrentWidget(place.diff)
+    diff = place.diff
+    assert diff.differing() == ["learning_rate"]
+    table = diff.table
+    for r in range(table.rowCount()):
+        setting = table.item(r, 0).text()
+        shaded = table.item(r, 1).background().style() != Qt.NoBrush
+        assert shaded == (setting == "learning_rate"), setting
+    lr_row = [r for r in range(table.rowCount()) if table.item(r, 0).text() == "learning_rate"][0]
+    assert {table.item(lr_row, 1).text(), table.item(lr_row, 2).text()} == {"0.01", "0.02"}
+    diff.only.setChecked(True)
+    assert table.rowCount() == 1 and table.item(0, 0).text() == "learning_rate"
+    assert "1 setting differ" in diff.caption.text()
+
+
+def test_a_sweep_of_tiny_runs_fills_the_table_and_the_plots(tiny, qtbot):
+    w = tiny
+    place = runs_place(w)
+    st = w.experiments.studies
+    plan = [{"learning_rate": lr, "method": m} for lr in (0.01, 0.03) for m in ("sgd", "adadelta")]
+    assert place.start_sweep(plan, 0.01)
+    assert place.progress.isVisible() and place.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: not st.busy("sweep"), timeout=180000)
+    runs = w.keeper.runs()
+    assert len(runs) == 4 and all(r.get("sweep") == "sweep-001" for r in runs)
+    assert [r["swept"] for r in runs] == plan
+    assert place.table.rowCount() == 4 and w.keeper.checked == {r["id"] for r in runs}
+    assert (w.keeper.path / "sweeps" / "sweep-001" / "runs.csv").exists()
+    qtbot.waitUntil(lambda: place.sweep_plots.isVisible(), timeout=3000)
+    pc = place.sweep_plots.parallel
+    assert pc.axes == ["method", "learning_rate", "test accuracy"]  # the settings' own order
+    assert set(pc.lines) == {r["id"] for r in runs}
+    line = pc.lines[runs[0]["id"]]
+    assert line.opts["pen"].color().name() == run_color(runs[0]["id"])
+    scatter = place.sweep_plots.scatter
+    assert len(scatter.points) == 4
+    from engine.spec import infer_shapes
+    from tests.workbench.conftest import TINY
+    macs = sum(l["macs"] for l in infer_shapes(TINY))  # every run has the tiny network
+    assert [c for _, c, _ in scatter.points] == [macs] * 4
+    assert [a for _, _, a in scatter.points] == pytest.approx([r["metrics"]["test_accuracy"] for r in runs])
+    assert not place.progress.isVisible()
+
+
+def test_the_sweep_dialog_says_what_is_wrong_and_starts_nothing(tiny, qtbot):
+    from PySide6.QtWidgets import QDialog
+    from workbench.views.runs.sweep import SweepDialog
+    d = SweepDialog(tiny.session, tiny)
+    qtbot.addWidget(d)
+    d.set_rows([("learning_rate", "0.01, 0.02"), ("batch_size", "10, 20")])
+    assert d.summary.text().startswith("4 runs") and d.start_button.isEnabled()
+    d.set_rows([("learning_rat", "0.01")])
+    assert "unknown setting" in d.error.text() and not d.start_button.isEnabled()
+    d.set_rows([("layers.1.filters", "0, 4")])
+    d._accept()  # the plan is checked against the network before anything starts
+    assert d.result() != QDialog.Accepted and "sweep run 1" in d.error.text()
+    assert not tiny.experiments.studies.busy("sweep")
+
+
+def test_comparing_trainers_plots_mean_curves_with_a_band(tiny, qtbot):
+    w = tiny
+    place = runs_place(w)
+    st = w.experiments.studies
+    assert place.start_race(["sgd", "adam"], seeds=2, epochs=0.004, points=4)
+    with qtbot.waitSignal(st.raceDone, timeout=120000):
+        pass
+    view = place.race_view
+    assert set(view.means) == {"sgd", "adam"} and set(view.bands) == {"sgd", "adam"}
+    xs, lo, hi, mean = view.bounds("adam")
+    assert len(xs) == 4 and all(a <= m <= b for a, m, b in zip(lo, mean, hi))
+    summary = st.last_race
+    b = summary["results"]["adam"]["curves"]["validation_accuracy"][-1]
+    assert (lo[-1], hi[-1]) == pytest.approx((b["min"], b["max"]))
+    view.band.setCurrentIndex(view.band.findData("sd"))
+    xs, lo, hi, mean = view.bounds("adam")
+    assert (lo[-1], hi[-1]) == pytest.approx((b["mean"] - b["sd"], b["mean"] + b["sd"]))
+    assert "2 trainers × 2 seeds" in view.caption.text()
+    assert "adam at 0.001" in view.finals.text()
+
+
+def test_a_race_can_be_cancelled(tiny, qtbot):
+    w = tiny
+    place = runs_place(w)
+    st = w.experiments.studies
+    assert place.start_race(["sgd", "momentum", "adam"], seeds=3, epochs=1.0, points=50)
+    qtbot.waitUntil(lambda: place.progress.value() > 0, timeout=60000)
+    qtbot.mouseClick(place.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not st.busy("race"), timeout=60000)
+    assert not place.progress.isVisible() and place.race_button.isEnabled()
+
+
+def test_the_coach_says_the_rate_is_too_high_and_its_fix_changes_the_running_trainer(window, qtbot,
+                                                                                    monkeypatch):
+    """sgd at learning rate 1 (momentum 0.9) on the demo network: "rate too high" within the
+    first 5,000 examples; its fix, clicked, goes to the running trainer and is recorded."""
+    monkeypatch.setenv("ENGINE_PROCESSES", "0")  # the same numbers on every machine
+    w = window
+    s = w.session
+    s.set_trainer_option("method", "sgd")
+    s.set_trainer_option("momentum", 0.9)
+    s.set_learning_rate(1.0)
+    s._change(seed=3)  # a seed whose run goes on after the alert (measured: seeds 2, 3, 4, 7)
+    s.reset_weights()
+    w.tabs.setCurrentWidget(w.train_tab)
+    s.train()
+    alerts = w.experiments.coach_alerts
+    qtbot.waitUntil(lambda: any(c.alert["kind"] == "rate_too_high" for c in alerts.cards), timeout=60000)
+    card = [c for c in alerts.cards if c.alert["kind"] == "rate_too_high"][0]
+    assert card.alert["examples_seen"] <= 5000 and alerts.isVisible()
+    assert card.text.text() == card.alert["message"] and "too high" in card.text.text()
+    assert s.running, "the run diverged before the fix could be clicked"
+    fix = card.buttons[0]
+    assert fix.objectName() == "coachFix" and fix.text() == "Lower the learning rate to 0.01"
+    qtbot.mouseClick(fix, Qt.LeftButton)
+    qtbot.waitUntil(lambda: any(c["setting"] == "learning_rate" for c in s.training.record["changes"]),
+                    timeout=10000)
+    (change,) = [c for c in s.training.record["changes"] if c["setting"] == "learning_rate"]
+    assert (change["from"], change["to"]) == (1.0, 0.01)
+    assert s.running and s.trainer.learning_rate == 0.01 and w.train_tab.controls.lr.value() == 0.01
+    assert card.done.isVisible() and "from the next batch" in card.done.text()
+    # Inspect's Coach tab has the diagnostics of the probes
+    panel = w.experiments.coach_panel
+    assert panel.diagnostics is not None and panel.table.rowCount() == len(panel.diagnostics["layers"])
+    s.stop()
+
+
+def test_the_coach_panel_shows_each_layers_diagnostics(tiny, qtbot):
+    w = tiny
+    s = w.session
+    panel = w.experiments.coach_panel
+    train_to(s, qtbot, 0.02)
+    d = panel.diagnostics
+    assert d is not None
+    names = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+    assert names == [f"{e['index']}. {e['type']}" for e in d["layers"]]
+    relu = [r for r, e in enumerate(d["layers"]) if e["type"] == "relu"][0]
+    assert panel.table.item(relu, 1).text() == f"{d['layers'][relu]['dead_fraction']:.0%}"
+    conv = [r for r, e in enumerate(d["layers"]) if e["type"] == "conv"][0]
+    assert panel.table.item(conv, 3).text() == f"{d['layers'][conv]['update_ratio']:.1e}"
+    s.reset_weights()
+    assert panel.table.rowCount() == 0
+
+
+def test_the_learning_rate_finder_suggests_a_rate_and_sets_it(tiny, qtbot):
+    w = tiny
+    s = w.session
+    w.tabs.setCurrentWidget(w.train_tab)
+    button = w.train_tab.findChild(type(w.train_tab.controls.train_button), "lrFindButton")
+    assert button is not None and button.isVisible()
+    # adadelta (the demo's trainer) has no rate to find
+    qtbot.mouseClick(button, Qt.LeftButton)
+    finder = w.experiments.lr_finder
+    d = finder.dialog
+    qtbot.waitUntil(lambda: d.result is not None, timeout=60000)
+    assert "sets its own step size" in d.suggestion.text() and not d.apply.isVisible()
+    s.set_trainer_option("method", "sgd")
+    s.set_trainer_option("momentum", 0.9)
+    qtbot.mouseClick(d.again, Qt.LeftButton)
+    qtbot.waitUntil(lambda: d.result is not None and d.apply.isVisible(), timeout=60000)
+    rate = d.result["suggested_learning_rate"]
+    assert rate > 0 and d.suggestion.text().startswith(f"Suggested: {rate:g}.")
+    assert len(d.curve.getData()[0]) == len(d.result["rates"]) > 10
+    qtbot.mouseClick(d.apply, Qt.LeftButton)
+    assert s.settings.trainer["learning_rate"] == rate and w.train_tab.controls.lr.value() == pytest.approx(rate)
+    assert s.trainer.learning_rate == rate
+    d.close()
