@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 from .files import FileCommands
 from .session import Session
 from .views.build.place import BuildPlace
+from .views.data.view import DatasetView
 from .views.draw.panel import DrawPanel
 from .views.evaluate.panel import EvaluatePanel
 from .views.inspect.network_view import NetworkView
@@ -55,13 +56,16 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
         self.build_tab = BuildPlace(s)
-        self.train_tab = TrainPlace(s)
+        self.train_tab = TrainPlace(s, self.settings)
         self.network_view = NetworkView(s)
         self.draw_panel = DrawPanel(s)
         self.evaluate = EvaluatePanel(s)
+        self.dataset_view = DatasetView(s)
         for place, title in ((self.build_tab, "Build"), (self.train_tab, "Train"), (self.network_view, "Inspect"),
-                             (self.draw_panel, "Draw"), (self.evaluate, "Evaluate")):
+                             (self.draw_panel, "Draw"), (self.evaluate, "Evaluate"), (self.dataset_view, "Data")):
             self.tabs.addTab(place, title)
+        self.data_box = self.train_tab.controls.data_box
+        self.data_box.showRequested.connect(lambda: self.tabs.setCurrentWidget(self.dataset_view))
         self.draw_panel.showInNetwork.connect(self.show_drawn_in_network)
         self.draw_panel.trainedDemoRequested.connect(self.files.open_trained_demo)
         self.status = StatusView(s, self.statusBar())
@@ -88,6 +92,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         f = mb.addMenu("&File")
         self.files.fill_menu(f)
+        self._action(f, "Open &dataset…", self.data_box.open_dialog, "Ctrl+Shift+D")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.Quit)
         e = mb.addMenu("&Edit")
@@ -106,7 +111,7 @@ class MainWindow(QMainWindow):
         self._action(n, "&Stop", lambda: s.stop(wait=False), "Ctrl+Shift+Return")
         self._action(n, "&Reset weights", s.reset_weights)
         n.addSeparator()
-        for k, name in enumerate(("&Build", "T&rain", "&Inspect", "&Draw", "&Evaluate")):
+        for k, name in enumerate(("&Build", "T&rain", "&Inspect", "&Draw", "&Evaluate", "D&ata")):
             self._action(n, f"Show {name}", lambda k=k: self.tabs.setCurrentIndex(k), f"Ctrl+{k + 1}")
         h = mb.addMenu("&Help")
         self._action(h, "&About convnet-workbench", self.about)

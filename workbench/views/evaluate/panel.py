@@ -10,6 +10,8 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from ...colour import class_name
+
 
 class EvaluatePanel(QWidget):
     """Accuracy on the whole test set and the confusion matrix, with a choice of crops."""
@@ -58,6 +60,25 @@ class EvaluatePanel(QWidget):
         session.evaluationFailed.connect(self._failed)
         session.evaluationProgress.connect(self._progress)
         session.evaluatingChanged.connect(self._busy)
+        session.datasetChanged.connect(self._dataset_changed)
+        self._dataset_changed()
+
+    def _set_headers(self, k):
+        """The classes by name (rows: true class, columns: predicted class)."""
+        names = [class_name(self.session.dataset.class_names, i) for i in range(k)]
+        self.table.setHorizontalHeaderLabels(names)
+        self.table.setVerticalHeaderLabels(names)
+
+    def _dataset_changed(self):
+        """Another dataset: an empty matrix of its classes, until evaluated."""
+        k = self.session.dataset.num_classes
+        self.table.clearContents()
+        self.table.setRowCount(k)
+        self.table.setColumnCount(k)
+        self._set_headers(k)
+        self.last = None
+        self.result.setText(f"Evaluate the current weights on the {len(self.session.dataset.test):,} test "
+                            f"images of {self.session.dataset.name}.")
 
     def evaluate(self):
         if self.session.evaluate(self.crops.value()):
@@ -86,9 +107,7 @@ class EvaluatePanel(QWidget):
         k = m.shape[0]
         self.table.setRowCount(k)
         self.table.setColumnCount(k)
-        names = [str(i) for i in range(k)]  # class indices, as the labels are
-        self.table.setHorizontalHeaderLabels(names)
-        self.table.setVerticalHeaderLabels(names)
+        self._set_headers(k)
         peak = max(1, int(m.max()))
         for i in range(k):
             for j in range(k):
