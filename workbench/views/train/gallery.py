@@ -34,6 +34,10 @@ class _Cards(QWidget):
         r, c = divmod(k, cols)
         return QRectF(c * cw + 4, r * CARD_H + 4, 56, 56)
 
+    def bar_labels(self, probs):
+        """The top three classes of a card, best first: ``(class, what its bar is labelled)``."""
+        return [(int(k), class_name(self.g.class_names, k)) for k in np.argsort(probs)[::-1][:3]]
+
     def paintEvent(self, e):
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
@@ -47,13 +51,12 @@ class _Cards(QWidget):
             rect = self.card_rect(k)
             x, y = rect.left(), rect.top()
             p.drawImage(rect, pixels_qimage(img, invert=True))
-            top = np.argsort(probs)[::-1][:3]
-            for j, cls in enumerate(top):
+            for j, (cls, text) in enumerate(self.bar_labels(probs)):
                 by = y + 4 + j * 18
                 color = (RIGHT if cls == label else WRONG) if j == 0 else pal.mid().color()
                 p.fillRect(QRectF(x + 60 + label_w, by, 36 * float(probs[cls]), 12), color)
                 p.setPen(pal.text().color())
-                text = fm.elidedText(class_name(names, cls), Qt.ElideRight, label_w)
+                text = fm.elidedText(text, Qt.ElideRight, label_w)
                 p.drawText(QRectF(x + 60, by - 2, label_w, 16),
                            (Qt.AlignLeft if named(names) else Qt.AlignCenter) | Qt.AlignVCenter, text)
         p.end()
