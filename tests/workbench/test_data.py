@@ -341,3 +341,23 @@ def test_the_data_place_shows_the_dataset(small, qtbot, tmp_path, data_dialogs):
     px = shot.pixelColor(int(r.center().x()), int(r.center().y()))
     assert abs(px.red() - 40) < 15 and abs(px.green() - 60) < 15 and abs(px.blue() - 230) < 15
     assert "red: mean" in view.stats.text() and "blue: mean" in view.stats.text()
+
+
+def test_the_tour_puts_the_learners_dataset_aside_and_gives_it_back(small, qtbot, tmp_path, data_dialogs):
+    from workbench.tour.tour import Tour
+    w, s = small, small.session
+    path = write("npz", tmp_path, True)
+    open_through_box(w, qtbot, path, data_dialogs)
+    adapt(w, qtbot)
+    mine, version = s.dataset, s.dataset_version
+    tour = w.tour = Tour(w)
+    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+        assert tour.start()  # the lesson is on MNIST: it loads in the background
+    assert s.dataset.name == "MNIST" and s.data_path is None
+    tour.end()
+    with qtbot.waitSignal(tour.ended, timeout=5000):
+        qtbot.mouseClick(w.findChild(type(w.data_box.cancel), "tourRestore"), Qt.LeftButton)
+    assert s.dataset is mine and s.data_path == str(path) and s.settings.data == str(path)
+    assert s.dataset_version > version and combo(w).currentData() == str(path)
+    assert s.validation_note and "holding out 12" in w.data_box.notes.text()
+    assert w.doc.layers[0]["out_depth"] == 3 and not w.build_tab.fit_banner.isVisibleTo(w.build_tab)
