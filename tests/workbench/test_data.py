@@ -361,3 +361,19 @@ def test_the_tour_puts_the_learners_dataset_aside_and_gives_it_back(small, qtbot
     assert s.dataset_version > version and combo(w).currentData() == str(path)
     assert s.validation_note and "holding out 12" in w.data_box.notes.text()
     assert w.doc.layers[0]["out_depth"] == 3 and not w.build_tab.fit_banner.isVisibleTo(w.build_tab)
+
+
+@pytest.mark.slow
+def test_the_window_stays_responsive_while_10000_png_files_load(qapp, tmp_path_factory):
+    """Issue #12: 10,000 PNG files (32x32 RGB) load with the event loop's p99 lateness under 50 ms."""
+    import importlib.util
+    import pathlib
+    spec = importlib.util.spec_from_file_location(
+        "dataset_latency", pathlib.Path(__file__).resolve().parents[2] / "tools" / "dataset_latency.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    folder = tool.write_pngs(tmp_path_factory.mktemp("pngs"), 10000)
+    out = tool.measure(folder)
+    assert out["failed"] is None and out["files"] == 10000
+    assert out["load_s"] < 15 and out["progress_signals"] >= 3
+    assert out["p99_ms"] < 50, out
