@@ -377,3 +377,24 @@ def test_the_window_stays_responsive_while_10000_png_files_load(qapp, tmp_path_f
     assert out["failed"] is None and out["files"] == 10000
     assert out["load_s"] < 15 and out["progress_signals"] >= 3
     assert out["p99_ms"] < 50, out
+
+
+def test_names_from_files_are_shown_as_plain_text(small, qtbot, tmp_path, data_dialogs):
+    from PySide6.QtWidgets import QLabel
+    w, s = small, small.session
+    path = df.write_npz(tmp_path / "<i>odd.npz", solid(60), solid(15, seed=1),
+                        class_names=np.array(["<b>red</b>", "green", "blue"]))
+    open_through_box(w, qtbot, path, data_dialogs)
+    assert s.dataset.name == "<i>odd"
+    for name in ("datasetInfo", "datasetNotes", "datasetTitle", "datasetFacts", "dataFitText", "statusData"):
+        label = w.findChild(QLabel, name)
+        assert label.textFormat() == Qt.PlainText, name
+    assert "<i>odd" in w.findChild(QLabel, "datasetTitle").text()
+    assert "&lt;i&gt;odd" in w.evaluate.result.text()
+    assert "&lt;i&gt;odd" in w.build_tab.stack_panel.header.text()
+    adapt(w, qtbot)
+    view = w.network_view
+    w.tabs.setCurrentWidget(view)
+    view.show_example(("train", int(np.flatnonzero(s.dataset.train.labels == 0)[0])))
+    qtbot.waitUntil(lambda: view.state is not None and view.state["label"] == 0, timeout=10000)
+    assert "label &lt;b&gt;red&lt;/b&gt;" in view.summary.text()

@@ -16,11 +16,6 @@ from ..data import dialogs
 from .stack import WARNING_COLOR
 
 
-def _sentence(phrases):
-    text = "; ".join(phrases)
-    return text[:1].upper() + text[1:] + "."
-
-
 class DataFitBanner(QFrame):
     """The builder's word on network and data: shown only when they do not fit."""
 
@@ -63,8 +58,7 @@ class DataFitBanner(QFrame):
         header = f"does not fit {s.dataset.name}" if self.problems else None
         self.stack_panel.set_data_fit(notes, header)
         if self.problems:
-            self.text.setText(f"This network does not fit {describe(s.dataset)}. "
-                              f"{_sentence(self.problems)} Training needs it to fit.")
+            self.text.setText(f"This network does not fit {describe(s.dataset)}: {'; '.join(self.problems)}.")
             self.button.setToolTip("Give the input layer the images' size and channels and the loss layer "
                                    "the data's class count (one step; Undo takes it back).")
         self.setVisible(bool(self.problems))

@@ -4,6 +4,8 @@ The session runs the evaluation as a background job on the latest published
 weights (so it may run while training); this view asks for it, shows its
 progress and can cancel it.
 """
+import html
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
@@ -78,7 +80,7 @@ class EvaluatePanel(QWidget):
         self._set_headers(k)
         self.last = None
         self.result.setText(f"Evaluate the current weights on the {len(self.session.dataset.test):,} test "
-                            f"images of {self.session.dataset.name}.")
+                            f"images of {html.escape(self.session.dataset.name)}.")
 
     def evaluate(self):
         if self.session.evaluate(self.crops.value()):

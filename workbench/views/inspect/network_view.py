@@ -462,6 +462,8 @@ class NetworkView(QWidget):
         """Another dataset: its examples, as many as it has."""
         ds = self.session.dataset
         self.index.setMaximum(max(len(ds.train), len(ds.test)) - 1)
+        colour = ds.image_shape[2] == 3  # Draw tests pictures, not drawings
+        self.source.setItemText(self.source.findData("drawn"), "your picture" if colour else "drawn digit")
         self._refresh()
 
 
