@@ -68,6 +68,7 @@ def main():
     run_for(app, 0.5)
     w.grab().save(str(OUT / f"draw{suffix}.png"))
     print("predicted", w.draw_panel.bars.top_class)
+    understand(app, w, suffix)
     # the guided tour at its annealing step, once the annealed run has finished
     tour = w.guided_tour()
     tour.start()
@@ -82,6 +83,26 @@ def main():
     tour.restore_work()
     w.close()
     (OUT / ".screenshots.ini").unlink(missing_ok=True)
+
+
+def understand(app, w, suffix):
+    """The embedding map of the trained demo, the points between the 4s and the 9s selected."""
+    import numpy as np
+    from PySide6.QtCore import QRectF
+    place = w.map_place
+    w.tabs.setCurrentWidget(place)
+    place.compute()
+    for _ in range(120):
+        run_for(app, 0.5)
+        if place.result is not None and not place.result["partial"]:
+            break
+    r = place.result
+    c4, c9 = r["points"][r["labels"] == 4].mean(0), r["points"][r["labels"] == 9].mean(0)
+    mid, span = (c4 + c9) / 2, np.abs(c4 - c9).max() * 0.35
+    place.select_rect(QRectF(mid[0] - span, mid[1] - span, 2 * span, 2 * span))
+    place.show_hover(int(np.argmin(((r["points"] - mid) ** 2).sum(1))))
+    run_for(app, 0.3)
+    w.grab().save(str(OUT / f"understand{suffix}.png"))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from .views.data.view import DatasetView
 from .views.draw.panel import DrawPanel
 from .views.evaluate.panel import EvaluatePanel
 from .views.inspect.network_view import NetworkView
+from .views.map.place import EmbeddingMapPlace
 from .views.status import StatusView
 from .views.train.place import TrainPlace
 
@@ -67,6 +68,10 @@ class MainWindow(QMainWindow):
         self.data_box = self.train_tab.controls.data_box
         self.data_box.showRequested.connect(lambda: self.tabs.setCurrentWidget(self.dataset_view))
         self.draw_panel.showInNetwork.connect(self.show_drawn_in_network)
+        self.map_place = EmbeddingMapPlace(s)  # the embedding map (issue #14)
+        self.tabs.addTab(self.map_place, "Map")
+        self.evaluate.openExample.connect(self.show_in_inspect)
+        self.map_place.openExample.connect(self.show_in_inspect)
         self.draw_panel.trainedDemoRequested.connect(self.files.open_trained_demo)
         self.status = StatusView(s, self.statusBar())
         self.tour = None  # the guided tour, made when first asked for (guided_tour)
@@ -114,6 +119,7 @@ class MainWindow(QMainWindow):
         n.addSeparator()
         for k, name in enumerate(("&Build", "T&rain", "&Inspect", "&Draw", "&Evaluate", "D&ata")):
             self._action(n, f"Show {name}", lambda k=k: self.tabs.setCurrentIndex(k), f"Ctrl+{k + 1}")
+        self._action(n, "Show the embedding &map", lambda: self.tabs.setCurrentWidget(self.map_place), "Ctrl+6")
         h = mb.addMenu("&Help")
         self._action(h, "&Guided tour", lambda: self.guided_tour().start())
         h.addSeparator()
@@ -143,6 +149,11 @@ class MainWindow(QMainWindow):
         """Draw's "Show in network": Inspect, showing the drawn digit."""
         self.tabs.setCurrentWidget(self.network_view)
         self.network_view.show_example(("drawn", 0))
+
+    def show_in_inspect(self, source):
+        """An example picked in a gallery or on the map: Inspect, showing it."""
+        self.tabs.setCurrentWidget(self.network_view)
+        self.network_view.show_example(source)
 
     def guided_tour(self):
         """The guided tour (``workbench.tour``): a panel at the side, made when first asked for."""

@@ -25,6 +25,7 @@ from engine.experiment import Experiment
 from . import datatasks, jobs
 from .document import NetworkDocument
 from .jobs import Job, TrainingJob
+from .understanding import Understanding
 from .weights import Weights
 
 #: What "New network" starts from.
@@ -107,6 +108,7 @@ class Session(QObject):
     datasetOverview = Signal(object)
 
     publish_every = 1.0  # seconds between published weights while training
+    drawn_frame = None   # where the drawing went in the drawn digit's field (to_mnist's frame)
 
     def __init__(self, dataset, experiment=None, parent=None):
         super().__init__(parent)
@@ -142,6 +144,8 @@ class Session(QObject):
         ev.failed.connect(self.evaluationFailed)
         ev.progress.connect(self.evaluationProgress)
         ev.busyChanged.connect(self.evaluatingChanged)
+        #: Explanations, unit images and the embedding map (issue #14), in their own jobs.
+        self.understanding = Understanding(self)
         self.doc.changed.connect(self._sync_network)
         self._init_dataset()
         if experiment is not None:
@@ -503,6 +507,7 @@ class Session(QObject):
         self.stop(wait=True)
         for job in self._jobs.values():
             job.shutdown()
+        self.understanding.shutdown()
 
     # -- Inspect, Draw, the gallery, Evaluate ---------------------------------------------------
     def example(self, source):
@@ -529,13 +534,13 @@ class Session(QObject):
         """The Draw canvas changed: ``image`` (floats in [0, 1], ink high) or None when empty."""
         if image is None:
             self._jobs["draw"].cancel()
-            self.drawn = None
+            self.drawn = self.drawn_frame = None
             self.picture = False
             self.drawingChanged.emit(None)
             return
         t0 = time.perf_counter()
         self.picture = False
-        self.drawn = to_mnist(image)
+        self.drawn, self.drawn_frame = to_mnist(image, frame=True)
         self.drawingChanged.emit(self.drawn)
         self.predict_drawing((time.perf_counter() - t0) * 1000)
 
@@ -763,7 +768,7 @@ class Session(QObject):
         pixels = datasets.read_image(path, (w, h), c)
         self._jobs["draw"].cancel()
         self.picture = True
-        self.drawn = pixels
+        self.drawn, self.drawn_frame = pixels, None  # no drawing's frame: explanations stay off the canvas
         self.drawingChanged.emit(pixels)
         self.predict_drawing()
         return pixels

@@ -15,11 +15,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListView, QMenu, QSty
 
 from ...icons import color_for, paint_icon
 from ...layer_info import GROUPS, TITLES, summary, volume
+from . import costs
 from .palette import PALETTE_MIME
 
 STACK_MIME = "application/x-convnet-workbench-stack-row"
 CONNECTOR = 22      # px between cards, where the flowing volume is written
-CARD_H = 54
+CARD_H = 70
+COST_ROLE = Qt.UserRole + 1  # the card's cost line, as shown
 ERROR_COLOR = QColor("#d64545")
 WARNING_COLOR = QColor("#d97706")  # the network does not fit the data (it is valid, it just cannot train on it)
 
@@ -48,7 +50,10 @@ class StackModel(QAbstractListModel):
             return summary(d)
         if role == Qt.ToolTipRole:
             err = self.doc.error_for(i)
-            return err or f"{summary(d)}\noutput {volume(self.doc.rows[i])}"
+            row = self.doc.rows[i] if i < len(self.doc.rows) else None
+            return err or f"{summary(d)}\noutput {volume(row)}\n{costs.card_tooltip(row, self.doc.layers, i)}"
+        if role == COST_ROLE:
+            return costs.card_cost(self.doc.rows[i] if i < len(self.doc.rows) else None)
         if role == Qt.UserRole:
             return i
         return None
@@ -134,7 +139,7 @@ class LayerCardDelegate(QStyledItemDelegate):
         bold.setBold(True)
         p.setFont(bold)
         p.setPen(pal.text().color())
-        right_w = 110
+        right_w = 150
         p.drawText(QRectF(text_left, card.top() + 7, card.width() - 56 - right_w, 20),
                    Qt.AlignLeft | Qt.AlignVCenter, TITLES.get(t, t))
         p.setFont(option.font)
@@ -154,6 +159,8 @@ class LayerCardDelegate(QStyledItemDelegate):
         params = f"{row['params']:,} params" if row and row["params"] else ("no params" if row else "")
         p.drawText(QRectF(card.right() - right_w - 8, card.top() + 27, right_w, 20),
                    Qt.AlignRight | Qt.AlignVCenter, params)
+        p.drawText(QRectF(card.right() - right_w - 8, card.top() + 45, right_w, 20),
+                   Qt.AlignRight | Qt.AlignVCenter, index.data(COST_ROLE))
         if err:
             p.setPen(err_color)
             p.drawText(QRectF(text_left, card.top() + CARD_H - 4, card.width() - 56, card.height() - CARD_H),
@@ -369,6 +376,8 @@ class LayerStackPanel(QWidget):
         doc = self.doc
         n = len(doc.layers)
         total = f"{doc.total_params:,} parameters" if doc.valid else ""
+        if doc.valid:
+            total += f" &nbsp;·&nbsp; {costs.summary(doc.layers)}"
         if doc.valid:
             state = "<span style='color:#2e9d62'>&#10003; valid</span>"
         else:

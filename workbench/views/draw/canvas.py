@@ -1,7 +1,7 @@
 """The Draw place's widgets: the canvas, the image the network sees, the probability bars."""
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from engine.digits import resize
@@ -20,6 +20,8 @@ class DigitCanvas(QWidget):
 
     changed = Signal()      # during a stroke, and after any change
     strokeFinished = Signal()
+    overlay = None          # (QImage, QRectF in the drawing's pixels): an explanation over the drawing
+    overlay_dim = 120       # how much the ink is dimmed under it (0-255)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -201,12 +203,43 @@ class DigitCanvas(QWidget):
         rect = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
         p.setRenderHint(QPainter.SmoothPixmapTransform)
         p.drawImage(rect, self._img)
+        self._paint_overlay(p, rect)
         p.setPen(QPen(self.palette().mid().color(), 1))
         p.drawRect(rect.adjusted(0, 0, -1, -1))
         if self.is_empty():
             p.setPen(QColor(140, 140, 140))
             p.drawText(rect, Qt.AlignCenter, "draw a digit here")
         p.end()
+
+    # -- an explanation's heat map over the drawing (issue #14) ------------------------------
+    def set_overlay(self, image, rect=None, dim=120):
+        """Lay ``image`` over the drawing at ``rect`` (the drawing's pixels, 0..SIZE), the drawing
+        dimmed by ``dim`` (0-255) under it; None: none."""
+        self.overlay = None if image is None else (image, QRectF(rect))
+        self.overlay_dim = dim
+        self._overlay_scaled = None
+        self.update()
+
+    def _paint_overlay(self, p, rect):
+        if self.overlay is None or self.is_empty():
+            return
+        image, where = self.overlay
+        s = rect.width() / SIZE
+        target = QRectF(rect.left() + where.left() * s, rect.top() + where.top() * s,
+                        where.width() * s, where.height() * s)
+        # Scaled smoothly once per overlay and size, not at every repaint (the pen repaints
+        # the canvas 60 times a second; a smooth scale to its size costs milliseconds).
+        size = target.size().toSize()
+        cached = getattr(self, "_overlay_scaled", None)
+        if cached is None or cached[0] != size:
+            cached = self._overlay_scaled = (size, QPixmap.fromImage(
+                image.scaled(size, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)))
+        p.save()
+        p.setClipRect(rect)
+        if self.overlay_dim:
+            p.fillRect(rect, QColor(0, 0, 0, int(self.overlay_dim)))  # the ink dimmed: the heat reads
+        p.drawPixmap(target.topLeft(), cached[1])
+        p.restore()
 
 
 class PixelView(QWidget):

@@ -72,6 +72,7 @@ class DrawPanel(QWidget):
         left.addWidget(self.colour_panel, 1)
         left.addWidget(self.canvas, 1)
         left.addWidget(self.tools)
+        left.addWidget(self._explanation(session))
         right = QGridLayout()
         right.addWidget(QLabel("What the network sees"), 0, 0)
         right.addWidget(self.pixels, 1, 0, Qt.AlignTop)
@@ -148,6 +149,12 @@ class DrawPanel(QWidget):
         note = ("<br><b>Untrained network:</b> its answers are guesses. Train it, or use the "
                 "trained demo network." if result.get("untrained") else "")
         self.timing.setText(f"preprocess + predict: {self.last_ms:.1f} ms{note}")
+
+    # -- an explanation over the canvas (issue #14) ----------------------------------------------
+    def _explanation(self, session):
+        from .explain_overlay import DrawExplanation
+        self.explanation = DrawExplanation(session, self.canvas)
+        return self.explanation
 
     # -- commands ------------------------------------------------------------------------------
     # -- colour datasets: pictures instead of drawings ----------------------------------------------

@@ -369,8 +369,7 @@ class NetworkView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(bar)
-        lay.addWidget(self.placeholder)
-        lay.addWidget(self.scroll, 1)
+        lay.addWidget(self._with_side_panel(self.placeholder, self.scroll), 1)
         self.scroll.hide()
         self.source.currentIndexChanged.connect(self._example_changed)
         self.index.valueChanged.connect(self._example_changed)
@@ -413,6 +412,7 @@ class NetworkView(QWidget):
         if self.session is not None and self.isVisible():
             self._stale = False
             self.session.inspect(self.example_source())
+            self.side.explain.set_source(self.example_source())
 
     def showEvent(self, e):
         super().showEvent(e)
@@ -465,6 +465,29 @@ class NetworkView(QWidget):
         colour = ds.image_shape[2] == 3  # Draw tests pictures, not drawings
         self.source.setItemText(self.source.findData("drawn"), "your picture" if colour else "drawn digit")
         self._refresh()
+
+    # -- the side panel: explanations and unit images (issue #14) -----------------------------------
+    def _with_side_panel(self, *left):
+        """The layers (``left``) beside Inspect's side panel (Explain, What units want), in a splitter."""
+        from PySide6.QtWidgets import QSplitter
+        from .side import InspectSidePanel
+        box = QWidget()
+        box_lay = QVBoxLayout(box)
+        box_lay.setContentsMargins(0, 0, 0, 0)
+        for w in left:
+            box_lay.addWidget(w, 1 if w is left[-1] else 0)
+        self.side = None
+        if self.session is None:
+            return box
+        split = QSplitter(Qt.Horizontal)
+        split.setObjectName("inspectSplitter")
+        self.side = InspectSidePanel(self.session)
+        split.addWidget(box)
+        split.addWidget(self.side)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
+        split.setSizes([760, 320])
+        return split
 
 
 if __name__ == "__main__":
