@@ -146,7 +146,9 @@ class Experiment:
         ``crop`` (pixels; None: the network's input size when the images are
         larger), ``shift`` (pixels), ``flip``.
     data : str or None
-        Where the images come from: None for the bundled MNIST, else a path.
+        Where the images come from: None for the bundled MNIST, else a path in any format
+        ``engine.datasets.load`` reads. Files hold it relative to their own folder when the
+        data lies inside it (``load``/``save``; see ``data_for_file``).
     validation : int
         Training images held out to measure validation accuracy.
     epochs : float

@@ -340,7 +340,10 @@ def test_the_data_place_shows_the_dataset(small, qtbot, tmp_path, data_dialogs):
     r = grid.tile_rect(blue, 1)
     px = shot.pixelColor(int(r.center().x()), int(r.center().y()))
     assert abs(px.red() - 40) < 15 and abs(px.green() - 60) < 15 and abs(px.blue() - 230) < 15
-    assert "red: mean" in view.stats.text() and "blue: mean" in view.stats.text()
+    stats = view.stats.text().splitlines()
+    assert stats[0] == "mean ± std, range" and [line.split(":")[0] for line in stats[1:]] == ["red", "green", "blue"]
+    mean, std = datasets.pixel_stats(s.dataset.train.images)
+    assert stats[3] == f"blue: {mean[2]:.1f} ± {std[2]:.1f}, {s.dataset.train.images[..., 2].min()}..{s.dataset.train.images[..., 2].max()}"
 
 
 def test_the_tour_puts_the_learners_dataset_aside_and_gives_it_back(small, qtbot, tmp_path, data_dialogs):

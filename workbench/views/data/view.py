@@ -22,7 +22,7 @@ FORMATS = {"idx": "IDX files", "npz": "NumPy .npz", "csv": "CSV", "folder": "a f
 
 def name_width(fm, names, least=16):
     """A column wide enough for the names (up to ``NAME_W``; longer ones are elided)."""
-    return min(NAME_W, max([least] + [fm.horizontalAdvance(n) for n in names]) + 8)
+    return min(NAME_W, max([least] + [fm.horizontalAdvance(n) for n in names]) + 16)
 
 
 def tile_side(h, w, target=64):
@@ -176,9 +176,9 @@ def _plain(text=""):
 def stats_text(ov):
     """The pixel statistics, one line per channel."""
     names = ["grey"] if len(ov["pixel_mean"]) == 1 else ["red", "green", "blue"]
-    return "\n".join(f"{n}: mean {m:.1f}, std {s:.1f}, range {lo}..{hi}"
-                     for n, m, s, lo, hi in zip(names, ov["pixel_mean"], ov["pixel_std"],
-                                                ov["pixel_min"], ov["pixel_max"]))
+    return "mean ± std, range\n" + "\n".join(
+        f"{n}: {m:.1f} ± {s:.1f}, {lo}..{hi}"
+        for n, m, s, lo, hi in zip(names, ov["pixel_mean"], ov["pixel_std"], ov["pixel_min"], ov["pixel_max"]))
 
 
 class DatasetView(QWidget):
