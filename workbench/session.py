@@ -614,6 +614,11 @@ class Session(QObject):
         return self._jobs["dataset"].busy
 
     @property
+    def loading_data_path(self):
+        """The path of the dataset loading now (None when none is, or the bundled MNIST is)."""
+        return self._data_request["path"] if self._data_request else None
+
+    @property
     def dataset_notes(self):
         """What the user should know about the dataset in use: the loader's notes and the
         validation size chosen for it."""

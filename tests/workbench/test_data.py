@@ -401,3 +401,21 @@ def test_names_from_files_are_shown_as_plain_text(small, qtbot, tmp_path, data_d
     view.show_example(("train", int(np.flatnonzero(s.dataset.train.labels == 0)[0])))
     qtbot.waitUntil(lambda: view.state is not None and view.state["label"] == 0, timeout=10000)
     assert "label &lt;b&gt;red&lt;/b&gt;" in view.summary.text()
+
+
+def test_a_snapshot_brings_its_data_back(small, qtbot, tmp_path, data_dialogs):
+    w, s = small, small.session
+    path = write("csv", tmp_path, True)
+    open_through_box(w, qtbot, path, data_dialogs)
+    adapt(w, qtbot)
+    train_batches(w, qtbot, 1)
+    assert w.files.save_weights(str(tmp_path / "weights.json"))
+    stored = json.loads((tmp_path / "weights.json").read_text())["workbench"]["experiment"]
+    assert stored["data"] == "csv"  # beside the snapshot
+    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+        choose(w, BUNDLED)
+    with qtbot.waitSignal(s.datasetLoading, timeout=20000) as started:
+        assert w.files.open_snapshot(str(tmp_path / "weights.json"))
+    assert started.args == [True] and "loading csv" in w.data_box.progress.format()
+    qtbot.waitUntil(lambda: s.data_path == str(path), timeout=20000)
+    assert s.dataset.image_shape == (8, 8, 3) and s.trained and w.doc.layers[0]["out_depth"] == 3

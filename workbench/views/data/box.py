@@ -205,7 +205,8 @@ class DatasetBox(QWidget):
         self.cancel.setVisible(busy)
         if busy:
             self.progress.setValue(0)
-            self.progress.setFormat(f"loading {self._loading_title or 'the dataset'}: %p%")
+            title = self._loading_title or dataset_title(self.session.loading_data_path)
+            self.progress.setFormat(f"loading {title}: %p%")
 
     def _progress(self, fraction):
         self.progress.setValue(int(1000 * fraction))
