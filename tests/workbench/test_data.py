@@ -419,3 +419,15 @@ def test_a_snapshot_brings_its_data_back(small, qtbot, tmp_path, data_dialogs):
     assert started.args == [True] and "loading csv" in w.data_box.progress.format()
     qtbot.waitUntil(lambda: s.data_path == str(path), timeout=20000)
     assert s.dataset.image_shape == (8, 8, 3) and s.trained and w.doc.layers[0]["out_depth"] == 3
+
+
+def test_the_curves_and_numbers_of_the_old_data_are_put_aside(small, qtbot, tmp_path, data_dialogs):
+    w, s = small, small.session
+    loss, c = w.train_tab.loss_plot, w.train_tab.controls
+    train_batches(w, qtbot, 2)
+    qtbot.waitUntil(lambda: loss.cost_s.n >= 1, timeout=5000)
+    assert c.stat_labels["examples"].text() != "–"
+    old = len(loss.old_curves)
+    open_through_box(w, qtbot, write("npz", tmp_path, False), data_dialogs)
+    assert loss.cost_s.n == 0 and len(loss.old_curves) == old + 1  # MNIST's curve greyed
+    assert c.stat_labels["examples"].text() == "–" and w.status.accuracy.text() == ""

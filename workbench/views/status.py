@@ -30,6 +30,7 @@ class StatusView(QObject):
         session.runningChanged.connect(self._show_run)
         session.pausedChanged.connect(self._show_run)
         session.runStarted.connect(self._clear_run)
+        session.datasetChanged.connect(self._clear_run)
         session.report.connect(self._report)
         self._show_network()
         self._show_data()

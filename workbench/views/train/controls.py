@@ -121,6 +121,7 @@ class TrainPanel(QWidget):
         s.datasetChanged.connect(self._show_dataset)
         s.report.connect(self.on_report)
         s.runStarted.connect(self._clear_stats)
+        s.datasetChanged.connect(self._clear_stats)
         s.runningChanged.connect(self._running_changed)
         s.pausedChanged.connect(self.update_buttons)
         s.finished.connect(self._finished)
