@@ -429,14 +429,14 @@ def _data_parts(data, folder=None):
 
 
 def data_from_file(data, folder):
-    """A file's ``data`` as a path for this process: a relative one is taken relative to the
-    file's ``folder`` (absolute paths and None are kept)."""
+    """A file's ``data`` as an absolute path: a relative one is taken relative to the file's
+    ``folder`` (None is kept)."""
     if data is None:
         return None
     out = []
     for part in _data_parts(data, folder):
         p = pathlib.Path(os.path.expanduser(part))
-        out.append(os.path.normpath(p if p.is_absolute() else pathlib.Path(folder) / p))
+        out.append(os.path.abspath(p if p.is_absolute() else pathlib.Path(folder) / p))
     return ",".join(out)
 
 

@@ -67,3 +67,15 @@ def test_experiments_with_weights_and_snapshots_resolve_against_their_own_folder
     Experiment(SMALL, data=outside).save(tmp_path / "abs.json")
     assert json.loads((tmp_path / "abs.json").read_text())["data"] == outside
     assert Experiment.load(tmp_path / "abs.json").data == outside
+
+
+def test_the_cli_reads_a_spec_files_data_relative_to_the_spec(tmp_path, monkeypatch):
+    from engine.cli import experiment_from_args, parser
+    (tmp_path / "project").mkdir()
+    write_npz(tmp_path / "project" / "d.npz", images(30))
+    (tmp_path / "project" / "exp.json").write_text(json.dumps({"layer_defs": SMALL, "data": "d.npz"}))
+    monkeypatch.chdir(tmp_path)  # elsewhere than the spec
+    a = parser().parse_args(["train", "--spec", "project/exp.json"])
+    assert experiment_from_args(a).data == str(tmp_path / "project" / "d.npz")
+    a = parser().parse_args(["train", "--spec", "project/exp.json", "--data", "other.npz"])
+    assert experiment_from_args(a).data == "other.npz"  # a flag is relative to the working directory
