@@ -16,7 +16,7 @@ from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSlider, QSpinBox, QToolTip, QVBoxLayout, QWidget)
 
-from ...colour import class_name, rgb_mosaic, rgb_tiles, unit_qimage
+from ...colour import class_name, named, rgb_mosaic, rgb_tiles, unit_qimage
 from ...viz import mosaic
 
 PAD = 1
@@ -308,8 +308,11 @@ def summary_text(state, names=None):
         return html.escape(class_name(names, k))
 
     label = f", label {n(state['label'])}" if state.get("label") is not None else ""
-    return (f"{html.escape(state['source'])}{label}: predicted <b>{n(state['predicted'])}</b> "
-            + " ".join(f"{n(k)}:{p[k]:.2f}" for k in top))
+    head = f"{html.escape(state['source'])}{label}: predicted <b>{n(state['predicted'])}</b> "
+    if named(names):  # names are long: the winner's probability, then the runner-up
+        nxt = f" (next: {n(top[1])} {p[top[1]]:.2f})" if len(top) > 1 else ""
+        return head + f"{p[top[0]]:.2f}{nxt}"
+    return head + " ".join(f"{n(k)}:{p[k]:.2f}" for k in top)
 
 
 class NetworkView(QWidget):
@@ -353,8 +356,8 @@ class NetworkView(QWidget):
         for w in (QLabel("Example"), self.source, self.index, rnd, QLabel("Zoom"), self.zoom,
                   QLabel("Colours"), self.cmap):
             bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.summary)
+        self.summary.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        bar.addWidget(self.summary, 1)  # the room left, so that it wraps only when it must
         self.inner = QWidget()
         self.inner_lay = QVBoxLayout(self.inner)
         self.inner_lay.setContentsMargins(4, 4, 4, 4)
