@@ -61,15 +61,16 @@ class MainWindow(QMainWindow):
         self.network_view = NetworkView(s)
         self.draw_panel = DrawPanel(s)
         self.evaluate = EvaluatePanel(s)
-        self.dataset_view = DatasetView(s)
         for place, title in ((self.build_tab, "Build"), (self.train_tab, "Train"), (self.network_view, "Inspect"),
-                             (self.draw_panel, "Draw"), (self.evaluate, "Evaluate"), (self.dataset_view, "Data")):
+                             (self.draw_panel, "Draw"), (self.evaluate, "Evaluate")):
             self.tabs.addTab(place, title)
-        self.data_box = self.train_tab.controls.data_box
-        self.data_box.showRequested.connect(lambda: self.tabs.setCurrentWidget(self.dataset_view))
         self.draw_panel.showInNetwork.connect(self.show_drawn_in_network)
         self.map_place = EmbeddingMapPlace(s)  # the embedding map (issue #14)
         self.tabs.addTab(self.map_place, "Map")
+        self.dataset_view = DatasetView(s)  # the dataset in use (issue #12)
+        self.tabs.addTab(self.dataset_view, "Data")
+        self.data_box = self.train_tab.controls.data_box
+        self.data_box.showRequested.connect(lambda: self.tabs.setCurrentWidget(self.dataset_view))
         self.evaluate.openExample.connect(self.show_in_inspect)
         self.map_place.openExample.connect(self.show_in_inspect)
         self.draw_panel.trainedDemoRequested.connect(self.files.open_trained_demo)
@@ -117,9 +118,10 @@ class MainWindow(QMainWindow):
         self._action(n, "&Stop", lambda: s.stop(wait=False), "Ctrl+Shift+Return")
         self._action(n, "&Reset weights", s.reset_weights)
         n.addSeparator()
-        for k, name in enumerate(("&Build", "T&rain", "&Inspect", "&Draw", "&Evaluate", "D&ata")):
+        for k, name in enumerate(("&Build", "T&rain", "&Inspect", "&Draw", "&Evaluate")):
             self._action(n, f"Show {name}", lambda k=k: self.tabs.setCurrentIndex(k), f"Ctrl+{k + 1}")
         self._action(n, "Show the embedding &map", lambda: self.tabs.setCurrentWidget(self.map_place), "Ctrl+6")
+        self._action(n, "Show the d&ata", lambda: self.tabs.setCurrentWidget(self.dataset_view), "Ctrl+7")
         h = mb.addMenu("&Help")
         self._action(h, "&Guided tour", lambda: self.guided_tour().start())
         h.addSeparator()

@@ -431,3 +431,15 @@ def test_the_curves_and_numbers_of_the_old_data_are_put_aside(small, qtbot, tmp_
     open_through_box(w, qtbot, write("npz", tmp_path, False), data_dialogs)
     assert loss.cost_s.n == 0 and len(loss.old_curves) == old + 1  # MNIST's curve greyed
     assert c.stat_labels["examples"].text() == "–" and w.status.accuracy.text() == ""
+
+
+def test_every_menu_shortcut_is_bound_once(window):
+    """A key bound twice is ambiguous, and then neither binding works (the places' Ctrl+N too)."""
+    from PySide6.QtGui import QAction
+    seen = {}
+    for a in window.findChildren(QAction):
+        for k in a.shortcuts():
+            if not k.isEmpty():
+                assert k.toString() not in seen, (k.toString(), a.text(), seen.get(k.toString()))
+                seen[k.toString()] = a.text()
+    assert seen["Ctrl+7"] == "Show the d&ata" and seen["Ctrl+6"] == "Show the embedding &map"
