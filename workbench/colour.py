@@ -27,6 +27,12 @@ def unit_qimage(values):
     return pixels_qimage(np.clip(np.asarray(values, np.float32), 0, 1) * 255)
 
 
+def stored_qimage(pixels):
+    """Stored pixels (uint8, 0-255) or a drawing (floats in [0, 1]), grey or colour, as a QImage."""
+    a = np.asarray(pixels)
+    return pixels_qimage(a) if a.dtype == np.uint8 else unit_qimage(a)
+
+
 def rgb_tiles(values, per_tile=True):
     """Colour filters ``(n, h, w, 3)`` as pictures in [0, 1]: each scaled to its own range
     (``per_tile``, as ConvNetJS draws a colour filter), or all to the largest magnitude

@@ -235,19 +235,5 @@ class DrawPanel(QWidget):
 
 
 if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-    from engine.data import load_mnist
-    from ... import theme
-    from ...files import TRAINED_DEMO
-    from ...session import Session
-    from engine.snapshots import load_snapshot
-    app = QApplication([])
-    theme.apply(app)
-    s = Session(load_mnist())
-    net, meta = load_snapshot(TRAINED_DEMO)
-    s.load_snapshot(net, meta.get("preset", "demo"))
-    w = DrawPanel(s)
-    w.resize(900, 560)
-    w.show()
-    app.aboutToQuit.connect(s.shutdown)
-    app.exec()
+    from ..alone import run_alone
+    run_alone(DrawPanel, (900, 560))

@@ -205,19 +205,5 @@ class EvaluatePanel(QWidget):
 
 
 if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-    from engine.data import load_mnist
-    from engine.snapshots import load_snapshot
-    from ... import theme
-    from ...files import TRAINED_DEMO
-    from ...session import Session
-    app = QApplication([])
-    theme.apply(app)
-    s = Session(load_mnist())
-    net, meta = load_snapshot(TRAINED_DEMO)
-    s.load_snapshot(net, meta.get("preset", "demo"))
-    w = EvaluatePanel(s)
-    w.resize(700, 560)
-    w.show()
-    app.aboutToQuit.connect(s.shutdown)
-    app.exec()
+    from ..alone import run_alone
+    run_alone(EvaluatePanel, (700, 560))
