@@ -48,7 +48,7 @@ class Experiments(QObject):
         self.keeper.saveFailed.connect(lambda text: w.statusBar().showMessage(text, 15000))
 
     def fill_menus(self, file_menu, network_menu):
-        """File › Open session…, Save session as… (before Quit); Network › Show runs (Ctrl+7)."""
+        """File › Open session…, Save session as… (before Quit); Network › Show runs (Ctrl+8)."""
         w = self.window
         quit_action = file_menu.actions()[-1]
         before = file_menu.actions()[-2] if len(file_menu.actions()) > 1 else quit_action
@@ -64,7 +64,7 @@ class Experiments(QObject):
             file_menu.insertAction(before, a)
         file_menu.insertSeparator(before)
         a = QAction("Show r&uns", w)
-        a.setShortcut(QKeySequence("Ctrl+7"))
+        a.setShortcut(QKeySequence("Ctrl+8"))
         a.triggered.connect(lambda: w.tabs.setCurrentWidget(self.runs_place))
         network_menu.addAction(a)
 

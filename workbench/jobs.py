@@ -301,7 +301,7 @@ def sample_predictions(state, weights, images, labels, examples_seen=0):
     """The gallery's stream: test images with their predicted probabilities."""
     state.check()
     probs = weights.predict(images, state=state)
-    return {"images": images[:, :, :, 0].copy(), "labels": labels.copy(),
+    return {"images": images.copy(), "labels": labels.copy(),
             "probs": probs.astype(np.float32), "examples_seen": examples_seen}
 
 

@@ -44,7 +44,8 @@ from engine.experiment import Experiment
 from engine.io import atomic_write_text
 from engine.session import INFO, Session as Folder, SessionError
 
-from . import runs_kept
+from . import datatasks, runs_kept
+from .jobs import Job
 from .runs_kept import KeptFolder
 
 MARKER = ".app-open.json"
@@ -122,12 +123,16 @@ class SessionKeeper(QObject):
     checkedChanged : the runs checked in the table (their curves shown) changed
     folderChanged(str) : another session folder is worked in
     saveFailed(str) : a save did not succeed (the text says why); work goes on
+    restoring(float) : a restore is loading its data (how far, 0..1)
+    restored : the saved work is back in the session
     """
 
     runsChanged = Signal()
     checkedChanged = Signal()
     folderChanged = Signal(str)
     saveFailed = Signal(str)
+    restoring = Signal(float)
+    restored = Signal()
 
     def __init__(self, session, settings=None, folder=None, autosave_seconds=AUTOSAVE_SECONDS, parent=None):
         super().__init__(parent if parent is not None else session)
@@ -143,6 +148,11 @@ class SessionKeeper(QObject):
         self._saved_key = None      # the weights last committed
         self._dirty = True
         s.before_training = self._before_training
+        self._restoring = None
+        self._data_job = Job("restore-data", self)
+        self._data_job.done.connect(self._data_loaded)
+        self._data_job.failed.connect(self._data_failed)
+        self._data_job.progress.connect(self.restoring)
         for signal in (s.settingsChanged, s.doc.changed, s.runStarted):
             signal.connect(self._mark_dirty)
         s.finished.connect(self._run_finished)
@@ -293,16 +303,48 @@ class SessionKeeper(QObject):
 
     def restore_saved(self):
         """Put the folder's saved work back into the session (the network, the settings, the
-        weights, where the run was). True when done; a problem dialog and False if not."""
+        weights, where the run was). Its data is loaded first, in the background, when it is
+        not the data in use (``restoring`` says how far; ``restored`` when done). True when
+        restored or under way; a problem dialog and False if it cannot be."""
         s, f = self.session, self.folder
         if f is None:
             return False
         try:
-            k, last = runs_kept.saved_work(f.folder, s)
+            saved = runs_kept.read_saved(f.folder)
         except (EngineError, OSError) as e:
             s.problem.emit("Cannot restore the session", str(e))
             return False
-        if k is None:
+        if saved is None:
+            return False
+        if saved["data_path"] == s.data_path:
+            return self._finish_restore(saved, s.dataset)
+        missing = datatasks.missing_part(saved["data_path"])
+        if missing is not None:
+            s.problem.emit("Cannot restore the session", f"Its data, {missing}, is not there: the "
+                           f"runs are kept, the network and weights are not restored.")
+            return False
+        self._restoring = saved
+        self._data_job.start(datatasks.load_dataset, saved["data_path"])
+        self.restoring.emit(0.0)
+        return True
+
+    def _data_loaded(self, dataset):
+        saved, self._restoring = self._restoring, None
+        if saved is not None and self.folder is not None and saved["path"] == str(self.folder.path):
+            self._finish_restore(saved, dataset)
+
+    def _data_failed(self, message):
+        saved, self._restoring = self._restoring, None
+        if saved is not None:
+            self.session.problem.emit("Cannot restore the session",
+                                      f"Its data could not be loaded: {message}")
+
+    def _finish_restore(self, saved, dataset):
+        s = self.session
+        try:
+            k, last = runs_kept.saved_work(saved, dataset)
+        except (EngineError, OSError) as e:
+            s.problem.emit("Cannot restore the session", str(e))
             return False
         s.restore(k)
         if last is not None and s.weights is not None:
@@ -311,7 +353,13 @@ class SessionKeeper(QObject):
         self._saved_key = runs_kept.weights_key(s)
         self._dirty = False
         self.runsChanged.emit()
+        self.restored.emit()
         return True
+
+    @property
+    def busy(self):
+        """A restore is loading its data."""
+        return self._data_job.busy
 
     # -- open, save as -----------------------------------------------------------------------------
     def set_autosave_seconds(self, seconds):

@@ -10,6 +10,7 @@ from .experiments import Experiments
 from .files import FileCommands
 from .session import Session
 from .views.build.place import BuildPlace
+from .views.data.view import DatasetView
 from .views.draw.panel import DrawPanel
 from .views.evaluate.panel import EvaluatePanel
 from .views.inspect.network_view import NetworkView
@@ -59,7 +60,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
         self.build_tab = BuildPlace(s)
-        self.train_tab = TrainPlace(s)
+        self.train_tab = TrainPlace(s, self.settings)
         self.network_view = NetworkView(s)
         self.draw_panel = DrawPanel(s)
         self.evaluate = EvaluatePanel(s)
@@ -69,6 +70,10 @@ class MainWindow(QMainWindow):
         self.draw_panel.showInNetwork.connect(self.show_drawn_in_network)
         self.map_place = EmbeddingMapPlace(s)  # the embedding map (issue #14)
         self.tabs.addTab(self.map_place, "Map")
+        self.dataset_view = DatasetView(s)  # the dataset in use (issue #12)
+        self.tabs.addTab(self.dataset_view, "Data")
+        self.data_box = self.train_tab.controls.data_box
+        self.data_box.showRequested.connect(lambda: self.tabs.setCurrentWidget(self.dataset_view))
         self.evaluate.openExample.connect(self.show_in_inspect)
         self.map_place.openExample.connect(self.show_in_inspect)
         self.draw_panel.trainedDemoRequested.connect(self.files.open_trained_demo)
@@ -99,6 +104,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         f = mb.addMenu("&File")
         self.files.fill_menu(f)
+        self._action(f, "Open &dataset…", self.data_box.open_dialog, "Ctrl+Shift+D")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.Quit)
         e = mb.addMenu("&Edit")
@@ -120,6 +126,7 @@ class MainWindow(QMainWindow):
         for k, name in enumerate(("&Build", "T&rain", "&Inspect", "&Draw", "&Evaluate")):
             self._action(n, f"Show {name}", lambda k=k: self.tabs.setCurrentIndex(k), f"Ctrl+{k + 1}")
         self._action(n, "Show the embedding &map", lambda: self.tabs.setCurrentWidget(self.map_place), "Ctrl+6")
+        self._action(n, "Show the d&ata", lambda: self.tabs.setCurrentWidget(self.dataset_view), "Ctrl+7")
         h = mb.addMenu("&Help")
         self._action(h, "&Guided tour", lambda: self.guided_tour().start())
         h.addSeparator()

@@ -170,43 +170,57 @@ def capture_idle(s):
     return checkpoint.capture(s._net, s.trainer, None, exp), None, exp
 
 
-def saved_work(folder, s):
-    """``(keepsake, last)`` of what an engine session folder saved, for ``Session.restore`` and
-    ``Session.last_training`` (None when the run cannot go on); ``(None, None)`` when it holds
-    nothing. Raises EngineError (nothing changed) when it cannot be restored."""
+def read_saved(folder):
+    """What an engine session folder saved, read and checked (nothing built yet): a dict with
+    ``app`` (the app's state, or {}), ``checkpoint`` (or None), ``net_experiment`` (the
+    weights'), ``experiment`` (the settings to show), ``data_path`` (normalised; None: the
+    bundled MNIST) and ``record`` (the run the checkpoint is of, or None); None when the
+    folder holds nothing to restore. Raises EngineError when it cannot be read."""
+    from .datatasks import normalize_path
     info = folder.info
     app = info.get("app") or {}
     ck = folder.checkpoint()
-    if ck is None:
-        if not app.get("experiment"):
-            return None, None
-        ck_exp, net, run = Experiment.from_json(app["experiment"]), None, None
-    else:
-        ck_exp = checkpoint.experiment_of(ck)
-        run = ck["info"].get("run")
+    if ck is None and not app.get("experiment"):
+        return None
+    ck_exp = checkpoint.experiment_of(ck) if ck is not None else Experiment.from_json(app["experiment"])
     exp = Experiment.from_json(app["experiment"]) if app.get("experiment") else ck_exp
-    dataset = s.dataset if exp.data == s.settings.data else exp.load_data()
+    record = None
+    run_id = (ck["info"].get("extra") or {}).get("run") if ck is not None else None
+    if run_id:
+        try:
+            record = load_run(folder.path, run_id)
+        except RunError:
+            record = None
+    return {"app": app, "checkpoint": ck, "net_experiment": ck_exp, "experiment": exp,
+            "data_path": normalize_path(exp.data), "record": record, "path": str(folder.path),
+            "fingerprint": ((ck["info"].get("extra") or {}).get("data") if ck is not None else None)
+            or info.get("data")}
+
+
+def saved_work(saved, dataset):
+    """``(keepsake, last)`` of ``read_saved``'s dict on ``dataset`` (its data, loaded), for
+    ``Session.restore`` and ``Session.last_training`` (None when there is no run to go on
+    with). Raises EngineError when the weights were trained on other images."""
+    app, ck, ck_exp, exp = saved["app"], saved["checkpoint"], saved["net_experiment"], saved["experiment"]
+    net = run = None
     if ck is not None:
-        fp = (ck["info"].get("extra") or {}).get("data") or info.get("data")
+        fp = saved["fingerprint"]
         if fp and fp != checkpoint.data_fingerprint(dataset):
-            raise EngineError(f"{folder.path}: its weights were trained on other images than "
+            raise EngineError(f"{saved['path']}: its weights were trained on other images than "
                               f"{dataset.name} (its data's fingerprint {fp})")
         net = ck_exp.build_net(dtype=np.dtype(ck["info"].get("dtype", "float32")))
         checkpoint.apply(ck, net)
+        run = ck["info"].get("run")
     seen = run["examples_seen"] if run else int(app.get("examples_seen") or 0)
     keepsake = {"experiment": exp, "layers": app.get("layers") or copy.deepcopy(ck_exp.layer_defs),
                 "name": app.get("name") or ck_exp.name, "path": app.get("path"), "dataset": dataset,
                 "net": net, "loaded": bool(app.get("loaded", False)),
                 "net_layers": copy.deepcopy(ck_exp.layer_defs), "examples_seen": seen,
-                "modified": bool(app.get("modified", True))}
+                "modified": bool(app.get("modified", True)), "data_path": saved["data_path"],
+                "validation_wanted": exp.validation, "validation_note": None}
     last = None
     if run is not None:
-        run_id = (ck["info"].get("extra") or {}).get("run")
-        try:
-            record = load_run(folder.path, run_id) if run_id else None
-        except RunError:
-            record = None
-        last = {"run_id": None, "experiment": ck_exp, "record": record, "checkpoint": ck,
+        last = {"run_id": None, "experiment": ck_exp, "record": saved["record"], "checkpoint": ck,
                 "examples_seen": seen}
     return keepsake, last
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QRectF, QSize, Qt, S
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate
 
-from .explain import class_name, pixels_image
+from ..colour import class_name, stored_qimage
 
 RIGHT = QColor("#2e9d62")
 WRONG = QColor("#d64545")
@@ -81,7 +81,7 @@ class ExampleCard(QStyledItemDelegate):
         p.drawRoundedRect(r, 5, 5)
         p.setRenderHint(QPainter.SmoothPixmapTransform, False)
         side = r.height() - 8
-        p.drawImage(QRectF(r.left() + 4, r.top() + 4, side, side), pixels_image(img))
+        p.drawImage(QRectF(r.left() + 4, r.top() + 4, side, side), stored_qimage(img))
         x = r.left() + side + 10
         small = p.font()
         small.setPointSizeF(small.pointSizeF() * 0.85)

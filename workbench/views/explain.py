@@ -13,29 +13,11 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolTip,
                                QWidget)
 
+from ..colour import class_name, stored_qimage
 from ..understand_tasks import METHODS
 
 
-def class_name(names, k):
-    """The dataset's name of class ``k`` (its index when the network has more classes)."""
-    return names[k] if names is not None and 0 <= k < len(names) else str(k)
-
-
 # -- pictures -----------------------------------------------------------------------------------
-def pixels_image(pixels):
-    """Stored pixels ``(H, W[, C])`` (uint8, or floats in [0, 1]) as a QImage, grey or RGB."""
-    a = np.asarray(pixels)
-    if a.dtype != np.uint8:
-        a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
-    a = np.ascontiguousarray(a)
-    h, w = a.shape[:2]
-    if a.ndim == 2:
-        return QImage(a.data, w, h, w, QImage.Format_Grayscale8).copy()
-    return QImage(a.data, w, h, 3 * w, QImage.Format_RGB888).copy()
-
-
 WARM_LOW, WARM_HIGH = np.array([230, 50, 40.0]), np.array([255, 235, 70.0])
 COOL_LOW, COOL_HIGH = np.array([50, 110, 255.0]), np.array([90, 220, 255.0])
 
@@ -219,7 +201,7 @@ class ExplanationView(QWidget):
         self.result = result
         if opacity is not None:
             self.opacity = opacity
-        self.image = None if result is None else pixels_image(result["pixels"])
+        self.image = None if result is None else stored_qimage(result["pixels"])
         self._make_heat()
 
     def set_opacity(self, opacity):

@@ -23,6 +23,7 @@ CONNECTOR = 22      # px between cards, where the flowing volume is written
 CARD_H = 70
 COST_ROLE = Qt.UserRole + 1  # the card's cost line, as shown
 ERROR_COLOR = QColor("#d64545")
+WARNING_COLOR = QColor("#d97706")  # the network does not fit the data (it is valid, it just cannot train on it)
 
 
 class StackModel(QAbstractListModel):
@@ -68,9 +69,19 @@ class LayerCardDelegate(QStyledItemDelegate):
     def __init__(self, doc, parent=None):
         super().__init__(parent)
         self.doc = doc
+        self.notes = {}  # card index -> what does not fit the data there (shown under the card)
+
+    def _message(self, i):
+        """``(text, colour)`` under card ``i``: the engine's error, else a note about the data."""
+        err = self.doc.error_for(i)
+        if err:
+            return err, ERROR_COLOR
+        if i in self.notes:
+            return self.notes[i], WARNING_COLOR
+        return None, None
 
     def _error_lines(self, i, width, fm):
-        err = self.doc.error_for(i)
+        err, _ = self._message(i)
         if not err:
             return 0
         r = fm.boundingRect(QRect(0, 0, max(100, width - 70), 1000), Qt.TextWordWrap, err)
@@ -107,12 +118,12 @@ class LayerCardDelegate(QStyledItemDelegate):
             p.setPen(pal.placeholderText().color())
             p.drawText(QRectF(x + 10, r.top(), card.width(), top), Qt.AlignVCenter,
                        volume(prev) if prev else "")
-        err = doc.error_for(i)
+        err, err_color = self._message(i)
         selected = bool(option.state & QStyle.State_Selected)
         fill = QColor(pal.base().color())
         p.setBrush(fill)
         if err:
-            pen = QPen(ERROR_COLOR, 2)
+            pen = QPen(err_color, 2)
         elif selected:
             pen = QPen(pal.highlight().color(), 2)
         else:
@@ -151,7 +162,7 @@ class LayerCardDelegate(QStyledItemDelegate):
         p.drawText(QRectF(card.right() - right_w - 8, card.top() + 45, right_w, 20),
                    Qt.AlignRight | Qt.AlignVCenter, index.data(COST_ROLE))
         if err:
-            p.setPen(ERROR_COLOR)
+            p.setPen(err_color)
             p.drawText(QRectF(text_left, card.top() + CARD_H - 4, card.width() - 56, card.height() - CARD_H),
                        Qt.TextWordWrap | Qt.AlignLeft | Qt.AlignTop, err)
         p.restore()
@@ -347,7 +358,19 @@ class LayerStackPanel(QWidget):
         lay.addWidget(self.header)
         lay.addWidget(self.view, 1)
         doc.changed.connect(self._update_header)
+        self.fit_note = None  # the header's word on the data, when the network does not fit it
         self._update_header()
+
+    def set_data_fit(self, notes, header):
+        """What does not fit the data: ``notes`` (card index -> text) under those cards and
+        ``header`` (plain text, or None when it fits) in the header."""
+        delegate = self.view.itemDelegate()
+        if delegate.notes != notes or self.fit_note != header:
+            delegate.notes = dict(notes)
+            self.fit_note = header
+            self._update_header()
+            self.view.scheduleDelayedItemsLayout()  # the cards' heights follow their notes
+            self.view.viewport().update()
 
     def _update_header(self):
         doc = self.doc
@@ -358,7 +381,10 @@ class LayerStackPanel(QWidget):
         if doc.valid:
             state = "<span style='color:#2e9d62'>&#10003; valid</span>"
         else:
-            state = f"<span style='color:{ERROR_COLOR.name()}'>&#9888; {doc.error}</span>"
+            state = f"<span style='color:{ERROR_COLOR.name()}'>&#9888; {html.escape(str(doc.error))}</span>"
+        if self.fit_note and doc.valid:
+            state += f" &nbsp;·&nbsp; <span style='color:{WARNING_COLOR.name()}'>&#9888; " \
+                     f"{html.escape(self.fit_note)}</span>"
         self.header.setText(f"<b>{html.escape(doc.name)}</b> &nbsp;·&nbsp; {n} layers &nbsp;·&nbsp; "
                             f"{total + ' &nbsp;·&nbsp; ' if total else ''}{state}")
 

@@ -10,7 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ...understand_tasks import METHODS
-from ..explain import ExplainControls, canvas_rect, class_name, heat_image
+from ...colour import class_name
+from ..explain import ExplainControls, canvas_rect, heat_image
 
 KEY = "draw"
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QTab
 
 from ...understand_tasks import VIEWS, cell_examples, class_metrics
 from ..examples import ExampleGallery
-from ..explain import class_name
+from ...colour import class_name
 
 
 def _fmt(v):

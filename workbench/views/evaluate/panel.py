@@ -4,11 +4,15 @@ The session runs the evaluation as a background job on the latest published
 weights (so it may run while training); this view asks for it, shows its
 progress and can cancel it.
 """
+import html
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ...colour import class_name
 
 
 class EvaluatePanel(QWidget):
@@ -63,6 +67,27 @@ class EvaluatePanel(QWidget):
         session.evaluationFailed.connect(self._failed)
         session.evaluationProgress.connect(self._progress)
         session.evaluatingChanged.connect(self._busy)
+        session.datasetChanged.connect(self._show_dataset_classes)
+        self._show_dataset_classes()
+
+    def _set_headers(self, k):
+        """The classes by name (rows: true class, columns: predicted class)."""
+        names = [class_name(self.session.dataset.class_names, i) for i in range(k)]
+        self.table.setHorizontalHeaderLabels(names)
+        self.table.setVerticalHeaderLabels(names)
+
+    def _show_dataset_classes(self):
+        """Before any evaluation: an empty matrix of the dataset's classes (an evaluation shown
+        stays, marked as of another dataset, with the names it was made with)."""
+        if self.last is not None:
+            return
+        k = self.session.dataset.num_classes
+        self.table.clearContents()
+        self.table.setRowCount(k)
+        self.table.setColumnCount(k)
+        self._set_headers(k)
+        self.result.setText(f"Evaluate the current weights on the {len(self.session.dataset.test):,} test "
+                            f"images of {html.escape(self.session.dataset.name)}.")
 
     def evaluate(self):
         if self.session.evaluate(self.crops.value()):
@@ -91,9 +116,7 @@ class EvaluatePanel(QWidget):
         k = m.shape[0]
         self.table.setRowCount(k)
         self.table.setColumnCount(k)
-        names = [str(i) for i in range(k)]  # class indices, as the labels are
-        self.table.setHorizontalHeaderLabels(names)
-        self.table.setVerticalHeaderLabels(names)
+        self._set_headers(k)
         peak = max(1, int(m.max()))
         for i in range(k):
             for j in range(k):
@@ -182,19 +205,5 @@ class EvaluatePanel(QWidget):
 
 
 if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-    from engine.data import load_mnist
-    from engine.snapshots import load_snapshot
-    from ... import theme
-    from ...files import TRAINED_DEMO
-    from ...session import Session
-    app = QApplication([])
-    theme.apply(app)
-    s = Session(load_mnist())
-    net, meta = load_snapshot(TRAINED_DEMO)
-    s.load_snapshot(net, meta.get("preset", "demo"))
-    w = EvaluatePanel(s)
-    w.resize(700, 560)
-    w.show()
-    app.aboutToQuit.connect(s.shutdown)
-    app.exec()
+    from ..alone import run_alone
+    run_alone(EvaluatePanel, (700, 560))

@@ -13,7 +13,8 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from ..explain import ExplainControls, ExplanationView, class_name, pixels_image
+from ...colour import class_name, stored_qimage
+from ..explain import ExplainControls, ExplanationView
 from ...understand_tasks import METHODS
 
 
@@ -117,7 +118,7 @@ class UnitGrid(QWidget):
 
     def set_images(self, images, captions):
         """``images``: ``(U, H, W, C)`` floats in [0, 1]."""
-        self.images = [pixels_image(im) for im in images]
+        self.images = [stored_qimage(im) for im in images]
         self.captions = list(captions)
         self._layout()
         self.update()
@@ -277,20 +278,5 @@ class InspectSidePanel(QTabWidget):
 
 
 if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-    from engine.data import load_mnist
-    from engine.snapshots import load_snapshot
-    from ... import theme
-    from ...files import TRAINED_DEMO
-    from ...session import Session
-    app = QApplication([])
-    theme.apply(app)
-    s = Session(load_mnist())
-    net, meta = load_snapshot(TRAINED_DEMO)
-    s.load_snapshot(net, meta.get("preset", "demo"))
-    w = InspectSidePanel(s)
-    w.explain.set_source(("test", 0))
-    w.resize(340, 640)
-    w.show()
-    app.aboutToQuit.connect(s.shutdown)
-    app.exec()
+    from ..alone import run_alone
+    run_alone(InspectSidePanel, (340, 640), then=lambda w: w.explain.set_source(("test", 0)))

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGraphicsPathItem, QHBox
 
 from engine.embedding import MAX_POINTS
 from ..examples import ExampleGallery
-from ..explain import class_name, pixels_image
+from ...colour import class_name, stored_qimage
 
 #: Ten well-separated class colours (Tableau's), then evenly spaced hues.
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -358,7 +358,7 @@ class EmbeddingMapPlace(QWidget):
             return
         i = int(r["indices"][row])
         images = self.session.dataset.test.images if r["kind"] == "test" else self.session.dataset.train.images
-        pm = QPixmap.fromImage(pixels_image(images[i])).scaled(84, 84, Qt.KeepAspectRatio, Qt.FastTransformation)
+        pm = QPixmap.fromImage(stored_qimage(images[i])).scaled(84, 84, Qt.KeepAspectRatio, Qt.FastTransformation)
         self.thumb.setPixmap(pm)
         self.thumb.setToolTip(f"{r['kind']} #{i}: {class_name(self._names(), int(r['labels'][row]))}")
         self.thumb.adjustSize()
@@ -425,20 +425,5 @@ class EmbeddingMapPlace(QWidget):
 
 
 if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-    from engine.data import load_mnist
-    from engine.snapshots import load_snapshot
-    from ... import theme
-    from ...files import TRAINED_DEMO
-    from ...session import Session
-    app = QApplication([])
-    theme.apply(app)
-    s = Session(load_mnist())
-    net, meta = load_snapshot(TRAINED_DEMO)
-    s.load_snapshot(net, meta.get("preset", "demo"))
-    w = EmbeddingMapPlace(s)
-    w.resize(1200, 760)
-    w.show()
-    w.compute()
-    app.aboutToQuit.connect(s.shutdown)
-    app.exec()
+    from ..alone import run_alone
+    run_alone(EmbeddingMapPlace, (1200, 760), then=lambda w: w.compute())

@@ -11,10 +11,10 @@ from .plots import AccuracyPlotView, LossPlotView
 class TrainPlace(QSplitter):
     """The Train place: every part a view of the session. Space trains or pauses."""
 
-    def __init__(self, session, parent=None):
+    def __init__(self, session, settings=None, parent=None):
         super().__init__(parent)
         self.setObjectName("trainSplitter")
-        self.controls = TrainPanel(session)
+        self.controls = TrainPanel(session, settings)
         self.loss_plot = LossPlotView(session)
         self.accuracy_plot = AccuracyPlotView(session)
         self.gallery = TestGallery(session)
