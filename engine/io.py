@@ -9,6 +9,9 @@ from .errors import EngineError
 
 #: The largest JSON file the engine reads (a snapshot of a 10-million-weight net is ~200 MB).
 MAX_JSON_BYTES = 256 * 2 ** 20
+#: The deepest nesting of lists and objects read (a snapshot is about 6 deep); deeper
+#: data would make copying and comparing it recurse past Python's limit later on.
+MAX_JSON_DEPTH = 64
 
 
 def _reject_constant(token):
@@ -49,11 +52,35 @@ def parse_json(raw, error=EngineError, what="JSON"):
     except UnicodeDecodeError:
         raise error(f"{what}: not a text file") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise error(f"{what}: nested too deeply to be a network or a snapshot") from None
     except ValueError as e:
         raise error(f"{what}: not valid JSON, or truncated ({e})") from None
+    if _deeper_than(obj, MAX_JSON_DEPTH):
+        raise error(f"{what}: nested too deeply to be a network or a snapshot (more than "
+                    f"{MAX_JSON_DEPTH} levels of lists and objects)")
+    return obj
+
+
+def _deeper_than(obj, limit):
+    """Whether lists and objects nest more than ``limit`` deep (without recursion; a long
+    list of numbers is checked at C speed)."""
+    stack = [(obj, 1)]
+    while stack:
+        o, depth = stack.pop()
+        if isinstance(o, dict):
+            items = o.values()
+        elif isinstance(o, list):
+            items = o
+        else:
+            continue
+        if depth > limit:
+            return True
+        kinds = set(map(type, items))
+        if dict in kinds or list in kinds:
+            stack.extend((v, depth + 1) for v in items if type(v) in (dict, list))
+    return False
 
 
 def writable_target(path):
