@@ -35,7 +35,9 @@ def read_json(path, error=EngineError, max_bytes=MAX_JSON_BYTES):
             if st.st_size > max_bytes:
                 raise error(f"{path.name}: {st.st_size / 2 ** 20:,.0f} MB, larger than "
                             f"{max_bytes // 2 ** 20} MB, the limit for a JSON file")
-            raw = f.read(max_bytes + 1)
+            # as much as the file says it holds (read(n) allocates n bytes up front), and one
+            # byte more to see a file that grows past the cap while it is read
+            raw = f.read(min(st.st_size, max_bytes) + 1)
     except IsADirectoryError:
         raise error(f"{path}: is a folder, not a file") from None
     except OSError as e:
@@ -103,12 +105,17 @@ def writable_target(path):
 
 
 def atomic_write_text(path, text):
-    """Write to a temporary file beside ``path`` and rename it into place.
+    """Write ``text`` (UTF-8) to a temporary file beside ``path`` and rename it into place.
 
     A failure part way leaves whatever was at ``path`` untouched. The file gets the
     mode an ordinary new file would (the umask's), or keeps the mode of the file it
     replaces; a symlink is written through to its target.
     """
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path, data):
+    """``atomic_write_text`` for bytes (a picture, a model)."""
     target = writable_target(path)
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
@@ -118,8 +125,8 @@ def atomic_write_text(path, text):
         mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())

@@ -95,3 +95,18 @@ def test_a_network_over_the_limits_is_a_limit_error_that_is_a_spec_error():
     assert isinstance(e.value, engine.SpecError) and e.value.layer_index == 1
     with pytest.raises(LimitError):
         engine.Net(huge)
+
+
+def test_reading_a_small_file_does_not_allocate_the_cap(tmp_path):
+    """read(n) allocates n bytes before it reads: reading up to the 256 MB cap did so for
+    every file, however small."""
+    import tracemalloc
+    p = tmp_path / "small.json"
+    p.write_text("[1, 2, 3]")
+    tracemalloc.start()
+    try:
+        assert read_json(p) == [1, 2, 3]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1e6
