@@ -5,6 +5,7 @@ from PySide6.QtCore import QByteArray, QSettings, QSize
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
+from . import background, dialogs
 from .files import FileCommands
 from .session import Session
 from .views.build.place import BuildPlace
@@ -67,6 +68,8 @@ class MainWindow(QMainWindow):
         self.status = StatusView(s, self.statusBar())
         self._build_menus()
         s.doc.changed.connect(self._doc_changed)
+        s.doc.undo_stack.cleanChanged.connect(self._show_modified)
+        s.settingsChanged.connect(self._show_modified)
         s.finished.connect(self._run_finished)
         if isinstance(experiment, str):
             self.files.open_preset(experiment)
@@ -114,10 +117,16 @@ class MainWindow(QMainWindow):
     # -- following the session ------------------------------------------------------------------
     def _doc_changed(self):
         self.train_action.setEnabled(self.doc.valid)
-        self.setWindowTitle(f"{self.doc.name} — convnet-workbench")
+        self.setWindowTitle(f"{self.doc.name}[*] — convnet-workbench")  # a title is plain text
+        self._show_modified()
+
+    def _show_modified(self, clean=None):
+        # from cleanChanged's argument when there is one: during an edit the stack has not moved yet
+        clean = self.doc.undo_stack.isClean() if not isinstance(clean, bool) else clean
+        self.setWindowModified(self.session.settings_modified or not clean)
 
     def _problem(self, title, text):
-        QMessageBox.warning(self, title, text)
+        dialogs.warn(self, title, text)
 
     def _run_finished(self, how):
         if how == "diverged":
@@ -156,7 +165,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(int(self.settings.value("tab", 0) or 0))
 
     def closeEvent(self, e):
-        if self.ask_to_save and not self.files.maybe_save():
+        if background.busy() or not self.files.maybe_save("close"):  # not under a file being read
             e.ignore()
             return
         self.session.shutdown()

@@ -103,6 +103,7 @@ class Session(QObject):
         self._net_layers = None
         self._loaded = False         # its weights came trained (a snapshot)
         self._kept = None            # trained weights of another structure, back on undo
+        self._weights_unsaved = False  # the live weights were trained since they were opened or saved
         self.trainer = None
         self.run = None
         self.run_id = 0
@@ -227,21 +228,22 @@ class Session(QObject):
         self.stop(wait=True)
         return True
 
-    def _use_data(self, exp):
+    def _use_data(self, exp, dataset=None):
         if exp.data != self._exp.data:
-            dataset = exp.load_data()  # raises before anything changed
+            dataset = dataset if dataset is not None else exp.load_data()  # raises before anything changed
             self.dataset = dataset
             self.datasetChanged.emit()
 
-    def load_experiment(self, exp, path=None):
+    def load_experiment(self, exp, path=None, dataset=None):
         """Start over with ``exp``: its layers, trainer, schedule, augmentation, data, validation, epochs.
 
-        Raises an EngineError (nothing changed) if its data cannot be loaded. False if
-        the user would not stop the run.
+        ``dataset``: ``exp``'s data, already loaded (else it is loaded here when it is
+        not the data in use). Raises an EngineError (nothing changed) if its data cannot
+        be loaded. False if the user would not stop the run.
         """
         if not self.may_stop_training():
             return False
-        self._use_data(exp)
+        self._use_data(exp, dataset)
         self._exp = Experiment.from_json(exp.to_json())
         self._kept = None
         self.doc.load(exp.layer_defs, exp.name, path)
@@ -251,16 +253,17 @@ class Session(QObject):
         self.settingsChanged.emit()
         return True
 
-    def load_snapshot(self, net, name, experiment=None, layers=None):
+    def load_snapshot(self, net, name, experiment=None, layers=None, dataset=None):
         """Open trained weights: ``net``, shown as ``layers`` (default: its own layer definitions).
 
-        ``experiment`` brings its settings too (its layers are ignored).
+        ``experiment`` brings its settings too (its layers are ignored); ``dataset`` is
+        its data, already loaded.
         """
         if not self.may_stop_training():
             return False
         layers = copy.deepcopy(net.layer_defs if layers is None else layers)
         if experiment is not None:
-            self._use_data(experiment)
+            self._use_data(experiment, dataset)
             self._exp = Experiment.from_json(experiment.to_json())
         self._kept = {"layers": layers, "net": net}
         self.doc.load(layers, name, None)
@@ -268,6 +271,7 @@ class Session(QObject):
             self._kept = None
             self._set_net(net, trained=True)
         self._kept = None
+        self._weights_unsaved = False  # they are in the file just opened
         self._apply_trainer()
         self._settings_modified = False
         self.settingsChanged.emit()
@@ -282,11 +286,27 @@ class Session(QObject):
         self._kept = None
         return True
 
-    def mark_saved(self, path):
+    def mark_saved(self, path, name=None):
+        """The experiment was saved to ``path`` (and the network is now called ``name``)."""
         self.doc.path = path
+        if name is not None and name != self.doc.name:
+            self.doc.rename(name)
         self.doc.undo_stack.setClean()
         self._settings_modified = False
         self.settingsChanged.emit()
+
+    # -- trained weights that are in no file ----------------------------------------------
+    @property
+    def weights_unsaved(self):
+        """Trained weights that would be lost: the live weights were trained since they were
+        opened or last saved, or such weights are kept aside for an undo."""
+        kept = self._kept
+        return self._weights_unsaved or bool(kept and kept.get("unsaved"))
+
+    def mark_weights_saved(self, weights):
+        """``weights`` (published ``Weights``) were written to a file."""
+        if weights.run_id == self.run_id and weights.examples_seen >= self.examples_seen:
+            self._weights_unsaved = False
 
     # -- the weights ----------------------------------------------------------------------
     @property
@@ -311,7 +331,7 @@ class Session(QObject):
         kept = self._kept
         if kept is not None and kept["layers"] == self.doc.layers:
             self._kept = None
-            self._set_net(kept["net"], trained=True)
+            self._set_net(kept["net"], trained=True, unsaved=kept.get("unsaved", False))
             return
         try:
             net = engine.Net(self.doc.layers, seed=self._exp.seed)
@@ -320,9 +340,10 @@ class Session(QObject):
             return
         self._set_net(net, trained=False)
 
-    def _set_net(self, net, trained, keep_displaced=True):
+    def _set_net(self, net, trained, keep_displaced=True, unsaved=False):
         if keep_displaced and self._net is not None and self._net is not net and self.trained:
-            self._kept = {"layers": self._net_layers, "net": self._net}
+            self._kept = {"layers": self._net_layers, "net": self._net, "unsaved": self._weights_unsaved}
+        self._weights_unsaved = unsaved
         self._jobs["evaluate"].cancel()  # its answer would be about weights that are gone
         self._stopped = None
         self._net = net
@@ -462,6 +483,8 @@ class Session(QObject):
 
     def _on_report(self, r):
         if self._current(self.sender()):
+            if r["examples_seen"] > self.examples_seen:
+                self._weights_unsaved = True
             self.examples_seen = r["examples_seen"]
             self.report.emit(r)
 

@@ -101,6 +101,10 @@ class Weights:
         """Where layer ``index``'s parameters start in ``params()`` (and a trace's ``param_grads``)."""
         return self._param_slots[index]
 
+    def network(self):
+        """A copy of the network with these weights, for a caller to keep (an export)."""
+        return self._net.copy()
+
     def to_json(self):
         """ConvNetJS's snapshot format, weights included."""
         return self._net.to_json()

@@ -1,5 +1,5 @@
 """The status bar's permanent part: which network and data, whether a run is going, examples, accuracy."""
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QLabel
 
 
@@ -20,6 +20,7 @@ class StatusView(QObject):
         self.accuracy = QLabel()
         self.accuracy.setObjectName("statusAccuracy")
         for w in (self.network, self.data, self.run, self.examples, self.accuracy):
+            w.setTextFormat(Qt.PlainText)  # names come from files
             status_bar.addPermanentWidget(w)
         session.doc.changed.connect(self._show_network)
         session.doc.undo_stack.cleanChanged.connect(self._clean_changed)

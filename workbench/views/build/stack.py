@@ -4,6 +4,7 @@ Drop palette tiles anywhere (a marker shows where), drag cards to reorder, Del t
 delete; each card shows the layer's settings, output volume and parameter count, and
 the invalid one is outlined with the engine's message.
 """
+import html
 import json
 
 from PySide6.QtCore import (QAbstractListModel, QByteArray, QMimeData, QModelIndex, QPoint,
@@ -348,8 +349,9 @@ class LayerStackPanel(QWidget):
         if doc.valid:
             state = "<span style='color:#2e9d62'>&#10003; valid</span>"
         else:
-            state = f"<span style='color:{ERROR_COLOR.name()}'>&#9888; {doc.error}</span>"
-        self.header.setText(f"<b>{doc.name}</b> &nbsp;·&nbsp; {n} layers &nbsp;·&nbsp; "
+            state = f"<span style='color:{ERROR_COLOR.name()}'>&#9888; {html.escape(str(doc.error))}</span>"
+        # the name and the message come from files: escaped, so that they show as written
+        self.header.setText(f"<b>{html.escape(doc.name)}</b> &nbsp;·&nbsp; {n} layers &nbsp;·&nbsp; "
                             f"{total + ' &nbsp;·&nbsp; ' if total else ''}{state}")
 
 
