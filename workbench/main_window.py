@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         s.doc.changed.connect(self._doc_changed)
         s.doc.undo_stack.cleanChanged.connect(self._show_modified)
         s.settingsChanged.connect(self._show_modified)
+        self.train_tab.controls.buildRequested.connect(lambda: self.tabs.setCurrentWidget(self.build_tab))
         s.finished.connect(self._run_finished)
         if isinstance(experiment, str):
             self.files.open_preset(experiment)

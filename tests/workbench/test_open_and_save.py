@@ -357,5 +357,6 @@ def test_the_builder_refuses_a_huge_layer_on_its_card_without_allocating(window)
     assert "the limit is" in w.build_tab.stack_panel.header.text()
     assert s.weights.version == version  # no network was built
     assert not w.train_tab.controls.train_button.isEnabled()
+    assert "the limit is" in w.train_tab.controls.message.text()
     w.undo_action.trigger()
     assert w.doc.valid
