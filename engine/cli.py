@@ -122,6 +122,7 @@ def cmd_train(a):
             last = r
             if not a.quiet:
                 print(_progress_line(r, total), end="", file=sys.stderr, flush=True)
+                a.progress_shown = True  # an error after this starts on a new line
         elif r["tag"] == "eval" and "validation_accuracy" in r and not a.quiet:
             print(f"\n  validation accuracy {r['validation_accuracy']:.4f} at epoch {r['epoch']:.2f}",
                   file=sys.stderr)
@@ -266,6 +267,11 @@ def parser():
     return p
 
 
+def _new_line(a):
+    """A line break when a progress line is still open on stderr."""
+    return "\n" if getattr(a, "progress_shown", False) else ""
+
+
 def main(argv=None):
     a = parser().parse_args(argv)
     parallel.hold_freed_memory()
@@ -279,8 +285,8 @@ def main(argv=None):
         sys.stderr.close()
         return 0
     except (EngineError, ValueError, OSError) as e:
-        print(f"\nerror: {e}" if a.command == "train" else f"error: {e}", file=sys.stderr)
+        print(f"{_new_line(a)}error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        print(f"{_new_line(a)}interrupted", file=sys.stderr)
         return 130

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import SpecError
+from .errors import OptionError, SpecError
 from .schedules import KINDS, Schedule
-from .trainer import METHODS, Trainer
+from .trainer import METHODS, Trainer, check_options
 
 FORMAT = "convnet-workbench experiment"
 
@@ -68,17 +68,14 @@ def _check_trainer(opts):
                               f"(known: {', '.join(TRAINER_DEFAULTS)})")
     out = dict(TRAINER_DEFAULTS)
     out.update(opts)
-    if out["method"] not in METHODS:
-        raise ExperimentError(f"trainer: unknown method {out['method']!r} (known: {', '.join(METHODS)})")
-    out["learning_rate"] = _number(out["learning_rate"], "trainer: 'learning_rate'", 0)
-    out["momentum"] = _number(out["momentum"], "trainer: 'momentum'", 0, 1)
-    out["batch_size"] = _number(out["batch_size"], "trainer: 'batch_size'", 1, 1 << 20, integer=True)
-    out["l1_decay"] = _number(out["l1_decay"], "trainer: 'l1_decay'", 0)
-    out["l2_decay"] = _number(out["l2_decay"], "trainer: 'l2_decay'", 0)
-    out["ro"] = _number(out["ro"], "trainer: 'ro'", 0, 1)
-    out["eps"] = _number(out["eps"], "trainer: 'eps'", 0)
-    out["beta1"] = _number(out["beta1"], "trainer: 'beta1'", 0, 1)
-    out["beta2"] = _number(out["beta2"], "trainer: 'beta2'", 0, 1)
+    try:  # the trainer's own rules, said once (engine.trainer.check_options)
+        check_options(out)
+    except OptionError as e:
+        raise ExperimentError(str(e)) from None
+    out["batch_size"] = int(out["batch_size"])
+    for key in TRAINER_DEFAULTS:
+        if key not in ("method", "batch_size"):
+            out[key] = float(out[key])
     return out
 
 

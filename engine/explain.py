@@ -49,6 +49,7 @@ import numpy as np
 
 from .data import to_float
 from .errors import DataError, OptionError
+from .layers.loss import class_indices
 
 #: Network input of a blank (0) pixel in the engine's one input scaling: -0.5.
 BACKGROUND = float(to_float(np.uint8(0)))
@@ -62,25 +63,8 @@ ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "maxout")
 def check_inputs(net, x, classes):
     """``(x, classes)`` checked: a batch for ``net`` and one class index per example."""
     x = net.check_batch(x)
-    n = len(x)
-    c = np.asarray(classes)
-    if c.ndim == 0:
-        c = c.reshape(1)
-    if c.shape != (n,):
-        raise DataError(f"classes: expected {n} class indices (one per example), got an array "
-                        f"of shape {c.shape}")
-    if c.dtype.kind == "f":
-        if not np.all(np.isfinite(c)) or np.any(c != np.round(c)):
-            raise DataError("classes: expected whole class indices")
-    elif c.dtype.kind not in "iub":
-        raise DataError(f"classes: expected class indices, got {c.dtype}")
-    c = c.astype(np.int64)
-    k = net.loss_layer.num_inputs
-    bad = (c < 0) | (c >= k)
-    if bad.any():
-        raise DataError(f"classes: {c[bad][0]} is out of range: the network has {k} "
-                        f"classes (0 to {k - 1})")
-    return x, c
+    return x, class_indices(classes, len(x), net.loss_layer.num_inputs, "classes", "class indices",
+                             "class index")
 
 
 def _int_option(value, name, minimum=1):

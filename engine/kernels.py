@@ -129,9 +129,18 @@ def conv_input_grad(dout, weights, pad):
 
 
 # -- convolution --------------------------------------------------------------------
+_ONES = {}
+
+
 def column_sums(d2, out):
     """``d2.sum(axis=0)`` into ``out`` as a product with ones: many times faster for tall, narrow d2."""
-    np.matmul(np.ones(d2.shape[0], dtype=d2.dtype), d2, out=out)
+    key = (d2.shape[0], d2.dtype.char)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:  # batch sizes come and go: keep the table small
+            _ONES.clear()
+        ones = _ONES[key] = np.ones(d2.shape[0], dtype=d2.dtype)
+    np.matmul(ones, d2, out=out)
 
 
 def add_bias(out, biases):

@@ -269,9 +269,11 @@ class Net:
                             for l, p, g, v, gv in f["slots"]):
             with self._flat_lock:
                 f = self._flat = self._make_flat()
-        pgs = self.params_and_grads()
-        muls = tuple((pg["l1_decay_mul"], pg["l2_decay_mul"]) for pg in pgs)
+        # The decay multipliers are plain attributes too: read them without building dicts.
+        muls = tuple((getattr(l, "l1_decay_mul", None), getattr(l, "l2_decay_mul", None))
+                     for l, *_ in f["slots"])
         if muls != f["muls"]:
+            pgs = self.params_and_grads()
             f["l1"] = np.concatenate([np.full(pg["params"].size, pg["l1_decay_mul"], self.dtype)
                                       for pg in pgs]) if pgs else np.zeros(0, self.dtype)
             f["l2"] = np.concatenate([np.full(pg["params"].size, pg["l2_decay_mul"], self.dtype)

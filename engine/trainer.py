@@ -66,10 +66,10 @@ class Trainer:
 
     def _check(self):
         """Check the options when they changed since the last step (they are plain attributes)."""
-        opts = self.options()
-        key = tuple(opts.values())
+        key = (self.method, self.learning_rate, self.momentum, self.batch_size, self.l1_decay,
+               self.l2_decay, self.ro, self.eps, self.beta1, self.beta2)
         if key != self._checked:
-            check_options(opts)
+            check_options(self.options())
             self._checked = key
 
     def options(self):

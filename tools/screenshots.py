@@ -68,6 +68,18 @@ def main():
     run_for(app, 0.5)
     w.grab().save(str(OUT / f"draw{suffix}.png"))
     print("predicted", w.draw_panel.bars.top_class)
+    # the guided tour at its annealing step, once the annealed run has finished
+    tour = w.guided_tour()
+    tour.start()
+    tour.go([st["id"] for st in tour.steps].index("anneal"))
+    tour.show_me()
+    for _ in range(600):
+        if tour.done[tour.index]:
+            break
+        run_for(app, 0.5)
+    run_for(app, 1.5)
+    w.grab().save(str(OUT / f"tour{suffix}.png"))
+    tour.restore_work()
     w.close()
     (OUT / ".screenshots.ini").unlink(missing_ok=True)
 

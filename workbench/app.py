@@ -31,6 +31,7 @@ def main(argv=None):
         return 1
     win = MainWindow(dataset)
     win.show()
+    win.guided_tour().offer_first_start(win.settings)  # once: remembered in the settings
     if args.file:
         win.files.open_path(args.file)
     return app.exec()

@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.draw_panel.showInNetwork.connect(self.show_drawn_in_network)
         self.draw_panel.trainedDemoRequested.connect(self.files.open_trained_demo)
         self.status = StatusView(s, self.statusBar())
+        self.tour = None  # the guided tour, made when first asked for (guided_tour)
         self._build_menus()
         s.doc.changed.connect(self._doc_changed)
         s.doc.undo_stack.cleanChanged.connect(self._show_modified)
@@ -113,6 +114,8 @@ class MainWindow(QMainWindow):
         for k, name in enumerate(("&Build", "T&rain", "&Inspect", "&Draw", "&Evaluate")):
             self._action(n, f"Show {name}", lambda k=k: self.tabs.setCurrentIndex(k), f"Ctrl+{k + 1}")
         h = mb.addMenu("&Help")
+        self._action(h, "&Guided tour", lambda: self.guided_tour().start())
+        h.addSeparator()
         self._action(h, "&About convnet-workbench", self.about)
 
     # -- following the session ------------------------------------------------------------------
@@ -145,6 +148,13 @@ class MainWindow(QMainWindow):
         """Draw's "Show in network": Inspect, showing the drawn digit."""
         self.tabs.setCurrentWidget(self.network_view)
         self.network_view.show_example(("drawn", 0))
+
+    def guided_tour(self):
+        """The guided tour (``workbench.tour``): a panel at the side, made when first asked for."""
+        if self.tour is None:
+            from .tour.tour import Tour
+            self.tour = Tour(self)
+        return self.tour
 
     def about(self):
         QMessageBox.about(self, "About convnet-workbench",

@@ -574,3 +574,39 @@ class Session(QObject):
 
     def cancel_evaluation(self):
         self._jobs["evaluate"].cancel()
+
+    # -- putting the work aside and back (the guided tour) ----------------------------------------
+    def keepsake(self):
+        """Everything the user is working on, to come back to with ``restore``: the layers,
+        name and file, every setting, the dataset, and a copy of the weights with the
+        examples they have seen. Stops a running run first (its weights are kept)."""
+        self.stop(wait=True)
+        return {"experiment": self.experiment(), "layers": copy.deepcopy(self.doc.layers),
+                "name": self.doc.name, "path": self.doc.path, "dataset": self.dataset,
+                "net": None if self._net is None else self._net.copy(), "loaded": self._loaded,
+                "net_layers": copy.deepcopy(self._net_layers),
+                "examples_seen": self.examples_seen, "modified": self.modified}
+
+    def restore(self, keepsake):
+        """Back to what ``keepsake`` holds, weights included; the undo history starts anew
+        (stops a running run without asking: the work it does is what is being put away)."""
+        k = keepsake
+        self.stop(wait=True)
+        if k["dataset"] is not self.dataset:
+            self.dataset = k["dataset"]
+            self.datasetChanged.emit()
+        self._exp = Experiment.from_json(k["experiment"].to_json())
+        net = None if k["net"] is None else k["net"].copy()
+        self._kept = None if net is None else {"layers": copy.deepcopy(k["net_layers"]), "net": net}
+        self.doc.load(k["layers"], k["name"], k["path"])  # the sync takes the kept weights
+        if net is not None and self._net is not net and self.doc.valid and self.doc.layers == k["net_layers"]:
+            self._set_net(net, trained=k["loaded"], keep_displaced=False)  # the same layers: not synced
+        if net is not None and self._net is net:
+            self._kept = None
+            self._loaded = k["loaded"]
+            self.examples_seen = k["examples_seen"]
+            self._publish(Weights(net, self.examples_seen, self._loaded, self.run_id))
+        # else the layers were invalid: the weights come back when they are valid again
+        self._apply_trainer()
+        self._settings_modified = k["modified"]
+        self.settingsChanged.emit()

@@ -161,7 +161,11 @@ def vol_from_json(obj, shape, what, dtype):
     if all(isinstance(d, numbers.Integral) for d in dims) and int(np.prod(dims)) != size:
         raise SnapshotError(f"{what}: declared size {dims[1]}x{dims[0]}x{dims[2]} "
                             f"does not fit the layer ({size} values)")
-    return arr.reshape(shape).astype(dtype)
+    with np.errstate(over="ignore"):
+        out = arr.reshape(shape).astype(dtype)
+    if not np.all(np.isfinite(out)):
+        raise SnapshotError(f"{what}: 'w' holds a value too large for {np.dtype(dtype).name}")
+    return out
 
 
 def vol_to_json(arr, sx, sy, depth):

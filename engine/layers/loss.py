@@ -13,6 +13,27 @@ from ..errors import DataError
 from .base import Layer
 
 
+def class_indices(y, n, count, who, what="labels", one="label"):
+    """``y`` checked as ``n`` whole class indices below ``count``, as int64; DataError
+    naming ``who`` and ``what`` otherwise."""
+    y = np.asarray(y)
+    if y.ndim == 0:
+        y = y.reshape(1)
+    if y.shape != (n,):
+        raise DataError(f"{who}: expected {n} {what} (one per example), got an array of shape {y.shape}")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise DataError(f"{who}: {what} must be whole class indices")
+    elif y.dtype.kind not in "iub":
+        raise DataError(f"{who}: {what} must be class indices, got {y.dtype}")
+    y = y.astype(np.int64)
+    bad = (y < 0) | (y >= count)
+    if bad.any():
+        raise DataError(f"{who}: {one} {y[bad][0]} is out of "
+                        f"range: the network has {count} classes (0 to {count - 1})")
+    return y
+
+
 class LossLayer(Layer):
     is_loss = True
 
@@ -54,23 +75,7 @@ class LossLayer(Layer):
 
     def class_labels(self, y, n):
         """Check ``y`` as ``n`` class indices below ``num_inputs``; return it as int64."""
-        y = np.asarray(y)
-        if y.ndim == 0:
-            y = y.reshape(1)
-        if y.shape != (n,):
-            raise DataError(f"{self.layer_type}: expected {n} labels (one per example), "
-                            f"got an array of shape {y.shape}")
-        if y.dtype.kind == "f":
-            if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-                raise DataError(f"{self.layer_type}: labels must be whole class indices")
-        elif y.dtype.kind not in "iub":
-            raise DataError(f"{self.layer_type}: labels must be class indices, got {y.dtype}")
-        y = y.astype(np.int64)
-        bad = (y < 0) | (y >= self.num_inputs)
-        if bad.any():
-            raise DataError(f"{self.layer_type}: label {y[bad][0]} is out of range: "
-                            f"the network has {self.num_inputs} classes (0 to {self.num_inputs - 1})")
-        return y
+        return class_indices(y, n, self.num_inputs, self.layer_type, "labels")
 
 
 class _ClassLoss(LossLayer):

@@ -48,8 +48,8 @@ def test_presets_listed(capsys):
     (["eval", "/nonexistent/net.json"], "cannot read"),
     (["train", "--preset", "nope"], "unknown preset 'nope'"),
     (["train", "--epochs", "0.01", "--learning-rate", "-1", "--schedule", "cosine"],
-     "'learning_rate' must be at least 0"),
-    (["train", "--batch-size", "0"], "'batch_size' must be at least 1"),
+     "('learning_rate') must be at least 0"),
+    (["train", "--batch-size", "0"], "('batch_size') must be at least 1"),
     (["train", "--epochs", "-1"], "'epochs' must be at least 0"),
     (["train", "--validation", "60000", "--epochs", "0.01"], "leaves no training examples"),
     (["train", "--data", "/nonexistent/folder", "--epochs", "0.01"], "no such file or folder"),
@@ -145,7 +145,7 @@ def test_the_dataset_is_named_by_the_experiments_data(tmp_path, capsys):
 
 @pytest.mark.parametrize("text,words", [
     ('{"layer_defs": [], "epoch": 3}', "unknown setting 'epoch'"),
-    ('{"layer_defs": [], "trainer": {"method": "rmsprop"}}', "unknown method 'rmsprop'"),
+    ('{"layer_defs": [], "trainer": {"method": "rmsprop"}}', "unknown trainer method 'rmsprop'"),
     ('{"layer_defs": [], "schedule": {"kind": "cosine", "minimum": -1}}', "'minimum' must be at least 0"),
     ('{"layers": [{"layer_type": "input"}]}', "this is a snapshot (trained weights), not an experiment"),
     ('{"layer_defs": [', "not valid JSON"),
@@ -220,7 +220,7 @@ def test_a_diverging_run_says_so_exits_3_and_writes_the_last_good_weights(tmp_pa
     (["--epochs", "inf"], "'epochs' must be a number"),
     (["--epochs", "-1"], "'epochs' must be at least 0"),
     (["--shift", "100000"], "'shift' must be at most 64"),
-    (["--batch-size", "0"], "'batch_size' must be at least 1"),
+    (["--batch-size", "0"], "batch size \\('batch_size'\\) must be at least 1"),
     (["--threads", "0"], "threads must be"),
 ])
 def test_bad_train_arguments_are_refused_before_any_training(argv, words, capsys):

@@ -114,7 +114,7 @@ def test_a_broken_stored_experiment_is_an_error_only_where_it_is_read(tmp_path):
     obj["workbench"] = {"experiment": {"layer_defs": SMALL, "trainer": {"method": "nope"}}}
     path.write_text(json.dumps(obj))
     load_snapshot(path)  # weights and metadata, as always
-    with pytest.raises(SnapshotError, match="net.json: its experiment: trainer: unknown method 'nope'"):
+    with pytest.raises(SnapshotError, match="net.json: its experiment: unknown trainer method 'nope'"):
         load_trained(path)
     obj["workbench"] = {"experiment": Experiment(SMALL[:2] + [{"type": "softmax", "num_classes": 3}]).to_json()}
     path.write_text(json.dumps(obj))

@@ -119,6 +119,15 @@ class DigitCanvas(QWidget):
         self.changed.emit()
         self.strokeFinished.emit()
 
+    def draw_stroke(self, points, width=None):
+        """Add a stroke through ``points`` (``(x, y)`` as fractions of the canvas), as if drawn."""
+        pts = [QPointF(x * SIZE, y * SIZE) for x, y in points]
+        if pts:
+            self.strokes.append((self.width_px if width is None else width, pts))
+            self._render()
+            self.changed.emit()
+            self.strokeFinished.emit()
+
     # -- input --------------------------------------------------------------------------
     def _begin(self, pos, pressure=1.0):
         self._current = (self.width_px * (0.5 + 0.5 * pressure), [self._to_canvas(pos)])

@@ -171,6 +171,7 @@ class LayerRow(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.setObjectName("layerRow")
         self.title = QLabel()
         self.title.setObjectName("layerTitle")
         self.title.setTextFormat(Qt.RichText)
@@ -285,6 +286,7 @@ class NetworkView(QWidget):
         self.cmap.setToolTip("Colour map of the activations (gradients and weights: blue negative, red positive).")
         self.summary = QLabel()
         self.summary.setObjectName("inspectSummary")
+        self.summary.setWordWrap(True)  # else its text sets the window's minimum width
         bar = QHBoxLayout()
         for w in (QLabel("Example"), self.source, self.index, rnd, QLabel("Zoom"), self.zoom,
                   QLabel("Colours"), self.cmap):

@@ -194,6 +194,7 @@ class TrainPanel(QWidget):
 
     def _data_box(self):
         box = QGroupBox("Data")
+        box.setObjectName("dataBox")
         f = QFormLayout(box)
         self.dataset = QComboBox()
         self.dataset.setToolTip("The dataset the network trains on.")
@@ -225,6 +226,7 @@ class TrainPanel(QWidget):
         box = QGroupBox("Trainer")
         f = self.trainer_form = QFormLayout(box)
         self.method = QComboBox()
+        self.method.setObjectName("trainerMethod")
         for m in METHODS:
             self.method.addItem(m, m)
             self.method.setItemData(self.method.count() - 1, METHOD_TIPS[m], Qt.ToolTipRole)
@@ -232,6 +234,7 @@ class TrainPanel(QWidget):
             lambda _: s.set_trainer_option("method", self.method.currentData()))
         f.addRow("Method", self.method)
         self.lr = _rate(1000.0, "Step size. Too high and the network diverges; arrows halve or double it.")
+        self.lr.setObjectName("learningRate")
         self.lr.valueChanged.connect(s.set_learning_rate)
         f.addRow("Learning rate", self.lr)
         self.schedule = QComboBox()

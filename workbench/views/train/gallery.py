@@ -56,6 +56,7 @@ class TestGallery(QWidget):
         self.right = self.total = 0
         self.header = QLabel("Test predictions: press Train to start.")
         self.header.setObjectName("galleryAccuracy")
+        self.header.setWordWrap(True)  # else its longest text sets the window's minimum width
         self.cards = _Cards(self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
