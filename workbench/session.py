@@ -585,7 +585,8 @@ class Session(QObject):
                 "name": self.doc.name, "path": self.doc.path, "dataset": self.dataset,
                 "net": None if self._net is None else self._net.copy(), "loaded": self._loaded,
                 "net_layers": copy.deepcopy(self._net_layers),
-                "examples_seen": self.examples_seen, "modified": self.modified}
+                "examples_seen": self.examples_seen, "modified": self.modified,
+                "weights_unsaved": self.weights_unsaved}
 
     def restore(self, keepsake):
         """Back to what ``keepsake`` holds, weights included; the undo history starts anew
@@ -609,4 +610,5 @@ class Session(QObject):
         # else the layers were invalid: the weights come back when they are valid again
         self._apply_trainer()
         self._settings_modified = k["modified"]
+        self._weights_unsaved = k.get("weights_unsaved", False)  # the close prompt asks about them
         self.settingsChanged.emit()
