@@ -16,16 +16,30 @@ from .views.status import StatusView
 from .views.train.place import TrainPlace
 
 
-def redo_shortcuts():
-    """Ctrl+Shift+Z, Ctrl+Y and the platform's Redo keys, each once (a key bound twice is
-    ambiguous, and then neither binding works)."""
-    keys = [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")] + QKeySequence.keyBindings(QKeySequence.Redo)
-    seen, out = set(), []
+def _once(keys, taken=()):
+    seen, out = {k.toString() for k in taken}, []
     for k in keys:
-        if k.toString() not in seen:
+        if not k.isEmpty() and k.toString() not in seen:
             seen.add(k.toString())
             out.append(k)
     return out
+
+
+def undo_shortcuts(bindings=None):
+    """Ctrl+Z and the platform's Undo keys (``bindings``: ``QKeySequence.keyBindings(Undo)``), each once."""
+    bindings = QKeySequence.keyBindings(QKeySequence.Undo) if bindings is None else bindings
+    return _once([QKeySequence("Ctrl+Z")] + list(bindings))
+
+
+def redo_shortcuts(bindings=None, undo_bindings=None):
+    """Ctrl+Shift+Z, Ctrl+Y and the platform's Redo keys, each once, and none that undoes.
+
+    A key bound twice is ambiguous, and then neither binding works: on X11 the
+    platform's Redo is Ctrl+Shift+Z itself, and binding both killed Redo by keyboard.
+    """
+    bindings = QKeySequence.keyBindings(QKeySequence.Redo) if bindings is None else bindings
+    keys = [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")] + list(bindings)
+    return _once(keys, taken=undo_shortcuts(undo_bindings))
 
 
 class MainWindow(QMainWindow):
@@ -97,7 +111,7 @@ class MainWindow(QMainWindow):
         self._action(f, "&Quit", self.close, QKeySequence.Quit)
         e = mb.addMenu("&Edit")
         self.undo_action = s.doc.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence.Undo)
+        self.undo_action.setShortcuts(undo_shortcuts())
         self.redo_action = s.doc.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts(redo_shortcuts())
         e.addAction(self.undo_action)
