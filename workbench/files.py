@@ -103,9 +103,9 @@ class FileCommands(QObject):
         except Exception as e:  # noqa: BLE001 - whatever a file does, a dialog, never a traceback
             self._error(title, dialogs.failure_message(e, what))
             return False
-        if not self.maybe_save("open"):
-            return False
         s = self.session
+        if not self.maybe_save("open", None if opened.net is not None else opened.experiment.layer_defs):
+            return False
         try:
             if opened.net is None:
                 done = s.load_experiment(opened.experiment, path=opened.path, dataset=opened.dataset)
@@ -166,7 +166,8 @@ class FileCommands(QObject):
 
     def new_network(self):
         """Start from an input layer and a softmax (asking first if work would be lost)."""
-        if not self.maybe_save("new"):
+        from .session import NEW_NETWORK
+        if not self.maybe_save("new", NEW_NETWORK):
             return False
         return self.session.new_network()
 
@@ -230,18 +231,19 @@ class FileCommands(QObject):
         return True
 
     # -- before work is lost ------------------------------------------------------------------------
-    def maybe_save(self, doing="close"):
+    def maybe_save(self, doing="close", layer_defs=None):
         """Before closing, opening or starting over: offer to save what would be lost
         (trained weights that are in no file, then unsaved changes). False: do not go on.
 
-        Once the user has answered, a run in progress is stopped without asking again.
+        ``layer_defs``: the layers about to be opened (the weights stay when they are the
+        same). Once the user has answered, a run in progress is stopped without asking again.
         """
         if not getattr(self.window, "ask_to_save", True):
             return True
         s = self.session
         verb = DOING.get(doing, doing)
         asked = False
-        if s.weights_unsaved:
+        if s.would_lose_weights(layer_defs):
             asked = True
             live = s.trained and s.examples_seen > 0  # else: weights set aside by an edit
             if not live:

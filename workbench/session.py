@@ -303,6 +303,14 @@ class Session(QObject):
         kept = self._kept
         return self._weights_unsaved or bool(kept and kept.get("unsaved"))
 
+    def would_lose_weights(self, layer_defs=None):
+        """Whether taking ``layer_defs`` (an experiment's; None: other weights altogether)
+        would drop trained weights that are in no file (an experiment with the very
+        same layers keeps the weights)."""
+        if self._kept and self._kept.get("unsaved"):
+            return True
+        return self._weights_unsaved and (layer_defs is None or layer_defs != self._net_layers)
+
     def mark_weights_saved(self, weights):
         """``weights`` (published ``Weights``) were written to a file."""
         if weights.run_id == self.run_id and weights.examples_seen >= self.examples_seen:
