@@ -55,7 +55,7 @@ class FileCommands(QObject):
         window.installEventFilter(self)
 
     def fill_menu(self, menu):
-        """The File menu: new, open, recent, presets, save, save as, save weights."""
+        """The File menu: new, open, recent, presets, save, save as, save weights, export."""
         def add(text, slot, shortcut=None, tip=None):
             a = QAction(text, self.window)
             if shortcut:
@@ -77,6 +77,9 @@ class FileCommands(QObject):
         add("Save experiment &as…", self.save_as, QKeySequence.SaveAs)
         add("Save &weights as snapshot…", self.save_weights, "Ctrl+Shift+E",
             "Save the trained network as a ConvNetJS snapshot.")
+        self.export_action = add("E&xport…", self.export, None,
+                                 "The trained network as an ONNX model or a PyTorch folder, checked "
+                                 "against the engine.")
 
     # -- dialogs -----------------------------------------------------------------------------
     def _error(self, title, text):
@@ -229,6 +232,16 @@ class FileCommands(QObject):
         dialogs.remember(path)
         self._status(f"Saved {path}", 5000)
         return True
+
+    def export(self):
+        """File › Export…: the trained network as an ONNX model or a PyTorch folder."""
+        from .export_dialog import ExportDialog
+        if self.session.weights is None:
+            self._error("No weights", "There are no weights to export yet: train the network or open a snapshot.")
+            return None
+        dialog = ExportDialog(self.session, self.window)
+        dialog.open()
+        return dialog
 
     # -- before work is lost ------------------------------------------------------------------------
     def maybe_save(self, doing="close", layer_defs=None):
