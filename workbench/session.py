@@ -89,6 +89,9 @@ class Session(QObject):
     problem = Signal(str, str)
 
     publish_every = 1.0  # seconds between published weights while training
+    #: Stop, an edit or closing waits at most this long for the training thread (a backstop:
+    #: the engine abandons a worker process that does not answer within ~5 s a step).
+    stop_timeout = 30.0
 
     def __init__(self, dataset, experiment=None, parent=None):
         super().__init__(parent)
@@ -474,8 +477,13 @@ class Session(QObject):
         if not wait:
             job.run.stop()
             return
-        job.stop(wait=True)
+        job.stop(wait=True, timeout=self.stop_timeout)
         self._end_run()
+        if job.alive:  # past every bounded wait of the engine: leave the thread its network
+            self._set_net(self._net.copy(), trained=self.trained, keep_displaced=False,
+                          unsaved=self._weights_unsaved)
+            self.problem.emit("Training did not stop", f"The training thread did not stop within "
+                              f"{self.stop_timeout:.0f} s; the window goes on with a copy of its weights.")
 
     def _end_run(self):
         self._training, self._stopped = None, self._training
