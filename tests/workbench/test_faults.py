@@ -115,3 +115,27 @@ def test_a_diverged_run_keeps_its_last_good_weights_and_batchnorm_statistics(win
     assert w.files.open_snapshot(str(path))
     np.testing.assert_allclose(s.weights.predict(s.dataset.test.images[:50]), before, rtol=1e-5, atol=1e-6)
     assert not c.banner.isVisibleTo(w)  # new weights: the message about the old run goes
+
+
+def test_a_training_thread_stuck_past_every_bound_is_left_behind(tiny, qtbot, monkeypatch):
+    """The backstop: if the thread does not end within stop_timeout, the window goes on
+    with a copy of the weights and says so."""
+    import threading
+    w, s = tiny, tiny.session
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(title))
+    assert s.train()
+    qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=10000)
+    stuck = threading.Event()
+    run, real = s.run, s.run.train_batches
+    monkeypatch.setattr(run, "train_batches", lambda **kw: (stuck.wait(20), real(**kw))[1])
+    qtbot.wait(400)  # the thread enters the stuck chunk
+    monkeypatch.setattr(s, "stop_timeout", 0.5)
+    net, job = s._net, s._training
+    t0 = time.monotonic()
+    s.stop(wait=True)
+    assert time.monotonic() - t0 < 3 and job.alive  # left behind
+    assert not s.running and shown == ["Training did not stop"]
+    assert s._net is not net and s.weights is not None  # its own copy: the stuck thread keeps the old one
+    stuck.set()
+    qtbot.waitUntil(lambda: not job.alive, timeout=10000)
