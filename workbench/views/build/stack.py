@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListView, QMenu, QSty
                                QStyledItemDelegate, QVBoxLayout, QWidget)
 
 from ...icons import color_for, paint_icon
-from ...layer_info import GROUPS, TITLES, summary, volume
+from ...layer_info import GROUPS, TITLES, layer_type, summary, volume
 from .palette import PALETTE_MIME
 
 STACK_MIME = "application/x-convnet-workbench-stack-row"
@@ -82,7 +82,7 @@ class LayerCardDelegate(QStyledItemDelegate):
         doc = self.doc
         d = doc.layers[i]
         row = doc.rows[i] if i < len(doc.rows) else None
-        t = d.get("type", "?")
+        t = layer_type(d)
         pal = option.palette
         p.save()
         p.setRenderHint(QPainter.Antialiasing)
