@@ -92,6 +92,7 @@ def _wait_for(parent, label, task, inputs, delay_ms):
         if not out:  # (the finished signal is only delivered inside a loop, but be sure)
             loop.exec()
         relay.progress.disconnect(progress)
+        dialog.canceled.disconnect()  # closing a progress dialog emits canceled too
         dialog.close()
         dialog.deleteLater()
     if "error" in out:

@@ -136,8 +136,8 @@ class FileCommands(QObject):
     def open_path(self, path):
         """Open a file of either kind: a snapshot (``layers``) or an experiment."""
         settings, data = self._current()
-        return self.open_with("Cannot open", pathlib.Path(path).name or str(path), opening.read_any,
-                              str(path), settings, data)
+        return self.open_with("Cannot open", pathlib.Path(path).name or str(path), opening.read_big,
+                              opening.read_any, str(path), settings, data)
 
     def open_experiment(self, path=None):
         """An experiment file (or a preset, or a list of layer definitions); with its weights if it holds them."""
@@ -145,7 +145,7 @@ class FileCommands(QObject):
         if not path:
             return False
         return self.open_with("Cannot open experiment", pathlib.Path(path).name or str(path),
-                              opening.read_experiment, str(path), self._current()[1])
+                              opening.read_big, opening.read_experiment, str(path), self._current()[1])
 
     def open_preset(self, name):
         return self.open_with("Cannot open preset", name, opening.read_preset, name, self._current()[1])
@@ -157,7 +157,7 @@ class FileCommands(QObject):
             return False
         settings, data = self._current()
         return self.open_with("Cannot open snapshot", pathlib.Path(path).name or str(path),
-                              opening.read_snapshot, str(path), settings, data)
+                              opening.read_big, opening.read_snapshot, str(path), settings, data)
 
     def open_trained_demo(self):
         """The bundled snapshot of the demo network after 3 epochs: ready to draw for."""

@@ -8,9 +8,19 @@ network's size against the engine's limits. What comes back (an ``Opened``) is p
 data that the session takes in one go on the GUI thread, so a failure of any kind
 leaves the current network, weights, settings and undo history as they were.
 
+Parsing JSON holds the GIL: a 50 MB snapshot parsed on a thread stopped the window's
+event loop for half a second. So a file larger than ``SUBPROCESS_BYTES`` is read in a
+separate process (``read_in_subprocess``), which sends back the checked layers and
+their weights; only rebuilding the network from them (tens of milliseconds) and
+loading a dataset happen in this process.
+
 No Qt here: the readers are tested and fuzzed on their own.
 """
+import os
 import pathlib
+import pickle
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -21,6 +31,9 @@ from engine.experiment import Experiment, ExperimentError, experiment_from_file_
 from engine.io import read_json
 from engine.net import spec_from_layers
 from engine.snapshots import trained_from_object
+
+#: Files larger than this are read in another process (see the module's docstring).
+SUBPROCESS_BYTES = 4 * 2 ** 20
 from engine.spec import build_layers, check
 
 TRAINED_DEMO = RESOURCES / "snapshots" / "convnetjs-demo-trained.json"
@@ -164,3 +177,90 @@ def read_preset(state, name, current_data=None):
     exp = preset(name)
     _check(state)
     return Opened(exp.name, exp, dataset=_data_for(exp, current_data))
+
+
+# -- big files: read in another process --------------------------------------------------------
+def read_big(state, reader, path, *inputs):
+    """``reader(state, path, *inputs)``, in a separate process when the file is large."""
+    try:
+        size = os.stat(path).st_size if pathlib.Path(path).is_file() else 0
+    except OSError:
+        size = 0
+    if size <= SUBPROCESS_BYTES:
+        return reader(state, path, *inputs)
+    return read_in_subprocess(reader, state, path, *inputs)
+
+
+def read_in_subprocess(reader, state, path, *inputs):
+    """Run an opening reader in a fresh ``python -c`` process (it imports the engine and
+    this module only, never the caller's ``__main__``) and rebuild its result here.
+
+    ``state`` is checked while waiting: a cancel ends the process. The dataset an
+    experiment names is loaded here, after.
+    """
+    import numpy as np
+    from engine.net import Net
+    *inputs, current_data = inputs if inputs else (None,)
+    name = pathlib.Path(path).name
+    root = str(pathlib.Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.Popen([sys.executable, "-c", "from workbench.opening import _child_main; _child_main()"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    request = pickle.dumps((reader.__name__, str(path), tuple(inputs)))
+    try:
+        while True:
+            try:
+                out, _ = proc.communicate(request, timeout=0.05)
+                break
+            except subprocess.TimeoutExpired:
+                request = None
+                if state is not None and state.cancelled:
+                    state.check()  # raises the task's Cancelled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    try:
+        kind, value = pickle.loads(out)
+    except Exception:  # noqa: BLE001 - nothing, or half a message: the process died
+        raise engine.EngineError(f"{name}: the process reading it stopped (exit code {proc.returncode}; "
+                                 f"out of memory?)") from None
+    if kind == "error":
+        raise value
+    opened, layers, dtype = value
+    if layers is not None:
+        opened.net = Net.from_layers(layers, np.dtype(dtype))
+    _check(state)
+    opened.dataset = _data_for(opened.experiment, current_data)
+    return opened
+
+
+_READERS = {"read_experiment": read_experiment, "read_snapshot": read_snapshot, "read_any": read_any}
+
+
+def _child_main():
+    """The reading process: a request on stdin, the reader's Opened on stdout (its network
+    as its layers, which pickle; the data the experiment names is left to the parent)."""
+    reader_name, path, inputs = pickle.loads(sys.stdin.buffer.read())
+    try:
+        opened = _READERS[reader_name](None, path, *inputs, _NO_DATA)
+        net, opened.net = opened.net, None
+        payload = ("ok", (opened, None if net is None else net.layers, None if net is None else net.dtype.name))
+    except BaseException as e:  # noqa: BLE001 - sent to the parent, which shows it
+        known = (engine.EngineError, MemoryError, RecursionError, OSError)
+        payload = ("error", e if isinstance(e, known) else
+                   engine.EngineError(f"{pathlib.Path(path).name}: {type(e).__name__}: {e}"))
+    sys.stdout.buffer.write(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+    sys.stdout.buffer.flush()
+
+
+class _NoData:
+    """Stands for "whatever data the experiment names": equal to any, so nothing is loaded."""
+
+    def __eq__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+
+_NO_DATA = _NoData()

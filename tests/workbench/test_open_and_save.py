@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton
 
 import engine
 from engine.experiment import Experiment
@@ -322,7 +322,7 @@ def test_a_slow_read_keeps_the_window_live_and_can_be_cancelled(trained, tmp_pat
     def cancel():
         dialog = QApplication.activeModalWidget()
         if isinstance(dialog, QProgressDialog) and len(ticks) > 20:
-            dialog.cancel()
+            dialog.findChild(QPushButton).click()  # the user presses Cancel
             release.set()
         else:
             QTimer.singleShot(50, cancel)
@@ -333,9 +333,12 @@ def test_a_slow_read_keeps_the_window_live_and_can_be_cancelled(trained, tmp_pat
     assert not dialogs_shown and fingerprint(w) == before
     gaps = np.diff(ticks)
     assert len(ticks) > 20 and np.percentile(gaps, 99) < 0.25  # the event loop kept turning
-    # and the same file, read at full speed, opens
-    release.set()
+    # a slow read that is not cancelled opens (past the moment the dialog shows)
+    release.clear()
+    QTimer.singleShot(800, release.set)
+    t0 = time.perf_counter()
     assert w.files.open_experiment(str(path)) and w.doc.layers == TINY
+    assert time.perf_counter() - t0 >= 0.7 and not dialogs_shown
 
 
 def test_the_builder_refuses_a_huge_layer_on_its_card_without_allocating(window):
@@ -360,3 +363,75 @@ def test_the_builder_refuses_a_huge_layer_on_its_card_without_allocating(window)
     assert "the limit is" in w.train_tab.controls.message.text()
     w.undo_action.trigger()
     assert w.doc.valid
+
+
+def test_a_big_file_is_read_in_another_process_and_the_window_stays_live(trained, tmp_path, qtbot, dialogs_shown):
+    """Parsing JSON holds the GIL: a 50 MB snapshot parsed on a thread stopped the event loop
+    for 0.5 s (p99 of a 10 ms timer's lateness 323-582 ms); read in another process, 1-10 ms."""
+    from PySide6.QtCore import QElapsedTimer
+    from engine.snapshots import save_snapshot
+    from workbench import opening
+    w = trained
+    net = engine.Net([INPUT, {"type": "fc", "num_neurons": 2400, "activation": "relu"}, SOFTMAX], seed=1)
+    path = tmp_path / "big.json"
+    save_snapshot(net, path, {"preset": "big"})
+    assert path.stat().st_size > opening.SUBPROCESS_BYTES  # about 28 MB
+    late = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def tick():
+        now = clock.elapsed()
+        late.append(now - last[0] - 10)
+        last[0] = now
+
+    timer = QTimer(interval=10)
+    timer.timeout.connect(tick)
+    timer.start()
+    assert w.files.open_snapshot(str(path))
+    timer.stop()
+    assert not dialogs_shown and w.doc.name == "big"
+    for a, pg in zip(w.session.weights.params(), net.params_and_grads()):
+        np.testing.assert_array_equal(a, pg["params"])
+    print(f"10 ms timer while opening {path.stat().st_size / 1e6:.0f} MB: {len(late)} ticks, "
+          f"lateness p99 {np.percentile(late[1:], 99):.0f} ms, max {max(late[1:]):.0f} ms")
+    assert len(late) > 20 and np.percentile(late[1:], 99) < 100
+    # Cancel while the other process reads: it is ended, and nothing changes
+    assert w.files.open_preset("mlp")
+    before = fingerprint(w)
+
+    def cancel():
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, QProgressDialog):
+            dialog.findChild(QPushButton).click()
+        else:
+            QTimer.singleShot(20, cancel)
+
+    QTimer.singleShot(20, cancel)
+    assert w.files.open_snapshot(str(path)) is False
+    assert fingerprint(w) == before and not dialogs_shown
+
+    def readers():  # the reading process, ended by the worker thread within 50 ms ('[_]': not pgrep itself)
+        return os.popen(f"pgrep -P {os.getpid()} -f '[_]child_main'").read().split()
+
+    qtbot.waitUntil(lambda: not readers(), timeout=5000)
+
+
+def test_a_bad_file_read_in_another_process_is_the_same_one_dialog(trained, tmp_path, monkeypatch, dialogs_shown):
+    from workbench import opening
+    monkeypatch.setattr(opening, "SUBPROCESS_BYTES", 100)  # every file here goes to the other process
+    w = trained
+    for case in ("fc-10e7.json", "nan.json", "snapshot-fc-10e7.json", "deep-field.json"):
+        path = write_case(tmp_path, case)
+        before = fingerprint(w)
+        dialogs_shown.clear()
+        assert w.files.open_path(path) is False
+        assert_refused(w, before, dialogs_shown, BAD_FILES[case][1], path)
+    good = tmp_path / "good.json"
+    net = engine.Net(TINY, seed=4)
+    from engine.snapshots import save_snapshot
+    save_snapshot(net, good, {"preset": "good"})
+    assert w.files.open_path(str(good)) and w.doc.name == "good"
+    for a, pg in zip(w.session.weights.params(), net.params_and_grads()):
+        np.testing.assert_array_equal(a, pg["params"])
