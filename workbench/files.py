@@ -315,6 +315,6 @@ def _write_weights(state, weights, path, meta, experiment):
     """Write ``weights`` as a snapshot carrying ``experiment`` (or, when the layers were
     edited since and no longer describe the weights, the weights' own layers)."""
     try:
-        weights.save(path, meta, experiment=experiment)
+        weights.save(path, meta, experiment=experiment, state=state)
     except engine.SnapshotError:
-        weights.save(path, meta, experiment=experiment.replace(layer_defs=weights.layer_defs))
+        weights.save(path, meta, experiment=experiment.replace(layer_defs=weights.layer_defs), state=state)

@@ -18,9 +18,6 @@ No Qt here: the readers are tested and fuzzed on their own.
 """
 import os
 import pathlib
-import pickle
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -192,42 +189,14 @@ def read_big(state, reader, path, *inputs):
 
 
 def read_in_subprocess(reader, state, path, *inputs):
-    """Run an opening reader in a fresh ``python -c`` process (it imports the engine and
-    this module only, never the caller's ``__main__``) and rebuild its result here.
-
-    ``state`` is checked while waiting: a cancel ends the process. The dataset an
-    experiment names is loaded here, after.
-    """
+    """Run an opening reader in a child process (``child.run``) and rebuild its result
+    here; the dataset an experiment names is loaded here, after."""
     import numpy as np
     from engine.net import Net
+    from . import child
     *inputs, current_data = inputs if inputs else (None,)
-    name = pathlib.Path(path).name
-    root = str(pathlib.Path(__file__).resolve().parents[1])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
-    proc = subprocess.Popen([sys.executable, "-c", "from workbench.opening import _child_main; _child_main()"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    request = pickle.dumps((reader.__name__, str(path), tuple(inputs)))
-    try:
-        while True:
-            try:
-                out, _ = proc.communicate(request, timeout=0.05)
-                break
-            except subprocess.TimeoutExpired:
-                request = None
-                if state is not None and state.cancelled:
-                    state.check()  # raises the task's Cancelled
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    try:
-        kind, value = pickle.loads(out)
-    except Exception:  # noqa: BLE001 - nothing, or half a message: the process died
-        raise engine.EngineError(f"{name}: the process reading it stopped (exit code {proc.returncode}; "
-                                 f"out of memory?)") from None
-    if kind == "error":
-        raise value
-    opened, layers, dtype = value
+    opened, layers, dtype = child.run(_read_for_parent, reader.__name__, str(path), tuple(inputs),
+                                      state=state, what=pathlib.Path(path).name)
     if layers is not None:
         opened.net = Net.from_layers(layers, np.dtype(dtype))
     _check(state)
@@ -238,20 +207,12 @@ def read_in_subprocess(reader, state, path, *inputs):
 _READERS = {"read_experiment": read_experiment, "read_snapshot": read_snapshot, "read_any": read_any}
 
 
-def _child_main():
-    """The reading process: a request on stdin, the reader's Opened on stdout (its network
-    as its layers, which pickle; the data the experiment names is left to the parent)."""
-    reader_name, path, inputs = pickle.loads(sys.stdin.buffer.read())
-    try:
-        opened = _READERS[reader_name](None, path, *inputs, _NO_DATA)
-        net, opened.net = opened.net, None
-        payload = ("ok", (opened, None if net is None else net.layers, None if net is None else net.dtype.name))
-    except BaseException as e:  # noqa: BLE001 - sent to the parent, which shows it
-        known = (engine.EngineError, MemoryError, RecursionError, OSError)
-        payload = ("error", e if isinstance(e, known) else
-                   engine.EngineError(f"{pathlib.Path(path).name}: {type(e).__name__}: {e}"))
-    sys.stdout.buffer.write(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
-    sys.stdout.buffer.flush()
+def _read_for_parent(reader_name, path, inputs):
+    """In the child: the reader's Opened, its network sent as its layers (which pickle);
+    the data the experiment names is left to the parent."""
+    opened = _READERS[reader_name](None, path, *inputs, _NO_DATA)
+    net, opened.net = opened.net, None
+    return opened, None if net is None else net.layers, None if net is None else net.dtype.name
 
 
 class _NoData:
