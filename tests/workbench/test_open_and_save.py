@@ -454,3 +454,44 @@ def test_a_bad_file_read_in_another_process_is_the_same_one_dialog(trained, tmp_
     assert w.files.open_path(str(good)) and w.doc.name == "good"
     for a, pg in zip(w.session.weights.params(), net.params_and_grads()):
         np.testing.assert_array_equal(a, pg["params"])
+
+
+def png_header(width, height):
+    """A PNG that says it is width x height, with the start of its pixels: a few dozen bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    pixels = zlib.compressobj().compress(b"\x00" * 4096)  # a stream that goes on (cut short)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+
+
+def test_draw_open_image_refuses_huge_pictures_and_scales_long_ones(window, tmp_path, dialogs_shown):
+    """A 138-byte PNG asked for a 60000x60000 array (MemoryError); 20000x20000 pictures were
+    'not an image that can be read'."""
+    from PySide6.QtGui import QImage
+    draw = window.draw_panel
+    before = draw.canvas.image().copy()
+    for w, h in ((60000, 60000), (20000, 20000)):
+        path = tmp_path / f"{w}x{h}.png"
+        path.write_bytes(png_header(w, h))
+        dialogs_shown.clear()
+        tracemalloc.start()
+        try:
+            assert not draw.open_image(str(path))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(dialogs_shown) == 1 and f"{w:,}x{h:,} pixels" in dialogs_shown[0][1]
+        assert "megapixel" in dialogs_shown[0][1] and peak < 50e6
+        np.testing.assert_array_equal(draw.canvas.image(), before)  # the drawing stays
+    # a long thin picture: read scaled down, then placed in the square canvas
+    line = QImage(1, 60000, QImage.Format_Grayscale8)
+    line.fill(255)
+    path = tmp_path / "line.png"
+    assert line.save(str(path))
+    dialogs_shown.clear()
+    assert draw.open_image(str(path)) and not dialogs_shown
