@@ -1,6 +1,7 @@
-"""``python -m engine``: train, evaluate and benchmark from the terminal."""
+"""``python -m engine``: train, evaluate, experiment and benchmark from the terminal."""
 import argparse
 import json
+import pathlib
 import sys
 import time
 
@@ -32,7 +33,7 @@ def _progress_line(r, total, width=30):
 
 def experiment_from_args(a):
     """The experiment a ``train`` command runs: the preset or file, then the flags given."""
-    exp = Experiment.load(a.spec) if a.spec else preset(a.preset)
+    exp = Experiment.load(a.spec) if a.spec else preset(a.preset or "convnetjs-demo")
     trainer = dict(exp.trainer)
     trainer.update({k: getattr(a, k) for k in TRAINER_FLAGS if getattr(a, k) is not None})
     augment = dict(exp.augment)
@@ -79,12 +80,54 @@ def _check_crops(a):
         raise OptionError(f"--crops must be 1 to 9 (the centre, corners and edges), got {a.crops}")
 
 
+def _check_session_target(path):
+    """Refuse, before any work, a ``--session`` folder that cannot become or be a session."""
+    from .session import INFO, Session, SessionError
+    path = pathlib.Path(path)
+    if (path / INFO).exists():
+        Session.open(path)  # a damaged session: said now
+    elif path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise SessionError(f"{path}: not a session, and not an empty folder to start one in")
+    elif not path.exists() and not path.parent.is_dir():
+        raise SessionError(f"{path}: the folder {path.parent} does not exist")
+
+
+def _training_options(a):
+    opts = {"test": False, "eval_examples": None, "keep_best": a.keep_best,
+            "early_stop": a.early_stop, "save_every_seconds": a.save_every,
+            "threads": a.threads}
+    if a.eval_every is not None:
+        if a.eval_every < 1:
+            raise OptionError(f"--eval-every must be at least 1 example, got {a.eval_every}")
+        opts["eval_every"] = a.eval_every
+    if a.early_stop is not None and a.early_stop < 1:
+        raise OptionError(f"--early-stop must be at least 1 evaluation, got {a.early_stop}")
+    if not a.save_every > 0:
+        raise OptionError(f"--save-every must be above 0 seconds, got {a.save_every}")
+    if a.coach:
+        from .coach import Coach
+        opts["coach"] = Coach()
+    return opts
+
+
+def _check_validation_for_best(a, exp):
+    if (a.keep_best or a.early_stop is not None) and not exp.validation:
+        flag = "--keep-best" if a.keep_best else "--early-stop"
+        raise OptionError(f"{flag} watches the validation accuracy, and --validation 0 holds out "
+                          f"no images to measure it on")
+
+
 def cmd_train(a):
     _check_crops(a)
+    if a.resume:
+        return _resume(a)
     exp = experiment_from_args(a)
     for path in (a.out, a.save_experiment):  # refused now, not after the whole run
         if path:
             writable_target(path)
+    if a.session:
+        _check_session_target(a.session)
+    opts = _training_options(a)
     data = _load_data(exp.data, a.quiet)
     problems = datasets.check_fit(exp.layer_defs, data)
     if problems and not a.fit_input:
@@ -103,29 +146,80 @@ def cmd_train(a):
         if note:
             exp = exp.replace(validation=validation)
             print(f"note: {note}", file=sys.stderr)
+    _check_validation_for_best(a, exp)
     if a.save_experiment:
         exp.save(a.save_experiment)
         print(f"wrote {a.save_experiment}", file=sys.stderr)
-    net = exp.build_net(threads=a.threads)
-    trainer = exp.build_trainer(net)
-    run = exp.make_run(net, trainer, data, test=False, eval_examples=None,
-                       eval_every=max(1, len(exp.splits(data)[0])))
-    total = int(round(exp.epochs * len(run.train_set)))
+    opts.setdefault("eval_every", max(1, len(exp.splits(data)[0])))
+    if a.session:
+        from .session import Session
+        session = Session.open_or_create(a.session, exp)
+        training = session.start(data, exp, **opts)
+        print(f"session {a.session}: {training.run_id}", file=sys.stderr)
+    else:
+        from .session import Training
+        opts.pop("save_every_seconds")
+        net = exp.build_net(threads=opts.pop("threads"))
+        training = Training(net, exp.build_trainer(net), exp, data, **opts)
+    return _train_loop(a, training, data)
+
+
+def _resume(a):
+    from .session import Session
+    refused = [f for f, v in (("--spec", a.spec), ("--preset", a.preset), ("--session", a.session),
+                              ("--validation", a.validation), ("--seed", a.seed),
+                              ("--fit-input", a.fit_input),
+                              ("--save-experiment", a.save_experiment)) if v]
+    if refused:
+        raise OptionError(f"{refused[0]} cannot be given with --resume (the session says it)")
+    if a.out:
+        writable_target(a.out)
+    session = Session.open(a.resume)
+    opts = _training_options(a)
+    exp = session.experiment
+    changes = {k: getattr(a, k) for k in TRAINER_FLAGS if getattr(a, k) is not None}
+    if a.shift is not None:
+        changes["augment.shift"] = a.shift
+    if a.flip is not None:
+        changes["augment.flip"] = a.flip
+    if a.schedule is not None:
+        changes["schedule.kind"] = a.schedule
+    _check_validation_for_best(a, exp)
+    data = _load_data(a.data or exp.data, a.quiet)
+    training = session.resume(data, epochs=a.epochs, changes=changes, **opts)
+    run = training.run
+    print(f"session {a.resume}: going on with {training.run_id} from {run.examples_seen:,} "
+          f"examples (epoch {run.epoch:.2f}) to epoch {run.epochs:g}", file=sys.stderr)
+    return _train_loop(a, training, data)
+
+
+def _train_loop(a, training, data):
+    """Train, print progress, and end as ``train`` does (the result as one JSON line)."""
+    exp, net, trainer, run = training.experiment, training.net, training.trainer, training.run
+    total = int(round(run.epochs * len(run.train_set)))
     schedule = f", {exp.schedule['kind']} schedule" if exp.schedule else ""
     print(f"training {exp.name} ({net.n_params:,} parameters) on {len(run.train_set):,} "
           f"images of {datasets.describe(data)} for {exp.epochs:g} epochs, {trainer.method}{schedule}, "
           f"batch {trainer.batch_size}", file=sys.stderr)
     t0 = time.time()
+    start_seen = run.examples_seen
     last = {}
-    for r in run.reports():
+    alerts = set()
+    for r in training.reports():
+        for alert in r.get("alerts", ()):
+            if alert["kind"] not in alerts:
+                alerts.add(alert["kind"])
+                print(f"\ncoach: {alert['message']}", file=sys.stderr)
         if r["tag"] == "progress":
             last = r
             if not a.quiet:
                 print(_progress_line(r, total), end="", file=sys.stderr, flush=True)
                 a.progress_shown = True  # an error after this starts on a new line
         elif r["tag"] == "eval" and "validation_accuracy" in r and not a.quiet:
-            print(f"\n  validation accuracy {r['validation_accuracy']:.4f} at epoch {r['epoch']:.2f}",
-                  file=sys.stderr)
+            print(f"\n  validation accuracy {r['validation_accuracy']:.4f} at epoch {r['epoch']:.2f}"
+                  + (" (best so far)" if r.get("best") and run.keep_best else ""), file=sys.stderr)
+        elif r["tag"] == "done" and r.get("early_stopped"):
+            print(f"\n{r['message']}", file=sys.stderr)
         elif r["tag"] == "diverged":
             print(f"\nerror: {r['message']}", file=sys.stderr)
             if a.out:  # the run went back to them
@@ -133,25 +227,40 @@ def cmd_train(a):
                               meta={"preset": exp.name, "trainer": trainer.options(),
                                     "examples_seen": run.examples_seen, "diverged": r["message"]})
                 print(f"wrote the last good weights to {a.out}", file=sys.stderr)
+            training.finish()
             return 3
     elapsed = time.time() - t0
+    best = run.best if run.keep_best else None
+    if best is not None:
+        run.restore_best()
     test_acc = accuracy(net, data.test, crop_count=a.crops)
+    seen = run.examples_seen - start_seen
     result = {"preset": exp.name, "data": data.name, "epochs": exp.epochs,
               "examples_seen": run.examples_seen, "seconds": round(elapsed, 1),
-              "examples_per_second": round(run.examples_seen / elapsed, 1) if elapsed > 0 else None,
+              "examples_per_second": round(seen / elapsed, 1) if elapsed > 0 else None,
               "test_accuracy": test_acc, "test_crops": a.crops}
     if run.validation is not None:
         result["validation_accuracy"] = accuracy(net, run.validation)
     if last:
         result["final_train_loss"] = last.get("cost_loss")
         result["final_learning_rate"] = last.get("learning_rate")
+    if best is not None:
+        result["best_examples_seen"] = best["examples_seen"]
+    if training.session is not None:
+        result["session"] = str(training.session.path)
+        result["run"] = training.run_id
+    metrics = {k: result[k] for k in ("test_accuracy", "validation_accuracy") if k in result}
+    training.finish(**metrics)
     print(file=sys.stderr)
     print(json.dumps(result))
     if a.out:
-        save_snapshot(net, a.out, experiment=exp,
-                      meta={"preset": exp.name, "trainer": trainer.options(),
-                            "examples_seen": run.examples_seen, "test_accuracy": test_acc})
-        print(f"wrote {a.out}", file=sys.stderr)
+        meta = {"preset": exp.name, "trainer": trainer.options(), "examples_seen": run.examples_seen,
+                "test_accuracy": test_acc}
+        if best is not None:
+            meta.update(best_examples_seen=best["examples_seen"],
+                        validation_accuracy=best["validation_accuracy"])
+        save_snapshot(net, a.out, experiment=exp, meta=meta)
+        print(f"wrote {a.out}" + (" (the best weights)" if best is not None else ""), file=sys.stderr)
     return 0
 
 
@@ -204,6 +313,31 @@ def cmd_layers(a):
     return 0
 
 
+def add_experiment_args(p, epochs=True):
+    """The flags that pick an experiment and override its settings (train, lr-find, sweep)."""
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--preset", help="bundled preset name (see 'presets'); default convnetjs-demo")
+    src.add_argument("--spec", help="an experiment file (or a JSON list of layer_defs)")
+    if epochs:
+        p.add_argument("--epochs", type=float)
+    p.add_argument("--method", choices=METHODS)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--l1-decay", type=float)
+    p.add_argument("--l2-decay", type=float)
+    p.add_argument("--schedule", choices=KINDS,
+                   help="learning-rate schedule (keeps the experiment's settings for it)")
+    p.add_argument("--shift", type=int, help="random shift in pixels (augmentation)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, help="random horizontal flips")
+    p.add_argument("--validation", type=int, help="hold out this many training images "
+                                                  "(the experiment's default: 5000)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--data", help="a dataset: IDX files, .npz, .csv or a folder of images per class "
+                                  "(default: the experiment's; see 'data')")
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -211,33 +345,32 @@ def parser():
                                      "data; flags override it",
                        description="Train the experiment of a preset or a file. Each flag given "
                                    "overrides that setting of the experiment.")
-    src = t.add_mutually_exclusive_group()
-    src.add_argument("--preset", default="convnetjs-demo",
-                     help="bundled preset name (see 'presets'); default convnetjs-demo")
-    src.add_argument("--spec", help="an experiment file (or a JSON list of layer_defs)")
-    t.add_argument("--epochs", type=float)
-    t.add_argument("--method", choices=METHODS)
-    t.add_argument("--learning-rate", type=float)
-    t.add_argument("--momentum", type=float)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--l1-decay", type=float)
-    t.add_argument("--l2-decay", type=float)
-    t.add_argument("--schedule", choices=KINDS,
-                   help="learning-rate schedule (keeps the experiment's settings for it)")
-    t.add_argument("--shift", type=int, help="random shift in pixels (augmentation)")
-    t.add_argument("--flip", action=argparse.BooleanOptionalAction, help="random horizontal flips")
-    t.add_argument("--validation", type=int, help="hold out this many training images "
-                                                  "(the experiment's default: 5000)")
+    add_experiment_args(t)
     t.add_argument("--crops", type=int, default=1, help="test-time crops to average (1 = centre)")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--threads", type=int)
-    t.add_argument("--data", help="a dataset: IDX files, .npz, .csv or a folder of images per class "
-                                  "(default: the experiment's; see 'data')")
     t.add_argument("--fit-input", action="store_true",
                    help="adapt the input layer (size, channels) and the class count to the data")
     t.add_argument("--out", help="write the trained snapshot (ConvNetJS JSON, with the experiment)")
     t.add_argument("--save-experiment", metavar="PATH",
                    help="write the experiment as run (the file with the flags applied)")
+    t.add_argument("--eval-every", type=int, metavar="EXAMPLES",
+                   help="examples between validation evaluations (default: one epoch)")
+    k = t.add_argument_group("sessions (a folder that keeps the run; see README)")
+    k.add_argument("--session", metavar="DIR",
+                   help="keep the run in this session folder (made if missing): the weights, the "
+                        "trainer's state, the curves; saved at the end and every --save-every seconds")
+    k.add_argument("--resume", metavar="DIR",
+                   help="go on with the session's last run: --epochs E more epochs (without "
+                        "--epochs: to the end it planned); trainer flags change its settings")
+    k.add_argument("--save-every", type=float, default=60.0, metavar="SECONDS",
+                   help="save the session at least this often while training (default 60)")
+    k.add_argument("--keep-best", action="store_true",
+                   help="keep the weights with the best validation accuracy (the session's "
+                        "best.json); --out and the test accuracy are then those weights'")
+    k.add_argument("--early-stop", type=int, metavar="PATIENCE",
+                   help="stop after PATIENCE evaluations without a better validation accuracy "
+                        "(keeps the best weights, as --keep-best)")
+    k.add_argument("--coach", action="store_true",
+                   help="watch the training and print the coach's alerts (see README)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="test accuracy and confusion matrix of a snapshot")
@@ -264,6 +397,8 @@ def parser():
                    help="write the table between the layer-table markers of README.md (or PATH)")
     y.set_defaults(func=cmd_layers)
     add_export_parser(sub)
+    from .cli_experiments import add_parsers
+    add_parsers(sub)
     return p
 
 

@@ -90,13 +90,16 @@ def _shift(image, dy, dx):
     return out
 
 
-def to_mnist(image):
+def to_mnist(image, frame=False):
     """An MNIST-style 28x28 digit from a drawing.
 
     Parameters
     ----------
     image : 2-D array
         Any size; ink high, background 0.
+    frame : bool
+        Also return where the drawing went (for a picture of the digit, an explanation
+        map, laid back over the drawing).
 
     Returns
     -------
@@ -104,6 +107,10 @@ def to_mnist(image):
         The ink's bounding box scaled so that its longer side is 20 px (aspect
         kept), placed with its centre of mass at the centre of the field.
         An empty drawing gives zeros.
+    ((ay, by), (ax, bx)), with ``frame``
+        The field's coordinates of a point of the drawing: ``field_y = ay * y + by``,
+        ``field_x = ax * x + bx``, in pixel-edge coordinates (pixel ``i`` spans ``i``
+        to ``i + 1``). None for an empty drawing.
     """
     a = np.asarray(image, dtype=np.float64)
     if a.ndim != 2:
@@ -112,7 +119,8 @@ def to_mnist(image):
     a = np.clip(a, 0, None)
     peak = a.max() if a.size else 0.0
     if peak <= 0:
-        return np.zeros((FIELD, FIELD), dtype=np.float32)
+        empty = np.zeros((FIELD, FIELD), dtype=np.float32)
+        return (empty, None) if frame else empty
     a = a / peak
     rows = np.flatnonzero(a.max(axis=1) > 1e-3)
     cols = np.flatnonzero(a.max(axis=0) > 1e-3)
@@ -121,7 +129,11 @@ def to_mnist(image):
     # Strokes drawn much thinner or thicker than MNIST's are brought into MNIST's range,
     # at four times the final size so that the last resize still anti-aliases.
     work = WORK / max(h, w)
-    a = normalize_strokes(resize(a, max(1, int(round(h * work))), max(1, int(round(w * work)))))
+    h1, w1 = max(1, int(round(h * work))), max(1, int(round(w * work)))
+    a = normalize_strokes(resize(a, h1, w1))
+    # each resize maps pixel edges linearly; a thickened stroke is padded on every side
+    sy, sx = h1 / h, w1 / w
+    pad_y, pad_x = (a.shape[0] - h1) / 2, (a.shape[1] - w1) / 2
     h, w = a.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, int(np.ceil(h * scale - 1e-9))), max(1, int(np.ceil(w * scale - 1e-9)))
@@ -137,7 +149,12 @@ def to_mnist(image):
     dy = int(np.clip(round((FIELD - 1) / 2 - cy), -top, FIELD - top - nh))
     dx = int(np.clip(round((FIELD - 1) / 2 - cx), -left, FIELD - left - nw))
     field = _shift(field, dy, dx)
-    return np.clip(field, 0, 1).astype(np.float32)
+    field = np.clip(field, 0, 1).astype(np.float32)
+    if not frame:
+        return field
+    ay, ax = sy * scale, sx * scale
+    return field, ((ay, (pad_y - rows[0] * sy) * scale + top + dy),
+                   (ax, (pad_x - cols[0] * sx) * scale + left + dx))
 
 
 def center_crop(digit, size):

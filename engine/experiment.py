@@ -15,6 +15,7 @@ import inspect
 import json
 import math
 import numbers
+import os
 import pathlib
 from dataclasses import dataclass, field
 
@@ -145,7 +146,9 @@ class Experiment:
         ``crop`` (pixels; None: the network's input size when the images are
         larger), ``shift`` (pixels), ``flip``.
     data : str or None
-        Where the images come from: None for the bundled MNIST, else a path.
+        Where the images come from: None for the bundled MNIST, else a path in any format
+        ``engine.datasets.load`` reads. Files hold it relative to their own folder when the
+        data lies inside it (``load``/``save``; see ``data_for_file``).
     validation : int
         Training images held out to measure validation accuracy.
     epochs : float
@@ -242,14 +245,23 @@ class Experiment:
         path = pathlib.Path(path)
         obj = read_json(path, ExperimentError)
         try:
-            return cls.from_json(obj, name=path.stem)
+            exp = cls.from_json(obj, name=path.stem)
         except ExperimentError as e:
             raise ExperimentError(f"{path.name}: {e}", e.layer_index) from None
+        exp.data = data_from_file(exp.data, path.parent)
+        return exp
 
     def save(self, path):
-        """Write atomically (a temporary file renamed into place)."""
+        """Write atomically (a temporary file renamed into place); ``data`` inside the file's
+        folder is written relative to it (see ``data_for_file``)."""
         from .io import atomic_write_text
-        atomic_write_text(path, self.to_text())
+        atomic_write_text(path, self.for_file(path).to_text())
+
+    def for_file(self, path):
+        """This experiment as a file at ``path`` stores it: ``data`` relative to the file's
+        folder when it lies inside it (see ``data_for_file``)."""
+        data = data_for_file(self.data, pathlib.Path(path).parent)
+        return self if data == self.data else self.replace(data=data)
 
     def replace(self, **changes):
         """A copy with some fields changed (checked)."""
@@ -362,7 +374,7 @@ def save_experiment(exp, path, net=None):
         reason = exp.misfit(net)
         if reason:
             raise ExperimentError(f"the weights do not fit the experiment: {reason}")
-    atomic_write_text(path, exp.to_text(None if net is None else net.to_json()))
+    atomic_write_text(path, exp.for_file(path).to_text(None if net is None else net.to_json()))
 
 
 def load_experiment(path, dtype=np.float32):
@@ -385,6 +397,7 @@ def experiment_from_file_object(obj, path, dtype=np.float32):
         exp = Experiment.from_json(obj, name=path.stem)
     except ExperimentError as e:
         raise ExperimentError(f"{path.name}: {e}", e.layer_index) from None
+    exp.data = data_from_file(exp.data, path.parent)
     weights = obj.get("weights")
     if weights is None:
         return exp, None
@@ -396,6 +409,52 @@ def experiment_from_file_object(obj, path, dtype=np.float32):
     if reason:
         raise SnapshotError(f"{path.name}: the weights do not fit the experiment: {reason}")
     return exp, net
+
+
+# -- where the data is, for a file ------------------------------------------------------------
+# An experiment file (or a snapshot carrying its experiment) may name its data relative to
+# the file's own folder, so that a folder holding both can be moved or shared as a whole.
+# In memory ``data`` is a path as the process sees it (absolute, or relative to the working
+# directory, as ``--data`` gives it); files hold a relative path when the data lies inside
+# the file's folder, else the absolute path.
+
+def _data_parts(data, folder=None):
+    """``data`` as its paths: one, or an IDX pair written "images,labels"."""
+    whole = pathlib.Path(os.path.expanduser(data))
+    if folder is not None and not whole.is_absolute():
+        whole = pathlib.Path(folder) / whole
+    if "," in data and not whole.exists():
+        return [p.strip() for p in data.split(",", 1)]
+    return [data]
+
+
+def data_from_file(data, folder):
+    """A file's ``data`` as an absolute path: a relative one is taken relative to the file's
+    ``folder`` (None is kept)."""
+    if data is None:
+        return None
+    out = []
+    for part in _data_parts(data, folder):
+        p = pathlib.Path(os.path.expanduser(part))
+        out.append(os.path.abspath(p if p.is_absolute() else pathlib.Path(folder) / p))
+    return ",".join(out)
+
+
+def data_for_file(data, folder):
+    """``data`` as a file in ``folder`` stores it: relative to ``folder`` (with "/") when it
+    lies inside it, else absolute. None is kept."""
+    if data is None:
+        return None
+    base = os.path.abspath(folder)
+    out = []
+    for part in _data_parts(data):
+        p = os.path.abspath(os.path.expanduser(part))
+        try:
+            inside = os.path.commonpath([p, base]) == base
+        except ValueError:  # another drive
+            inside = False
+        out.append(pathlib.Path(os.path.relpath(p, base)).as_posix() if inside else p)
+    return ",".join(out)
 
 
 def preset_names():

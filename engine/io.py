@@ -111,11 +111,15 @@ def atomic_write_text(path, text):
     mode an ordinary new file would (the umask's), or keeps the mode of the file it
     replaces; a symlink is written through to its target.
     """
-    atomic_write_bytes(path, text.encode("utf-8"))
+    _atomic_write(path, text, "w")
 
 
 def atomic_write_bytes(path, data):
-    """``atomic_write_text`` for bytes (a picture, a model)."""
+    """``atomic_write_text`` for bytes (a checkpoint's ``.npz``, an image)."""
+    _atomic_write(path, data, "wb")
+
+
+def _atomic_write(path, content, mode_flag):
     target = writable_target(path)
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
@@ -125,8 +129,8 @@ def atomic_write_bytes(path, data):
         mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, mode_flag) as f:
+            f.write(content)
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
@@ -137,3 +141,17 @@ def atomic_write_bytes(path, data):
         except OSError:
             pass
         raise
+
+
+def fsync_folder(path):
+    """Make a rename inside the folder ``path`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

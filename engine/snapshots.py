@@ -13,7 +13,7 @@ import pathlib
 import numpy as np
 
 from .errors import EngineError, SnapshotError, SpecError
-from .experiment import FORMAT, Experiment, experiment_from_file_object
+from .experiment import FORMAT, Experiment, data_from_file, experiment_from_file_object
 from .io import atomic_write_text, read_json  # noqa: F401 (atomic_write_text: used by callers)
 from .net import Net
 
@@ -27,7 +27,7 @@ def save_snapshot(net, path, meta=None, experiment=None):
         reason = experiment.misfit(net)
         if reason:
             raise SnapshotError(f"the experiment does not describe these weights: {reason}")
-        meta["experiment"] = experiment.to_json()
+        meta["experiment"] = experiment.for_file(path).to_json()  # its data relative to the file's folder
     if meta:
         obj["workbench"] = meta
     atomic_write_text(path, json.dumps(obj))
@@ -61,6 +61,8 @@ def trained_from_object(obj, path, dtype=np.float32):
     net, exp, meta = _from_object(obj, path, dtype)
     if exp is None:
         exp = experiment_of(meta, net, path.name)
+        if exp is not None:  # a relative data path is relative to the snapshot's folder
+            exp.data = data_from_file(exp.data, path.parent)
     return net, exp, meta
 
 

@@ -86,6 +86,40 @@ class Trainer:
         """Forget the per-parameter accumulators (momentum, adagrad sums, ...)."""
         self.gsum = self.xsum = None
 
+    def state(self):
+        """``(info, arrays)``: what a resumed run needs to take the same next step.
+
+        ``info`` is plain data (the options, examples seen ``k``, ``updates``, which
+        method the accumulators belong to); ``arrays`` holds the accumulators ``gsum``
+        and ``xsum`` (copies; empty before the first update).
+        """
+        info = {"options": self.options(), "k": int(self.k), "updates": int(self.updates),
+                "state_method": self._state_method}
+        arrays = {} if self.gsum is None else {"gsum": self.gsum.copy(), "xsum": self.xsum.copy()}
+        return info, arrays
+
+    def load_state(self, info, arrays):
+        """Take back what ``state`` gave (OptionError for options that are not valid)."""
+        opts = info.get("options") or {}
+        check_options({**self.options(), **opts})
+        for key, value in opts.items():
+            setattr(self, key, value)
+        self.k = int(info.get("k", 0))
+        self.updates = int(info.get("updates", 0))
+        p = self.net.flat_buffers()[0]
+        if "gsum" in arrays and "xsum" in arrays:
+            for key in ("gsum", "xsum"):
+                if arrays[key].shape != p.shape:
+                    raise OptionError(f"trainer state: {key} holds {arrays[key].size} values, "
+                                      f"the network {p.size} parameters")
+            self.gsum = np.array(arrays["gsum"], dtype=p.dtype)
+            self.xsum = np.array(arrays["xsum"], dtype=p.dtype)
+            self._state_method = info.get("state_method") or self.method
+        else:
+            self.reset_state()
+            self._state_method = None
+        self._checked = None
+
     def train(self, x, y):
         """One update from the batch ``(x, y)``; returns losses and timings."""
         self._check()

@@ -8,6 +8,19 @@ good weights (running statistics included) and goes back to it when the run
 diverges: a loss that becomes NaN or infinite, or that blows up while staying
 finite, weights that explode, or accuracy that collapses to chance. The
 ``diverged`` report then suggests a learning rate that trains.
+
+Options for longer work: ``keep_best`` keeps a copy of the weights with the best
+validation accuracy so far (``run.best``; ``restore_best()`` puts them back);
+``early_stop=P`` ends the run (a ``done`` report with ``early_stopped: True``) after
+P evaluations without a better validation accuracy; a ``coach``
+(``engine.coach.Coach``) adds per-layer diagnostics and alerts to the reports.
+``state()``/``load_state()`` give and take everything a resumed run needs (the
+position in the epoch, the data order, the random generators, the evaluation
+schedule, the divergence watch); ``engine.checkpoint`` adds the weights and the
+trainer's accumulators and writes them to a file.
+
+Evaluation draws its samples from a generator of its own, so how often a run is
+evaluated never changes the order in which it sees the training images.
 """
 import math
 import threading
@@ -15,8 +28,10 @@ import time
 
 import numpy as np
 
+from .checkpoint import generator_from_state, generator_state
 from .data import Augment, accuracy, input_pixels, network_input, to_float
 from .errors import DataError
+from .schedules import Schedule
 
 
 class Run:
@@ -36,11 +51,20 @@ class Run:
         About how long a chunk of batches lasts between reports.
     eval_every : int
         Examples seen between evaluations on ``eval_examples`` validation/test images.
+    seed : int, optional
+        Seed of the data order and augmentation (and, apart, of evaluation samples).
+    keep_best : bool
+        Keep a copy of the weights at the best validation accuracy (``best``).
+    early_stop : int, optional
+        End after this many evaluations in a row without a better validation accuracy
+        (implies ``keep_best``).
+    coach : engine.coach.Coach, optional
+        Watches the training steps and adds ``diagnostics`` and ``alerts`` to reports.
     """
 
     def __init__(self, trainer, train, validation=None, test=None, augment=None, schedule=None,
                  epochs=None, chunk_seconds=0.2, eval_every=10000, eval_examples=1000,
-                 seed=None):
+                 seed=None, keep_best=False, early_stop=None, coach=None):
         self.trainer = trainer
         self.net = trainer.net
         self.train_set, self.validation, self.test = train, validation, test
@@ -66,6 +90,16 @@ class Run:
         self.eval_every = eval_every
         self.eval_examples = eval_examples
         self.rng = np.random.default_rng(seed)
+        self.eval_rng = np.random.default_rng(None if seed is None else [int(seed), 1])
+        if early_stop is not None and (isinstance(early_stop, bool) or int(early_stop) != early_stop
+                                       or early_stop < 1):
+            raise DataError(f"early stopping needs a patience of 1 or more evaluations, "
+                            f"got {early_stop!r}")
+        self.early_stop = None if early_stop is None else int(early_stop)
+        self.keep_best = bool(keep_best) or self.early_stop is not None
+        self.best = None          # {"validation_accuracy", "examples_seen", "epoch", "arrays"}
+        self._since_best = 0      # evaluations since the best
+        self.coach = coach
         self.examples_seen = 0
         self.batches = 0
         self._order = self.rng.permutation(len(train))
@@ -81,7 +115,10 @@ class Run:
         self._steps = 0
         self._stop = False
         self._wake = threading.Event()
+        self._between = []        # callables to run on the training thread between chunks
         self.finished = False
+        if coach is not None:
+            coach.attach(self)
 
     # -- control (any thread) ------------------------------------------------
     def pause(self):
@@ -103,6 +140,29 @@ class Run:
         with self._lock:
             self._stop = True
         self._wake.set()
+
+    def call_between_chunks(self, fn):
+        """Run ``fn()`` on the training thread before the next chunk of batches (also while
+        paused): how another thread changes settings at a known point of the run."""
+        with self._lock:
+            self._between.append(fn)
+        self._wake.set()
+
+    def _run_between(self):
+        with self._lock:
+            todo, self._between = self._between, []
+        for fn in todo:
+            fn()
+
+    def set_eval_every(self, examples):
+        """Evaluate every ``examples`` examples from now on (the next at the next multiple)."""
+        self.eval_every = max(1, int(examples))
+        self._next_eval = (self.examples_seen // self.eval_every + 1) * self.eval_every
+
+    @property
+    def eval_due(self):
+        """Whether an evaluation comes before the next chunk of batches."""
+        return self.examples_seen >= self._next_eval
 
     @property
     def paused(self):
@@ -149,8 +209,9 @@ class Run:
             return math.inf
         return max(0, int(round(self.epochs * len(self.train_set))) - self.examples_seen)
 
-    def train_batches(self, max_batches=None, seconds=None):
-        """Train until ``max_batches`` or ``seconds`` pass; a ``progress`` or ``diverged`` report."""
+    def train_batches(self, max_batches=None, seconds=None, until=None):
+        """Train until ``max_batches`` or ``seconds`` pass, or ``until`` examples have been
+        seen; a ``progress`` or ``diverged`` report."""
         t = self.trainer
         sums = {"cost_loss": 0.0, "decay_loss": 0.0, "fwd": 0.0, "bwd": 0.0}
         n_ex = n_right = batches = 0
@@ -162,8 +223,12 @@ class Run:
             if self.schedule is not None:
                 t.learning_rate = self.schedule(self.examples_seen)
             x, y = self._next_batch(bs)
+            if self.coach is not None:
+                self.coach.before_step()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 stats = t.train(x, y)  # a diverging run is reported below, not warned about
+            if self.coach is not None:
+                self.coach.after_step(stats)
             loss = stats["loss"]
             if not math.isfinite(loss) or not math.isfinite(stats["cost_loss"]):
                 return self._diverged(f"The loss became {loss}")
@@ -182,11 +247,14 @@ class Run:
                 break
             if seconds is not None and time.perf_counter() - start >= seconds:
                 break
+            if until is not None and self.examples_seen >= until:
+                break
         elapsed = time.perf_counter() - start
         if n_ex:
             why, good = self.watch.check(
                 sums["cost_loss"] / n_ex,
-                n_right / n_ex if self.net.loss_layer.layer_type != "regression" else None)
+                n_right / n_ex if self.net.loss_layer.layer_type != "regression" else None,
+                examples=n_ex)
             if why:
                 return self._diverged(why)
             if good:
@@ -207,7 +275,7 @@ class Run:
             if data is None or len(data) == 0:
                 continue
             if examples and examples < len(data):
-                data = data.subset(np.sort(self.rng.choice(len(data), examples, replace=False)))
+                data = data.subset(np.sort(self.eval_rng.choice(len(data), examples, replace=False)))
             out[f"{name}_accuracy"] = accuracy(self.net, data, crop_count)
             out[f"{name}_examples"] = len(data)
         return self._report("eval", **out)
@@ -217,11 +285,93 @@ class Run:
              "batches": self.batches, "learning_rate": self.trainer.learning_rate,
              "time": time.time()}
         r.update(fields)
+        if self.coach is not None:
+            self.coach.review(r)
         return r
+
+    # -- the best weights, early stopping --------------------------------------------
+    def _track_best(self, report):
+        """Note an ``eval`` report's validation accuracy: a new best (``report["best"]``)
+        keeps the weights when ``keep_best``; True when early stopping says to end."""
+        acc = report.get("validation_accuracy")
+        if acc is None or not self.keep_best:
+            return False
+        if self.best is None or acc > self.best["validation_accuracy"]:
+            self.best = {"validation_accuracy": float(acc), "examples_seen": self.examples_seen,
+                         "epoch": self.epoch, "arrays": self._snapshot_params()}
+            self._since_best = 0
+            report["best"] = True
+            return False
+        self._since_best += 1
+        return self.early_stop is not None and self._since_best >= self.early_stop
+
+    def restore_best(self):
+        """Put the best weights kept back into the net (True), or do nothing (False)."""
+        if self.best is None:
+            return False
+        for a, b in zip(self.net.state_arrays(), self.best["arrays"]):
+            np.copyto(a, b)
+        return True
+
+    # -- resuming --------------------------------------------------------------------
+    def state(self):
+        """``(info, arrays)``: where this run is, for ``load_state`` on a run of the same
+        experiment (the weights and the trainer are ``engine.checkpoint``'s).
+
+        ``info`` is plain data (JSON): examples seen, batches, epochs, the position in
+        the epoch, the evaluation schedule, the random generators' states, the resolved
+        learning-rate schedule, the divergence watch, the best validation accuracy.
+        ``arrays``: ``order`` (this epoch's data order), ``good`` (the last good
+        weights) and ``best`` (the best weights, when kept), as lists of arrays.
+        """
+        best = None
+        if self.best is not None:
+            best = {k: v for k, v in self.best.items() if k != "arrays"}
+        info = {"examples_seen": int(self.examples_seen), "batches": int(self.batches),
+                "epochs": self.epochs, "train_examples": len(self.train_set),
+                "position": int(self._pos), "next_eval": int(self._next_eval),
+                "eval_every": int(self.eval_every), "rng": generator_state(self.rng),
+                "eval_rng": generator_state(self.eval_rng),
+                "schedule": None if self.schedule is None else self.schedule.to_dict(),
+                "watch": self.watch.state(), "best": best, "since_best": self._since_best}
+        order = self._order.astype(np.int32) if len(self._order) < 2 ** 31 else self._order.copy()
+        arrays = {"order": order, "good": [a.copy() for a in self._good],
+                  "best": [] if self.best is None else [a.copy() for a in self.best["arrays"]]}
+        return info, arrays
+
+    def load_state(self, info, arrays):
+        """Take back what ``state`` gave; DataError if it belongs to other training data."""
+        n = len(self.train_set)
+        order = np.asarray(arrays["order"])
+        if info.get("train_examples") != n or len(order) != n:
+            raise DataError(f"the saved run trained on {info.get('train_examples')} images, "
+                            f"this one has {n}: not the same training data")
+        if len(arrays.get("good", [])) != len(self._good):
+            raise DataError("the saved run's weights do not fit this network")
+        self.examples_seen = int(info["examples_seen"])
+        self.batches = int(info["batches"])
+        self.epochs = info.get("epochs")
+        self._order = order.astype(np.int64, copy=True)
+        self._pos = int(info["position"])
+        self._next_eval = int(info["next_eval"])
+        self.eval_every = int(info["eval_every"])
+        self.rng = generator_from_state(info["rng"])
+        self.eval_rng = generator_from_state(info["eval_rng"])
+        self.schedule = None if info.get("schedule") is None else Schedule.from_dict(info["schedule"])
+        self.watch.load_state(info["watch"])
+        self._good = [np.array(a, dtype=g.dtype) for a, g in zip(arrays["good"], self._good)]
+        best = info.get("best")
+        if best is not None and arrays.get("best"):
+            self.best = dict(best, arrays=[np.array(a, dtype=g.dtype)
+                                           for a, g in zip(arrays["best"], self._good)])
+        else:
+            self.best = None
+        self._since_best = int(info.get("since_best", 0))
 
     def reports(self):
         """Train until done or stopped, yielding reports; blocks while paused."""
         while True:
+            self._run_between()
             with self._lock:
                 stop, paused, steps = self._stop, self._paused, self._steps
                 if paused and steps:
@@ -236,17 +386,34 @@ class Run:
             if paused and not steps:
                 self._wake.wait(0.1)
                 continue
+            # a chunk ends where an evaluation is due, so that it happens where it should
             r = self.train_batches(max_batches=steps) if paused else \
-                self.train_batches(seconds=self.chunk_seconds)
+                self.train_batches(seconds=self.chunk_seconds, until=self._next_eval)
             yield r
             if r["tag"] == "diverged":
                 self.finished = True
                 return
-            if self.examples_seen >= self._next_eval:
+            if self.examples_seen >= self._next_eval and self._remaining() > 0:  # (else: the
+                # final evaluation below, on every image)
                 self._next_eval = (self.examples_seen // self.eval_every + 1) * self.eval_every
-                yield self.evaluate(self.eval_examples)
+                r = self.evaluate(self.eval_examples)
+                stop_early = self._track_best(r)
+                yield r
+                if stop_early:
+                    self.finished = True
+                    r = self.evaluate()
+                    self._track_best(r)
+                    yield r
+                    b = self.best
+                    yield self._report("done", early_stopped=True, message=(
+                        f"Stopped early: the validation accuracy has not improved in "
+                        f"{self.early_stop} evaluations since {b['validation_accuracy']:.2%} "
+                        f"at {b['examples_seen']:,} examples"))
+                    return
         self.finished = True
-        yield self.evaluate()
+        r = self.evaluate()
+        self._track_best(r)
+        yield r
         yield self._report("done")
 
 
@@ -278,6 +445,9 @@ class DivergenceWatch:
       2-6 times over a whole run);
     - accuracy collapses: down to chance (below 1.5/C) twice in a row after having
       been above one half.
+    The loss and the accuracy of a chunk of fewer than ``MIN_EXAMPLES`` examples (a
+    Step of one batch) are judged together with the next chunks': two batches of ten
+    examples at chance after one above one half are luck, not a collapse.
     It also says which chunks left *good* weights, the ones a diverged run goes back
     to: a loss near the best so far (the starting weights' loss on a probe batch
     counts) and weights that did not double in norm within the chunk (a rate that is
@@ -287,6 +457,7 @@ class DivergenceWatch:
     BLOWUP = 2.0
     WEIGHT_GROWTH = 50.0
     GOOD_GROWTH = 2.0
+    MIN_EXAMPLES = 100
 
     def __init__(self, net, probe=None):
         self.net = net
@@ -303,14 +474,49 @@ class DivergenceWatch:
                 self.best_loss = loss
         self.best_acc = 0.0
         self.low = 0
+        self._pool = [0.0, 0.0, 0]  # loss sum, right answers, examples not judged yet
+
+    def state(self):
+        """Plain data (JSON) for ``load_state``: what the watch has learnt so far."""
+        def num(v):
+            return float(v) if math.isfinite(v) else None
+        return {"norm0": num(self.norm0), "good_norm": num(self.good_norm),
+                "best_loss": num(self.best_loss), "best_acc": float(self.best_acc),
+                "low": int(self.low), "pool": [float(self._pool[0]), float(self._pool[1]),
+                                               int(self._pool[2])]}
+
+    def load_state(self, state):
+        def num(v, default):
+            return default if v is None else float(v)
+        self.norm0 = num(state.get("norm0"), self.norm0)
+        self.good_norm = num(state.get("good_norm"), self.good_norm)
+        self.best_loss = num(state.get("best_loss"), math.inf)
+        self.best_acc = float(state.get("best_acc", 0.0))
+        self.low = int(state.get("low", 0))
+        pool = state.get("pool") or [0.0, 0.0, 0]
+        self._pool = [float(pool[0]), float(pool[1]), int(pool[2])]
 
     def _norm(self):
         params = self.net.flat_buffers()[0]
         return math.sqrt(float(np.dot(params, params)))
 
-    def check(self, cost_loss, accuracy=None):
+    def check(self, cost_loss, accuracy=None, examples=None):
         """``(why, good)``: why the run diverged in the chunk just trained (or None), and
-        whether its weights are good ones to come back to."""
+        whether its weights are good ones to come back to. ``examples``: how many the
+        chunk's loss and accuracy were measured on (None: enough)."""
+        if examples is not None:
+            pool = self._pool
+            pool[0] += cost_loss * examples
+            pool[1] += (accuracy or 0.0) * examples
+            pool[2] += examples
+            if pool[2] < self.MIN_EXAMPLES:
+                norm = self._norm()
+                if not math.isfinite(norm) or norm > self.WEIGHT_GROWTH * max(self.norm0, 1e-3):
+                    return f"The weights grew {norm / max(self.norm0, 1e-12):,.0f} times larger", False
+                return None, False
+            cost_loss = pool[0] / pool[2]
+            accuracy = None if accuracy is None else pool[1] / pool[2]
+            self._pool = [0.0, 0.0, 0]
         if self.guess_loss is not None:
             limit = self.BLOWUP * max(self.guess_loss, self.best_loss)
         else:

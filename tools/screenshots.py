@@ -68,6 +68,8 @@ def main():
     run_for(app, 0.5)
     w.grab().save(str(OUT / f"draw{suffix}.png"))
     print("predicted", w.draw_panel.bars.top_class)
+    understand(app, w, suffix)
+    data_place(app, w, suffix)
     # the guided tour at its annealing step, once the annealed run has finished
     tour = w.guided_tour()
     tour.start()
@@ -82,6 +84,78 @@ def main():
     tour.restore_work()
     w.close()
     (OUT / ".screenshots.ini").unlink(missing_ok=True)
+
+
+def understand(app, w, suffix):
+    """The embedding map of the trained demo, the points between the 4s and the 9s selected."""
+    import numpy as np
+    from PySide6.QtCore import QRectF
+    place = w.map_place
+    w.tabs.setCurrentWidget(place)
+    place.compute()
+    for _ in range(120):
+        run_for(app, 0.5)
+        if place.result is not None and not place.result["partial"]:
+            break
+    r = place.result
+    c4, c9 = r["points"][r["labels"] == 4].mean(0), r["points"][r["labels"] == 9].mean(0)
+    mid, span = (c4 + c9) / 2, np.abs(c4 - c9).max() * 0.35
+    place.select_rect(QRectF(mid[0] - span, mid[1] - span, 2 * span, 2 * span))
+    place.show_hover(int(np.argmin(((r["points"] - mid) ** 2).sum(1))))
+    run_for(app, 0.3)
+    w.grab().save(str(OUT / f"understand{suffix}.png"))
+
+
+def write_shapes(folder, per_class=300, size=32, seed=0):
+    """A small colour dataset for the Data place's shot: circles, crosses, squares and triangles
+    of random colours, sizes and places, one folder per class (PNG)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+    rng = np.random.default_rng(seed)
+    for name in ("circle", "cross", "square", "triangle"):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            bg = tuple(int(v) for v in rng.integers(0, 90, 3))
+            fg = tuple(int(v) for v in rng.integers(120, 256, 3))
+            im = Image.new("RGB", (size, size), bg)
+            d = ImageDraw.Draw(im)
+            r = int(rng.integers(6, 13))
+            cx, cy = (int(v) for v in rng.integers(r + 1, size - r - 1, 2))
+            if name == "circle":
+                d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fg)
+            elif name == "square":
+                d.rectangle([cx - r, cy - r, cx + r, cy + r], fill=fg)
+            elif name == "triangle":
+                d.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=fg)
+            else:
+                d.rectangle([cx - r, cy - r // 3, cx + r, cy + r // 3], fill=fg)
+                d.rectangle([cx - r // 3, cy - r, cx + r // 3, cy + r], fill=fg)
+            im.save(folder / name / f"{i:04d}.png")
+    return folder
+
+
+def data_place(app, w, suffix):
+    """The Data place on a small colour dataset, loaded through the dataset box; then MNIST again."""
+    import shutil
+    import tempfile
+    s = w.session
+    folder = pathlib.Path(tempfile.gettempdir()) / "datasets" / "shapes"
+    shutil.rmtree(folder, ignore_errors=True)
+    write_shapes(folder)
+    w.tabs.setCurrentWidget(w.train_tab)
+    w.data_box.open(str(folder))
+    while s.loading_dataset:
+        run_for(app, 0.1)
+    w.tabs.setCurrentWidget(w.dataset_view)
+    for _ in range(60):
+        run_for(app, 0.25)
+        if w.dataset_view.overview is not None and w.dataset_view.overview["version"] == s.dataset_version:
+            break
+    run_for(app, 0.3)
+    w.grab().save(str(OUT / f"data{suffix}.png"))
+    s.open_dataset(None)
+    while s.loading_dataset:
+        run_for(app, 0.1)
 
 
 if __name__ == "__main__":

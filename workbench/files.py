@@ -111,10 +111,9 @@ class FileCommands(QObject):
             return False
         try:
             if opened.net is None:
-                done = s.load_experiment(opened.experiment, path=opened.path, dataset=opened.dataset)
+                done = s.load_experiment(opened.experiment, path=opened.path)
             else:
-                done = s.load_snapshot(opened.net, opened.name, opened.experiment, opened.layers,
-                                       dataset=opened.dataset)
+                done = s.load_snapshot(opened.net, opened.name, opened.experiment, opened.layers)
         except Exception as e:  # noqa: BLE001 - read in full before: only a bug gets here
             self._error(title, dialogs.failure_message(e, what))
             return False
@@ -128,16 +127,11 @@ class FileCommands(QObject):
             self._status(f"Opened with an error: {s.doc.error}", 8000)
         return True
 
-    def _current(self):
-        """What the readers need to know of the session (read on the GUI thread)."""
-        return self.session.settings, self.session.settings.data
-
     # -- opening -------------------------------------------------------------------------------
     def open_path(self, path):
         """Open a file of either kind: a snapshot (``layers``) or an experiment."""
-        settings, data = self._current()
         return self.open_with("Cannot open", pathlib.Path(path).name or str(path), opening.read_big,
-                              opening.read_any, str(path), settings, data)
+                              opening.read_any, str(path), self.session.settings)
 
     def open_experiment(self, path=None):
         """An experiment file (or a preset, or a list of layer definitions); with its weights if it holds them."""
@@ -145,19 +139,18 @@ class FileCommands(QObject):
         if not path:
             return False
         return self.open_with("Cannot open experiment", pathlib.Path(path).name or str(path),
-                              opening.read_big, opening.read_experiment, str(path), self._current()[1])
+                              opening.read_big, opening.read_experiment, str(path))
 
     def open_preset(self, name):
-        return self.open_with("Cannot open preset", name, opening.read_preset, name, self._current()[1])
+        return self.open_with("Cannot open preset", name, opening.read_preset, name)
 
     def open_snapshot(self, path=None):
         """Trained weights, with the experiment (or trainer settings) saved with them if any."""
         path = path or self._ask_open("Open snapshot", SNAPSHOT_FILTER)
         if not path:
             return False
-        settings, data = self._current()
         return self.open_with("Cannot open snapshot", pathlib.Path(path).name or str(path),
-                              opening.read_big, opening.read_snapshot, str(path), settings, data)
+                              opening.read_big, opening.read_snapshot, str(path), self.session.settings)
 
     def open_trained_demo(self):
         """The bundled snapshot of the demo network after 3 epochs: ready to draw for."""

@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine.data import confusion_matrix, network_input
+from engine.errors import Cancelled as EngineCancelled
 from engine.errors import EngineError
 
 from .viz import network_state
@@ -29,9 +30,10 @@ class Cancelled(Exception):
 class TaskState:
     """What a running task may see of the world: whether it is cancelled, and where to report progress."""
 
-    def __init__(self, on_progress=None):
+    def __init__(self, on_progress=None, on_partial=None):
         self._cancelled = threading.Event()
         self._on_progress = on_progress
+        self._on_partial = on_partial
 
     def cancel(self):
         self._cancelled.set()
@@ -49,6 +51,11 @@ class TaskState:
         if self._on_progress is not None:
             self._on_progress(float(fraction))
 
+    def set_partial(self, result):
+        """Hand out a result so far (plain data: a t-SNE layout as it forms)."""
+        if self._on_partial is not None:
+            self._on_partial(result)
+
 
 def _emit(signal, *args):
     """Emit from a worker thread; the receiver may be gone when the app is closing."""
@@ -63,6 +70,7 @@ class _Relay(QObject):
     done = Signal(int, object)
     failed = Signal(int, str)
     progress = Signal(int, float)
+    partial = Signal(int, object)
 
 
 class Job(QObject):
@@ -79,12 +87,14 @@ class Job(QObject):
     done(object) : the task's result
     failed(str) : the task raised (an engine error's message, or the exception)
     progress(float) : what the task reported, 0..1
+    partial(object) : a result so far that the task handed out (``TaskState.set_partial``)
     busyChanged(bool)
     """
 
     done = Signal(object)
     failed = Signal(str)
     progress = Signal(float)
+    partial = Signal(object)
     busyChanged = Signal(bool)
 
     def __init__(self, name, parent=None):
@@ -98,6 +108,7 @@ class Job(QObject):
         self._relay.done.connect(self._finished)
         self._relay.failed.connect(self._failed)
         self._relay.progress.connect(self._progress)
+        self._relay.partial.connect(self._partial)
 
     @property
     def busy(self):
@@ -131,12 +142,13 @@ class Job(QObject):
         self._serial += 1
         serial = self._serial
         relay = self._relay
-        state = TaskState(lambda f: _emit(relay.progress, serial, f))
+        state = TaskState(lambda f: _emit(relay.progress, serial, f),
+                          lambda r: _emit(relay.partial, serial, r))
 
         def work():
             try:
                 result = task(state, *inputs)
-            except Cancelled:
+            except (Cancelled, EngineCancelled):
                 _emit(relay.done, serial, None)
             except EngineError as e:
                 _emit(relay.failed, serial, str(e))
@@ -180,6 +192,10 @@ class Job(QObject):
     def _progress(self, serial, fraction):
         if serial == self._serial and self._state is not None and not self._state.cancelled:
             self.progress.emit(fraction)
+
+    def _partial(self, serial, result):
+        if serial == self._serial and self._state is not None and not self._state.cancelled:
+            self.partial.emit(result)
 
 
 class TrainingJob(QObject):
@@ -285,7 +301,7 @@ def sample_predictions(state, weights, images, labels, examples_seen=0):
     """The gallery's stream: test images with their predicted probabilities."""
     state.check()
     probs = weights.predict(images, state=state)
-    return {"images": images[:, :, :, 0].copy(), "labels": labels.copy(),
+    return {"images": images.copy(), "labels": labels.copy(),
             "probs": probs.astype(np.float32), "examples_seen": examples_seen}
 
 
@@ -297,4 +313,6 @@ def evaluate(state, weights, images, labels, crop_count=1):
     matrix = confusion_matrix(labels, pred, k)
     return {"accuracy": float(np.mean(pred == labels)), "right": int(np.sum(pred == labels)),
             "total": len(labels), "matrix": matrix, "crops": crop_count,
-            "version": weights.version, "examples_seen": weights.examples_seen}
+            "version": weights.version, "examples_seen": weights.examples_seen,
+            # per example, for the confused examples' gallery
+            "probs": probs.astype(np.float32), "labels": np.array(labels)}

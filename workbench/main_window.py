@@ -9,9 +9,11 @@ from . import background, dialogs
 from .files import FileCommands
 from .session import Session
 from .views.build.place import BuildPlace
+from .views.data.view import DatasetView
 from .views.draw.panel import DrawPanel
 from .views.evaluate.panel import EvaluatePanel
 from .views.inspect.network_view import NetworkView
+from .views.map.place import EmbeddingMapPlace
 from .views.status import StatusView
 from .views.train.place import TrainPlace
 
@@ -70,7 +72,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
         self.build_tab = BuildPlace(s)
-        self.train_tab = TrainPlace(s)
+        self.train_tab = TrainPlace(s, self.settings)
         self.network_view = NetworkView(s)
         self.draw_panel = DrawPanel(s)
         self.evaluate = EvaluatePanel(s)
@@ -78,6 +80,14 @@ class MainWindow(QMainWindow):
                              (self.draw_panel, "Draw"), (self.evaluate, "Evaluate")):
             self.tabs.addTab(place, title)
         self.draw_panel.showInNetwork.connect(self.show_drawn_in_network)
+        self.map_place = EmbeddingMapPlace(s)  # the embedding map (issue #14)
+        self.tabs.addTab(self.map_place, "Map")
+        self.dataset_view = DatasetView(s)  # the dataset in use (issue #12)
+        self.tabs.addTab(self.dataset_view, "Data")
+        self.data_box = self.train_tab.controls.data_box
+        self.data_box.showRequested.connect(lambda: self.tabs.setCurrentWidget(self.dataset_view))
+        self.evaluate.openExample.connect(self.show_in_inspect)
+        self.map_place.openExample.connect(self.show_in_inspect)
         self.draw_panel.trainedDemoRequested.connect(self.files.open_trained_demo)
         self.status = StatusView(s, self.statusBar())
         self.tour = None  # the guided tour, made when first asked for (guided_tour)
@@ -107,6 +117,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         f = mb.addMenu("&File")
         self.files.fill_menu(f)
+        self._action(f, "Open &dataset…", self.data_box.open_dialog, "Ctrl+Shift+D")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.Quit)
         e = mb.addMenu("&Edit")
@@ -127,6 +138,8 @@ class MainWindow(QMainWindow):
         n.addSeparator()
         for k, name in enumerate(("&Build", "T&rain", "&Inspect", "&Draw", "&Evaluate")):
             self._action(n, f"Show {name}", lambda k=k: self.tabs.setCurrentIndex(k), f"Ctrl+{k + 1}")
+        self._action(n, "Show the embedding &map", lambda: self.tabs.setCurrentWidget(self.map_place), "Ctrl+6")
+        self._action(n, "Show the d&ata", lambda: self.tabs.setCurrentWidget(self.dataset_view), "Ctrl+7")
         h = mb.addMenu("&Help")
         self._action(h, "&Guided tour", lambda: self.guided_tour().start())
         h.addSeparator()
@@ -162,6 +175,11 @@ class MainWindow(QMainWindow):
         """Draw's "Show in network": Inspect, showing the drawn digit."""
         self.tabs.setCurrentWidget(self.network_view)
         self.network_view.show_example(("drawn", 0))
+
+    def show_in_inspect(self, source):
+        """An example picked in a gallery or on the map: Inspect, showing it."""
+        self.tabs.setCurrentWidget(self.network_view)
+        self.network_view.show_example(source)
 
     def guided_tour(self):
         """The guided tour (``workbench.tour``): a panel at the side, made when first asked for."""

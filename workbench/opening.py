@@ -3,7 +3,7 @@
 Every way in (File › Open…, recent files, presets, the trained demo network, a file
 given on the command line or dropped on the window) reads its file with one of these
 functions on a worker thread (``background.wait_for``): the JSON (size-capped,
-strict), the experiment, the weights, the dataset the experiment names, and the
+strict), the experiment, the weights and the
 network's size against the engine's limits. What comes back (an ``Opened``) is plain
 data that the session takes in one go on the GUI thread, so a failure of any kind
 leaves the current network, weights, settings and undo history as they were.
@@ -11,8 +11,9 @@ leaves the current network, weights, settings and undo history as they were.
 Parsing JSON holds the GIL: a 50 MB snapshot parsed on a thread stopped the window's
 event loop for half a second. So a file larger than ``SUBPROCESS_BYTES`` is read in a
 separate process (``read_in_subprocess``), which sends back the checked layers and
-their weights; only rebuilding the network from them (tens of milliseconds) and
-loading a dataset happen in this process.
+their weights; only rebuilding the network from them (tens of milliseconds) happens
+in this process. The dataset an experiment names is loaded afterwards by the session,
+in the background (``Session.load_experiment``).
 
 No Qt here: the readers are tested and fuzzed on their own.
 """
@@ -24,7 +25,7 @@ from typing import Any, Optional
 import engine
 from engine.data import RESOURCES
 from engine.errors import LimitError
-from engine.experiment import Experiment, ExperimentError, experiment_from_file_object, preset
+from engine.experiment import Experiment, ExperimentError, data_from_file, experiment_from_file_object, preset
 from engine.io import read_json
 from engine.net import spec_from_layers
 from engine.snapshots import trained_from_object
@@ -41,8 +42,7 @@ class Opened:
     """A file (or preset) read and checked, ready for the session.
 
     ``net`` is None for an experiment without weights; ``layers`` are the definitions
-    the builder shows for ``net``; ``dataset`` the experiment's data when it is not
-    the data the session has (already loaded); ``path`` is where Save writes (None:
+    the builder shows for ``net``; ``path`` is where Save writes (None:
     Save asks, as for a preset or a file that holds weights).
     """
 
@@ -50,7 +50,6 @@ class Opened:
     experiment: Optional[Experiment]
     net: Any = None
     layers: Optional[list] = None
-    dataset: Any = None
     path: Optional[str] = None
     source: Optional[str] = None   # the file read, for recent files (None: a preset)
     notes: list = field(default_factory=list)
@@ -92,19 +91,12 @@ def _check_size(layer_defs, what):
         raise LimitError(f"{what}: {error}", error.layer_index)
 
 
-def _data_for(exp, current_data):
-    """The experiment's dataset, loaded, when it is not the one the session has."""
-    if exp is None or exp.data == current_data:
-        return None
-    return exp.load_data()
-
-
 def _check(state):
     if state is not None:
         state.check()
 
 
-def read_experiment(state, path, current_data=None, obj=None):
+def read_experiment(state, path, obj=None):
     """An experiment file (or a preset file, or a bare list of layer definitions), with its
     weights when it holds them. ``obj``: the file's JSON, when it was read already."""
     path = pathlib.Path(path)
@@ -118,18 +110,18 @@ def read_experiment(state, path, current_data=None, obj=None):
             exp, net = Experiment.from_json(obj, name=path.stem), None
         except ExperimentError as e:
             raise ExperimentError(f"{path.name}: {e}", e.layer_index) from None
+        exp.data = data_from_file(exp.data, path.parent)  # relative to the file's folder
     name = display_name(path, exp.name)
     exp = exp.replace(name=name)
     _check_size(exp.layer_defs, path.name)
     _check(state)
-    dataset = _data_for(exp, current_data)
     if net is None:
-        return Opened(name, exp, dataset=dataset, path=str(path), source=str(path))
+        return Opened(name, exp, path=str(path), source=str(path))
     # no path: Save must not write the experiment alone over the file that holds weights
-    return Opened(name, exp, net, layers_for(exp, net), dataset, None, str(path))
+    return Opened(name, exp, net, layers_for(exp, net), None, str(path))
 
 
-def read_snapshot(state, path, settings=None, current_data=None, obj=None):
+def read_snapshot(state, path, settings=None, obj=None):
     """Trained weights, with the experiment (or the trainer settings) saved with them.
 
     ``settings``: the session's experiment, which a snapshot that carries only its
@@ -157,23 +149,22 @@ def read_snapshot(state, path, settings=None, current_data=None, obj=None):
         layers = layers_for(exp, net)
     if exp is not None:
         exp = exp.replace(name=name)
-    dataset = _data_for(exp, current_data)
-    return Opened(name, exp, net, layers, dataset, None, str(path))
+    return Opened(name, exp, net, layers, None, str(path))
 
 
-def read_any(state, path, settings=None, current_data=None):
+def read_any(state, path, settings=None):
     """A file of either kind: a snapshot (an object with ``layers``) or an experiment."""
     obj = read_json(path, engine.SpecError)
     if isinstance(obj, dict) and "layers" in obj and "layer_defs" not in obj:
-        return read_snapshot(state, path, settings, current_data, obj=obj)
-    return read_experiment(state, path, current_data, obj=obj)
+        return read_snapshot(state, path, settings, obj=obj)
+    return read_experiment(state, path, obj=obj)
 
 
-def read_preset(state, name, current_data=None):
+def read_preset(state, name):
     """A bundled preset, by name."""
     exp = preset(name)
     _check(state)
-    return Opened(exp.name, exp, dataset=_data_for(exp, current_data))
+    return Opened(exp.name, exp)
 
 
 # -- big files: read in another process --------------------------------------------------------
@@ -190,17 +181,15 @@ def read_big(state, reader, path, *inputs):
 
 def read_in_subprocess(reader, state, path, *inputs):
     """Run an opening reader in a child process (``child.run``) and rebuild its result
-    here; the dataset an experiment names is loaded here, after."""
+    here."""
     import numpy as np
     from engine.net import Net
     from . import child
-    *inputs, current_data = inputs if inputs else (None,)
     opened, layers, dtype = child.run(_read_for_parent, reader.__name__, str(path), tuple(inputs),
                                       state=state, what=pathlib.Path(path).name)
     if layers is not None:
         opened.net = Net.from_layers(layers, np.dtype(dtype))
     _check(state)
-    opened.dataset = _data_for(opened.experiment, current_data)
     return opened
 
 
@@ -208,20 +197,8 @@ _READERS = {"read_experiment": read_experiment, "read_snapshot": read_snapshot, 
 
 
 def _read_for_parent(reader_name, path, inputs):
-    """In the child: the reader's Opened, its network sent as its layers (which pickle);
-    the data the experiment names is left to the parent."""
-    opened = _READERS[reader_name](None, path, *inputs, _NO_DATA)
+    """In the child: the reader's Opened, its network sent as its layers (which pickle)."""
+    opened = _READERS[reader_name](None, path, *inputs)
     net, opened.net = opened.net, None
     return opened, None if net is None else net.layers, None if net is None else net.dtype.name
 
-
-class _NoData:
-    """Stands for "whatever data the experiment names": equal to any, so nothing is loaded."""
-
-    def __eq__(self, other):
-        return True
-
-    __hash__ = object.__hash__
-
-
-_NO_DATA = _NoData()

@@ -18,12 +18,14 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 import engine
+from engine import datasets
 from engine.digits import to_mnist
 from engine.experiment import Experiment
 
-from . import jobs
+from . import datatasks, jobs
 from .document import NetworkDocument
 from .jobs import Job, TrainingJob
+from .understanding import Understanding
 from .weights import Weights
 
 #: What "New network" starts from.
@@ -67,6 +69,17 @@ class Session(QObject):
     evaluated(object), evaluationFailed(str), evaluationProgress(float), evaluatingChanged(bool)
     datasetChanged : another dataset was loaded
     problem(str, str) : title and text of something the user must be told
+
+    The dataset (see "the dataset" below):
+
+    datasetLoading(bool) : a dataset load started or ended (however it ended)
+    datasetProgress(float) : how far it is, 0..1
+    datasetFailed(object) : ``{"path", "message", "experiment"}``: it could not be loaded (the
+        dataset in use stays); ``experiment`` names the opened experiment it was for, or None
+    datasetMissing(object) : ``{"path", "experiment"}``: an opened experiment's data is not
+        where it says (moved or deleted); the network is open, the dataset in use stays
+    datasetCancelled : the load was cancelled (the dataset in use stays)
+    datasetOverview(object) : the dataset view's numbers and pictures (``datatasks.dataset_overview``)
     """
 
     settingsChanged = Signal()
@@ -87,11 +100,18 @@ class Session(QObject):
     evaluatingChanged = Signal(bool)
     datasetChanged = Signal()
     problem = Signal(str, str)
+    datasetLoading = Signal(bool)
+    datasetProgress = Signal(float)
+    datasetFailed = Signal(object)
+    datasetMissing = Signal(object)
+    datasetCancelled = Signal()
+    datasetOverview = Signal(object)
 
     publish_every = 1.0  # seconds between published weights while training
     #: Stop, an edit or closing waits at most this long for the training thread (a backstop:
     #: the engine abandons a worker process that does not answer within ~5 s a step).
     stop_timeout = 30.0
+    drawn_frame = None   # where the drawing went in the drawn digit's field (to_mnist's frame)
 
     def __init__(self, dataset, experiment=None, parent=None):
         super().__init__(parent)
@@ -128,7 +148,10 @@ class Session(QObject):
         ev.failed.connect(self.evaluationFailed)
         ev.progress.connect(self.evaluationProgress)
         ev.busyChanged.connect(self.evaluatingChanged)
+        #: Explanations, unit images and the embedding map (issue #14), in their own jobs.
+        self.understanding = Understanding(self)
         self.doc.changed.connect(self._sync_network)
+        self._init_dataset()
         if experiment is not None:
             self.load_experiment(experiment)
 
@@ -199,6 +222,8 @@ class Session(QObject):
 
     def set_validation(self, count):
         """Training images held out for validation (from the next run)."""
+        self._validation_wanted = count
+        self.validation_note = None
         self._change(validation=count)
 
     def set_epochs(self, epochs):
@@ -231,22 +256,16 @@ class Session(QObject):
         self.stop(wait=True)
         return True
 
-    def _use_data(self, exp, dataset=None):
-        if exp.data != self._exp.data:
-            dataset = dataset if dataset is not None else exp.load_data()  # raises before anything changed
-            self.dataset = dataset
-            self.datasetChanged.emit()
-
-    def load_experiment(self, exp, path=None, dataset=None):
+    def load_experiment(self, exp, path=None):
         """Start over with ``exp``: its layers, trainer, schedule, augmentation, data, validation, epochs.
 
-        ``dataset``: ``exp``'s data, already loaded (else it is loaded here when it is
-        not the data in use). Raises an EngineError (nothing changed) if its data cannot
-        be loaded. False if the user would not stop the run.
+        Its data, when it is not the dataset in use, loads in the background (``datasetLoading``);
+        data that is not there or cannot be read is said (``datasetMissing``, ``datasetFailed``)
+        and the dataset in use stays, with the network open. False if the user would not stop
+        the run.
         """
         if not self.may_stop_training():
             return False
-        self._use_data(exp, dataset)
         self._exp = Experiment.from_json(exp.to_json())
         self._kept = None
         self.doc.load(exp.layer_defs, exp.name, path)
@@ -254,19 +273,19 @@ class Session(QObject):
         self._apply_trainer()
         self._settings_modified = False
         self.settingsChanged.emit()
+        self._use_data(exp)
         return True
 
-    def load_snapshot(self, net, name, experiment=None, layers=None, dataset=None):
+    def load_snapshot(self, net, name, experiment=None, layers=None):
         """Open trained weights: ``net``, shown as ``layers`` (default: its own layer definitions).
 
-        ``experiment`` brings its settings too (its layers are ignored); ``dataset`` is
-        its data, already loaded.
+        ``experiment`` brings its settings too (its layers are ignored), its data as
+        ``load_experiment`` does.
         """
         if not self.may_stop_training():
             return False
         layers = copy.deepcopy(net.layer_defs if layers is None else layers)
         if experiment is not None:
-            self._use_data(experiment, dataset)
             self._exp = Experiment.from_json(experiment.to_json())
         self._kept = {"layers": layers, "net": net}
         self.doc.load(layers, name, None)
@@ -278,6 +297,8 @@ class Session(QObject):
         self._apply_trainer()
         self._settings_modified = False
         self.settingsChanged.emit()
+        if experiment is not None:
+            self._use_data(experiment)
         return True
 
     def new_network(self):
@@ -407,7 +428,9 @@ class Session(QObject):
         if self.running:
             self.resume()
             return True
-        if not self.doc.valid:
+        if not self.doc.valid or self.loading_dataset:
+            return False
+        if not self._fits_for_training():
             return False
         self._sync_network()
         if self._net is None:
@@ -522,13 +545,14 @@ class Session(QObject):
         self.stop(wait=True)
         for job in self._jobs.values():
             job.shutdown()
+        self.understanding.shutdown()
 
     # -- Inspect, Draw, the gallery, Evaluate ---------------------------------------------------
     def example(self, source):
         """``(pixels, label, name)`` of ``("test" | "train", index)`` or ``("drawn", _)``."""
         kind, index = source
         if kind == "drawn":
-            return self.drawn, None, "drawn digit"
+            return self.drawn, None, "your picture" if self.picture else "drawn digit"
         data = self.dataset.test if kind == "test" else self.dataset.train
         index = int(index) % len(data)
         return data.images[index], int(data.labels[index]), f"{kind} example #{index}"
@@ -548,11 +572,13 @@ class Session(QObject):
         """The Draw canvas changed: ``image`` (floats in [0, 1], ink high) or None when empty."""
         if image is None:
             self._jobs["draw"].cancel()
-            self.drawn = None
+            self.drawn = self.drawn_frame = None
+            self.picture = False
             self.drawingChanged.emit(None)
             return
         t0 = time.perf_counter()
-        self.drawn = to_mnist(image)
+        self.picture = False
+        self.drawn, self.drawn_frame = to_mnist(image, frame=True)
         self.drawingChanged.emit(self.drawn)
         self.predict_drawing((time.perf_counter() - t0) * 1000)
 
@@ -562,6 +588,9 @@ class Session(QObject):
             return
         if self.weights is None:
             self.drawingPredicted.emit({"message": jobs.NO_NETWORK, "crop": None})
+            return
+        if self.picture:
+            self._jobs["draw"].start(datatasks.predict_picture, self.weights, self.drawn)
             return
         self._jobs["draw"].start(jobs.predict_digit, self.weights, self.drawn, preprocess_ms)
 
@@ -591,6 +620,202 @@ class Session(QObject):
     def cancel_evaluation(self):
         self._jobs["evaluate"].cancel()
 
+    # -- the dataset -----------------------------------------------------------------------------
+    # ``dataset`` is the one in use; ``settings.data`` names it (None: the bundled MNIST), except
+    # while an opened experiment's own data loads. Loads run as a background job; training
+    # waits for them (Train is off while one runs), and a load that fails or is cancelled leaves
+    # the dataset in use as it was.
+
+    def _init_dataset(self):
+        self._data_path = datatasks.dataset_path(self.dataset)
+        self._exp = self._exp.replace(data=self._data_path)
+        self._validation_wanted = self._exp.validation
+        self.validation_note = None
+        self.dataset_version = 0
+        self.picture = False  # ``drawn`` is a picture of the dataset's kind, not a drawn digit
+        self._data_request = None
+        job = self._jobs["dataset"] = Job("dataset", self)
+        job.done.connect(self._dataset_loaded)
+        job.failed.connect(self._dataset_failed)
+        job.progress.connect(self.datasetProgress)
+        job.busyChanged.connect(self._dataset_busy)
+        overview = self._jobs["overview"] = Job("overview", self)
+        overview.done.connect(self.datasetOverview)
+
+    @property
+    def data_path(self):
+        """The absolute path of the dataset in use (None: the bundled MNIST)."""
+        return self._data_path
+
+    @property
+    def loading_dataset(self):
+        return self._jobs["dataset"].busy
+
+    @property
+    def loading_data_path(self):
+        """The path of the dataset loading now (None when none is, or the bundled MNIST is)."""
+        return self._data_request["path"] if self._data_request else None
+
+    @property
+    def dataset_notes(self):
+        """What the user should know about the dataset in use: the loader's notes and the
+        validation size chosen for it."""
+        return list(self.dataset.notes) + ([self.validation_note] if self.validation_note else [])
+
+    def open_dataset(self, path):
+        """Load the dataset at ``path`` (a file or folder; None: the bundled MNIST) in the
+        background; it replaces the one in use when it has loaded. False if the user would not
+        stop the run."""
+        if not self.may_stop_training():
+            return False
+        self._load_data(datatasks.normalize_path(path), None)
+        return True
+
+    def cancel_dataset_load(self):
+        self._jobs["dataset"].cancel()
+
+    def _use_data(self, exp):
+        """An opened experiment's data: loaded unless it is the dataset in use."""
+        want = datatasks.normalize_path(exp.data)
+        if want == self._data_path:
+            self._jobs["dataset"].cancel()  # a load started for something else is not wanted now
+            self._exp = self._exp.replace(data=want)
+            self._fit_validation(exp.validation)
+            self.settingsChanged.emit()
+            return
+        self._validation_wanted = exp.validation
+        self._load_data(want, exp.name)
+
+    def _load_data(self, path, experiment):
+        job = self._jobs["dataset"]
+        job.cancel()
+        missing = datatasks.missing_part(path)
+        if missing is not None:
+            self._data_request = None
+            self._keep_data_in_use(experiment)
+            if experiment is not None:
+                self.datasetMissing.emit({"path": path, "experiment": experiment})
+            else:
+                self.datasetFailed.emit({"path": path, "experiment": None,
+                                         "message": f"{missing}: no such file or folder"})
+            return
+        self._data_request = {"path": path, "experiment": experiment}
+        job.start(datatasks.load_dataset, path)
+
+    def _keep_data_in_use(self, experiment):
+        """After a failed or cancelled load for an opened experiment: it trains on the dataset in use."""
+        if experiment is not None and self._exp.data != self._data_path:
+            self._exp = self._exp.replace(data=self._data_path)
+            self._fit_validation(self._validation_wanted)
+            self.settingsChanged.emit()
+
+    def _dataset_loaded(self, dataset):
+        request, self._data_request = self._data_request, None
+        if request is None:
+            return
+        if self.running:  # cannot happen from the app (Train waits for the load): be safe
+            self.stop(wait=True)
+        self.dataset = dataset
+        self._data_path = request["path"]
+        self.dataset_version += 1
+        self._exp = self._exp.replace(data=request["path"])
+        if request["experiment"] is None:
+            self._settings_modified = True
+        self.run = None  # the next Train makes a run on the new data (the weights stay)
+        self._fit_validation(self._validation_wanted)
+        self.datasetChanged.emit()
+        self.settingsChanged.emit()
+
+    def _dataset_failed(self, message):
+        request, self._data_request = self._data_request, None
+        if request is None:
+            return
+        self._keep_data_in_use(request["experiment"])
+        self.datasetFailed.emit(dict(request, message=message))
+
+    def _dataset_busy(self, busy):
+        if not busy and self._data_request is not None:  # ended without a result: cancelled
+            request, self._data_request = self._data_request, None
+            self._keep_data_in_use(request["experiment"])
+            self.datasetCancelled.emit()
+        self.datasetLoading.emit(busy)
+
+    def _fit_validation(self, wanted):
+        """The validation size in use for this dataset: ``wanted``, or a fifth of a dataset
+        too small for it (``Experiment.validation_for``), with ``validation_note`` saying so."""
+        self._validation_wanted = wanted
+        v, self.validation_note = self._exp.replace(validation=wanted).validation_for(len(self.dataset.train))
+        if v != self._exp.validation:
+            self._exp = self._exp.replace(validation=v)
+
+    def _data_keepsake(self):
+        """The dataset's part of ``keepsake``."""
+        return {"data_path": self._data_path, "validation_wanted": self._validation_wanted,
+                "validation_note": self.validation_note}
+
+    def _restore_data(self, k):
+        """The dataset's part of ``restore`` (a load going on is dropped)."""
+        self._data_request = None
+        self._jobs["dataset"].cancel()
+        self._validation_wanted = k.get("validation_wanted", k["experiment"].validation)
+        self.validation_note = k.get("validation_note")
+        if k["dataset"] is not self.dataset:
+            self.dataset = k["dataset"]
+            self._data_path = k.get("data_path", datatasks.dataset_path(self.dataset))
+            self.dataset_version += 1
+            self.datasetChanged.emit()
+
+    def describe_dataset(self):
+        """The dataset view's numbers and pictures of the dataset in use (``datasetOverview`` brings them)."""
+        self._jobs["overview"].start(datatasks.dataset_overview, self.dataset, self.dataset_version)
+
+    # -- does the network fit the data --------------------------------------------------------------
+    def data_fit(self):
+        """What does not fit between the document's network and the dataset: ``{"input": [...],
+        "loss": [...]}`` (phrases; both empty when it fits), or None while the network is invalid."""
+        if not self.doc.valid:
+            return None
+        rows = self.doc.rows
+        first, last = rows[0], rows[-1]
+        h, w, c = self.dataset.image_shape
+        classes = last["out_depth"] if self.doc.layers[-1].get("type") in ("softmax", "svm") else None
+        return {"input": datasets.fit_problems((first["out_sy"], first["out_sx"], first["out_depth"]),
+                                               None, self.dataset),
+                "loss": datasets.fit_problems((h, w, c), classes, self.dataset)}
+
+    def fit_network_to_data(self):
+        """Adapt the input layer and the loss layer's class count to the dataset, as one undoable
+        edit. Returns what changed (phrases; empty: it fitted). Raises SpecError, changing
+        nothing, when the adapted network would not be valid."""
+        defs, changes = datasets.fit_layer_defs(self.doc.layers, self.dataset)
+        if changes:
+            self.doc.replace_layers(defs, f"Adapt the network to {self.dataset.name}")
+        return changes
+
+    def _fits_for_training(self):
+        fit = self.data_fit()
+        problems = (fit["input"] + fit["loss"]) if fit else []
+        if problems:
+            self.problem.emit("The network does not fit the data",
+                              f"{self.doc.name} does not fit {datasets.describe(self.dataset)}: "
+                              f"{'; '.join(problems)}.\n\nBuild's \u201cAdapt the network\u201d changes the "
+                              f"input layer and the class count to fit, in one step that Undo takes back.")
+            return False
+        return True
+
+    # -- pictures of the dataset's kind (Draw's "Open image…" for colour data) ------------------------
+    def open_picture(self, path):
+        """Read a picture as the dataset's images are read (its size and channels) and ask the
+        network about it; Inspect shows it as "your picture". Raises DataError naming the file."""
+        h, w, c = self.dataset.image_shape
+        pixels = datasets.read_image(path, (w, h), c)
+        self._jobs["draw"].cancel()
+        self.picture = True
+        self.drawn, self.drawn_frame = pixels, None  # no drawing's frame: explanations stay off the canvas
+        self.drawingChanged.emit(pixels)
+        self.predict_drawing()
+        return pixels
+
     # -- putting the work aside and back (the guided tour) ----------------------------------------
     def keepsake(self):
         """Everything the user is working on, to come back to with ``restore``: the layers,
@@ -602,16 +827,14 @@ class Session(QObject):
                 "net": None if self._net is None else self._net.copy(), "loaded": self._loaded,
                 "net_layers": copy.deepcopy(self._net_layers),
                 "examples_seen": self.examples_seen, "modified": self.modified,
-                "weights_unsaved": self.weights_unsaved}
+                "weights_unsaved": self.weights_unsaved, **self._data_keepsake()}
 
     def restore(self, keepsake):
         """Back to what ``keepsake`` holds, weights included; the undo history starts anew
         (stops a running run without asking: the work it does is what is being put away)."""
         k = keepsake
         self.stop(wait=True)
-        if k["dataset"] is not self.dataset:
-            self.dataset = k["dataset"]
-            self.datasetChanged.emit()
+        self._restore_data(k)
         self._exp = Experiment.from_json(k["experiment"].to_json())
         net = None if k["net"] is None else k["net"].copy()
         self._kept = None if net is None else {"layers": copy.deepcopy(k["net_layers"]), "net": net}

@@ -133,3 +133,25 @@ class Weights:
         from . import child
         child.run(_save_layers, self._net.layers, self._net.dtype.name, str(path), meta, experiment,
                   state=state, what=pathlib.Path(path).name)
+
+    # -- understanding the model (issue #14): read-only passes of the engine on this copy --------
+    def explain(self, x, classes, method="saliency", **options):
+        """``engine.explain.explain`` on these weights: ``(N, H, W)`` maps of the network input ``x``."""
+        from engine.explain import explain
+        return explain(self._net, x, classes, method, **options)
+
+    def unit_images(self, layer=None, **options):
+        """``engine.unit_images.unit_images`` on these weights (inputs in the network's scaling)."""
+        from engine.unit_images import unit_images
+        return unit_images(self._net, layer, **options)
+
+    def embed(self, x, layer=None, method="tsne", **options):
+        """``engine.embedding.embed`` on these weights: ``(points, features)``."""
+        from engine.embedding import embed
+        return embed(self._net, x, layer, method, **options)
+
+    def default_layers(self):
+        """``{"cam": last conv or None, "hidden": the last hidden layer}`` (indices into ``layers``)."""
+        from engine.embedding import last_hidden_layer
+        convs = [l["index"] for l in self.layers if l["type"] == "conv"]
+        return {"cam": convs[-1] if convs else None, "hidden": last_hidden_layer(self._net)}

@@ -29,12 +29,13 @@ from ..data import MNIST_DIR, Dataset
 from ..errors import DataError
 from ._common import MAX_BYTES, TEST_FRACTION, Job, LoadCancelled, PixelScale
 from .fit import check_fit, fit_layer_defs, fit_problems, size_fits
+from .folder import read_image
 
 FORMATS = ("idx", "npz", "csv", "folder")
 
 __all__ = ["load", "detect", "summary", "describe", "check_fit", "fit_layer_defs", "fit_problems",
            "size_fits", "Dataset", "DataError", "LoadCancelled", "MAX_BYTES", "TEST_FRACTION", "FORMATS",
-           "PixelScale"]
+           "PixelScale", "read_image", "pixel_stats"]
 
 
 def _pair(path):

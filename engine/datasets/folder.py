@@ -158,6 +158,29 @@ def _decode(path, size, channels, Image):
         return np.asarray(im), resized, alpha
 
 
+def read_image(path, size=None, channels=None):
+    """One image file read as the folder loader reads its images: uint8 ``(H, W, C)``.
+
+    ``size`` ``(width, height)`` resizes it (aspect not kept, as for a dataset's odd-sized
+    images; None keeps its size); ``channels`` 1 or 3 (None: 3 for a colour file, else 1).
+    Transparency goes on black. Raises DataError naming the file when it cannot be read.
+    """
+    Image = _image_module()
+    path = pathlib.Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            w, h, colour = _probe(path, Image)
+            size = (w, h) if size is None else (int(size[0]), int(size[1]))
+            channels = (3 if colour else 1) if channels is None else int(channels)
+            pixels, _, _ = _decode(path, size, channels, Image)
+    except MemoryError:
+        raise
+    except Exception as e:  # anything a damaged file makes a decoder raise
+        raise DataError(f"{path.name}: cannot read as an image ({_short(e)})") from None
+    return np.ascontiguousarray(pixels.reshape(size[1], size[0], channels))
+
+
 def _short(e):
     text = str(e).strip() or type(e).__name__
     return text.splitlines()[0][:120]

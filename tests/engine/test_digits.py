@@ -75,3 +75,32 @@ def test_scaled_up_mnist_digits_are_classified_as_the_originals(trained, variant
         batch.append(digits.center_crop(digits.to_mnist(big), 24))
     drawn = net.predict((np.array(batch) - 0.5)[..., None])
     assert np.mean(drawn == original) >= 0.97
+
+
+@pytest.mark.parametrize("y0, x0, size, width", [(50, 40, 200, 3), (50, 40, 200, 20), (200, 150, 100, 12),
+                                                  (10, 10, 300, 40)])
+def test_frame_maps_the_drawing_onto_the_digit(y0, x0, size, width):
+    """``frame=True`` says where each point of the drawing lands in the 28x28 field: an "L"
+    drawn anywhere, with thin strokes (thickened) or thick ones (thinned), has its centre of
+    mass and bounding box, mapped, where the digit has them (within a pixel)."""
+    img = np.zeros((400, 360))
+    img[y0:y0 + size, x0:x0 + width] = 1.0
+    img[y0 + size - width:y0 + size, x0:x0 + size // 2] = 1.0
+    out, ((ay, by), (ax, bx)) = digits.to_mnist(img, frame=True)
+    np.testing.assert_array_equal(out, digits.to_mnist(img))
+    ys, xs = np.indices(img.shape)
+    cy, cx = (img * (ys + 0.5)).sum() / img.sum(), (img * (xs + 0.5)).sum() / img.sum()
+    fy, fx = np.indices(out.shape)
+    dy, dx = (out * (fy + 0.5)).sum() / out.sum(), (out * (fx + 0.5)).sum() / out.sum()
+    assert ay * cy + by == pytest.approx(dy, abs=0.5) and ax * cx + bx == pytest.approx(dx, abs=0.5)
+    rows = np.flatnonzero(out.max(axis=1) > 0.05)
+    cols = np.flatnonzero(out.max(axis=0) > 0.05)
+    assert ay * y0 + by == pytest.approx(rows[0], abs=1.0)
+    assert ay * (y0 + size) + by == pytest.approx(rows[-1] + 1, abs=1.0)
+    assert ax * x0 + bx == pytest.approx(cols[0], abs=1.0)
+    assert ax * (x0 + size // 2) + bx == pytest.approx(cols[-1] + 1, abs=1.0)
+
+
+def test_frame_of_an_empty_drawing_is_none():
+    out, frame = digits.to_mnist(np.zeros((50, 50)), frame=True)
+    assert frame is None and not out.any()

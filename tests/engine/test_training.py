@@ -204,3 +204,19 @@ def test_the_suggested_rate_really_trains(mnist):
     assert list(run.reports())[-1]["tag"] == "done"
     from engine.data import accuracy
     assert accuracy(run.net, mnist.test) >= 0.9
+
+
+def test_two_unlucky_single_batches_are_not_a_collapse():
+    """Stepping one batch of ten at a time: two batches at chance after one above one half
+    are judged with the batches after them, not as an accuracy collapse."""
+    from engine.training import DivergenceWatch
+    net = engine.Net(DEFS, seed=0)
+    watch = DivergenceWatch(net)
+    for acc in (0.8, 0.2, 0.1):
+        assert watch.check(1.0, acc, examples=10) == (None, False)
+    for _ in range(7):
+        assert watch.check(0.9, 0.8, examples=10)[0] is None  # 100 pooled: 66% right
+    # a real collapse, a hundred examples at a time, is still caught
+    assert watch.check(1.0, 0.3, examples=100)[0] is None
+    why, _ = watch.check(1.0, 0.3, examples=100)
+    assert "fell from" in why and "chance level" in why

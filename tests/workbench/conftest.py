@@ -40,3 +40,32 @@ def tiny(window):
     training tests stay fast and a run lasts as long as a test needs it."""
     window.session.load_experiment(window.session.experiment().replace(layer_defs=TINY, name="tiny", epochs=50))
     return window
+
+
+@pytest.fixture(autouse=True)
+def data_dialogs(monkeypatch):
+    """The dataset's dialogs, and every warning box, never open in tests (a modal dialog
+    offscreen would wait for ever): each call is recorded as ``(kind, title or None, text)``;
+    asking for a path gives ``answers["path"]`` (default None, as Cancel), asking to locate
+    ``answers["locate"]``."""
+    from PySide6.QtWidgets import QMessageBox
+    from workbench.views.data import dialogs
+
+    class Recorder(list):
+        answers = {"path": None, "locate": False}
+
+    shown = Recorder()
+    monkeypatch.setattr(dialogs, "warn", lambda parent, title, text: shown.append(("warn", title, text)))
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(("warn", title, text)))
+
+    def ask_locate(parent, text, keep):
+        shown.append(("locate", None, text))
+        return shown.answers["locate"]
+
+    def ask_path(parent, folder=""):
+        shown.append(("path", None, folder))
+        return shown.answers["path"]
+
+    monkeypatch.setattr(dialogs, "ask_locate", ask_locate)
+    monkeypatch.setattr(dialogs, "ask_dataset_path", ask_path)
+    return shown

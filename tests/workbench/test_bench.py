@@ -23,3 +23,14 @@ def test_lateness_skips_start_up_and_clips_early_ticks():
         lat.add(ms)
     out = lat.summary()
     assert out["ticks"] == 2 and out["max_ms"] == 1.0 and out["median_ms"] < 0.1
+
+
+def test_understand_bench_runs_its_phases(qtbot, capsys):
+    """A short run of ``python -m workbench.understand_bench``: the phase reports its work."""
+    import json
+    from workbench import understand_bench
+    assert understand_bench.main(["--seconds", "1.5", "--no-training", "--phases", "draw_saliency"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["what"] for line in lines] == ["draw_saliency"]
+    assert lines[0]["overlays_per_second"] > 0 and lines[0]["explanation_ms_median"] > 0
+    assert lines[0]["event_loop_lateness"]["ticks"] > 50

@@ -159,6 +159,12 @@ def test_the_whole_tour_with_show_me_gives_the_learner_back_their_work(window, q
             assert "diverged" in window.findChild(QWidget, "trainMessage").text()
         if step["id"] == "anneal":
             assert s.settings.schedule["kind"] == "cosine"
+        if step["id"] == "confusion":  # the most frequent mistake's digits are in the gallery
+            m = np.array(window.evaluate.last["matrix"])
+            np.fill_diagonal(m, 0)
+            if m.max() > 0:
+                gallery = window.findChild(QWidget, "confusionExamples")
+                qtbot.waitUntil(lambda: len(gallery.indices) == m.max(), timeout=10000)
         click(qtbot, window, "tourNext")
     assert texts == [st["title"] for st in tour.steps]
     # the end offers the learner's work back

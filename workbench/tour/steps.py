@@ -21,7 +21,9 @@ Show-me actions (``do``): ``place`` (show a place), ``select_layer`` (``index``)
 ``trained_demo`` (open the bundled trained demo network), ``draw`` (``strokes``: lists of
 ``[x, y]`` points, fractions of the canvas), ``stop``, ``settings`` (``trainer``: options;
 ``schedule``: "constant" or a kind with settings; ``epochs``), ``reset_weights``, ``train``,
-``evaluate``, ``confused_example`` (a test digit the network gets wrong, onto the canvas).
+``evaluate``, ``worst_cell`` (once the evaluation is in, the confusion matrix's largest
+off-diagonal cell: its examples in the gallery), ``confused_example`` (a test digit the
+network gets wrong, onto the canvas).
 
 Done conditions (all that are given must hold): ``place`` (that place is showing),
 ``layer_selected`` (a layer is selected), ``visible`` (a widget, as in ``widgets``, is on
@@ -40,7 +42,7 @@ FORMAT = "convnet-workbench tour"
 ACTIONS = {"place": {"place"}, "select_layer": {"index"}, "inspect": {"source", "index"},
            "scroll_to": {"name", "index"}, "trained_demo": set(), "draw": {"strokes"}, "stop": set(),
            "settings": {"trainer", "schedule", "epochs"}, "reset_weights": set(), "train": set(),
-           "evaluate": set(), "confused_example": set()}
+           "evaluate": set(), "worst_cell": set(), "confused_example": set()}
 EVENTS = ("inspected", "drawingPredicted", "report", "finished", "evaluated")
 DONE_KEYS = {"place", "layer_selected", "visible", "event", "how", "min_examples", "schedule"}
 STEP_KEYS = {"id", "title", "text", "try", "place", "widgets", "show_me", "done", "examples"}

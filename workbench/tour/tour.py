@@ -443,6 +443,28 @@ class Tour(QObject):
     def _do_evaluate(self, a):
         self.window.findChild(QWidget, "evaluatePanel").evaluate()
 
+    def _do_worst_cell(self, a):
+        """When the evaluation is in, show the examples of the most frequent mistake."""
+        panel = self.window.findChild(QWidget, "evaluatePanel")
+
+        def pick(*_):
+            try:
+                self.session.evaluated.disconnect(later)
+            except (RuntimeError, TypeError):
+                pass
+            matrix = (panel.last or {}).get("matrix")
+            if matrix is None:
+                return
+            m = np.array(matrix)
+            np.fill_diagonal(m, 0)
+            if m.max() > 0:
+                panel.select_cell(*(int(v) for v in np.unravel_index(int(np.argmax(m)), m.shape)))
+
+        def later(*_):  # after the panel itself has taken the result
+            QTimer.singleShot(0, pick)
+
+        self.session.evaluated.connect(later)
+
     def _do_confused_example(self, a):
         """A test digit the current weights get wrong (else the least sure one), onto the canvas."""
         w = self.session.weights

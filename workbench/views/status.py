@@ -13,6 +13,7 @@ class StatusView(QObject):
         self.network.setObjectName("statusNetwork")
         self.data = QLabel()
         self.data.setObjectName("statusData")
+        self.data.setTextFormat(Qt.PlainText)  # the dataset's name comes from a file
         self.run = QLabel("idle")
         self.run.setObjectName("statusRun")
         self.examples = QLabel()
@@ -26,9 +27,11 @@ class StatusView(QObject):
         session.doc.undo_stack.cleanChanged.connect(self._clean_changed)
         session.settingsChanged.connect(self._show_network)
         session.datasetChanged.connect(self._show_data)
+        session.datasetLoading.connect(self._show_data)
         session.runningChanged.connect(self._show_run)
         session.pausedChanged.connect(self._show_run)
         session.runStarted.connect(self._clear_run)
+        session.datasetChanged.connect(self._clear_run)
         session.report.connect(self._report)
         self._show_network()
         self._show_data()
@@ -44,9 +47,10 @@ class StatusView(QObject):
         self.network.setText(f"{doc.name}{mark} · {doc.total_params:,} params" if doc.valid
                              else f"{doc.name}{mark} · invalid")
 
-    def _show_data(self):
+    def _show_data(self, *_):
         ds = self.session.dataset
-        self.data.setText(f"{ds.name} {len(ds.train):,} / {len(ds.test):,}")
+        loading = " · loading another dataset…" if self.session.loading_dataset else ""
+        self.data.setText(f"{ds.name} {len(ds.train):,} / {len(ds.test):,}{loading}")
 
     def _show_run(self):
         s = self.session

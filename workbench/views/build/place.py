@@ -1,7 +1,8 @@
 """Build: the layer palette, the stack (cards or JSON) and the selected layer's properties."""
-from PySide6.QtWidgets import QSplitter, QTabWidget
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from .code import CodeView
+from .fit import DataFitBanner
 from .palette import LayerPaletteView
 from .properties import LayerPropertiesView
 from .stack import LayerStackPanel
@@ -24,9 +25,16 @@ class BuildPlace(QSplitter):
         middle.setObjectName("stackTabs")
         middle.addTab(self.stack_panel, "Layers")
         middle.addTab(self.code, "JSON")
+        self.fit_banner = DataFitBanner(session, self.stack_panel)
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        column.addWidget(self.fit_banner)
+        column.addWidget(middle, 1)
         self.properties = LayerPropertiesView(self.doc)
         self.addWidget(self.palette_view)
-        self.addWidget(middle)
+        self.addWidget(centre)
         self.addWidget(self.properties)
         self.setStretchFactor(0, 0)
         self.setStretchFactor(1, 1)

@@ -15,12 +15,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListView, QMenu, QSty
 
 from ...icons import color_for, paint_icon
 from ...layer_info import GROUPS, TITLES, layer_type, summary, volume
+from . import costs
 from .palette import PALETTE_MIME
 
 STACK_MIME = "application/x-convnet-workbench-stack-row"
 CONNECTOR = 22      # px between cards, where the flowing volume is written
-CARD_H = 54
+CARD_H = 70
+COST_ROLE = Qt.UserRole + 1  # the card's cost line, as shown
 ERROR_COLOR = QColor("#d64545")
+WARNING_COLOR = QColor("#d97706")  # the network does not fit the data (it is valid, it just cannot train on it)
 
 
 class StackModel(QAbstractListModel):
@@ -47,7 +50,10 @@ class StackModel(QAbstractListModel):
             return summary(d)
         if role == Qt.ToolTipRole:
             err = self.doc.error_for(i)
-            return err or f"{summary(d)}\noutput {volume(self.doc.rows[i])}"
+            row = self.doc.rows[i] if i < len(self.doc.rows) else None
+            return err or f"{summary(d)}\noutput {volume(row)}\n{costs.card_tooltip(row, self.doc.layers, i)}"
+        if role == COST_ROLE:
+            return costs.card_cost(self.doc.rows[i] if i < len(self.doc.rows) else None)
         if role == Qt.UserRole:
             return i
         return None
@@ -63,9 +69,19 @@ class LayerCardDelegate(QStyledItemDelegate):
     def __init__(self, doc, parent=None):
         super().__init__(parent)
         self.doc = doc
+        self.notes = {}  # card index -> what does not fit the data there (shown under the card)
+
+    def _message(self, i):
+        """``(text, colour)`` under card ``i``: the engine's error, else a note about the data."""
+        err = self.doc.error_for(i)
+        if err:
+            return err, ERROR_COLOR
+        if i in self.notes:
+            return self.notes[i], WARNING_COLOR
+        return None, None
 
     def _error_lines(self, i, width, fm):
-        err = self.doc.error_for(i)
+        err, _ = self._message(i)
         if not err:
             return 0
         r = fm.boundingRect(QRect(0, 0, max(100, width - 70), 1000), Qt.TextWordWrap, err)
@@ -102,12 +118,12 @@ class LayerCardDelegate(QStyledItemDelegate):
             p.setPen(pal.placeholderText().color())
             p.drawText(QRectF(x + 10, r.top(), card.width(), top), Qt.AlignVCenter,
                        volume(prev) if prev else "")
-        err = doc.error_for(i)
+        err, err_color = self._message(i)
         selected = bool(option.state & QStyle.State_Selected)
         fill = QColor(pal.base().color())
         p.setBrush(fill)
         if err:
-            pen = QPen(ERROR_COLOR, 2)
+            pen = QPen(err_color, 2)
         elif selected:
             pen = QPen(pal.highlight().color(), 2)
         else:
@@ -123,7 +139,7 @@ class LayerCardDelegate(QStyledItemDelegate):
         bold.setBold(True)
         p.setFont(bold)
         p.setPen(pal.text().color())
-        right_w = 110
+        right_w = 150
         p.drawText(QRectF(text_left, card.top() + 7, card.width() - 56 - right_w, 20),
                    Qt.AlignLeft | Qt.AlignVCenter, TITLES.get(t, t))
         p.setFont(option.font)
@@ -143,8 +159,10 @@ class LayerCardDelegate(QStyledItemDelegate):
         params = f"{row['params']:,} params" if row and row["params"] else ("no params" if row else "")
         p.drawText(QRectF(card.right() - right_w - 8, card.top() + 27, right_w, 20),
                    Qt.AlignRight | Qt.AlignVCenter, params)
+        p.drawText(QRectF(card.right() - right_w - 8, card.top() + 45, right_w, 20),
+                   Qt.AlignRight | Qt.AlignVCenter, index.data(COST_ROLE))
         if err:
-            p.setPen(ERROR_COLOR)
+            p.setPen(err_color)
             p.drawText(QRectF(text_left, card.top() + CARD_H - 4, card.width() - 56, card.height() - CARD_H),
                        Qt.TextWordWrap | Qt.AlignLeft | Qt.AlignTop, err)
         p.restore()
@@ -340,16 +358,33 @@ class LayerStackPanel(QWidget):
         lay.addWidget(self.header)
         lay.addWidget(self.view, 1)
         doc.changed.connect(self._update_header)
+        self.fit_note = None  # the header's word on the data, when the network does not fit it
         self._update_header()
+
+    def set_data_fit(self, notes, header):
+        """What does not fit the data: ``notes`` (card index -> text) under those cards and
+        ``header`` (plain text, or None when it fits) in the header."""
+        delegate = self.view.itemDelegate()
+        if delegate.notes != notes or self.fit_note != header:
+            delegate.notes = dict(notes)
+            self.fit_note = header
+            self._update_header()
+            self.view.scheduleDelayedItemsLayout()  # the cards' heights follow their notes
+            self.view.viewport().update()
 
     def _update_header(self):
         doc = self.doc
         n = len(doc.layers)
         total = f"{doc.total_params:,} parameters" if doc.valid else ""
         if doc.valid:
+            total += f" &nbsp;·&nbsp; {costs.summary(doc.layers)}"
+        if doc.valid:
             state = "<span style='color:#2e9d62'>&#10003; valid</span>"
         else:
             state = f"<span style='color:{ERROR_COLOR.name()}'>&#9888; {html.escape(str(doc.error))}</span>"
+        if self.fit_note and doc.valid:
+            state += f" &nbsp;·&nbsp; <span style='color:{WARNING_COLOR.name()}'>&#9888; " \
+                     f"{html.escape(self.fit_note)}</span>"
         # the name and the message come from files: escaped, so that they show as written
         self.header.setText(f"<b>{html.escape(doc.name)}</b> &nbsp;·&nbsp; {n} layers &nbsp;·&nbsp; "
                             f"{total + ' &nbsp;·&nbsp; ' if total else ''}{state}")

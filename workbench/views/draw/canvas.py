@@ -3,10 +3,13 @@ import pathlib
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QImageReader, QPainter, QPainterPath, QPen
+from PySide6.QtGui import (QColor, QFont, QFontMetrics, QImage, QImageReader, QPainter, QPainterPath, QPen,
+                           QPixmap)
 from PySide6.QtWidgets import QWidget
 
 from engine.digits import resize
+
+from ...colour import class_name, named, pixels_qimage
 
 SIZE = 280  # the canvas's own resolution (10x MNIST)
 
@@ -20,6 +23,8 @@ class DigitCanvas(QWidget):
 
     changed = Signal()      # during a stroke, and after any change
     strokeFinished = Signal()
+    overlay = None          # (QImage, QRectF in the drawing's pixels): an explanation over the drawing
+    overlay_dim = 120       # how much the ink is dimmed under it (0-255)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -201,12 +206,43 @@ class DigitCanvas(QWidget):
         rect = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
         p.setRenderHint(QPainter.SmoothPixmapTransform)
         p.drawImage(rect, self._img)
+        self._paint_overlay(p, rect)
         p.setPen(QPen(self.palette().mid().color(), 1))
         p.drawRect(rect.adjusted(0, 0, -1, -1))
         if self.is_empty():
             p.setPen(QColor(140, 140, 140))
             p.drawText(rect, Qt.AlignCenter, "draw a digit here")
         p.end()
+
+    # -- an explanation's heat map over the drawing (issue #14) ------------------------------
+    def set_overlay(self, image, rect=None, dim=120):
+        """Lay ``image`` over the drawing at ``rect`` (the drawing's pixels, 0..SIZE), the drawing
+        dimmed by ``dim`` (0-255) under it; None: none."""
+        self.overlay = None if image is None else (image, QRectF(rect))
+        self.overlay_dim = dim
+        self._overlay_scaled = None
+        self.update()
+
+    def _paint_overlay(self, p, rect):
+        if self.overlay is None or self.is_empty():
+            return
+        image, where = self.overlay
+        s = rect.width() / SIZE
+        target = QRectF(rect.left() + where.left() * s, rect.top() + where.top() * s,
+                        where.width() * s, where.height() * s)
+        # Scaled smoothly once per overlay and size, not at every repaint (the pen repaints
+        # the canvas 60 times a second; a smooth scale to its size costs milliseconds).
+        size = target.size().toSize()
+        cached = getattr(self, "_overlay_scaled", None)
+        if cached is None or cached[0] != size:
+            cached = self._overlay_scaled = (size, QPixmap.fromImage(
+                image.scaled(size, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)))
+        p.save()
+        p.setClipRect(rect)
+        if self.overlay_dim:
+            p.fillRect(rect, QColor(0, 0, 0, int(self.overlay_dim)))  # the ink dimmed: the heat reads
+        p.drawPixmap(target.topLeft(), cached[1])
+        p.restore()
 
 
 class PixelView(QWidget):
@@ -224,25 +260,34 @@ class PixelView(QWidget):
         self.update()
 
     def paintEvent(self, e):
-        a = np.ascontiguousarray((np.clip(self.pixels, 0, 1) * 255).astype(np.uint8))
-        q = QImage(a.data, a.shape[1], a.shape[0], a.shape[1], QImage.Format_Grayscale8).copy()
+        a = self.pixels if self.pixels.dtype == np.uint8 else np.clip(self.pixels, 0, 1) * 255
+        q = pixels_qimage(a)  # a drawn digit (floats in [0, 1]) or a picture (uint8, grey or colour)
+        h, w = a.shape[:2]
+        s = min(self.width() / w, self.height() / h)  # the aspect kept, centred
+        r = QRectF((self.width() - w * s) / 2, (self.height() - h * s) / 2, w * s, h * s)
         p = QPainter(self)
         p.setRenderHint(QPainter.SmoothPixmapTransform, False)
-        p.drawImage(QRectF(0, 0, self.width(), self.height()), q)
-        if self.crop:
-            s = self.width() / a.shape[0]
-            o = (a.shape[0] - self.crop) / 2 * s
+        p.drawImage(r, q)
+        if self.crop:  # the centre crop, as engine.data.center_crop takes it
+            oy, ox = (h - self.crop) // 2, (w - self.crop) // 2
             p.setPen(QPen(QColor("#3b82f6"), 1.5, Qt.DashLine))
-            p.drawRect(QRectF(o, o, self.crop * s, self.crop * s))
+            p.drawRect(QRectF(r.left() + ox * s, r.top() + oy * s, self.crop * s, self.crop * s))
         p.end()
 
 
 class PredictionBars(QWidget):
-    """Ten class probabilities as horizontal bars; the winner emphasised, its confidence large."""
+    """Ten class probabilities as horizontal bars; the winner emphasised, its confidence large.
+
+    Classes are shown by name when they have names (``set_class_names``); of more than
+    ``MAX_ROWS`` classes, the most probable ones are shown, best first.
+    """
+
+    MAX_ROWS = 10
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("predictionBars")
+        self.class_names = None
         self.probs = None
         self.message = "Draw a digit."
         self.setMinimumSize(220, 230)
@@ -257,9 +302,20 @@ class PredictionBars(QWidget):
         self.message = text
         self.update()
 
+    def set_class_names(self, names):
+        self.class_names = None if names is None else list(names)
+        self.update()
+
     @property
     def top_class(self):
         return None if self.probs is None else int(np.argmax(self.probs))
+
+    def rows(self):
+        """The classes shown, top to bottom: all in order, or the most probable ``MAX_ROWS``."""
+        n = len(self.probs)
+        if n <= self.MAX_ROWS:
+            return list(range(n))
+        return [int(k) for k in np.argsort(self.probs)[::-1][:self.MAX_ROWS]]
 
     def paintEvent(self, e):
         p = QPainter(self)
@@ -272,29 +328,42 @@ class PredictionBars(QWidget):
             p.end()
             return
         top = int(np.argmax(self.probs))
+        names = self.class_names
         big = QFont(self.font())
-        big.setPointSizeF(big.pointSizeF() * 3.2)
+        big.setPointSizeF(big.pointSizeF() * (3.2 if not named(names) else 2.0))
         big.setBold(True)
         p.setFont(big)
         p.setPen(pal.text().color())
-        p.drawText(QRectF(0, 0, w * 0.45, 80), Qt.AlignCenter, str(top))
         mid = QFont(self.font())
         mid.setPointSizeF(mid.pointSizeF() * 1.4)
-        p.setFont(mid)
-        p.setPen(pal.placeholderText().color())
-        p.drawText(QRectF(w * 0.45, 0, w * 0.55, 80), Qt.AlignVCenter | Qt.AlignLeft,
-                   f"{self.probs[top]:.1%} sure")
+        sure = f"{self.probs[top]:.1%} sure"
+        if named(names):  # a name across the top, how sure under it
+            p.drawText(QRectF(0, 0, w, 48), Qt.AlignLeft | Qt.AlignVCenter,
+                       QFontMetrics(big).elidedText(class_name(names, top), Qt.ElideRight, int(w)))
+            p.setFont(mid)
+            p.setPen(pal.placeholderText().color())
+            p.drawText(QRectF(0, 46, w, 32), Qt.AlignLeft | Qt.AlignVCenter, sure)
+        else:
+            p.drawText(QRectF(0, 0, w * 0.45, 80), Qt.AlignCenter, str(top))
+            p.setFont(mid)
+            p.setPen(pal.placeholderText().color())
+            p.drawText(QRectF(w * 0.45, 0, w * 0.55, 80), Qt.AlignVCenter | Qt.AlignLeft, sure)
         p.setFont(self.font())
-        n = len(self.probs)
-        row_h = max(14.0, (self.height() - 92) / n)
+        rows = self.rows()
+        row_h = min(32.0, max(14.0, (self.height() - 92) / len(rows)))
         accent = pal.highlight().color()
-        for k in range(n):
-            y = 90 + k * row_h
+        label_w = 22 if not named(names) else min(120, int(w * 0.45))
+        fm = QFontMetrics(self.font())
+        bar_w = w - 58 - label_w
+        for row, k in enumerate(rows):
+            y = 90 + row * row_h
             p.setPen(pal.text().color())
-            p.drawText(QRectF(0, y, 22, row_h), Qt.AlignCenter, str(k))
-            p.fillRect(QRectF(26, y + 3, w - 80, row_h - 6), pal.alternateBase())
+            p.drawText(QRectF(0, y, label_w, row_h), (Qt.AlignCenter if not named(names) else
+                                                      Qt.AlignVCenter | Qt.AlignRight),
+                       fm.elidedText(class_name(names, k), Qt.ElideRight, label_w))
+            p.fillRect(QRectF(label_w + 4, y + 3, bar_w, row_h - 6), pal.alternateBase())
             color = accent if k == top else pal.mid().color()
-            p.fillRect(QRectF(26, y + 3, (w - 80) * float(self.probs[k]), row_h - 6), color)
+            p.fillRect(QRectF(label_w + 4, y + 3, bar_w * float(self.probs[k]), row_h - 6), color)
             p.setPen(pal.placeholderText().color())
             p.drawText(QRectF(w - 52, y, 52, row_h), Qt.AlignVCenter | Qt.AlignRight, f"{self.probs[k]:.2f}")
         p.end()

@@ -10,7 +10,9 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton,
-                               QSlider, QVBoxLayout, QWidget)
+                               QSizePolicy, QSlider, QVBoxLayout, QWidget)
+
+from engine.errors import EngineError
 
 from ... import background, dialogs
 from ...jobs import Cancelled
@@ -47,25 +49,30 @@ class DrawPanel(QWidget):
         clear = self._button("Clear", "clearButton", "Clear the canvas (Esc).", self.canvas.clear)
         undo = self._button("Undo stroke", "undoStrokeButton", "Remove the last stroke (Backspace).",
                             self.canvas.undo_stroke)
-        open_img = self._button("Open image…", "openImageButton",
+        self.open_button = open_img = self._button("Open image…", "openImageButton",
                                 "Test a PNG or JPG: dark on light or light on dark, any size.",
                                 lambda: self.open_image())
         into = self._button("Show in network", "showInNetworkButton",
                             "See this digit's activation volumes in Inspect.", self._show_in_network)
-        demo = self._button("Use the trained demo network", "trainedDemoButton",
+        self.demo_button = demo = self._button("Use the trained demo network", "trainedDemoButton",
                             "Open the bundled ConvNetJS demo network trained for 3 epochs (98.8% on the "
                             "test set).", self.trainedDemoRequested.emit)
         self.timing = QLabel()
         self.timing.setObjectName("drawTiming")
         self.timing.setWordWrap(True)
-        tools = QHBoxLayout()
+        self.tools = QWidget()
+        tools = QHBoxLayout(self.tools)
+        tools.setContentsMargins(0, 0, 0, 0)
         tools.addWidget(QLabel("Brush"))
         tools.addWidget(self.width_slider)
         tools.addWidget(undo)
         tools.addWidget(clear)
+        self.colour_panel = self._colour_panel()
         left = QVBoxLayout()
+        left.addWidget(self.colour_panel, 1)
         left.addWidget(self.canvas, 1)
-        left.addLayout(tools)
+        left.addWidget(self.tools)
+        left.addWidget(self._explanation(session))
         right = QGridLayout()
         right.addWidget(QLabel("What the network sees"), 0, 0)
         right.addWidget(self.pixels, 1, 0, Qt.AlignTop)
@@ -90,6 +97,8 @@ class DrawPanel(QWidget):
         session.drawingChanged.connect(self._show_digit)
         session.drawingPredicted.connect(self._show_prediction)
         session.weightsChanged.connect(self._weights_changed)
+        session.datasetChanged.connect(self._dataset_changed)
+        self._dataset_changed()
 
     def _button(self, text, name, tip, slot):
         b = QPushButton(text)
@@ -118,10 +127,13 @@ class DrawPanel(QWidget):
         self.digit = digit
         if digit is None:
             self.pixels.set_pixels(np.zeros((28, 28), np.float32))
-            self.bars.set_message("Draw a digit.")
+            self.picture_view.set_pixels(np.zeros((28, 28), np.float32))
+            self.bars.set_message("Open a picture." if self.colour else "Draw a digit.")
             self.timing.setText("")
         else:
             self.pixels.set_pixels(digit, self._crop)
+            if self.session.picture:
+                self.picture_view.set_pixels(digit)
 
     def _show_prediction(self, result):
         if self.digit is None:
@@ -138,13 +150,72 @@ class DrawPanel(QWidget):
                 "trained demo network." if result.get("untrained") else "")
         self.timing.setText(f"preprocess + predict: {self.last_ms:.1f} ms{note}")
 
+    # -- an explanation over the canvas (issue #14) ----------------------------------------------
+    def _explanation(self, session):
+        from .explain_overlay import DrawExplanation
+        self.explanation = DrawExplanation(session, self.canvas)
+        return self.explanation
+
     # -- commands ------------------------------------------------------------------------------
+    # -- colour datasets: pictures instead of drawings ----------------------------------------------
+    def _colour_panel(self):
+        w = QWidget()
+        w.setObjectName("drawColourPanel")
+        self.colour_note = QLabel()
+        self.colour_note.setObjectName("drawColourNote")
+        self.colour_note.setTextFormat(Qt.PlainText)
+        self.colour_note.setWordWrap(True)
+        self.picture_view = PixelView()
+        self.picture_view.setObjectName("pictureView")
+        self.picture_view.setMinimumSize(200, 200)
+        self.picture_view.setMaximumSize(16777215, 16777215)
+        self.picture_view.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        pick = self._button("Open image…", "openPictureButton", "Test a picture (PNG, JPG, ...): it is read "
+                            "as the dataset's images are, at their size.", lambda: self.open_image())
+        lay = QVBoxLayout(w)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.colour_note)
+        lay.addWidget(pick, 0, Qt.AlignLeft)
+        lay.addWidget(self.picture_view, 1)
+        return w
+
+    @property
+    def colour(self):
+        """The dataset is in colour: Draw tests pictures, not drawings."""
+        return self.session.dataset.image_shape[2] == 3
+
+    def _dataset_changed(self):
+        ds = self.session.dataset
+        self.bars.set_class_names(ds.class_names)
+        colour = self.colour
+        self.canvas.setVisible(not colour)
+        self.tools.setVisible(not colour)
+        self.colour_panel.setVisible(colour)
+        self.open_button.setVisible(not colour)  # the colour panel has its own
+        self.demo_button.setVisible(not colour)  # a digits network
+        if colour:
+            h, w, _ = ds.image_shape
+            self.colour_note.setText(f"{ds.name} is in colour, and a drawing would be a grey digit: "
+                                     f"open a picture to see what the network makes of it (it is read as "
+                                     f"the dataset's images are, at {w}x{h}).")
+            if not self.session.picture:
+                self.session.set_drawing(None)
+        elif self.session.picture:  # a picture of the colour data: not for this one
+            self.session.set_drawing(None)
+
     def open_image(self, path=None):
         """A picture to test: read (scaled down if large) on a worker thread; a bad one gets a dialog."""
         if not path:
             path = dialogs.ask_open(self, "Open image", "Images (*.png *.jpg *.jpeg *.bmp *.gif);;All files (*)")
             if not path:
                 return False
+        if self.colour:
+            try:
+                self.session.open_picture(path)
+            except EngineError as e:
+                dialogs.warn(self, "Cannot open image", str(e))
+                return False
+            return True
         try:
             img = background.wait_for(self, "Reading the picture…", lambda state: load_image_file(path))
         except Cancelled:
@@ -157,27 +228,16 @@ class DrawPanel(QWidget):
         return True
 
     def _show_in_network(self):
+        if self.session.picture and self.digit is not None:
+            self.showInNetwork.emit()
+            return
         if self.canvas.is_empty():
-            self.bars.set_message("Draw a digit first.")
+            self.bars.set_message("Open a picture first." if self.colour else "Draw a digit first.")
             return
         self.update_prediction()
         self.showInNetwork.emit()
 
 
 if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-    from engine.data import load_mnist
-    from ... import theme
-    from ...files import TRAINED_DEMO
-    from ...session import Session
-    from engine.snapshots import load_snapshot
-    app = QApplication([])
-    theme.apply(app)
-    s = Session(load_mnist())
-    net, meta = load_snapshot(TRAINED_DEMO)
-    s.load_snapshot(net, meta.get("preset", "demo"))
-    w = DrawPanel(s)
-    w.resize(900, 560)
-    w.show()
-    app.aboutToQuit.connect(s.shutdown)
-    app.exec()
+    from ..alone import run_alone
+    run_alone(DrawPanel, (900, 560))

@@ -4,15 +4,25 @@ The session runs the evaluation as a background job on the latest published
 weights (so it may run while training); this view asks for it, shows its
 progress and can cancel it.
 """
+import html
+
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from ...colour import class_name
+
 
 class EvaluatePanel(QWidget):
-    """Accuracy on the whole test set and the confusion matrix, with a choice of crops."""
+    """Accuracy on the whole test set and the confusion matrix, with a choice of crops.
+
+    Clicking a cell lists its examples (``confused``); ``openExample(source)`` asks for one
+    of them in Inspect.
+    """
+
+    openExample = Signal(object)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -50,14 +60,34 @@ class EvaluatePanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(bar)
         lay.addWidget(self.result)
-        lay.addWidget(QLabel("Confusion matrix (rows: true class, columns: predicted class)"))
-        lay.addWidget(self.table, 1)
+        lay.addWidget(self._understanding(session), 1)
         self.button.clicked.connect(self.evaluate)
         self.cancel.clicked.connect(session.cancel_evaluation)
         session.evaluated.connect(self._show)
         session.evaluationFailed.connect(self._failed)
         session.evaluationProgress.connect(self._progress)
         session.evaluatingChanged.connect(self._busy)
+        session.datasetChanged.connect(self._show_dataset_classes)
+        self._show_dataset_classes()
+
+    def _set_headers(self, k):
+        """The classes by name (rows: true class, columns: predicted class)."""
+        names = [class_name(self.session.dataset.class_names, i) for i in range(k)]
+        self.table.setHorizontalHeaderLabels(names)
+        self.table.setVerticalHeaderLabels(names)
+
+    def _show_dataset_classes(self):
+        """Before any evaluation: an empty matrix of the dataset's classes (an evaluation shown
+        stays, marked as of another dataset, with the names it was made with)."""
+        if self.last is not None:
+            return
+        k = self.session.dataset.num_classes
+        self.table.clearContents()
+        self.table.setRowCount(k)
+        self.table.setColumnCount(k)
+        self._set_headers(k)
+        self.result.setText(f"Evaluate the current weights on the {len(self.session.dataset.test):,} test "
+                            f"images of {html.escape(self.session.dataset.name)}.")
 
     def evaluate(self):
         if self.session.evaluate(self.crops.value()):
@@ -86,9 +116,7 @@ class EvaluatePanel(QWidget):
         k = m.shape[0]
         self.table.setRowCount(k)
         self.table.setColumnCount(k)
-        names = [str(i) for i in range(k)]  # class indices, as the labels are
-        self.table.setHorizontalHeaderLabels(names)
-        self.table.setVerticalHeaderLabels(names)
+        self._set_headers(k)
         peak = max(1, int(m.max()))
         for i in range(k):
             for j in range(k):
@@ -100,22 +128,82 @@ class EvaluatePanel(QWidget):
                     item.setBackground(QBrush(color))
                 self.table.setItem(i, j, item)
         self.last = {"accuracy": acc, "matrix": np.asarray(m)}
+        self._show_understanding(res)
+
+    # -- the confused examples, per-class figures, stale results (issue #14) ----------------------
+    def _understanding(self, session):
+        """The matrix and the per-class table on the left, the examples of a cell on the right."""
+        from PySide6.QtWidgets import QSplitter
+        from .confused import ClassMetricsTable, ConfusedExamples
+        self.stale = QLabel()
+        self.stale.setObjectName("evaluateStale")
+        self.stale.setWordWrap(True)
+        self.stale.setTextFormat(Qt.PlainText)
+        self.stale.setStyleSheet("QLabel { background: #fde68a; color: #1f2328; padding: 4px 8px; "
+                                 "border-radius: 4px; }")
+        self.stale.hide()
+        self.metrics = ClassMetricsTable()
+        self.confused = ConfusedExamples()
+        self.confused.gallery.exampleActivated.connect(self.openExample)
+        self.table.cellClicked.connect(self.confused.show_cell)
+        self.table.verticalHeader().sectionClicked.connect(self.confused.show_class)
+        self.table.setToolTip("Rows: the true class; columns: the predicted class. Click a cell to see "
+                              "its examples, a row's header for all of that class.")
+        matrix = QWidget()
+        m_lay = QVBoxLayout(matrix)
+        m_lay.setContentsMargins(0, 0, 0, 0)
+        m_lay.addWidget(QLabel("Confusion matrix (rows: true class, columns: predicted class)"))
+        m_lay.addWidget(self.table, 1)
+        left = QSplitter(Qt.Vertical)
+        left.addWidget(matrix)
+        left.addWidget(self.metrics)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 2)
+        split = QSplitter(Qt.Horizontal)
+        split.setObjectName("evaluateSplitter")
+        split.addWidget(left)
+        split.addWidget(self.confused)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        box = QWidget()
+        b_lay = QVBoxLayout(box)
+        b_lay.setContentsMargins(0, 0, 0, 0)
+        b_lay.addWidget(self.stale)
+        b_lay.addWidget(split, 1)
+        session.weightsChanged.connect(self._weights_changed)
+        session.datasetChanged.connect(self._dataset_changed)
+        return box
+
+    def select_cell(self, true, predicted):
+        """Show the examples of the cell (``true``, ``predicted``), as a click on it does."""
+        self.table.setCurrentCell(true, predicted)
+        self.confused.show_cell(true, predicted)
+
+    def _show_understanding(self, res):
+        names = getattr(self.session.dataset, "class_names", None)
+        self.metrics.show_matrix(res["matrix"], names)
+        self.confused.set_result(res, self.session.dataset.test.images, names)
+        self.last["version"] = res["version"]
+        w = self.session.weights
+        self._mark_stale(w is not None and w.version != res["version"])
+
+    def _weights_changed(self, weights):
+        if self.last is not None and "version" in self.last:
+            self._mark_stale(weights.version != self.last["version"])
+
+    def _dataset_changed(self):
+        if self.last is not None:
+            self.confused.clear("The dataset changed: evaluate again to see examples.")
+            self._mark_stale(True, "The dataset has changed since this evaluation: evaluate again.")
+
+    def _mark_stale(self, stale, text=None):
+        """Say, visibly, that the figures shown are of weights that are gone."""
+        self.stale.setText(text or "⚠ The network has changed since this evaluation: the figures below "
+                           "are of the weights it had then. Evaluate again for the current ones.")
+        self.stale.setVisible(stale)
+        self.table.setStyleSheet("QTableWidget { color: gray; }" if stale else "")
 
 
 if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-    from engine.data import load_mnist
-    from engine.snapshots import load_snapshot
-    from ... import theme
-    from ...files import TRAINED_DEMO
-    from ...session import Session
-    app = QApplication([])
-    theme.apply(app)
-    s = Session(load_mnist())
-    net, meta = load_snapshot(TRAINED_DEMO)
-    s.load_snapshot(net, meta.get("preset", "demo"))
-    w = EvaluatePanel(s)
-    w.resize(700, 560)
-    w.show()
-    app.aboutToQuit.connect(s.shutdown)
-    app.exec()
+    from ..alone import run_alone
+    run_alone(EvaluatePanel, (700, 560))

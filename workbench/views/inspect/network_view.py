@@ -7,6 +7,8 @@ gradients (fc layers: the weights as an image). Everything drawn comes from a
 ``network_state`` dict of plain numpy copies, made by the session's Inspect job
 from a trace of published weights: never from live layers.
 """
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRect, QSize, Qt, Signal
@@ -14,6 +16,7 @@ from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSlider, QSpinBox, QToolTip, QVBoxLayout, QWidget)
 
+from ...colour import class_name, named, rgb_mosaic, rgb_tiles, unit_qimage
 from ...viz import mosaic
 
 PAD = 1
@@ -88,6 +91,18 @@ class MosaicWidget(QWidget):
         self.setFixedSize(self.sizeHint())
         self.update()
 
+    def set_rgb_tiles(self, values, zoom, columns=None, min_tile=14):
+        """Colour filters ``(n, h, w, 3)`` as colour pictures, each scaled to its own range
+        (hover reads the three values)."""
+        n, h, w, _ = values.shape
+        self.maps = values.transpose(1, 2, 0, 3)  # (h, w, n, 3): tile k at [:, :, k]
+        self.tile = (h, w)
+        self.scale = max(1, int(zoom * max(1, int(np.ceil(min_tile / max(h, w))))))
+        self.columns = columns or int(np.ceil(np.sqrt(n)))
+        self.image = unit_qimage(rgb_mosaic(rgb_tiles(values), PAD, self.columns))
+        self.setFixedSize(self.sizeHint())
+        self.update()
+
     def sizeHint(self):
         if self.image is None:
             return QSize(10, 10)
@@ -130,7 +145,8 @@ class MosaicWidget(QWidget):
             return
         k, y, x = hit
         v = self.maps[y, x, k]
-        QToolTip.showText(e.globalPosition().toPoint(), f"{self.caption} map {k}, ({x}, {y}): {v:.4g}", self)
+        text = (f"{v:.4g}" if np.ndim(v) == 0 else "R, G, B " + ", ".join(f"{c:.4g}" for c in v))
+        QToolTip.showText(e.globalPosition().toPoint(), f"{self.caption} map {k}, ({x}, {y}): {text}", self)
 
     def mousePressEvent(self, e):
         hit = self.tile_at(e.position().toPoint())
@@ -147,7 +163,11 @@ class TileDialog(QDialog):
         view = pg.ImageView()
         view.ui.roiBtn.hide()
         view.ui.menuBtn.hide()
-        view.setImage(image.T, autoLevels=True)
+        if image.ndim == 3:  # a colour filter: (h, w, 3)
+            view.setImage(rgb_tiles(image[None])[0].transpose(1, 0, 2), axes={"x": 0, "y": 1, "c": 2},
+                          levels=(0, 1))
+        else:
+            view.setImage(image.T, autoLevels=True)
         self.value = QLabel("Hover over the map to read values.")
         view.getImageItem().hoverEvent = self._hover(image)
         lay = QVBoxLayout(self)
@@ -162,8 +182,15 @@ class TileDialog(QDialog):
             p = ev.pos()
             x, y = int(p.x()), int(p.y())
             if 0 <= y < image.shape[0] and 0 <= x < image.shape[1]:
-                self.value.setText(f"({x}, {y}): {image[y, x]:.6g}")
+                v = image[y, x]
+                text = f"{v:.6g}" if np.ndim(v) == 0 else "R, G, B " + ", ".join(f"{c:.6g}" for c in v)
+                self.value.setText(f"({x}, {y}): {text}")
         return hover
+
+
+def colour_filters(entry):
+    """A conv layer reading the colour input directly: its filters are colour pictures."""
+    return entry["type"] == "conv" and entry["index"] == 1 and entry["filters"].shape[3] == 3
 
 
 class LayerRow(QWidget):
@@ -204,6 +231,8 @@ class LayerRow(QWidget):
         act = e["act"]
         rgb = e["type"] == "input" and d == 3
         cols = min(d, 16) if sx == sy == 1 else None
+        if rgb:  # the picture's own colours: the network sees p/255 - 0.5
+            lo, hi = -0.5, 0.5
         self.act.set_maps(act, lo, hi, None if rgb else lut, zoom, cols)
         if e["grad"] is not None:
             m = float(np.max(np.abs(e["grad"]))) or 1.0
@@ -211,9 +240,13 @@ class LayerRow(QWidget):
             self.grad.show()
         else:
             self.grad.hide()
-        if "filters" in e:
+        if "filters" in e and colour_filters(e):
+            self._show_colour_filters(e, zoom)
+        elif "filters" in e:
             f = e["filters"]  # (n, sy, sx, depth): show each filter's first channels as maps
             n, fy, fx, fd = f.shape
+            self.filters.caption = "filters"
+            self.filters.setToolTip("")
             maps = f.transpose(1, 2, 0, 3).reshape(fy, fx, n * fd)
             m = float(np.max(np.abs(f))) or 1.0
             self.filters.set_maps(maps, -m, m, _diverging(), zoom, columns=fd if fd > 1 else None, min_tile=14)
@@ -242,12 +275,44 @@ class LayerRow(QWidget):
             self.filters.hide()
             self.filter_grads.hide()
 
+    def _show_colour_filters(self, e, zoom):
+        """The first conv on colour images: each filter as a colour picture; gradients per channel."""
+        f = e["filters"]
+        n, fy, fx, fd = f.shape
+        self.filters.caption = "filters (colour)"
+        self.filters.setToolTip("Each filter as a colour picture, scaled to its own range.")
+        self.filters.set_rgb_tiles(f, zoom)
+        self.filters.show()
+        if e.get("filter_grads") is not None:
+            g = e["filter_grads"].transpose(1, 2, 0, 3).reshape(fy, fx, n * fd)
+            gm = float(np.max(np.abs(g))) or 1.0
+            self.filter_grads.set_maps(g, -gm, gm, _diverging(), zoom, columns=fd, min_tile=14)
+            self.filter_grads.show()
+        else:
+            self.filter_grads.hide()
+
     def _open(self, widget, k):
         maps = widget.maps
         if maps is None:
             return
         img = maps[:, :, k] if maps.shape[2] > k else maps[:, :, 0]
         TileDialog(f"{self.entry['index']}. {self.entry['type']}: {widget.caption} {k}", img, self).show()
+
+
+def summary_text(state, names=None):
+    """The example, its label and the top three predictions, classes by name (rich text, names escaped)."""
+    p = state["probs"]
+    top = np.argsort(p)[::-1][:3]
+
+    def n(k):
+        return html.escape(class_name(names, k))
+
+    label = f", label {n(state['label'])}" if state.get("label") is not None else ""
+    head = f"{html.escape(state['source'])}{label}: predicted <b>{n(state['predicted'])}</b> "
+    if named(names):  # names are long: the winner's probability, then the runner-up
+        nxt = f" (next: {n(top[1])} {p[top[1]]:.2f})" if len(top) > 1 else ""
+        return head + f"{p[top[0]]:.2f}{nxt}"
+    return head + " ".join(f"{n(k)}:{p[k]:.2f}" for k in top)
 
 
 class NetworkView(QWidget):
@@ -275,7 +340,7 @@ class NetworkView(QWidget):
         self.index.setToolTip("Index of the example in its set.")
         rnd = QPushButton("Random")
         rnd.setAutoDefault(False)
-        rnd.clicked.connect(lambda: self.index.setValue(int(np.random.randint(0, 10000))))
+        rnd.clicked.connect(lambda: self.index.setValue(int(np.random.randint(0, self._example_count()))))
         self.zoom = QSlider(Qt.Horizontal)
         self.zoom.setRange(1, 6)
         self.zoom.setValue(2)
@@ -291,8 +356,8 @@ class NetworkView(QWidget):
         for w in (QLabel("Example"), self.source, self.index, rnd, QLabel("Zoom"), self.zoom,
                   QLabel("Colours"), self.cmap):
             bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.summary)
+        self.summary.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        bar.addWidget(self.summary, 1)  # the room left, so that it wraps only when it must
         self.inner = QWidget()
         self.inner_lay = QVBoxLayout(self.inner)
         self.inner_lay.setContentsMargins(4, 4, 4, 4)
@@ -307,8 +372,7 @@ class NetworkView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(bar)
-        lay.addWidget(self.placeholder)
-        lay.addWidget(self.scroll, 1)
+        lay.addWidget(self._with_side_panel(self.placeholder, self.scroll), 1)
         self.scroll.hide()
         self.source.currentIndexChanged.connect(self._example_changed)
         self.index.valueChanged.connect(self._example_changed)
@@ -318,6 +382,13 @@ class NetworkView(QWidget):
             session.inspected.connect(self.show_state)
             session.inspectFailed.connect(self.show_message)
             session.weightsChanged.connect(self._refresh)
+            session.datasetChanged.connect(self._dataset_changed)
+
+    def _example_count(self):
+        if self.session is None:
+            return 10000
+        ds = self.session.dataset
+        return max(1, len(ds.test if self.source.currentData() == "test" else ds.train))
 
     def example_source(self):
         return (self.source.currentData(), self.index.value())
@@ -344,6 +415,7 @@ class NetworkView(QWidget):
         if self.session is not None and self.isVisible():
             self._stale = False
             self.session.inspect(self.example_source())
+            self.side.explain.set_source(self.example_source())
 
     def showEvent(self, e):
         super().showEvent(e)
@@ -384,11 +456,41 @@ class NetworkView(QWidget):
         zoom = self.zoom.value()
         for row, e in zip(self.rows, layers):
             row.show_entry(e, zoom, lut)
-        p = st["probs"]
-        top = np.argsort(p)[::-1][:3]
-        label = f", label {st['label']}" if st.get("label") is not None else ""
-        self.summary.setText(f"{st['source']}{label}: predicted <b>{st['predicted']}</b> "
-                             + " ".join(f"{k}:{p[k]:.2f}" for k in top))
+        self.summary.setText(summary_text(st, self._class_names()))
+
+    def _class_names(self):
+        return None if self.session is None else self.session.dataset.class_names
+
+    def _dataset_changed(self):
+        """Another dataset: its examples, as many as it has."""
+        ds = self.session.dataset
+        self.index.setMaximum(max(len(ds.train), len(ds.test)) - 1)
+        colour = ds.image_shape[2] == 3  # Draw tests pictures, not drawings
+        self.source.setItemText(self.source.findData("drawn"), "your picture" if colour else "drawn digit")
+        self._refresh()
+
+    # -- the side panel: explanations and unit images (issue #14) -----------------------------------
+    def _with_side_panel(self, *left):
+        """The layers (``left``) beside Inspect's side panel (Explain, What units want), in a splitter."""
+        from PySide6.QtWidgets import QSplitter
+        from .side import InspectSidePanel
+        box = QWidget()
+        box_lay = QVBoxLayout(box)
+        box_lay.setContentsMargins(0, 0, 0, 0)
+        for w in left:
+            box_lay.addWidget(w, 1 if w is left[-1] else 0)
+        self.side = None
+        if self.session is None:
+            return box
+        split = QSplitter(Qt.Horizontal)
+        split.setObjectName("inspectSplitter")
+        self.side = InspectSidePanel(self.session)
+        split.addWidget(box)
+        split.addWidget(self.side)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
+        split.setSizes([760, 320])
+        return split
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSp
 from engine.schedules import KINDS
 from engine.trainer import METHODS
 
+from ..data.box import DatasetBox
+
 METHOD_TIPS = {
     "sgd": "Stochastic gradient descent, with momentum when momentum > 0.",
     "nesterov": "SGD with Nesterov momentum: looks ahead along the momentum before stepping.",
@@ -108,10 +110,11 @@ class TrainPanel(QWidget):
 
     buildRequested = Signal()
 
-    def __init__(self, session, parent=None, place_banner=True):
+    def __init__(self, session, settings=None, parent=None, place_banner=True):
         super().__init__(parent)
         self.setObjectName("trainPanel")
         self.session = session
+        self._settings = settings  # where the dataset box keeps recent datasets
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.setSpacing(6)
@@ -134,10 +137,12 @@ class TrainPanel(QWidget):
         s.datasetChanged.connect(self._show_dataset)
         s.report.connect(self.on_report)
         s.runStarted.connect(self._clear_stats)
+        s.datasetChanged.connect(self._clear_stats)
         s.runningChanged.connect(self._running_changed)
         s.pausedChanged.connect(self.update_buttons)
         s.finished.connect(self._finished)
         s.doc.changed.connect(self._doc_changed)
+        s.datasetLoading.connect(self.update_buttons)
         self.can_train = True
         self._recent = collections.deque()  # (examples, right) of the latest progress reports
         self._recent_n = 0
@@ -196,9 +201,9 @@ class TrainPanel(QWidget):
         box = QGroupBox("Data")
         box.setObjectName("dataBox")
         f = QFormLayout(box)
-        self.dataset = QComboBox()
-        self.dataset.setToolTip("The dataset the network trains on.")
-        f.addRow("Dataset", self.dataset)
+        self.data_box = DatasetBox(self.session, self._settings)
+        self.dataset = self.data_box.combo
+        f.addRow(self.data_box)
         self.validation = _count(0, 50000, "Training images held out to measure validation accuracy "
                                  "(applies when training starts).", 1000)
         self.validation.valueChanged.connect(self.session.set_validation)
@@ -379,6 +384,9 @@ class TrainPanel(QWidget):
                 w.setVisible(key in SCHEDULE_SETTINGS[kind])
         self.trainer_form.setRowVisible(self.schedule_settings, kind != "constant")
         self._put(self.validation, exp.validation)
+        note = self.session.validation_note
+        self.validation.setToolTip("Training images held out to measure validation accuracy (applies when "
+                                   "training starts)." + (f"\nIn use: {note}." if note else ""))
         self._put(self.epochs, exp.epochs)
         self._put(self.shift, exp.augment["shift"])
         self._put(self.flip, exp.augment["flip"])
@@ -409,12 +417,11 @@ class TrainPanel(QWidget):
             self.session.set_schedule(kind, **{key: value})
 
     def _show_dataset(self):
-        ds = self.session.dataset
-        self.dataset.clear()
-        bundled = "bundled, " if ds.source in (None, "bundled") else ""
-        self.dataset.addItem(f"{ds.name} ({bundled}{len(ds.train):,} + {len(ds.test):,})")
-        self.dataset.setItemData(0, ds.source or "", Qt.ToolTipRole)
-        self.validation.setMaximum(max(0, len(ds.train) - 1000))
+        n = len(self.session.dataset.train)
+        self.validation.blockSignals(True)  # a lower maximum must not send a clamped value back
+        self.validation.setMaximum(max(0, n - 1))
+        self.validation.setSingleStep(1000 if n > 20000 else max(1, n // 50))
+        self.validation.blockSignals(False)
 
     # -- buttons --------------------------------------------------------------------------------
     def _doc_changed(self):
@@ -435,20 +442,21 @@ class TrainPanel(QWidget):
             self.clear_message()
         self.update_buttons()
 
-    def update_buttons(self):
+    def update_buttons(self, *_):
         s = self.session
         running, paused = s.running, s.paused
         # Train starts a run; a paused run goes on with Resume (the Pause button), so the
         # two never both read "Resume"
-        self.train_button.setEnabled(self.can_train and not running)
+        can_train = self.can_train and not s.loading_dataset  # the data it would train on is loading
+        self.train_button.setEnabled(can_train and not running)
         self.train_button.setText("Train")
         self.pause_button.setEnabled(running)
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.blockSignals(False)
-        self.step_button.setEnabled(self.can_train and (not running or paused))
-        self.epoch_button.setEnabled(self.can_train and not running)
+        self.step_button.setEnabled(can_train and (not running or paused))
+        self.epoch_button.setEnabled(can_train and not running)
         self.stop_button.setEnabled(running)
         self.reset_button.setEnabled(self.can_train and not running)
 

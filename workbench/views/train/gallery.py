@@ -3,12 +3,15 @@ from collections import deque
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor, QFontMetrics, QPainter
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ...colour import class_name, named, pixels_qimage
 
 RIGHT = QColor("#2e9d62")
 WRONG = QColor("#d64545")
 CARD_W, CARD_H = 118, 64
+NAME_W = 84  # room for a class name beside the bars
 
 
 class _Cards(QWidget):
@@ -18,27 +21,44 @@ class _Cards(QWidget):
         self.setMinimumHeight(CARD_H * 2 + 12)
 
     def sizeHint(self):
-        return QSize(8 * CARD_W, CARD_H * 2 + 12)
+        return QSize(8 * self.card_width(), CARD_H * 2 + 12)
+
+    def card_width(self):
+        """Cards widen to leave room for class names."""
+        return CARD_W + (NAME_W - 14 if named(self.g.class_names) else 0)
+
+    def card_rect(self, k):
+        """Where the picture of card ``k`` is drawn (its top-left 56x56)."""
+        cw = self.card_width()
+        cols = max(1, self.width() // cw)
+        r, c = divmod(k, cols)
+        return QRectF(c * cw + 4, r * CARD_H + 4, 56, 56)
+
+    def bar_labels(self, probs):
+        """The top three classes of a card, best first: ``(class, what its bar is labelled)``."""
+        return [(int(k), class_name(self.g.class_names, k)) for k in np.argsort(probs)[::-1][:3]]
 
     def paintEvent(self, e):
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
-        cols = max(1, self.width() // CARD_W)
+        cols = max(1, self.width() // self.card_width())
         rows = max(1, self.height() // CARD_H)
         pal = self.palette()
+        names = self.g.class_names
+        label_w = NAME_W if named(names) else 14
+        fm = QFontMetrics(self.font())
         for k, (img, label, probs) in enumerate(list(self.g.items)[:cols * rows]):
-            r, c = divmod(k, cols)
-            x, y = c * CARD_W + 4, r * CARD_H + 4
-            q = QImage(np.ascontiguousarray(255 - img).data, img.shape[1], img.shape[0],
-                       img.shape[1], QImage.Format_Grayscale8).copy()
-            p.drawImage(QRectF(x, y, 56, 56), q)
-            top = np.argsort(probs)[::-1][:3]
-            for j, cls in enumerate(top):
+            rect = self.card_rect(k)
+            x, y = rect.left(), rect.top()
+            p.drawImage(rect, pixels_qimage(img, invert=True))
+            for j, (cls, text) in enumerate(self.bar_labels(probs)):
                 by = y + 4 + j * 18
                 color = (RIGHT if cls == label else WRONG) if j == 0 else pal.mid().color()
-                p.fillRect(QRectF(x + 74, by, 36 * float(probs[cls]), 12), color)
+                p.fillRect(QRectF(x + 60 + label_w, by, 36 * float(probs[cls]), 12), color)
                 p.setPen(pal.text().color())
-                p.drawText(QRectF(x + 60, by - 2, 14, 16), Qt.AlignCenter, str(int(cls)))
+                text = fm.elidedText(text, Qt.ElideRight, label_w)
+                p.drawText(QRectF(x + 60, by - 2, label_w, 16),
+                           (Qt.AlignLeft if named(names) else Qt.AlignCenter) | Qt.AlignVCenter, text)
         p.end()
 
 
@@ -53,6 +73,7 @@ class TestGallery(QWidget):
         super().__init__(parent)
         self.setObjectName("testGallery")
         self.items = deque(maxlen=capacity)
+        self.class_names = None  # None: classes by number
         self.right = self.total = 0
         self.header = QLabel("Test predictions: press Train to start.")
         self.header.setObjectName("galleryAccuracy")
@@ -67,6 +88,13 @@ class TestGallery(QWidget):
             session.weightsChanged.connect(self._weights_changed)
             session.testPredictions.connect(self.add)
             session.runStarted.connect(self.reset)
+            session.datasetChanged.connect(self._dataset_changed)
+            self._dataset_changed()
+
+    def _dataset_changed(self):
+        """Another dataset: its class names, and none of the old one's pictures."""
+        self.class_names = list(self.session.dataset.class_names)
+        self.reset()
 
     def _weights_changed(self, weights):
         if self.session.running and self.isVisible():

@@ -18,10 +18,10 @@ class TrainPlace(QSplitter):
 
     MARGIN = 8  # between the plots and the window's edges
 
-    def __init__(self, session, parent=None):
+    def __init__(self, session, settings=None, parent=None):
         super().__init__(parent)
         self.setObjectName("trainSplitter")
-        self.controls = TrainPanel(session, place_banner=False)
+        self.controls = TrainPanel(session, settings, place_banner=False)
         self.loss_plot = LossPlotView(session)
         self.accuracy_plot = AccuracyPlotView(session)
         self.gallery = TestGallery(session)

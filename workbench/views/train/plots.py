@@ -157,6 +157,7 @@ class _PlotView(QWidget):
         if session is not None:
             session.report.connect(self.add)
             session.runStarted.connect(self.retire_run)
+            session.datasetChanged.connect(self.retire_run)  # curves of another dataset: greyed
         # The x range grows in steps, not with every point: a changing range makes
         # pyqtgraph rebuild the axes on every frame, most of the cost of a repaint.
         pi.enableAutoRange(x=False)

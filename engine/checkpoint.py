@@ -1,0 +1,205 @@
+"""A training run's whole state in one file, so that it can go on exactly where it was.
+
+A checkpoint holds the weights (running statistics included), the trainer's
+accumulators (momentum, adagrad, adadelta, adam) and update count, the run's position
+in the epoch and its data order, the random generators (the net's, for dropout; the
+run's, for the data order and augmentation; the evaluation samples'), the evaluation
+schedule, the resolved learning-rate schedule, the divergence watch and the best
+weights kept. Resuming from one gives the weights an uninterrupted run would have
+(bit for bit with the same threads; ``ENGINE_PROCESSES=0`` keeps the worker processes,
+whose start-up changes how a batch is split, out of it).
+
+The file is a ``.npz`` (numpy's zip of arrays, read without pickle): the arrays under
+``net/0``, ``net/1``, ... ``trainer/gsum``, ``run/order``, ``run/good/0`` ... and one
+uint8 array ``state.json`` with the plain data (the experiment, the counters, the
+generators' states). It is written to a temporary file and renamed into place.
+
+    ck = capture(net, trainer, run, experiment)
+    write(path, ck)
+    ck = read(path)
+    net, trainer, run = restore(ck, dataset)            # a Run that goes on from there
+"""
+import io
+import json
+import zipfile
+import zlib
+
+import numpy as np
+
+from .errors import EngineError
+
+FORMAT = "convnet-workbench checkpoint"
+VERSION = 1
+
+
+class CheckpointError(EngineError):
+    """A checkpoint that is not one, is damaged, or does not fit what it is restored into."""
+
+
+# -- random generators as plain data ---------------------------------------------------
+def generator_state(gen):
+    """A numpy ``Generator``'s whole state as JSON-able data (its bit generator's state and
+    the seed sequence it spawns children from)."""
+    bg = gen.bit_generator
+    ss = bg.seed_seq
+    seq = None
+    if isinstance(ss, np.random.SeedSequence):
+        entropy = ss.entropy
+        seq = {"entropy": [int(e) for e in entropy] if isinstance(entropy, (list, tuple, np.ndarray))
+               else (None if entropy is None else int(entropy)),
+               "spawn_key": [int(k) for k in ss.spawn_key], "pool_size": int(ss.pool_size),
+               "n_children_spawned": int(ss.n_children_spawned)}
+    return {"bit_generator": type(bg).__name__, "state": bg.state, "seed_seq": seq}
+
+
+def generator_from_state(state):
+    """The ``Generator`` that ``generator_state`` described, in the same state."""
+    try:
+        cls = getattr(np.random, state["bit_generator"])
+        seq = state.get("seed_seq")
+        if seq is not None:
+            ss = np.random.SeedSequence(seq["entropy"], spawn_key=tuple(seq["spawn_key"]),
+                                        pool_size=seq["pool_size"],
+                                        n_children_spawned=seq["n_children_spawned"])
+        else:
+            ss = None
+        bg = cls(ss)
+        bg.state = state["state"]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"a random generator's saved state is not valid ({e})") from None
+    return np.random.Generator(bg)
+
+
+def data_fingerprint(dataset):
+    """A short text that changes when the training or test images or labels do (counts,
+    image shape and a checksum of the labels and of a sample of the pixels)."""
+    crc = 0
+    for part in (dataset.train, dataset.test):
+        crc = zlib.crc32(np.ascontiguousarray(part.labels).tobytes(), crc)
+        if len(part):
+            idx = np.linspace(0, len(part) - 1, min(len(part), 64)).astype(np.int64)
+            crc = zlib.crc32(np.ascontiguousarray(part.images[idx]).tobytes(), crc)
+    h, w, c = dataset.image_shape
+    return f"{len(dataset.train)}+{len(dataset.test)}x{h}x{w}x{c}:{crc:08x}"
+
+
+# -- capture and restore -------------------------------------------------------------------
+def capture(net, trainer, run=None, experiment=None, extra=None):
+    """The state of a run now, as ``{"info": plain data, "arrays": {name: ndarray}}``.
+
+    Call it between batches, on the thread that trains (for a ``Run``: while its
+    ``reports()`` generator is suspended at a report). ``extra`` (plain data) is stored
+    as it is, for the caller (e.g. ``engine.session``'s run id).
+    """
+    arrays = {f"net/{i}": a.copy() for i, a in enumerate(net.state_arrays())}
+    t_info, t_arrays = trainer.state()
+    arrays.update({f"trainer/{k}": v for k, v in t_arrays.items()})
+    info = {"format": FORMAT, "version": VERSION, "dtype": str(net.dtype),
+            "net_rng": generator_state(net.rng), "trainer": t_info,
+            "experiment": None if experiment is None else experiment.to_json(),
+            "run": None, "extra": extra}
+    if run is not None:
+        r_info, r_arrays = run.state()
+        info["run"] = r_info
+        arrays["run/order"] = r_arrays["order"]
+        arrays.update({f"run/good/{i}": a for i, a in enumerate(r_arrays["good"])})
+        arrays.update({f"run/best/{i}": a for i, a in enumerate(r_arrays["best"])})
+    return {"info": info, "arrays": arrays}
+
+
+def to_bytes(ck):
+    """The ``.npz`` bytes of a checkpoint."""
+    text = json.dumps(ck["info"], allow_nan=False)
+    buf = io.BytesIO()
+    np.savez(buf, **{"state.json": np.frombuffer(text.encode("utf-8"), dtype=np.uint8)},
+             **ck["arrays"])
+    return buf.getvalue()
+
+
+def write(path, ck):
+    """Write a checkpoint to ``path`` atomically."""
+    from .io import atomic_write_bytes
+    atomic_write_bytes(path, to_bytes(ck))
+
+
+def read(path):
+    """A checkpoint from a file; CheckpointError naming the file when it is not one."""
+    name = getattr(path, "name", str(path))
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = list(z.files)
+            if "state.json" not in files:
+                raise CheckpointError(f"{name}: not a checkpoint (no state.json)")
+            info = json.loads(bytes(z["state.json"]).decode("utf-8"))
+            arrays = {k: z[k] for k in files if k != "state.json"}
+    except CheckpointError:
+        raise
+    except FileNotFoundError:
+        raise CheckpointError(f"{name}: no such file") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
+        raise CheckpointError(f"{name}: not a checkpoint, or damaged ({e})") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise CheckpointError(f"{name}: not a {FORMAT}")
+    if info.get("version", 0) > VERSION:
+        raise CheckpointError(f"{name}: made by a newer version of the engine "
+                              f"(checkpoint version {info['version']})")
+    return {"info": info, "arrays": arrays}
+
+
+def _numbered(arrays, prefix):
+    out = []
+    while f"{prefix}{len(out)}" in arrays:
+        out.append(arrays[f"{prefix}{len(out)}"])
+    return out
+
+
+def apply(ck, net, trainer=None, run=None):
+    """Put a checkpoint's state into ``net`` (and ``trainer``, ``run``) built for it."""
+    info, arrays = ck["info"], ck["arrays"]
+    weights = _numbered(arrays, "net/")
+    have = net.state_arrays()
+    if len(weights) != len(have) or any(w.shape != h.shape for w, h in zip(weights, have)):
+        raise CheckpointError("the checkpoint's weights do not fit the network")
+    for h, w in zip(have, weights):
+        np.copyto(h, w)
+    net.rng = generator_from_state(info["net_rng"])
+    if trainer is not None:
+        t_arrays = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("trainer/")}
+        try:
+            trainer.load_state(info["trainer"], t_arrays)
+        except EngineError as e:
+            raise CheckpointError(f"checkpoint: {e}") from None
+    if run is not None:
+        if info.get("run") is None:
+            raise CheckpointError("the checkpoint holds no run to go on with")
+        run.load_state(info["run"], {"order": arrays["run/order"],
+                                     "good": _numbered(arrays, "run/good/"),
+                                     "best": _numbered(arrays, "run/best/")})
+
+
+def experiment_of(ck):
+    """The Experiment a checkpoint was taken with (CheckpointError if it holds none)."""
+    from .experiment import Experiment
+    obj = ck["info"].get("experiment")
+    if obj is None:
+        raise CheckpointError("the checkpoint does not say which experiment it belongs to")
+    try:
+        return Experiment.from_json(obj)
+    except EngineError as e:
+        raise CheckpointError(f"the checkpoint's experiment: {e}") from None
+
+
+def restore(ck, dataset, experiment=None, **run_kwargs):
+    """``(net, trainer, run)`` that go on from a checkpoint, on ``dataset``.
+
+    ``experiment`` defaults to the checkpoint's own; ``run_kwargs`` go to
+    ``Experiment.make_run`` (``test``, ``chunk_seconds``, ``eval_examples``, ``coach`` ...;
+    the evaluation period and epochs come from the checkpoint).
+    """
+    exp = experiment if experiment is not None else experiment_of(ck)
+    net = exp.build_net(dtype=np.dtype(ck["info"].get("dtype", "float32")),
+                        threads=run_kwargs.pop("threads", None))
+    trainer = exp.build_trainer(net)
+    run = exp.make_run(net, trainer, dataset, **run_kwargs)
+    apply(ck, net, trainer, run)
+    return net, trainer, run

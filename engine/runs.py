@@ -1,0 +1,338 @@
+"""Run records: every training run kept as plain data, and what a runs table does with them.
+
+A record is one JSON file, ``runs/<id>.json`` in a session folder (see
+``engine.session``), written atomically. It is a plain dict:
+
+- ``id`` ("run-0003", the file's name), ``name`` (the user's; "run 3" to start with),
+  ``note`` (free text the user edits), ``created`` and ``updated`` (ISO 8601, UTC);
+- ``status``: ``running``, ``done``, ``early stopped``, ``stopped``, ``diverged``
+  (a process killed while training leaves ``running``: ``Session.runs()`` reports such a
+  run as ``interrupted`` when the process it names, ``process: {"pid", "host"}``, is
+  gone); ``message``: the last word of the run (why it diverged ...);
+- ``experiment``: the settings it started with (``Experiment.to_json()``);
+  ``changes``: settings changed while it ran, each ``{"examples_seen", "setting",
+  "from", "to"}`` (where to put markers on the curves);
+- ``curves``: ``progress`` and ``eval``, each a dict of equal-length columns:
+  ``examples_seen``, ``seconds`` (training wall time since the run began), and the report
+  fields (``cost_loss``, ``train_accuracy``, ``learning_rate``, ``examples_per_second`` /
+  ``validation_accuracy``, ``test_accuracy``); a missing value is None;
+- ``metrics``: the final ``test_accuracy``, ``validation_accuracy``, ``train_loss``,
+  ``train_accuracy``, ``best_validation_accuracy`` (when kept), ``examples_seen``,
+  ``epochs``; ``examples_per_second`` and ``wall_seconds`` over the whole run;
+- ``segments``: one entry per stretch of training (a resumed run has several):
+  ``{"started", "examples_from", "examples_to", "seconds"}``.
+
+Functions over plain data for the app's runs table: ``list_runs``, ``load_run``,
+``rename_run``, ``annotate_run``, ``delete_run``, ``runs_csv`` / ``export_csv`` and
+``diff_settings``. ``RunRecorder`` turns a run's reports into a record.
+"""
+import csv
+import datetime
+import io
+import json
+import math
+import pathlib
+import re
+
+from .errors import EngineError
+
+FORMAT = "convnet-workbench run"
+RUNS_DIR = "runs"
+PROGRESS_FIELDS = ("cost_loss", "train_accuracy", "learning_rate", "examples_per_second")
+EVAL_FIELDS = ("validation_accuracy", "test_accuracy")
+#: The columns of ``runs_csv`` before the settings.
+CSV_COLUMNS = ("id", "name", "created", "status", "test_accuracy", "validation_accuracy",
+               "train_loss", "examples_seen", "epochs", "examples_per_second", "wall_seconds", "note")
+
+
+class RunError(EngineError):
+    """A run record that does not exist or cannot be read."""
+
+
+def now_iso():
+    """The time now, ISO 8601 in UTC to the second (``2024-05-01T12:00:00Z``)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def clean(value):
+    """``value`` with NaN and infinities as None and numpy numbers as Python ones (strict JSON)."""
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# -- the records in a folder -------------------------------------------------------------
+def _folder(session_dir):
+    return pathlib.Path(session_dir) / RUNS_DIR
+
+
+def _path(session_dir, run_id):
+    if not isinstance(run_id, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", run_id) or \
+            run_id.startswith("."):
+        raise RunError(f"{run_id!r} is not a run id")
+    return _folder(session_dir) / f"{run_id}.json"
+
+
+def new_run_id(session_dir):
+    """The next free id: ``run-0001``, ``run-0002``, ..."""
+    taken = [int(m.group(1)) for p in _folder(session_dir).glob("run-*.json")
+             if (m := re.fullmatch(r"run-(\d+)\.json", p.name))]
+    return f"run-{max(taken, default=0) + 1:04d}"
+
+
+def save_run(session_dir, record):
+    """Write a record (atomically) to its file in ``session_dir``."""
+    from .io import atomic_write_text
+    record = dict(record, updated=now_iso())
+    path = _path(session_dir, record["id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(clean(record), allow_nan=False, separators=(",", ":")))
+    return record
+
+
+def load_run(session_dir, run_id):
+    """One record (a dict); RunError if there is none or it cannot be read."""
+    from .io import read_json
+    path = _path(session_dir, run_id)
+    if not path.exists():
+        raise RunError(f"no run {run_id!r} in {session_dir}")
+    obj = read_json(path, RunError)
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise RunError(f"{path.name}: not a run record")
+    return obj
+
+
+def list_runs(session_dir):
+    """Every record in ``session_dir``, oldest first (unreadable files are skipped)."""
+    out = []
+    for path in sorted(_folder(session_dir).glob("*.json")):
+        try:
+            out.append(load_run(session_dir, path.stem))
+        except RunError:
+            continue
+    return sorted(out, key=lambda r: (r.get("created", ""), r["id"]))
+
+
+def rename_run(session_dir, run_id, name):
+    """Give a run a new name; returns the record."""
+    if not isinstance(name, str) or not name.strip():
+        raise RunError("a run's name must be some text")
+    return save_run(session_dir, dict(load_run(session_dir, run_id), name=name.strip()))
+
+
+def annotate_run(session_dir, run_id, note):
+    """Set a run's note (free text; "" clears it); returns the record."""
+    if not isinstance(note, str):
+        raise RunError("a note must be text")
+    return save_run(session_dir, dict(load_run(session_dir, run_id), note=note))
+
+
+def delete_run(session_dir, run_id):
+    """Remove a run's record (its curves and settings)."""
+    path = _path(session_dir, run_id)
+    if not path.exists():
+        raise RunError(f"no run {run_id!r} in {session_dir}")
+    path.unlink()
+
+
+# -- tables -------------------------------------------------------------------------------
+def run_settings(record):
+    """A record's settings as ``{name: value}`` (``engine.settings.flat_settings``), the
+    changes made while it ran applied."""
+    from .experiment import Experiment
+    from .settings import flat_settings
+    flat = flat_settings(Experiment.from_json(record["experiment"]))
+    for ch in record.get("changes", []):
+        flat[ch["setting"]] = ch["to"]
+    return flat
+
+
+def diff_settings(records, only_different=False):
+    """The settings of several runs side by side: a list of rows
+    ``{"setting", "values" (one per record, None where a run has no such setting),
+    "differs"}``, in the settings' order; ``only_different`` keeps the rows that differ."""
+    flats = [run_settings(r) for r in records]
+    keys = []
+    for f in flats:
+        keys.extend(k for k in f if k not in keys)
+    rows = []
+    for k in keys:
+        values = [f.get(k) for f in flats]
+        differs = any(v != values[0] for v in values[1:])
+        if differs or not only_different:
+            rows.append({"setting": k, "values": values, "differs": differs})
+    return rows
+
+
+def _cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v)
+    return str(v)
+
+
+def runs_csv(records, settings=None):
+    """The records as CSV text: one row per run, ``CSV_COLUMNS`` then the settings that
+    differ between the runs (or the ``settings`` named)."""
+    if settings is None:
+        settings = [row["setting"] for row in diff_settings(records, only_different=True)]
+    flats = [run_settings(r) for r in records]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(CSV_COLUMNS) + list(settings))
+    for r, f in zip(records, flats):
+        m = r.get("metrics", {})
+        row = {"id": r["id"], "name": r.get("name"), "created": r.get("created"),
+               "status": r.get("status"), "examples_per_second": r.get("examples_per_second"),
+               "wall_seconds": r.get("wall_seconds"), "note": r.get("note")}
+        for k in ("test_accuracy", "validation_accuracy", "train_loss", "examples_seen", "epochs"):
+            row[k] = m.get(k)
+        w.writerow([_cell(row[c]) for c in CSV_COLUMNS] + [_cell(f.get(s)) for s in settings])
+    return buf.getvalue()
+
+
+def export_csv(records, path, settings=None):
+    """Write ``runs_csv(records)`` to ``path`` (atomically)."""
+    from .io import atomic_write_text
+    atomic_write_text(path, runs_csv(records, settings))
+
+
+# -- making a record ----------------------------------------------------------------------
+class RunRecorder:
+    """Builds a run's record from its reports (``observe``), plain data throughout.
+
+    Parameters
+    ----------
+    run_id : str
+    experiment : engine.experiment.Experiment
+        The settings the run starts with.
+    name : str, optional
+    record : dict, optional
+        An earlier record of the same run to go on with (a resumed run): its curves
+        past ``examples_seen`` are dropped (they were trained after the checkpoint).
+    examples_seen : int
+        Where this stretch of training starts.
+    """
+
+    def __init__(self, run_id, experiment, name=None, record=None, examples_seen=0):
+        if record is None:
+            number = int(m.group(1)) if (m := re.fullmatch(r"run-(\d+)", run_id)) else None
+            record = {"format": FORMAT, "id": run_id,
+                      "name": name or (f"run {number}" if number else run_id), "note": "",
+                      "created": now_iso(), "updated": now_iso(), "status": "running",
+                      "message": None, "experiment": experiment.to_json(), "changes": [],
+                      "curves": {"progress": {k: [] for k in ("examples_seen", "seconds")
+                                              + PROGRESS_FIELDS},
+                                 "eval": {k: [] for k in ("examples_seen", "seconds") + EVAL_FIELDS}},
+                      "metrics": {}, "examples_per_second": None, "wall_seconds": 0.0,
+                      "segments": []}
+        else:
+            record = json.loads(json.dumps(record))
+            self._truncate(record, examples_seen)
+            record["status"] = "running"
+            record["message"] = None
+            if name:
+                record["name"] = name
+        self.record = record
+        self._seconds0 = float(record.get("wall_seconds") or 0.0)
+        self._examples0 = examples_seen
+        self._start = None
+        self.record["segments"].append({"started": now_iso(), "examples_from": examples_seen,
+                                        "examples_to": examples_seen, "seconds": 0.0})
+
+    @staticmethod
+    def _truncate(record, examples_seen):
+        for curve in record["curves"].values():
+            keep = sum(1 for e in curve["examples_seen"] if e <= examples_seen)
+            for k in curve:
+                del curve[k][keep:]
+        record["changes"] = [c for c in record.get("changes", []) if c["examples_seen"] <= examples_seen]
+        segs = [s for s in record.get("segments", []) if s["examples_from"] < examples_seen]
+        if segs:
+            last = segs[-1]
+            if last["examples_to"] > examples_seen:
+                # the time of the lost stretch is not known: keep it pro rata
+                span = max(1, last["examples_to"] - last["examples_from"])
+                last["seconds"] *= (examples_seen - last["examples_from"]) / span
+                last["examples_to"] = examples_seen
+        record["segments"] = segs
+        record["wall_seconds"] = sum(s["seconds"] for s in segs)
+
+    @property
+    def id(self):
+        return self.record["id"]
+
+    def seconds(self):
+        """Training wall time of the whole run so far."""
+        import time
+        if self._start is None:
+            return self._seconds0
+        return self._seconds0 + time.perf_counter() - self._start
+
+    def observe(self, report):
+        """Add one of a ``Run``'s reports (progress and eval become curve points; done,
+        stopped, diverged set the status)."""
+        import time
+        if self._start is None:
+            self._start = time.perf_counter()
+        tag = report.get("tag")
+        seen = int(report.get("examples_seen", 0))
+        secs = self.seconds()
+        rec = self.record
+        seg = rec["segments"][-1]
+        seg["examples_to"] = seen
+        seg["seconds"] = secs - self._seconds0
+        rec["wall_seconds"] = secs
+        if secs > 0:
+            done = sum(s["examples_to"] - s["examples_from"] for s in rec["segments"])
+            rec["examples_per_second"] = done / secs if secs else None
+        if tag == "progress":
+            c = rec["curves"]["progress"]
+            c["examples_seen"].append(seen)
+            c["seconds"].append(round(secs, 3))
+            for k in PROGRESS_FIELDS:
+                c[k].append(clean(report.get(k)))
+        elif tag == "eval":
+            c = rec["curves"]["eval"]
+            c["examples_seen"].append(seen)
+            c["seconds"].append(round(secs, 3))
+            for k in EVAL_FIELDS:
+                c[k].append(clean(report.get(k)))
+            if report.get("best"):
+                rec["metrics"]["best_validation_accuracy"] = clean(report.get("validation_accuracy"))
+                rec["metrics"]["best_examples_seen"] = seen
+        elif tag in ("done", "stopped", "diverged"):
+            rec["status"] = "early stopped" if report.get("early_stopped") else tag
+            rec["message"] = report.get("message")
+        m = rec["metrics"]
+        m["examples_seen"] = seen
+        if "epoch" in report:
+            m["epochs"] = clean(report["epoch"])
+        if tag == "progress":
+            m["train_loss"] = clean(report.get("cost_loss"))
+            m["train_accuracy"] = clean(report.get("train_accuracy"))
+        if tag == "eval":
+            for k in EVAL_FIELDS:
+                if report.get(k) is not None:
+                    m[k] = clean(report[k])
+
+    def note_change(self, setting, old, new, examples_seen):
+        """A setting changed while the run went on (a marker on its curves)."""
+        self.record["changes"].append({"examples_seen": int(examples_seen), "setting": setting,
+                                       "from": clean(old), "to": clean(new)})
+
+    def finish(self, status=None, **metrics):
+        """Final metrics measured after the run (e.g. the whole test set's accuracy)."""
+        self.record["metrics"].update(clean(metrics))
+        if status is not None:
+            self.record["status"] = status
+        return self.record

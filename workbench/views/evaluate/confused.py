@@ -1,0 +1,164 @@
+"""Evaluate, the second look: the examples behind a confusion-matrix cell, and per-class figures.
+
+``ConfusedExamples`` lists the test examples of one (true, predicted) cell in a gallery
+(``objectName`` ``confusionExamples``), in one of three orders: most wrong (the most
+confident first), least sure (the smallest margin between the top two classes first),
+or all of the true class. ``ClassMetricsTable`` shows precision, recall and F1 per class.
+Both read an evaluation's result (``jobs.evaluate``: the matrix and every example's
+probabilities); nothing here computes on the network.
+"""
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from ...understand_tasks import VIEWS, cell_examples, class_metrics
+from ..examples import ExampleGallery
+from ...colour import class_name
+
+
+def _fmt(v):
+    return "–" if not np.isfinite(v) else f"{v:.3f}"
+
+
+class ClassMetricsTable(QTableWidget):
+    """Precision, recall, F1 and support per class, and their unweighted means."""
+
+    COLUMNS = ("precision", "recall", "F1", "examples")
+
+    def __init__(self, parent=None):
+        super().__init__(0, len(self.COLUMNS), parent)
+        self.setObjectName("classMetrics")
+        self.setHorizontalHeaderLabels(self.COLUMNS)
+        self.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.verticalHeader().setDefaultSectionSize(22)
+        self.setToolTip("Precision: of the examples predicted as the class, the fraction that are it. "
+                        "Recall: of the examples of the class, the fraction predicted as it. "
+                        "F1: their harmonic mean.")
+        self.metrics = None
+
+    def show_matrix(self, matrix, names=None):
+        self.metrics = m = class_metrics(matrix)
+        k = len(m["precision"])
+        self.setRowCount(k + 1)
+        self.setVerticalHeaderLabels([class_name(names, c) for c in range(k)] + ["mean"])
+        for c in range(k + 1):
+            if c < k:
+                values = (m["precision"][c], m["recall"][c], m["f1"][c])
+                support = f"{m['support'][c]:,}"
+            else:  # the macro averages, over the classes where each is defined
+                values = tuple(np.nanmean(m[key]) if np.isfinite(m[key]).any() else np.nan
+                               for key in ("precision", "recall", "f1"))
+                support = f"{int(m['support'].sum()):,}"
+            for j, text in enumerate([_fmt(v) for v in values] + [support]):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                self.setItem(c, j, item)
+
+
+class ConfusedExamples(QWidget):
+    """The examples of the chosen cell in a gallery, in the chosen order.
+
+    Signals (from the gallery): ``gallery.exampleActivated(source)``.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("confusedExamplesPanel")
+        self.view = QComboBox()
+        self.view.setObjectName("confusionView")
+        for key, words in VIEWS:
+            self.view.addItem(words, key)
+        self.caption = QLabel("Click a cell of the confusion matrix to see its examples.")
+        self.caption.setObjectName("confusionCaption")
+        self.caption.setTextFormat(Qt.PlainText)
+        self.caption.setWordWrap(True)
+        self.gallery = ExampleGallery("confusionExamples")
+        self.cell = None
+        self.result = None
+        self.images = None
+        self.names = None
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Examples"))
+        top.addWidget(self.view)
+        top.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
+        lay.addWidget(self.caption)
+        lay.addWidget(self.gallery, 1)
+        self.view.currentIndexChanged.connect(lambda _: self._fill())
+
+    def set_result(self, result, images, names=None):
+        """A new evaluation (``images``: the test images it was made on); the cell shown stays."""
+        self.result, self.images, self.names = result, images, names
+        self._fill()
+
+    def clear(self, text="Click a cell of the confusion matrix to see its examples."):
+        self.result = self.images = self.cell = None
+        self.gallery.clear()
+        self.caption.setText(text)
+
+    def show_cell(self, true, predicted):
+        self.cell = (int(true), int(predicted))
+        if self.view.currentData() == "class" and true != predicted:
+            self.view.setCurrentIndex(0)  # a cell asks for its own examples
+        self._fill()
+
+    def show_class(self, true):
+        """Every example of class ``true`` (a click on the matrix's row header)."""
+        self.cell = (int(true), int(true))
+        self.view.setCurrentIndex(self.view.findData("class"))
+        self._fill()
+
+    def _fill(self):
+        r = self.result
+        if r is None or self.cell is None:
+            return
+        t, p = self.cell
+        view = self.view.currentData()
+        idx = cell_examples(r["probs"], r["labels"], t, p, view)
+        self.gallery.set_examples(self.images, idx, r["labels"], r["probs"], "test", self.names)
+        tn, pn = class_name(self.names, t), class_name(self.names, p)
+        n = len(idx)
+        examples = "example" if n == 1 else "examples"
+        if view == "class":
+            text = f"All {n:,} test examples of {tn}, whatever was predicted; the least sure of {tn} first."
+        elif t == p:
+            text = (f"{n:,} {examples} of {tn} predicted right, "
+                    + ("the most confident first." if view == "most_wrong" else "the least sure first."))
+        else:
+            text = (f"{n:,} {examples} of {tn} predicted as {pn}, "
+                    + ("the most confident mistakes first." if view == "most_wrong" else
+                       "the least sure first (smallest margin between the top two).")
+                    + ("" if n else " None: the network never made this mistake."))
+        self.caption.setText(text + " Click one to open it in Inspect.")
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication, QSplitter
+    from engine.data import load_mnist
+    from ... import theme
+    app = QApplication([])
+    theme.apply(app)
+    test = load_mnist().test
+    rng = np.random.default_rng(0)
+    # made-up answers: mostly right, with 4s and 9s mixed up
+    probs = rng.dirichlet(np.ones(10) * 0.2, len(test)).astype(np.float32)
+    probs[np.arange(len(test)), test.labels] += 2.0
+    mix = rng.random(len(test)) < 0.05
+    probs[mix & (test.labels == 4), 9] += 4.0
+    probs /= probs.sum(axis=1, keepdims=True)
+    matrix = np.zeros((10, 10), np.int64)
+    np.add.at(matrix, (test.labels, probs.argmax(axis=1)), 1)
+    split = QSplitter()
+    table, examples = ClassMetricsTable(), ConfusedExamples()
+    table.show_matrix(matrix)
+    examples.set_result({"probs": probs, "labels": test.labels}, test.images)
+    examples.show_cell(4, 9)
+    split.addWidget(table)
+    split.addWidget(examples)
+    split.resize(1100, 560)
+    split.show()
+    app.exec()
