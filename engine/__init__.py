@@ -5,11 +5,11 @@ The public surface is described in ENGINE_API.md: ``Net``, ``Trainer``,
 never imports Qt.
 """
 from . import digits, explain
-from .errors import DataError, EngineError, OptionError, SnapshotError, SpecError
+from .errors import DataError, EngineError, LimitError, OptionError, SnapshotError, SpecError
 from .net import Net
 from .trace import Trace
 from .spec import expand, infer_shapes
 from .trainer import METHODS, Trainer
 
-__all__ = ["Net", "Trace", "Trainer", "METHODS", "infer_shapes", "expand", "SpecError", "SnapshotError",
+__all__ = ["Net", "Trace", "Trainer", "METHODS", "infer_shapes", "expand", "SpecError", "LimitError", "SnapshotError",
            "DataError", "EngineError", "OptionError", "digits", "explain"]

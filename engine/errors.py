@@ -20,6 +20,11 @@ class SpecError(EngineError):
         self.layer_index = layer_index
 
 
+class LimitError(SpecError):
+    """A network that would need more memory than the engine's limits allow (``engine.limits``):
+    refused before anything is allocated."""
+
+
 class SnapshotError(EngineError):
     """A snapshot (ConvNetJS JSON) that is malformed, truncated or inconsistent."""
 

@@ -9,6 +9,9 @@ from .errors import EngineError
 
 #: The largest JSON file the engine reads (a snapshot of a 10-million-weight net is ~200 MB).
 MAX_JSON_BYTES = 256 * 2 ** 20
+#: The deepest nesting of lists and objects read (a snapshot is about 6 deep); deeper
+#: data would make copying and comparing it recurse past Python's limit later on.
+MAX_JSON_DEPTH = 64
 
 
 def _reject_constant(token):
@@ -32,7 +35,9 @@ def read_json(path, error=EngineError, max_bytes=MAX_JSON_BYTES):
             if st.st_size > max_bytes:
                 raise error(f"{path.name}: {st.st_size / 2 ** 20:,.0f} MB, larger than "
                             f"{max_bytes // 2 ** 20} MB, the limit for a JSON file")
-            raw = f.read(max_bytes + 1)
+            # as much as the file says it holds (read(n) allocates n bytes up front), and one
+            # byte more to see a file that grows past the cap while it is read
+            raw = f.read(min(st.st_size, max_bytes) + 1)
     except IsADirectoryError:
         raise error(f"{path}: is a folder, not a file") from None
     except OSError as e:
@@ -49,11 +54,35 @@ def parse_json(raw, error=EngineError, what="JSON"):
     except UnicodeDecodeError:
         raise error(f"{what}: not a text file") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise error(f"{what}: nested too deeply to be a network or a snapshot") from None
     except ValueError as e:
         raise error(f"{what}: not valid JSON, or truncated ({e})") from None
+    if _deeper_than(obj, MAX_JSON_DEPTH):
+        raise error(f"{what}: nested too deeply to be a network or a snapshot (more than "
+                    f"{MAX_JSON_DEPTH} levels of lists and objects)")
+    return obj
+
+
+def _deeper_than(obj, limit):
+    """Whether lists and objects nest more than ``limit`` deep (without recursion; a long
+    list of numbers is checked at C speed)."""
+    stack = [(obj, 1)]
+    while stack:
+        o, depth = stack.pop()
+        if isinstance(o, dict):
+            items = o.values()
+        elif isinstance(o, list):
+            items = o
+        else:
+            continue
+        if depth > limit:
+            return True
+        kinds = set(map(type, items))
+        if dict in kinds or list in kinds:
+            stack.extend((v, depth + 1) for v in items if type(v) in (dict, list))
+    return False
 
 
 def writable_target(path):
@@ -76,7 +105,7 @@ def writable_target(path):
 
 
 def atomic_write_text(path, text):
-    """Write to a temporary file beside ``path`` and rename it into place.
+    """Write ``text`` (UTF-8) to a temporary file beside ``path`` and rename it into place.
 
     A failure part way leaves whatever was at ``path`` untouched. The file gets the
     mode an ordinary new file would (the umask's), or keeps the mode of the file it

@@ -4,7 +4,7 @@ A tiny file can ask for a huge network (an fc of a million neurons is 167 bytes 
 JSON): the engine checks what a stack would need before it allocates weights or
 activations, and says what it found and what the limit is.
 """
-from .errors import SpecError
+from .errors import LimitError
 
 MAX_PARAMS = 50_000_000              # 200 MB of float32 weights (and as much again of gradients)
 MAX_EXAMPLE_BYTES = 256_000_000      # activations and window copies of one example, float32
@@ -25,22 +25,22 @@ def example_bytes(layer):
 
 
 def check(layers, index_of=lambda layer: getattr(layer, "source_index", None)):
-    """Raise SpecError when the layers would need more than the limits allow."""
+    """Raise LimitError (a SpecError) when the layers would need more than the limits allow."""
     params = sum(l.n_params for l in layers)
     if params > MAX_PARAMS:
         worst = max(layers, key=lambda l: l.n_params)
-        raise SpecError(f"this network needs {params:,} parameters ({_mb(4 * params)} of weights); "
+        raise LimitError(f"this network needs {params:,} parameters ({_mb(4 * params)} of weights); "
                         f"the limit is {MAX_PARAMS:,} ({_mb(4 * MAX_PARAMS)}): layer "
                         f"{index_of(worst)}, {worst.describe()}, alone has {worst.n_params:,}",
                         index_of(worst))
     total = sum(example_bytes(l) for l in layers)
     if total > MAX_EXAMPLE_BYTES:
         worst = max(layers, key=example_bytes)
-        raise SpecError(f"one example needs {_mb(total)} of activations in this network; the limit "
+        raise LimitError(f"one example needs {_mb(total)} of activations in this network; the limit "
                         f"is {_mb(MAX_EXAMPLE_BYTES)} (layer {index_of(worst)}, {worst.describe()}, "
                         f"needs {_mb(example_bytes(worst))})", index_of(worst))
     for layer in layers:
         if max(layer.out_sx, layer.out_sy) > MAX_SIDE:
-            raise SpecError(f"layer {index_of(layer)}, {layer.describe()}: an output of "
+            raise LimitError(f"layer {index_of(layer)}, {layer.describe()}: an output of "
                             f"{layer.out_sx}x{layer.out_sy} pixels is wider than {MAX_SIDE}, the "
                             f"limit", index_of(layer))

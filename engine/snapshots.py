@@ -51,7 +51,14 @@ def load_trained(path, dtype=np.float32):
     also when the stored experiment is malformed or does not describe the weights.
     """
     path = pathlib.Path(path)
-    net, exp, meta = _read(path, dtype)
+    return trained_from_object(read_json(path, SnapshotError), path, dtype)
+
+
+def trained_from_object(obj, path, dtype=np.float32):
+    """``load_trained`` for the parsed JSON ``obj`` of the file at ``path`` (for a caller
+    that has read the file already, e.g. to tell a snapshot from an experiment)."""
+    path = pathlib.Path(path)
+    net, exp, meta = _from_object(obj, path, dtype)
     if exp is None:
         exp = experiment_of(meta, net, path.name)
         if exp is not None:  # a relative data path is relative to the snapshot's folder
@@ -62,7 +69,10 @@ def load_trained(path, dtype=np.float32):
 def _read(path, dtype):
     """``(net, experiment of an experiment file or None, meta)``."""
     path = pathlib.Path(path)
-    obj = read_json(path, SnapshotError)
+    return _from_object(read_json(path, SnapshotError), path, dtype)
+
+
+def _from_object(obj, path, dtype):
     if isinstance(obj, dict) and "layer_defs" in obj and "layers" not in obj:
         if obj.get("weights") is None:
             raise SnapshotError(f"{path.name}: an experiment without trained weights "

@@ -165,6 +165,11 @@ class NetworkDocument(QObject):
     def replace_layers(self, layers, text="Edit network"):
         self._push(list(layers), text, selection=self.selected if self.selected < len(layers) else -1)
 
+    def rename(self, name):
+        """Call the network ``name`` (not an edit: nothing to undo)."""
+        self.name = str(name)
+        self.changed.emit()
+
     def load(self, layers, name, path=None):
         """Start over with these layers (a preset, a file): a new name, no undo history."""
         self.undo_stack.clear()

@@ -1,35 +1,34 @@
 """Files: open and save experiments, open and save snapshots, presets and recent files.
 
-Every open reads and checks the whole file before the session is touched, and shows
-a dialog that says what is wrong when anything is; the current network, weights and
-undo history stay as they were. Saves go to a temporary file renamed into place.
+Every way in goes through one path (``FileCommands.open_with``): the file is read and
+checked completely on a worker thread (``opening``), while the window stays live and,
+for a big file, shows progress with Cancel; then, if trained weights or changes would
+be lost, the user is asked; then the session takes it in one go. A failure of any kind
+(bad JSON, a network over the engine's limits, a device, a folder, a file that
+vanished, not enough memory) is one dialog with one message, and the current network,
+weights, settings and undo history stay exactly as they were. Saves go to a temporary
+file renamed into place, and a failed save says why and changes nothing.
 """
 import pathlib
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox  # noqa: F401 (tests patch them here)
 
 import engine
-from engine.data import RESOURCES
-from engine.experiment import Experiment, ExperimentError, experiment_from_file_object, preset
-from engine.io import read_json
-from engine.net import spec_from_layers
+from engine.experiment import preset
 from engine.presets import list_presets
-from engine.snapshots import load_trained
-from engine.spec import build_layers
+
+from . import background, dialogs, opening
+from .jobs import Cancelled
+from .opening import TRAINED_DEMO, same_network  # noqa: F401 (part of this module's surface)
 
 MAX_RECENT = 8
-TRAINED_DEMO = RESOURCES / "snapshots" / "convnetjs-demo-trained.json"
 JSON_FILTER = "JSON (*.json);;All files (*)"
+SNAPSHOT_FILTER = "ConvNetJS snapshots (*.json);;All files (*)"
 
-
-def same_network(layer_defs, net):
-    """True when ``layer_defs`` describe exactly the layers of ``net`` (every option, shorthands expanded)."""
-    try:
-        return spec_from_layers(build_layers(layer_defs)) == net.layer_defs
-    except engine.EngineError:
-        return False
+#: What the save questions say the user is about to do.
+DOING = {"close": "closing", "open": "opening another network", "new": "starting a new network"}
 
 
 class FileCommands(QObject):
@@ -40,6 +39,7 @@ class FileCommands(QObject):
         self.session = session
         self.settings = settings
         self.window = window
+        dialogs.use_settings(settings)
         self.recent_menu = QMenu("Open &recent", window)
         self.presets_menu = QMenu("&Presets", window)
         for name in list_presets():
@@ -47,13 +47,15 @@ class FileCommands(QObject):
                 title = preset(name).name
             except engine.EngineError:
                 continue
-            self.presets_menu.addAction(title, lambda n=name: self.open_preset(n))
+            self.presets_menu.addAction(dialogs.menu_text(title), lambda n=name: self.open_preset(n))
         self.presets_menu.addSeparator()
         self.presets_menu.addAction("ConvNetJS MNIST demo, trained (98.8%)", self.open_trained_demo)
         self._update_recent_menu()
+        window.setAcceptDrops(True)
+        window.installEventFilter(self)
 
     def fill_menu(self, menu):
-        """The File menu: new, open, recent, presets, save, save as, save weights."""
+        """The File menu: new, open, recent, presets, save, save as, save weights, export."""
         def add(text, slot, shortcut=None, tip=None):
             a = QAction(text, self.window)
             if shortcut:
@@ -63,7 +65,7 @@ class FileCommands(QObject):
             a.triggered.connect(lambda: slot())
             menu.addAction(a)
             return a
-        add("&New network", self.session.new_network, QKeySequence.New, "Start from an input layer and a softmax.")
+        add("&New network", self.new_network, QKeySequence.New, "Start from an input layer and a softmax.")
         add("&Open experiment…", self.open_experiment, QKeySequence.Open,
             "Open an experiment, a preset, or a JSON list of layer definitions.")
         add("Open ConvNetJS &snapshot…", self.open_snapshot, "Ctrl+Shift+O",
@@ -75,136 +77,132 @@ class FileCommands(QObject):
         add("Save experiment &as…", self.save_as, QKeySequence.SaveAs)
         add("Save &weights as snapshot…", self.save_weights, "Ctrl+Shift+E",
             "Save the trained network as a ConvNetJS snapshot.")
+        self.export_action = add("E&xport…", self.export, None,
+                                 "The trained network as an ONNX model or a PyTorch folder, checked "
+                                 "against the engine.")
 
     # -- dialogs -----------------------------------------------------------------------------
     def _error(self, title, text):
-        QMessageBox.warning(self.window, title, text)
-
-    def _folder(self):
-        return str(self.settings.value("lastFolder", "") or "")
+        dialogs.warn(self.window, title, text)
 
     def _ask_open(self, title, filter_=JSON_FILTER):
-        path, _ = QFileDialog.getOpenFileName(self.window, title, self._folder(), filter_)
-        return path or None
+        return dialogs.ask_open(self.window, title, filter_)
 
     def _ask_save(self, title, name):
-        path, _ = QFileDialog.getSaveFileName(self.window, title, str(pathlib.Path(self._folder()) / name),
-                                              JSON_FILTER)
-        return path or None
+        return dialogs.ask_save(self.window, title, name, JSON_FILTER)
 
     def _status(self, text, ms=6000):
         self.window.statusBar().showMessage(text, ms)
 
+    # -- the one way in ------------------------------------------------------------------------
+    def open_with(self, title, what, read, *inputs):
+        """Read with ``read(state, *inputs)`` (an ``opening`` reader) off the GUI thread, ask
+        before losing work, then hand the result to the session. False (and nothing
+        changed) on any failure, which gets one dialog, or when the user cancels."""
+        try:
+            opened = background.wait_for(self.window, f"Opening {what}…", read, *inputs)
+        except Cancelled:
+            return False
+        except Exception as e:  # noqa: BLE001 - whatever a file does, a dialog, never a traceback
+            self._error(title, dialogs.failure_message(e, what))
+            return False
+        s = self.session
+        if not self.maybe_save("open", None if opened.net is not None else opened.experiment.layer_defs):
+            return False
+        try:
+            if opened.net is None:
+                done = s.load_experiment(opened.experiment, path=opened.path)
+            else:
+                done = s.load_snapshot(opened.net, opened.name, opened.experiment, opened.layers)
+        except Exception as e:  # noqa: BLE001 - read in full before: only a bug gets here
+            self._error(title, dialogs.failure_message(e, what))
+            return False
+        if not done:
+            return False
+        if opened.source is not None:
+            self._opened(opened.source)
+        if opened.net is not None:
+            self._status(f"Opened {what} with its trained weights")
+        elif s.doc.error is not None:
+            self._status(f"Opened with an error: {s.doc.error}", 8000)
+        return True
+
     # -- opening -------------------------------------------------------------------------------
     def open_path(self, path):
         """Open a file of either kind: a snapshot (``layers``) or an experiment."""
-        try:
-            obj = read_json(path, engine.SpecError)
-        except engine.EngineError as e:
-            self._error("Cannot open", str(e))
-            return False
-        if isinstance(obj, dict) and "layers" in obj and "layer_defs" not in obj:
-            return self.open_snapshot(path)
-        return self.open_experiment(path)
+        return self.open_with("Cannot open", pathlib.Path(path).name or str(path), opening.read_big,
+                              opening.read_any, str(path), self.session.settings)
 
     def open_experiment(self, path=None):
         """An experiment file (or a preset, or a list of layer definitions); with its weights if it holds them."""
         path = path or self._ask_open("Open experiment")
         if not path:
             return False
-        try:
-            exp, net = self._read_experiment(path)
-            if net is None:
-                done = self.session.load_experiment(exp, path=str(path))
-            else:
-                # no path: Save must not write the experiment alone over the file that holds weights
-                done = self.session.load_snapshot(net, exp.name, exp, self._layers_for(exp, net))
-        except engine.EngineError as e:
-            self._error("Cannot open experiment", str(e))
-            return False
-        if done:
-            self._opened(path)
-            if self.session.doc.error is not None:
-                self._status(f"Opened with an error: {self.session.doc.error}", 8000)
-        return done
-
-    @staticmethod
-    def _read_experiment(path):
-        """``(experiment, trained net or None)`` from an experiment file, a preset or a bare list."""
-        obj = read_json(path, ExperimentError)
-        if isinstance(obj, dict) and obj.get("weights") is not None:
-            return experiment_from_file_object(obj, path)
-        return Experiment.load(path), None
+        return self.open_with("Cannot open experiment", pathlib.Path(path).name or str(path),
+                              opening.read_big, opening.read_experiment, str(path))
 
     def open_preset(self, name):
-        try:
-            return self.session.load_experiment(preset(name))
-        except engine.EngineError as e:
-            self._error("Cannot open preset", str(e))
-            return False
+        return self.open_with("Cannot open preset", name, opening.read_preset, name)
 
     def open_snapshot(self, path=None):
         """Trained weights, with the experiment (or trainer settings) saved with them if any."""
-        path = path or self._ask_open("Open snapshot", "ConvNetJS snapshots (*.json);;All files (*)")
+        path = path or self._ask_open("Open snapshot", SNAPSHOT_FILTER)
         if not path:
             return False
-        name = pathlib.Path(path).name
-        try:
-            net, exp, meta = load_trained(path)
-            if net.layer_defs is None:
-                raise engine.SnapshotError(f"{name}: its loss layer does not follow an fc layer, "
-                                           f"which the builder cannot show")
-            title = exp.name if exp is not None else meta.get("preset") or pathlib.Path(path).stem
-            if exp is None and isinstance(meta.get("trainer"), dict):
-                exp = self.session.settings.replace(trainer=meta["trainer"])
-                layers = net.layer_defs
-            else:
-                layers = self._layers_for(exp, net)
-            done = self.session.load_snapshot(net, str(title), exp, layers)
-        except engine.EngineError as e:
-            self._error("Cannot open snapshot", str(e))
-            return False
-        if done:
-            self._opened(path)
-            self._status(f"Opened {name} with its trained weights")
-        return done
-
-    @staticmethod
-    def _layers_for(exp, net):
-        """The experiment's layer definitions when they describe exactly ``net`` (as they were
-        written, shorthands and all), else the ones read from the weights."""
-        return exp.layer_defs if exp is not None and same_network(exp.layer_defs, net) else net.layer_defs
+        return self.open_with("Cannot open snapshot", pathlib.Path(path).name or str(path),
+                              opening.read_big, opening.read_snapshot, str(path), self.session.settings)
 
     def open_trained_demo(self):
         """The bundled snapshot of the demo network after 3 epochs: ready to draw for."""
         return self.open_snapshot(str(TRAINED_DEMO))
 
     def _opened(self, path):
-        if pathlib.Path(path).resolve() != TRAINED_DEMO.resolve():
+        if not opening.bundled(path):
             self.add_recent(path)
+
+    def new_network(self):
+        """Start from an input layer and a softmax (asking first if work would be lost)."""
+        from .session import NEW_NETWORK
+        if not self.maybe_save("new", NEW_NETWORK):
+            return False
+        return self.session.new_network()
+
+    # -- dropping a file on the window ------------------------------------------------------------
+    def eventFilter(self, obj, event):
+        if obj is self.window and event.type() in (QEvent.DragEnter, QEvent.Drop):
+            urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+            files = [u.toLocalFile() for u in urls if u.isLocalFile()]
+            if len(files) != 1:
+                return False
+            event.acceptProposedAction()
+            if event.type() == QEvent.Drop:
+                self.open_path(files[0])
+            return True
+        return super().eventFilter(obj, event)
 
     # -- saving ---------------------------------------------------------------------------------
     def save(self):
         return self.save_as(self.session.doc.path)
 
     def save_as(self, path=None):
-        """Write the experiment: the layers and every training setting."""
+        """Write the experiment: the layers and every training setting. Saved under a new
+        file name, the network takes the file's name."""
         path = path or self._ask_save("Save experiment", f"{self.session.doc.name}.json")
         if not path:
             return False
+        name = pathlib.Path(path).stem or self.session.doc.name
         try:
-            self.session.experiment().save(path)
-        except OSError as e:
-            self._error("Cannot save", f"{path}: {e.strerror or e}")
+            self.session.experiment().replace(name=name).save(path)
+        except Exception as e:  # noqa: BLE001 - a dialog, and nothing changed
+            self._error("Cannot save", dialogs.failure_message(e, path))
             return False
-        except engine.EngineError as e:
-            self._error("Cannot save", str(e))
-            return False
-        self.session.mark_saved(str(path))
+        self.session.mark_saved(str(path), name)
         self.add_recent(path)
         return True
 
     def save_weights(self, path=None):
+        """The published weights as a ConvNetJS snapshot that carries the experiment,
+        written on a worker thread (a big network's JSON takes a while)."""
         s = self.session
         w = s.weights
         if w is None:
@@ -216,30 +214,75 @@ class FileCommands(QObject):
         exp = s.experiment()
         meta = {"preset": s.doc.name, "examples_seen": w.examples_seen, "trainer": exp.trainer}
         try:
-            try:
-                w.save(path, meta, experiment=exp)
-            except engine.SnapshotError:  # the layers were edited since (and are invalid): the weights' own
-                w.save(path, meta, experiment=exp.replace(layer_defs=w.layer_defs))
-        except OSError as e:
-            self._error("Cannot save", f"{path}: {e.strerror or e}")
+            background.wait_for(self.window, f"Saving {pathlib.Path(path).name}…", _write_weights,
+                                w, str(path), meta, exp)
+        except Cancelled:
             return False
-        except engine.EngineError as e:
-            self._error("Cannot save", str(e))
+        except Exception as e:  # noqa: BLE001
+            self._error("Cannot save", dialogs.failure_message(e, path))
             return False
-        self._remember_folder(path)
+        s.mark_weights_saved(w)
+        dialogs.remember(path)
         self._status(f"Saved {path}", 5000)
         return True
 
-    def maybe_save(self):
-        """Before closing: ask to save unsaved changes. False means: do not close."""
-        s = self.session
-        if not s.modified:
+    def export(self):
+        """File › Export…: the trained network as an ONNX model or a PyTorch folder."""
+        from .export_dialog import ExportDialog
+        if self.session.weights is None:
+            self._error("No weights", "There are no weights to export yet: train the network or open a snapshot.")
+            return None
+        dialog = ExportDialog(self.session, self.window)
+        dialog.open()
+        return dialog
+
+    # -- before work is lost ------------------------------------------------------------------------
+    def maybe_save(self, doing="close", layer_defs=None):
+        """Before closing, opening or starting over: offer to save what would be lost
+        (trained weights that are in no file, then unsaved changes). False: do not go on.
+
+        ``layer_defs``: the layers about to be opened (the weights stay when they are the
+        same). Once the user has answered, a run in progress is stopped without asking again.
+        """
+        if not getattr(self.window, "ask_to_save", True):
             return True
-        answer = QMessageBox.question(
-            self.window, "Save changes?", f"The experiment \u201c{s.doc.name}\u201d has changes that are "
-            "not saved. Save them before closing?",
-            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
-        return answer == QMessageBox.Discard or (answer == QMessageBox.Save and self.save())
+        s = self.session
+        verb = DOING.get(doing, doing)
+        asked = False
+        if s.would_lose_weights(layer_defs):
+            asked = True
+            live = s.trained and s.examples_seen > 0  # else: weights set aside by an edit
+            if not live:
+                text = (f"The network \u201c{s.doc.name}\u201d had trained weights that are in no file; "
+                        f"they were set aside when its layers changed (Undo brings them back). "
+                        f"Discard them and go on {verb}?")
+            elif s.running:
+                text = (f"The network \u201c{s.doc.name}\u201d is training, and its weights "
+                        f"({s.examples_seen:,} examples seen) are in no file. Stop and save them as a "
+                        f"snapshot (with the experiment) before {verb}?")
+            else:
+                text = (f"The network \u201c{s.doc.name}\u201d has trained weights ({s.examples_seen:,} "
+                        f"examples seen) that are in no file. Save them as a snapshot (with the "
+                        f"experiment) before {verb}?")
+            answer = dialogs.ask_save_discard_cancel(self.window, "Save trained weights?", text, can_save=live)
+            if answer == "cancel":
+                return False
+            s.stop(wait=True)
+            if answer == "save":
+                if not self.save_weights():
+                    return False
+                return True  # the snapshot carries the experiment too
+        if s.modified:
+            asked = True
+            answer = dialogs.ask_save_discard_cancel(
+                self.window, "Save changes?",
+                f"The experiment \u201c{s.doc.name}\u201d has changes that are not saved. "
+                f"Save them before {verb}?")
+            if answer == "cancel" or (answer == "save" and not self.save()):
+                return False
+        if asked:
+            s.stop(wait=True)
+        return True
 
     # -- recent files ---------------------------------------------------------------------------
     def recent(self):
@@ -250,14 +293,21 @@ class FileCommands(QObject):
         path = str(pathlib.Path(path).resolve())
         files = [path] + [p for p in self.recent() if p != path]
         self.settings.setValue("recentFiles", files[:MAX_RECENT])
-        self._remember_folder(path)
+        dialogs.remember(path)
         self._update_recent_menu()
-
-    def _remember_folder(self, path):
-        self.settings.setValue("lastFolder", str(pathlib.Path(path).resolve().parent))
 
     def _update_recent_menu(self):
         self.recent_menu.clear()
         for p in self.recent():
-            self.recent_menu.addAction(pathlib.Path(p).name, lambda p=p: self.open_path(p)).setToolTip(p)
+            a = self.recent_menu.addAction(dialogs.menu_text(pathlib.Path(p).name), lambda p=p: self.open_path(p))
+            a.setToolTip(p)
         self.recent_menu.setEnabled(bool(self.recent()))
+
+
+def _write_weights(state, weights, path, meta, experiment):
+    """Write ``weights`` as a snapshot carrying ``experiment`` (or, when the layers were
+    edited since and no longer describe the weights, the weights' own layers)."""
+    try:
+        weights.save(path, meta, experiment=experiment, state=state)
+    except engine.SnapshotError:
+        weights.save(path, meta, experiment=experiment.replace(layer_defs=weights.layer_defs), state=state)

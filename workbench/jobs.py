@@ -230,10 +230,12 @@ class TrainingJob(QObject):
     def start(self):
         self._thread.start()
 
-    def stop(self, wait=True):
+    def stop(self, wait=True, timeout=None):
+        """Ask the run to stop between batches; with ``wait``, join the thread (for at most
+        ``timeout`` seconds: then ``alive`` says whether it ended)."""
         self.run.stop()
         if wait:
-            self._thread.join()
+            self._thread.join(timeout)
 
     @property
     def alive(self):

@@ -48,9 +48,15 @@ def _field(o):
 FIELDS = {t.type: [_field(o) for o in t.options if o.form] for t in LAYERS}
 
 
+def layer_type(d):
+    """A definition's type as a word to show ("?" when it has none, or not a word)."""
+    t = d.get("type", "?") if isinstance(d, dict) else "?"
+    return t if isinstance(t, str) else "?"
+
+
 def summary(d):
     """Key settings in a few words, e.g. ``conv 5x5, 8 filters, stride 1, pad 2, relu``."""
-    t = d.get("type", "?")
+    t = layer_type(d)
     g = d.get
 
     def v(key):  # the definition's value, else the engine's default (from the table)

@@ -5,6 +5,9 @@ from PySide6.QtCore import QByteArray, QSettings, QSize
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
+from engine.experiment import preset
+
+from . import background, dialogs
 from .collector import collect_on_gui_thread
 from .experiments import Experiments
 from .files import FileCommands
@@ -19,16 +22,30 @@ from .views.status import StatusView
 from .views.train.place import TrainPlace
 
 
-def redo_shortcuts():
-    """Ctrl+Shift+Z, Ctrl+Y and the platform's Redo keys, each once (a key bound twice is
-    ambiguous, and then neither binding works)."""
-    keys = [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")] + QKeySequence.keyBindings(QKeySequence.Redo)
-    seen, out = set(), []
+def _once(keys, taken=()):
+    seen, out = {k.toString() for k in taken}, []
     for k in keys:
-        if k.toString() not in seen:
+        if not k.isEmpty() and k.toString() not in seen:
             seen.add(k.toString())
             out.append(k)
     return out
+
+
+def undo_shortcuts(bindings=None):
+    """Ctrl+Z and the platform's Undo keys (``bindings``: ``QKeySequence.keyBindings(Undo)``), each once."""
+    bindings = QKeySequence.keyBindings(QKeySequence.Undo) if bindings is None else bindings
+    return _once([QKeySequence("Ctrl+Z")] + list(bindings))
+
+
+def redo_shortcuts(bindings=None, undo_bindings=None):
+    """Ctrl+Shift+Z, Ctrl+Y and the platform's Redo keys, each once, and none that undoes.
+
+    A key bound twice is ambiguous, and then neither binding works: on X11 the
+    platform's Redo is Ctrl+Shift+Z itself, and binding both killed Redo by keyboard.
+    """
+    bindings = QKeySequence.keyBindings(QKeySequence.Redo) if bindings is None else bindings
+    keys = [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")] + list(bindings)
+    return _once(keys, taken=undo_shortcuts(undo_bindings))
 
 
 class MainWindow(QMainWindow):
@@ -83,11 +100,15 @@ class MainWindow(QMainWindow):
         self.keeper = self.experiments.keeper
         self._build_menus()
         s.doc.changed.connect(self._doc_changed)
+        s.doc.undo_stack.cleanChanged.connect(self._show_modified)
+        s.settingsChanged.connect(self._show_modified)
+        self.train_tab.controls.buildRequested.connect(lambda: self.tabs.setCurrentWidget(self.build_tab))
         s.finished.connect(self._run_finished)
         if isinstance(experiment, str):
-            self.files.open_preset(experiment)
-        elif experiment is not None:
-            s.load_experiment(experiment)
+            experiment = preset(experiment)
+        if experiment is not None:
+            # the window starts on the dataset it was given, whatever data the experiment names
+            s.load_experiment(experiment.replace(data=s.data_path))
         self._restore_settings()
 
     # -- menus ------------------------------------------------------------------------------
@@ -109,7 +130,7 @@ class MainWindow(QMainWindow):
         self._action(f, "&Quit", self.close, QKeySequence.Quit)
         e = mb.addMenu("&Edit")
         self.undo_action = s.doc.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence.Undo)
+        self.undo_action.setShortcuts(undo_shortcuts())
         self.redo_action = s.doc.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts(redo_shortcuts())
         e.addAction(self.undo_action)
@@ -136,10 +157,16 @@ class MainWindow(QMainWindow):
     # -- following the session ------------------------------------------------------------------
     def _doc_changed(self):
         self.train_action.setEnabled(self.doc.valid)
-        self.setWindowTitle(f"{self.doc.name} — convnet-workbench")
+        self.setWindowTitle(f"{self.doc.name}[*] — convnet-workbench")  # a title is plain text
+        self._show_modified()
+
+    def _show_modified(self, clean=None):
+        # from cleanChanged's argument when there is one: during an edit the stack has not moved yet
+        clean = self.doc.undo_stack.isClean() if not isinstance(clean, bool) else clean
+        self.setWindowModified(self.session.settings_modified or not clean)
 
     def _problem(self, title, text):
-        QMessageBox.warning(self, title, text)
+        dialogs.warn(self, title, text)
 
     def _run_finished(self, how):
         if how == "diverged":
@@ -190,7 +217,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(int(self.settings.value("tab", 0) or 0))
 
     def closeEvent(self, e):
-        if self.ask_to_save and not self.files.maybe_save():
+        if background.busy() or not self.files.maybe_save("close"):  # not under a file being read
             e.ignore()
             return
         self.session.shutdown()

@@ -98,6 +98,9 @@ class Session(QObject):
     datasetOverview = Signal(object)
 
     publish_every = 1.0  # seconds between published weights while training
+    #: Stop, an edit or closing waits at most this long for the training thread (a backstop:
+    #: the engine abandons a worker process that does not answer within ~5 s a step).
+    stop_timeout = 30.0
     drawn_frame = None   # where the drawing went in the drawn digit's field (to_mnist's frame)
 
     def __init__(self, dataset, experiment=None, parent=None):
@@ -113,6 +116,7 @@ class Session(QObject):
         self._net_layers = None
         self._loaded = False         # its weights came trained (a snapshot)
         self._kept = None            # trained weights of another structure, back on undo
+        self._weights_unsaved = False  # the live weights were trained since they were opened or saved
         self.trainer = None
         self.run = None
         self.run_id = 0
@@ -276,7 +280,8 @@ class Session(QObject):
     def load_snapshot(self, net, name, experiment=None, layers=None):
         """Open trained weights: ``net``, shown as ``layers`` (default: its own layer definitions).
 
-        ``experiment`` brings its settings too (its layers are ignored).
+        ``experiment`` brings its settings too (its layers are ignored), its data as
+        ``load_experiment`` does.
         """
         if not self.may_stop_training():
             return False
@@ -289,6 +294,7 @@ class Session(QObject):
             self._kept = None
             self._set_net(net, trained=True)
         self._kept = None
+        self._weights_unsaved = False  # they are in the file just opened
         self._apply_trainer()
         self._settings_modified = False
         self.settingsChanged.emit()
@@ -305,11 +311,35 @@ class Session(QObject):
         self._kept = None
         return True
 
-    def mark_saved(self, path):
+    def mark_saved(self, path, name=None):
+        """The experiment was saved to ``path`` (and the network is now called ``name``)."""
         self.doc.path = path
+        if name is not None and name != self.doc.name:
+            self.doc.rename(name)
         self.doc.undo_stack.setClean()
         self._settings_modified = False
         self.settingsChanged.emit()
+
+    # -- trained weights that are in no file ----------------------------------------------
+    @property
+    def weights_unsaved(self):
+        """Trained weights that would be lost: the live weights were trained since they were
+        opened or last saved, or such weights are kept aside for an undo."""
+        kept = self._kept
+        return self._weights_unsaved or bool(kept and kept.get("unsaved"))
+
+    def would_lose_weights(self, layer_defs=None):
+        """Whether taking ``layer_defs`` (an experiment's; None: other weights altogether)
+        would drop trained weights that are in no file (an experiment with the very
+        same layers keeps the weights)."""
+        if self._kept and self._kept.get("unsaved"):
+            return True
+        return self._weights_unsaved and (layer_defs is None or layer_defs != self._net_layers)
+
+    def mark_weights_saved(self, weights):
+        """``weights`` (published ``Weights``) were written to a file."""
+        if weights.run_id == self.run_id and weights.examples_seen >= self.examples_seen:
+            self._weights_unsaved = False
 
     # -- the weights ----------------------------------------------------------------------
     @property
@@ -334,7 +364,7 @@ class Session(QObject):
         kept = self._kept
         if kept is not None and kept["layers"] == self.doc.layers:
             self._kept = None
-            self._set_net(kept["net"], trained=True)
+            self._set_net(kept["net"], trained=True, unsaved=kept.get("unsaved", False))
             return
         try:
             net = engine.Net(self.doc.layers, seed=self._exp.seed)
@@ -343,9 +373,10 @@ class Session(QObject):
             return
         self._set_net(net, trained=False)
 
-    def _set_net(self, net, trained, keep_displaced=True):
+    def _set_net(self, net, trained, keep_displaced=True, unsaved=False):
         if keep_displaced and self._net is not None and self._net is not net and self.trained:
-            self._kept = {"layers": self._net_layers, "net": self._net}
+            self._kept = {"layers": self._net_layers, "net": self._net, "unsaved": self._weights_unsaved}
+        self._weights_unsaved = unsaved
         self._jobs["evaluate"].cancel()  # its answer would be about weights that are gone
         self._stopped = None
         self._net = net
@@ -472,8 +503,13 @@ class Session(QObject):
         if not wait:
             job.run.stop()
             return
-        job.stop(wait=True)
+        job.stop(wait=True, timeout=self.stop_timeout)
         self._end_run()
+        if job.alive:  # past every bounded wait of the engine: leave the thread its network
+            self._set_net(self._net.copy(), trained=self.trained, keep_displaced=False,
+                          unsaved=self._weights_unsaved)
+            self.problem.emit("Training did not stop", f"The training thread did not stop within "
+                              f"{self.stop_timeout:.0f} s; the window goes on with a copy of its weights.")
 
     def _end_run(self):
         self._training, self._stopped = None, self._training
@@ -490,6 +526,8 @@ class Session(QObject):
 
     def _on_report(self, r):
         if self._current(self.sender()):
+            if r["examples_seen"] > self.examples_seen:
+                self._weights_unsaved = True
             self.examples_seen = r["examples_seen"]
             self.report.emit(r)
 
@@ -792,7 +830,8 @@ class Session(QObject):
                 "name": self.doc.name, "path": self.doc.path, "dataset": self.dataset,
                 "net": None if self._net is None else self._net.copy(), "loaded": self._loaded,
                 "net_layers": copy.deepcopy(self._net_layers),
-                "examples_seen": self.examples_seen, "modified": self.modified, **self._data_keepsake()}
+                "examples_seen": self.examples_seen, "modified": self.modified,
+                "weights_unsaved": self.weights_unsaved, **self._data_keepsake()}
 
     def restore(self, keepsake):
         """Back to what ``keepsake`` holds, weights included; the undo history starts anew
@@ -814,6 +853,7 @@ class Session(QObject):
         # else the layers were invalid: the weights come back when they are valid again
         self._apply_trainer()
         self._settings_modified = k["modified"]
+        self._weights_unsaved = k.get("weights_unsaved", False)  # the close prompt asks about them
         self.settingsChanged.emit()
 
     # -- runs kept, the coach's fixes (issue #15) -----------------------------------------------

@@ -6,6 +6,7 @@ thread that owns the live network, between batches, so it is never half-updated;
 afterwards nothing writes to it, so any number of jobs may read it at once.
 """
 import itertools
+import pathlib
 
 import numpy as np
 
@@ -13,6 +14,15 @@ from engine.data import predict as _predict
 from engine.snapshots import save_snapshot
 
 _versions = itertools.count(1)
+
+#: Weights with more parameters than this are saved by a child process (see ``Weights.save``).
+CHILD_PARAMS = 1_000_000
+
+
+def _save_layers(layers, dtype, path, meta, experiment):
+    """In the child: the snapshot of a network made of ``layers``."""
+    from engine.net import Net
+    save_snapshot(Net.from_layers(layers, np.dtype(dtype)), path, meta, experiment)
 
 
 class Weights:
@@ -101,14 +111,28 @@ class Weights:
         """Where layer ``index``'s parameters start in ``params()`` (and a trace's ``param_grads``)."""
         return self._param_slots[index]
 
+    def network(self):
+        """A copy of the network with these weights, for a caller to keep (an export)."""
+        return self._net.copy()
+
     def to_json(self):
         """ConvNetJS's snapshot format, weights included."""
         return self._net.to_json()
 
-    def save(self, path, meta=None, experiment=None):
+    def save(self, path, meta=None, experiment=None, state=None):
         """Write a ConvNetJS snapshot, atomically; ``meta`` and ``experiment`` go under its
-        ``workbench`` key (SnapshotError if the experiment does not describe these weights)."""
-        save_snapshot(self._net, path, meta, experiment)
+        ``workbench`` key (SnapshotError if the experiment does not describe these weights).
+
+        More than ``CHILD_PARAMS`` parameters are written by a child process: making the
+        JSON holds the GIL (a 52 MB snapshot written on a thread made the window's event
+        loop late by up to 0.97 s). ``state`` (a ``jobs.TaskState``) can cancel that.
+        """
+        if self.n_params <= CHILD_PARAMS:
+            save_snapshot(self._net, path, meta, experiment)
+            return
+        from . import child
+        child.run(_save_layers, self._net.layers, self._net.dtype.name, str(path), meta, experiment,
+                  state=state, what=pathlib.Path(path).name)
 
     # -- understanding the model (issue #14): read-only passes of the engine on this copy --------
     def explain(self, x, classes, method="saliency", **options):

@@ -67,3 +67,46 @@ def test_a_file_over_the_cap_is_refused_before_it_is_read(tmp_path):
         f.truncate(300 * 2 ** 20)  # sparse: no disk used
     with pytest.raises(EngineError, match="larger than 256 MB"):
         read_json(p)
+
+
+def test_a_deeply_nested_field_is_refused_when_read_not_later_when_copied(tmp_path):
+    """A 600-deep list inside a layer parses (json's limit is about 1,000) but made
+    copy.deepcopy recurse past Python's limit when an experiment was built from it."""
+    import json
+    from engine.experiment import Experiment, ExperimentError
+    layers = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1, "note": 0},
+              {"type": "softmax", "num_classes": 10}]
+    p = tmp_path / "deep.json"
+    p.write_text(json.dumps(layers).replace('"note": 0', '"note": ' + "[" * 600 + "]" * 600))
+    with pytest.raises(ExperimentError, match="nested too deeply"):
+        Experiment.load(p)
+    # 64 levels are read; a snapshot is about 6 deep
+    p.write_text(json.dumps(layers).replace('"note": 0', '"note": ' + "[" * 62 + "]" * 62))
+    assert Experiment.load(p).layer_defs[0]["note"] is not None
+
+
+def test_a_network_over_the_limits_is_a_limit_error_that_is_a_spec_error():
+    import engine
+    from engine.errors import LimitError
+    huge = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
+            {"type": "fc", "num_neurons": 10 ** 7}, {"type": "softmax", "num_classes": 10}]
+    with pytest.raises(LimitError, match="the limit is 50,000,000") as e:
+        engine.infer_shapes(huge)
+    assert isinstance(e.value, engine.SpecError) and e.value.layer_index == 1
+    with pytest.raises(LimitError):
+        engine.Net(huge)
+
+
+def test_reading_a_small_file_does_not_allocate_the_cap(tmp_path):
+    """read(n) allocates n bytes before it reads: reading up to the 256 MB cap did so for
+    every file, however small."""
+    import tracemalloc
+    p = tmp_path / "small.json"
+    p.write_text("[1, 2, 3]")
+    tracemalloc.start()
+    try:
+        assert read_json(p) == [1, 2, 3]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1e6

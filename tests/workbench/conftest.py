@@ -44,9 +44,11 @@ def tiny(window):
 
 @pytest.fixture(autouse=True)
 def data_dialogs(monkeypatch):
-    """The dataset's dialogs never open in tests (a modal dialog offscreen would wait for ever):
-    each call is recorded as ``(kind, title or None, text)``; asking for a path gives
-    ``answers["path"]`` (default None, as Cancel), asking to locate ``answers["locate"]``."""
+    """The dataset's dialogs, and every warning box, never open in tests (a modal dialog
+    offscreen would wait for ever): each call is recorded as ``(kind, title or None, text)``;
+    asking for a path gives ``answers["path"]`` (default None, as Cancel), asking to locate
+    ``answers["locate"]``."""
+    from PySide6.QtWidgets import QMessageBox
     from workbench.views.data import dialogs
 
     class Recorder(list):
@@ -54,6 +56,7 @@ def data_dialogs(monkeypatch):
 
     shown = Recorder()
     monkeypatch.setattr(dialogs, "warn", lambda parent, title, text: shown.append(("warn", title, text)))
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(("warn", title, text)))
 
     def ask_locate(parent, text, keep):
         shown.append(("locate", None, text))

@@ -15,15 +15,23 @@ def test_entry_point_starts_and_quits(qtbot, tmp_path):
                                 {"type": "fc", "num_neurons": 20, "activation": "tanh"},
                                 {"type": "softmax", "num_classes": 10}]))
     seen = {}
+    ticks = []
 
     def look_and_close():
+        # the file is read on a worker thread while the event loop turns: wait for it (20 s at most)
         wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        ticks.append(1)
+        if (not wins or len(wins[0].doc.layers) != 3) and len(ticks) < 200:
+            return
+        timer.stop()
         seen["layers"] = [d["type"] for d in wins[0].doc.layers] if wins else None
         seen["title"] = wins[0].windowTitle() if wins else None
         for w in wins:
             w.close()
 
-    QTimer.singleShot(500, look_and_close)
+    timer = QTimer(interval=100)
+    timer.timeout.connect(look_and_close)
+    timer.start()
     assert app.main([str(spec)]) == 0
     assert seen["layers"] == ["input", "fc", "softmax"]
     assert seen["title"].startswith("net")

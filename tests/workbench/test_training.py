@@ -187,7 +187,12 @@ def test_step_from_idle_trains_exactly_one_batch(tiny, qtbot):
     qtbot.waitUntil(lambda: examples(w) == batch, timeout=5000)
     qtbot.wait(300)
     assert examples(w) == batch and w.session.paused
-    assert w.train_tab.controls.train_button.text() == "Resume"
+    # paused: Resume is the Pause button's word only (Train starts runs; both read "Resume" before)
+    c = w.train_tab.controls
+    assert c.pause_button.text() == "Resume" and c.pause_button.isChecked() and c.pause_button.isEnabled()
+    assert c.train_button.text() == "Train" and not c.train_button.isEnabled()
+    qtbot.mouseClick(c.pause_button, Qt.LeftButton)
+    assert not w.session.paused and c.pause_button.text() == "Pause"
 
 
 def test_one_more_epoch_trains_one_pass_then_stops(tiny, qtbot):

@@ -21,6 +21,7 @@ class StatusView(QObject):
         self.accuracy = QLabel()
         self.accuracy.setObjectName("statusAccuracy")
         for w in (self.network, self.data, self.run, self.examples, self.accuracy):
+            w.setTextFormat(Qt.PlainText)  # names come from files
             status_bar.addPermanentWidget(w)
         session.doc.changed.connect(self._show_network)
         session.doc.undo_stack.cleanChanged.connect(self._clean_changed)

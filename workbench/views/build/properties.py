@@ -3,7 +3,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QLabel,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from ...layer_info import DESCRIPTIONS, FIELDS, TITLES, volume
+from ...layer_info import DESCRIPTIONS, FIELDS, TITLES, layer_type, volume
 
 
 class LayerPropertiesView(QWidget):
@@ -29,6 +29,7 @@ class LayerPropertiesView(QWidget):
         self.shape = QLabel()
         self.shape.setWordWrap(True)
         self.error = QLabel()
+        self.error.setTextFormat(Qt.PlainText)  # the engine's message may quote a file's text
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #d64545")
         self.form_host = QWidget()
@@ -49,7 +50,7 @@ class LayerPropertiesView(QWidget):
     def _refresh(self):
         i = self.doc.selected
         d = self.doc.layers[i] if 0 <= i < len(self.doc.layers) else None
-        t = d.get("type") if d else None
+        t = layer_type(d) if d else None
         if i != self._index or t != self._type:
             self._rebuild(i, d)
         elif d is not None:
@@ -64,7 +65,7 @@ class LayerPropertiesView(QWidget):
             self.shape.setText("")
             self.error.setText("")
             return
-        t = d.get("type", "?")
+        t = layer_type(d)
         self.title.setText(f"{i}. {TITLES.get(t, t)}")
         self.description.setText(DESCRIPTIONS.get(t, ""))
         row = self.doc.rows[i] if i < len(self.doc.rows) else None
@@ -77,13 +78,13 @@ class LayerPropertiesView(QWidget):
         self.error.setText(self.doc.error_for(i) or "")
 
     def _rebuild(self, i, d):
-        self._index, self._type = i, (d.get("type") if d else None)
+        self._index, self._type = i, (layer_type(d) if d else None)
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors = {}
         if d is None:
             return
-        for f in FIELDS.get(d.get("type"), []):
+        for f in FIELDS.get(layer_type(d), []):
             w = self._make_editor(f)
             w.setToolTip(f.tooltip)
             w.setObjectName(f"prop_{f.key}")
@@ -120,16 +121,16 @@ class LayerPropertiesView(QWidget):
         for key, (f, w) in self.editors.items():
             v = d.get(key, f.default)
             w.blockSignals(True)
-            if isinstance(w, QComboBox):
-                k = w.findData(v or "")
-                w.setCurrentIndex(max(0, k))
-            elif f.kind == "optional_int":
-                w.setValue(int(v) if v is not None else w.minimum())
-            elif v is not None and not w.hasFocus():
-                try:
+            try:  # a value from a file may be anything: the field shows what it can
+                if isinstance(w, QComboBox):
+                    k = w.findData(v or "") if isinstance(v, (str, type(None))) else -1
+                    w.setCurrentIndex(max(0, k))
+                elif f.kind == "optional_int":
+                    w.setValue(int(v) if v is not None else w.minimum())
+                elif v is not None and not w.hasFocus():
                     w.setValue(v)
-                except TypeError:
-                    pass
+            except (TypeError, ValueError, OverflowError):
+                pass
             w.blockSignals(False)
 
     def _edited(self, f, value):

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListView, QMenu, QSty
                                QStyledItemDelegate, QVBoxLayout, QWidget)
 
 from ...icons import color_for, paint_icon
-from ...layer_info import GROUPS, TITLES, summary, volume
+from ...layer_info import GROUPS, TITLES, layer_type, summary, volume
 from . import costs
 from .palette import PALETTE_MIME
 
@@ -98,7 +98,7 @@ class LayerCardDelegate(QStyledItemDelegate):
         doc = self.doc
         d = doc.layers[i]
         row = doc.rows[i] if i < len(doc.rows) else None
-        t = d.get("type", "?")
+        t = layer_type(d)
         pal = option.palette
         p.save()
         p.setRenderHint(QPainter.Antialiasing)
@@ -385,6 +385,7 @@ class LayerStackPanel(QWidget):
         if self.fit_note and doc.valid:
             state += f" &nbsp;·&nbsp; <span style='color:{WARNING_COLOR.name()}'>&#9888; " \
                      f"{html.escape(self.fit_note)}</span>"
+        # the name and the message come from files: escaped, so that they show as written
         self.header.setText(f"<b>{html.escape(doc.name)}</b> &nbsp;·&nbsp; {n} layers &nbsp;·&nbsp; "
                             f"{total + ' &nbsp;·&nbsp; ' if total else ''}{state}")
 

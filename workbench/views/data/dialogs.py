@@ -8,6 +8,8 @@ import pathlib
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 
+from ... import dialogs as common
+
 DATASET_FILTER = ("Datasets (*.npz *.csv *.csv.gz *ubyte *ubyte.gz *.idx *.idx.gz *idx3* *idx1*);;"
                   "All files (*)")
 
@@ -57,18 +59,19 @@ def existing_folder(path):
 
 
 def ask_dataset_path(parent, folder=""):
-    """A dataset file or folder from the user, or None."""
-    dialog = DatasetFileDialog(parent, folder)
+    """A dataset file or folder from the user, or None. The dialog starts in ``folder``,
+    else in the last folder the user opened from or saved to."""
+    dialog = DatasetFileDialog(parent, folder or common.last_folder())
     if dialog.exec() != QFileDialog.Accepted:
         return None
-    return dialog.path()
+    path = dialog.path()
+    common.remember(path)
+    return path
 
 
 def warn(parent, title, text):
-    """A warning whose text is plain (file names are never read as markup)."""
-    box = QMessageBox(QMessageBox.Warning, title, text, QMessageBox.Ok, parent)
-    box.setTextFormat(_plain())
-    box.exec()
+    """A warning whose text is shown literally (file names are never read as markup)."""
+    common.warn(parent, title, text)
 
 
 def ask_locate(parent, text, keep):

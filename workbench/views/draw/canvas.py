@@ -1,7 +1,10 @@
 """The Draw place's widgets: the canvas, the image the network sees, the probability bars."""
+import pathlib
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import (QColor, QFont, QFontMetrics, QImage, QImageReader, QPainter, QPainterPath, QPen,
+                           QPixmap)
 from PySide6.QtWidgets import QWidget
 
 from engine.digits import resize
@@ -366,17 +369,42 @@ class PredictionBars(QWidget):
         p.end()
 
 
+#: Pictures larger than this are refused before they are decoded (a 138-byte PNG can
+#: say it is 60000x60000); the ones under it are decoded at most LARGEST_SIDE on a side.
+MAX_IMAGE_PIXELS = 100_000_000
+LARGEST_SIDE = 1024
+
+
 def load_image_file(path):
     """A picture file as floats in [0, 1], ink high (dark-on-light pictures are inverted).
+
+    Large pictures are scaled down while they are read (a drawing is 28x28 in the end);
+    safe to call on a worker thread.
 
     Raises
     ------
     ValueError
-        If the file is not a picture Qt can read.
+        If the file is not a picture Qt can read, or too large to read.
     """
-    img = QImage(str(path))
+    name = pathlib.Path(path).name or str(path)
+    if pathlib.Path(path).is_dir():
+        raise ValueError(f"{path}: is a folder, not a picture")
+    reader = QImageReader(str(path))
+    size = reader.size()
+    if not reader.canRead() or not size.isValid():
+        raise ValueError(f"{name}: not an image that can be read (PNG, JPG, BMP, ...)")
+    w, h = size.width(), size.height()
+    if w * h > MAX_IMAGE_PIXELS:
+        raise ValueError(f"{name}: {w:,}x{h:,} pixels is larger than the {MAX_IMAGE_PIXELS / 1e6:.0f}-megapixel "
+                         f"limit for a picture to draw from")
+    side = max(w, h)
+    if side > LARGEST_SIDE:
+        scale = LARGEST_SIDE / side
+        reader.setScaledSize(QSize(max(1, round(w * scale)), max(1, round(h * scale))))
+    QImageReader.setAllocationLimit(max(QImageReader.allocationLimit(), 4 * MAX_IMAGE_PIXELS // 2 ** 20 + 1))
+    img = reader.read()
     if img.isNull():
-        raise ValueError(f"{path}: not an image that can be read (PNG, JPG, BMP, ...)")
+        raise ValueError(f"{name}: not an image that can be read ({reader.errorString()})")
     img = img.convertToFormat(QImage.Format_Grayscale8)
     h, w = img.height(), img.width()
     a = np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * h).reshape(h, -1)[:, :w]
@@ -386,7 +414,6 @@ def load_image_file(path):
         a = 1.0 - a
     lo = np.median(border) if np.median(border) <= 0.5 else 1.0 - np.median(border)
     return np.clip((a - lo) / max(1e-6, 1 - lo), 0, 1)
-
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication, QHBoxLayout

@@ -9,13 +9,13 @@ again while the panel is on screen.
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPushButton,
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from engine.errors import EngineError
 
-from ..data import dialogs
-
+from ... import background, dialogs
+from ...jobs import Cancelled
 from .canvas import DigitCanvas, PixelView, PredictionBars, load_image_file
 
 PREDICT_MS = 40  # at most this often while drawing
@@ -204,8 +204,9 @@ class DrawPanel(QWidget):
             self.session.set_drawing(None)
 
     def open_image(self, path=None):
+        """A picture to test: read (scaled down if large) on a worker thread; a bad one gets a dialog."""
         if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif)")
+            path = dialogs.ask_open(self, "Open image", "Images (*.png *.jpg *.jpeg *.bmp *.gif);;All files (*)")
             if not path:
                 return False
         if self.colour:
@@ -216,9 +217,12 @@ class DrawPanel(QWidget):
                 return False
             return True
         try:
-            img = load_image_file(path)
-        except ValueError as e:
-            QMessageBox.warning(self, "Cannot open image", str(e))
+            img = background.wait_for(self, "Reading the picture…", lambda state: load_image_file(path))
+        except Cancelled:
+            return False
+        except Exception as e:  # noqa: BLE001 - a dialog, and the drawing stays
+            dialogs.warn(self, "Cannot open image", str(e) if isinstance(e, ValueError)
+                         else dialogs.failure_message(e, path))
             return False
         self.canvas.set_image(img)
         return True

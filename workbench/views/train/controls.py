@@ -4,13 +4,14 @@ Every field shows a setting of the session's experiment and changes it through t
 session (settings changed while training take effect at the next batch); the
 buttons call the session's training commands.
 """
+import collections
 import math
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
-                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from engine.schedules import KINDS
 from engine.trainer import METHODS
@@ -26,6 +27,11 @@ METHOD_TIPS = {
                 "The ConvNetJS demo's trainer.",
     "adam": "Running averages of the gradient and its square, bias-corrected (Kingma & Ba).",
 }
+
+#: The training accuracy shown is over about this many of the latest examples: one
+#: batch's figure (a Step) jumps by tens of percent, and a chunk's depends on its length.
+TRAIN_ACCURACY_WINDOW = 5000
+ERROR_STYLE = "color: #d64545"
 
 #: The settings each schedule kind uses, shown only for it.
 SCHEDULE_SETTINGS = {"constant": (), "step": ("factor", "every"), "exponential": ("factor", "every"),
@@ -91,9 +97,20 @@ def _row(*parts):
 
 
 class TrainPanel(QWidget):
-    """The experiment's training settings, the buttons, the progress and the statistics of a run."""
+    """The experiment's training settings, the buttons, the progress and the statistics of a run.
 
-    def __init__(self, session, settings=None, parent=None):
+    ``banner`` says what the user must know (why training is not possible, a run that
+    diverged, with a button that applies the suggested rate); with ``place_banner``
+    False the caller places it (the Train place keeps it in view, out of the scrolling).
+
+    Signals
+    -------
+    buildRequested : the user asked to go to the Build place (to fix the network)
+    """
+
+    buildRequested = Signal()
+
+    def __init__(self, session, settings=None, parent=None, place_banner=True):
         super().__init__(parent)
         self.setObjectName("trainPanel")
         self.session = session
@@ -101,6 +118,9 @@ class TrainPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.setSpacing(6)
+        self.banner = self._banner()
+        if place_banner:
+            lay.addWidget(self.banner)
         lay.addWidget(self._data_box())
         lay.addWidget(self._trainer_box())
         lay.addLayout(self._buttons())
@@ -110,10 +130,6 @@ class TrainPanel(QWidget):
         self.progress.setFormat("epoch 0")
         lay.addWidget(self.progress)
         lay.addWidget(self._stats_box())
-        self.message = QLabel()
-        self.message.setObjectName("trainMessage")
-        self.message.setWordWrap(True)
-        lay.addWidget(self.message)
         lay.addStretch(1)
         self.setMaximumWidth(380)
         s = session
@@ -128,11 +144,59 @@ class TrainPanel(QWidget):
         s.doc.changed.connect(self._doc_changed)
         s.datasetLoading.connect(self.update_buttons)
         self.can_train = True
+        self._recent = collections.deque()  # (examples, right) of the latest progress reports
+        self._recent_n = 0
+        self._recent_right = 0.0
         self._show_dataset()
         self._show_settings()
         self._doc_changed()
 
     # -- layout -------------------------------------------------------------------------
+    def _banner(self):
+        """A message with the buttons that act on it; hidden while there is nothing to say."""
+        box = QFrame()
+        box.setObjectName("trainBanner")
+        box.setFrameShape(QFrame.StyledPanel)
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(8, 6, 8, 6)
+        lay.setSpacing(4)
+        self.message = QLabel()
+        self.message.setObjectName("trainMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.PlainText)
+        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        lay.addWidget(self.message)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        self.rate_button = QPushButton()
+        self.rate_button.setObjectName("useSuggestedRate")
+        self.rate_button.setToolTip("Set the learning rate to the one suggested; Train goes on from the "
+                                    "last good weights.")
+        self.rate_button.clicked.connect(self._use_suggested_rate)
+        self.build_button = QPushButton("Go to Build")
+        self.build_button.setObjectName("goToBuild")
+        self.build_button.setToolTip("Show the network in the Build place, where the layer at fault is outlined.")
+        self.build_button.clicked.connect(self.buildRequested)
+        for b in (self.rate_button, self.build_button):
+            b.setAutoDefault(False)
+            b.hide()
+            row.addWidget(b)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self._suggested = None
+        self._message_kind = None  # "invalid", "diverged", "rate", "finished", "error"
+        box.hide()
+        return box
+
+    def _say(self, kind, text, error=False):
+        """Show ``text`` in the banner (``kind`` says what it is about); "" hides it."""
+        self._message_kind = kind if text else None
+        self.message.setText(text)
+        self.message.setStyleSheet(ERROR_STYLE if error else "")
+        self.rate_button.setVisible(kind == "diverged" and self._suggested is not None)
+        self.build_button.setVisible(kind == "invalid")
+        self.banner.setVisible(bool(text))
+
     def _data_box(self):
         box = QGroupBox("Data")
         box.setObjectName("dataBox")
@@ -261,6 +325,7 @@ class TrainPanel(QWidget):
         g = QGridLayout(box)
         g.setVerticalSpacing(2)
         self.stat_labels = {}
+        self.stat_captions = {}
         rows = [("examples", "Examples seen"), ("speed", "Examples / s"), ("fwd", "Forward / example"),
                 ("bwd", "Backward / example"), ("lr", "Learning rate"), ("loss", "Cost loss"),
                 ("decay", "Decay loss"), ("train", "Training accuracy"),
@@ -270,9 +335,15 @@ class TrainPanel(QWidget):
             value.setObjectName(f"stat_{key}")
             value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
             value.setTextInteractionFlags(Qt.TextSelectableByMouse)
-            g.addWidget(QLabel(text), k, 0)
+            caption = QLabel(text)
+            g.addWidget(caption, k, 0)
             g.addWidget(value, k, 1)
             self.stat_labels[key] = value
+            self.stat_captions[key] = caption
+        tip = (f"Of the latest {TRAIN_ACCURACY_WINDOW:,} training examples (as augmented), the share the "
+               f"network got right as it trained on them: a running estimate, not a test.")
+        for w in (self.stat_captions["train"], self.stat_labels["train"]):
+            w.setToolTip(tip)
         return box
 
     # -- the experiment's settings, shown ------------------------------------------------------
@@ -356,8 +427,13 @@ class TrainPanel(QWidget):
     def _doc_changed(self):
         doc = self.session.doc
         self.can_train = doc.valid
-        self.train_button.setToolTip("Start training (Ctrl+Return)." if doc.valid
-                                     else f"Cannot train: {doc.error or 'the network is not valid'}")
+        why = f"Cannot train: {doc.error or 'the network is not valid'}."
+        self.train_button.setToolTip("Start training (Ctrl+Return)." if doc.valid else why)
+        if not doc.valid:
+            self._say("invalid", f"{why} Fix it in the Build place, where the layer at fault is outlined.",
+                      error=True)
+        elif self._message_kind == "invalid":
+            self._say(None, "")
         self._show_crop()
         self.update_buttons()
 
@@ -369,9 +445,11 @@ class TrainPanel(QWidget):
     def update_buttons(self, *_):
         s = self.session
         running, paused = s.running, s.paused
+        # Train starts a run; a paused run goes on with Resume (the Pause button), so the
+        # two never both read "Resume"
         can_train = self.can_train and not s.loading_dataset  # the data it would train on is loading
-        self.train_button.setEnabled(can_train and (not running or paused))
-        self.train_button.setText("Resume" if paused else "Train")
+        self.train_button.setEnabled(can_train and not running)
+        self.train_button.setText("Train")
         self.pause_button.setEnabled(running)
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(paused)
@@ -389,8 +467,24 @@ class TrainPanel(QWidget):
     def _clear_stats(self):
         for label in self.stat_labels.values():
             label.setText("–")
+        self._recent.clear()
+        self._recent_n, self._recent_right = 0, 0.0
+        self.stat_captions["train"].setText("Training accuracy")
         self.progress.setValue(0)
         self.progress.setFormat("epoch 0")
+        if self._message_kind in ("diverged", "rate", "finished", "error"):
+            self.clear_message()  # about weights that are gone
+
+    def _running_accuracy(self, examples, accuracy):
+        """The training accuracy over about the latest ``TRAIN_ACCURACY_WINDOW`` examples."""
+        self._recent.append((examples, accuracy * examples))
+        self._recent_n += examples
+        self._recent_right += accuracy * examples
+        while self._recent and self._recent_n - self._recent[0][0] >= TRAIN_ACCURACY_WINDOW:
+            n, right = self._recent.popleft()
+            self._recent_n -= n
+            self._recent_right -= right
+        return self._recent_right / self._recent_n, self._recent_n
 
     def on_report(self, r):
         tag = r["tag"]
@@ -406,28 +500,40 @@ class TrainPanel(QWidget):
             self._set("loss", f"{r['cost_loss']:.4f}")
             self._set("decay", f"{r['decay_loss']:.4f}")
             if math.isfinite(r["train_accuracy"]):
-                self._set("train", f"{r['train_accuracy']:.1%}")
+                acc, n = self._running_accuracy(r["examples"], r["train_accuracy"])
+                self._set("train", f"{acc:.1%}")
+                self.stat_captions["train"].setText(f"Training accuracy (last {n:,})")
         elif tag == "eval":
             if "validation_accuracy" in r:
                 self._set("validation", f"{r['validation_accuracy']:.2%}")
             if "test_accuracy" in r:
                 self._set("test", f"{r['test_accuracy']:.2%}")
         elif tag == "diverged":
-            self.message.setText(r["message"])
-            self.message.setStyleSheet("color: #d64545")
+            rate = r.get("suggested_learning_rate")
+            self._suggested = rate
+            self.rate_button.setText(f"Use learning rate {rate:g}" if rate is not None else "")
+            self._say("diverged", r["message"], error=True)
+
+    def _use_suggested_rate(self):
+        rate = self._suggested
+        if rate is None:
+            return
+        self.session.set_learning_rate(rate)
+        self._suggested = None
+        self._say("rate", f"The learning rate is now {rate:g}. Train goes on from the last good weights.")
 
     def _finished(self, how):
         if how == "done":
-            self.message.setText("Finished.")
-            self.message.setStyleSheet("")
+            self._say("finished", "Finished.")
         elif how.startswith("error"):
-            self.message.setText(f"Training stopped: {how[7:]}")
-            self.message.setStyleSheet("color: #d64545")
+            self._say("error", f"Training stopped: {how[7:]}", error=True)
         self.update_buttons()
 
     def clear_message(self):
-        self.message.setText("")
-        self.message.setStyleSheet("")
+        if self._message_kind == "invalid" and not self.session.doc.valid:
+            return  # still true
+        self._suggested = None
+        self._say(None, "")
 
 
 if __name__ == "__main__":

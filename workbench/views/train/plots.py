@@ -4,12 +4,17 @@ Each plot takes the session's training reports as they come and redraws at most
 four times a second, and only while it is on screen (its own rate limit).
 """
 import csv
+import io
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QLabel, QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QLabel, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
+from engine.errors import EngineError
+from engine.io import atomic_write_bytes, atomic_write_text
+
+from ... import dialogs
 from ...theme import plot_colors
 
 
@@ -244,26 +249,40 @@ class _PlotView(QWidget):
         return None
 
     def _export_png(self):
-        path, _ = QFileDialog.getSaveFileName(self, "Save plot", "plot.png", "PNG images (*.png)")
+        path = dialogs.ask_save(self, "Save plot", "plot.png", "PNG images (*.png)")
         if path:
-            self.save_png(path)
+            self._saving(self.save_png, path)
 
     def save_png(self, path):
-        self.plot.grab().save(path, "PNG")
+        """The plot as a PNG picture (written to a temporary file renamed into place)."""
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.WriteOnly)
+        if not self.plot.grab().save(buffer, "PNG"):
+            raise OSError(f"{path}: the picture could not be made")
+        atomic_write_bytes(path, bytes(data))
 
     def _export_csv(self):
-        path, _ = QFileDialog.getSaveFileName(self, "Save curves", "curves.csv", "CSV files (*.csv)")
+        path = dialogs.ask_save(self, "Save curves", "curves.csv", "CSV files (*.csv)")
         if path:
-            self.save_csv(path)
+            self._saving(self.save_csv, path)
 
     def save_csv(self, path):
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["series", "examples_seen", "value"])
-            for name, s in self.series().items():
-                x, y = s.data()
-                for a, b in zip(x, y):
-                    w.writerow([name, int(a), f"{b:.6g}"])
+        """The curves' points as CSV (written to a temporary file renamed into place)."""
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["series", "examples_seen", "value"])
+        for name, s in self.series().items():
+            x, y = s.data()
+            for a, b in zip(x, y):
+                w.writerow([name, int(a), f"{b:.6g}"])
+        atomic_write_text(path, out.getvalue())
+
+    def _saving(self, save, path):
+        try:
+            save(path)
+        except (OSError, EngineError) as e:
+            dialogs.warn(self, "Cannot save", dialogs.failure_message(e, path))
 
 
 class LossPlotView(_PlotView):

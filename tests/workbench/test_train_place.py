@@ -1,0 +1,121 @@
+"""The Train place as a new user met it: what it says, and where (issue #11)."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+
+def fully_visible(window, label):
+    """The label shows all of its text: tall enough for it, and inside the window."""
+    if not label.isVisible() or label.height() < label.heightForWidth(label.width()):
+        return False
+    top_left = label.mapTo(window, QPoint(0, 0))
+    bottom_right = label.mapTo(window, QPoint(label.width() - 1, label.height() - 1))
+    return window.rect().contains(top_left) and window.rect().contains(bottom_right)
+
+
+def diverge(window, qtbot):
+    c = window.train_tab.controls
+    c.method.setCurrentIndex(c.method.findData("sgd"))
+    c.lr.setValue(1000)
+    window.tabs.setCurrentWidget(window.train_tab)
+    qtbot.mouseClick(c.train_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not window.session.running and "diverged" in c.message.text(), timeout=15000)
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_the_divergence_message_is_fully_visible_and_its_rate_can_be_applied(tiny, qtbot, size):
+    w, s = tiny, tiny.session
+    w.resize(*size)
+    diverge(w, qtbot)
+    c = w.train_tab.controls
+    qtbot.waitUntil(lambda: fully_visible(w, c.message), timeout=3000)
+    assert "too high: try 0.01" in c.message.text() and "last good weights are kept" in c.message.text()
+    assert c.rate_button.isVisible() and c.rate_button.text() == "Use learning rate 0.01"
+    # scrolling the column does not take it away
+    w.train_tab.column.verticalScrollBar().setValue(w.train_tab.column.verticalScrollBar().maximum())
+    assert fully_visible(w, c.message)
+    kept = [p.copy() for p in s.weights.params()]
+    qtbot.mouseClick(c.rate_button, Qt.LeftButton)
+    assert s.learning_rate == pytest.approx(0.01) and c.lr.value() == pytest.approx(0.01)
+    assert "now 0.01" in c.message.text() and not c.rate_button.isVisible()
+    for a, b in zip(s.weights.params(), kept):
+        np.testing.assert_array_equal(a, b)  # the last good weights, to go on from
+    assert all(np.all(np.isfinite(p)) for p in kept)
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_an_invalid_network_says_why_it_cannot_train_and_offers_the_build_place(window, qtbot, size):
+    w = window
+    w.resize(*size)
+    w.doc.select(2)
+    w.build_tab.properties.editors["sx"][1].setValue(40)  # a pool window larger than its input
+    assert not w.doc.valid
+    w.tabs.setCurrentWidget(w.train_tab)
+    c = w.train_tab.controls
+    assert not c.train_button.isEnabled()
+    qtbot.waitUntil(lambda: fully_visible(w, c.message), timeout=3000)
+    assert c.message.text().startswith("Cannot train: layer 2, pool 40x40")
+    assert str(w.doc.error) in c.message.text()
+    assert c.build_button.isVisible()
+    qtbot.mouseClick(c.build_button, Qt.LeftButton)
+    assert w.tabs.currentWidget() is w.build_tab
+    w.undo_action.trigger()
+    assert w.doc.valid and c.train_button.isEnabled() and not c.banner.isVisibleTo(w)
+
+
+def test_the_training_accuracy_is_a_running_estimate_that_one_step_does_not_jump(window):
+    c = window.train_tab.controls
+
+    def progress(seen, examples, acc):
+        c.on_report({"tag": "progress", "examples_seen": seen, "epoch": seen / 55000, "learning_rate": 0.01,
+                     "examples": examples, "examples_per_second": 1000.0, "fwd_ms_per_example": 0.1,
+                     "bwd_ms_per_example": 0.1, "cost_loss": 0.1, "decay_loss": 0.0, "train_accuracy": acc})
+
+    seen = 0
+    for _ in range(10):
+        seen += 1000
+        progress(seen, 1000, 0.962)
+    assert c.stat_labels["train"].text() == "96.2%"
+    progress(seen + 20, 20, 0.85)  # one Step: a batch of 20, 17 right
+    assert c.stat_labels["train"].text() == "96.2%"  # (4,810 + 17) / 5,020 = 96.15%
+    caption = c.stat_captions["train"].text()
+    assert caption.startswith("Training accuracy (last") and "5,020" in caption
+    assert "running estimate" in c.stat_labels["train"].toolTip()
+
+
+def test_new_weights_clear_the_previous_runs_numbers(tiny, qtbot):
+    w, s = tiny, tiny.session
+    assert s.step(2)
+    qtbot.waitUntil(lambda: s.examples_seen == 40, timeout=10000)
+    s.stop()
+    s.report.emit({"tag": "eval", "examples_seen": 40, "epoch": 0.0, "batches": 2, "learning_rate": 0.01,
+                   "time": 0.0, "validation_accuracy": 0.092, "validation_examples": 1000})
+    c = w.train_tab.controls
+    assert w.status.accuracy.text() == "validation 9.20%" and c.stat_labels["validation"].text() == "9.20%"
+    assert w.files.open_trained_demo()
+    assert w.status.accuracy.text() == "" and w.status.examples.text() == ""
+    assert all(label.text() == "–" for label in c.stat_labels.values())
+    assert c.stat_captions["train"].text() == "Training accuracy"
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_the_plots_keep_off_the_window_edge(window, size):
+    w = window
+    w.resize(*size)
+    w.tabs.setCurrentWidget(w.train_tab)
+    w.train_tab.resize(w.centralWidget().size())
+    for view in (w.train_tab.loss_plot, w.train_tab.accuracy_plot, w.train_tab.gallery):
+        right = view.mapTo(w, QPoint(view.width(), 0)).x()
+        assert right <= w.width() - 8, (type(view).__name__, right, w.width())
+
+
+def test_the_unsaved_mark_follows_the_first_edit_and_undo(window):
+    w = window
+    assert "*" not in w.status.network.text() and not w.isWindowModified()
+    w.doc.select(1)
+    w.build_tab.properties.editors["filters"][1].setValue(5)  # the first edit
+    assert "*" in w.status.network.text() and w.isWindowModified()
+    w.undo_action.trigger()  # back to what was opened
+    assert "*" not in w.status.network.text() and not w.isWindowModified()
+    w.redo_action.trigger()
+    assert "*" in w.status.network.text() and w.isWindowModified()

@@ -1,0 +1,131 @@
+"""Trained weights that are in no file are never replaced without asking (issue #11): Open,
+New, a preset, "Use the trained demo network" and closing all ask first."""
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from engine.snapshots import load_trained
+
+from .conftest import TINY
+from .test_open_and_save import fingerprint
+
+
+class Questions(list):
+    """The questions asked (dicts of title, text, buttons); ``answers`` are given in turn
+    (then Discard, so that closing the window at the end of a test does not wait)."""
+
+    answers = ()
+
+    def ask(self, parent, title, text, buttons=None, default=None):
+        self.append({"title": title, "text": text, "buttons": buttons})
+        if self.answers:
+            answer, *rest = self.answers
+            self.answers = rest
+            return answer
+        return QMessageBox.Discard
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    questions = Questions()
+    monkeypatch.setattr(QMessageBox, "question", questions.ask)
+    return questions
+
+
+@pytest.fixture
+def trained_unchanged(tiny, qtbot):
+    """Weights trained for three batches; the layers and settings as opened."""
+    w, s = tiny, tiny.session
+    assert s.step(3)
+    qtbot.waitUntil(lambda: s.examples_seen == 60, timeout=10000)
+    s.stop()
+    assert not s.modified and s.weights_unsaved
+    w.ask_to_save = True
+    return w
+
+
+COMMANDS = {
+    "trained demo": lambda w, tmp: w.files.open_trained_demo(),
+    "open": lambda w, tmp: w.files.open_path(str(tmp)),
+    "new": lambda w, tmp: w.files.new_network(),
+    "preset": lambda w, tmp: w.files.open_preset("mlp"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_replacing_trained_weights_asks_first(trained_unchanged, asked, tmp_path, command):
+    w = trained_unchanged
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(TINY[:1] + [dict(TINY[1], filters=6)] + TINY[2:]))
+    before = fingerprint(w)
+    asked.answers = [QMessageBox.Cancel]
+    assert not COMMANDS[command](w, other)
+    assert len(asked) == 1 and asked[0]["title"] == "Save trained weights?"
+    assert "60 examples" in asked[0]["text"] and asked[0]["buttons"] & QMessageBox.Save
+    assert fingerprint(w) == before  # Cancel: nothing changed
+    asked.answers = [QMessageBox.Discard]
+    assert COMMANDS[command](w, other)
+    assert not w.session.weights_unsaved and fingerprint(w) != before
+
+
+def test_closing_with_unchanged_layers_asks_about_the_weights_and_saves_them(trained_unchanged, asked, tmp_path,
+                                                                              monkeypatch):
+    w, s = trained_unchanged, trained_unchanged.session
+    trained = s.weights.params()
+    path = tmp_path / "kept-weights.json"
+    monkeypatch.setattr("workbench.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
+    asked.answers = [QMessageBox.Cancel, QMessageBox.Save]
+    assert not w.close() and w.isVisible()  # Cancel: the window stays
+    assert w.close()  # Save: the snapshot is written, then the window closes
+    assert [q["title"] for q in asked] == ["Save trained weights?"] * 2
+    net, exp, meta = load_trained(path)
+    assert meta["examples_seen"] == 60 and exp.layer_defs == TINY
+    for a, pg in zip(trained, net.params_and_grads()):
+        np.testing.assert_array_equal(a, pg["params"])
+
+
+def test_saved_or_untouched_weights_are_not_asked_about(trained_unchanged, asked, tmp_path):
+    w, s = trained_unchanged, trained_unchanged.session
+    assert w.files.save_weights(str(tmp_path / "w.json"))
+    assert not s.weights_unsaved
+    assert w.files.open_trained_demo()  # saved: nothing to ask
+    assert w.files.open_preset("mlp")  # the demo's weights are in their file
+    assert not asked
+
+
+def test_weights_set_aside_by_an_edit_are_asked_about_too(trained_unchanged, asked):
+    w, s = trained_unchanged, trained_unchanged.session
+    w.doc.select(1)
+    w.build_tab.properties.editors["filters"][1].setValue(5)  # a new structure: the trained weights set aside
+    assert s.untrained and s.weights_unsaved
+    asked.answers = [QMessageBox.Discard, QMessageBox.Discard]
+    assert w.files.open_preset("mlp")
+    first = asked[0]
+    assert "set aside" in first["text"] and not first["buttons"] & QMessageBox.Save  # nothing to save them from
+    assert asked[1]["title"] == "Save changes?"  # and the edit itself
+
+
+def test_a_running_run_is_asked_about_and_stopped_before_it_is_saved(tiny, qtbot, asked, tmp_path, monkeypatch):
+    w, s = tiny, tiny.session
+    w.ask_to_save = True
+    assert s.train()
+    qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=10000)
+    path = tmp_path / "running.json"
+    monkeypatch.setattr("workbench.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
+    asked.answers = [QMessageBox.Save]
+    assert w.close()
+    assert "is training" in asked[0]["text"] and len(asked) == 1  # no second "Stop training?"
+    assert not s.running
+    _, _, meta = load_trained(path)
+    assert meta["examples_seen"] == s.examples_seen  # the weights as the run stopped
+
+
+def test_an_experiment_with_the_same_layers_keeps_the_weights_and_does_not_ask(trained_unchanged, asked, tmp_path):
+    w, s = trained_unchanged, trained_unchanged.session
+    version = s.weights.version
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(TINY))
+    assert w.files.open_path(str(same))
+    assert not asked and s.weights.version == version and s.weights_unsaved
