@@ -311,8 +311,13 @@ class World:
         if self.rank == 0:
             print(text, file=sys.stderr, flush=True)
 
-    def close(self):
+    def close(self, finished=True):
+        """Leave the process group; ``finished``: after every process met here (rank 0 may
+        still be writing the snapshot: a peer that tore the group down before that made
+        gloo abort rank 0, "terminate called without an active exception", 1 run in 6)."""
         if self.distributed:
+            if finished:
+                dist.barrier()
             dist.destroy_process_group()
 
 
@@ -390,10 +395,13 @@ def main(argv=None):
         if getattr(args, key) is not None:
             experiment[key] = getattr(args, key)
     world = World(force_cpu=args.cpu)
+    finished = False
     try:
-        return run(args, experiment, world)
+        code = run(args, experiment, world)
+        finished = True
+        return code
     finally:
-        world.close()
+        world.close(finished)
 
 
 def run(args, experiment, world):
