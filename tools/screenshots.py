@@ -70,6 +70,7 @@ def main():
     print("predicted", w.draw_panel.bars.top_class)
     understand(app, w, suffix)
     data_place(app, w, suffix)
+    runs_place(app, w, suffix)
     # the guided tour at its annealing step, once the annealed run has finished
     tour = w.guided_tour()
     tour.start()
@@ -156,6 +157,30 @@ def data_place(app, w, suffix):
     s.open_dataset(None)
     while s.loading_dataset:
         run_for(app, 0.1)
+
+
+def runs_place(app, w, suffix):
+    """The Runs place: a small sweep (its parallel coordinates), then a race of three trainers."""
+    place = w.experiments.runs_place
+    studies = w.experiments.studies
+    w.tabs.setCurrentWidget(place)
+    plan = [{"learning_rate": lr, "method": m} for lr in (0.003, 0.01, 0.03) for m in ("sgd", "adadelta")]
+    place.start_sweep(plan, 0.05)
+    while studies.busy("sweep"):
+        run_for(app, 0.25)
+    ids = [r["id"] for r in w.keeper.runs() if r.get("swept")]
+    place.table.select_ids(ids)
+    for run_id in ids:
+        w.keeper.set_checked(run_id, True)
+    place.pages.setCurrentWidget(place.sweep_plots)
+    run_for(app, 0.5)
+    w.grab().save(str(OUT / f"runs{suffix}.png"))
+    place.start_race(["sgd", "momentum", "adadelta"], seeds=2, epochs=0.05, points=10)
+    while studies.busy("race"):
+        run_for(app, 0.25)
+    place.pages.setCurrentWidget(place.race_view)
+    run_for(app, 0.5)
+    w.grab().save(str(OUT / f"race{suffix}.png"))
 
 
 if __name__ == "__main__":
