@@ -294,3 +294,29 @@ def test_the_learning_rate_finder_suggests_a_rate_and_sets_it(tiny, qtbot):
     assert s.settings.trainer["learning_rate"] == rate and w.train_tab.controls.lr.value() == pytest.approx(rate)
     assert s.trainer.learning_rate == rate
     d.close()
+
+
+def test_a_running_race_moves_its_curves_and_waits_while_hidden(tiny, qtbot):
+    """Summaries of a running race move the curves the view has (remaking every curve for each
+    made the window up to 95 ms late); a hidden view draws when it is shown again."""
+    w = tiny
+    place = runs_place(w)
+    st = w.experiments.studies
+    assert place.start_race(["sgd", "adam"], seeds=2, epochs=0.004, points=4)
+    with qtbot.waitSignal(st.raceDone, timeout=120000):
+        pass
+    view = place.race_view
+    summary = st.last_race
+    mean, band = view.means["adam"], view.bands["adam"]
+    first = list(view.bounds("adam")[3])
+    shorter = dict(summary, examples_seen=summary["examples_seen"][:2])
+    view.show_summary(shorter, running=True)
+    qtbot.waitUntil(lambda: len(view.means["adam"].getData()[0]) == 2, timeout=5000)
+    assert view.means["adam"] is mean and view.bands["adam"] is band  # moved, not made anew
+    assert "racing" in view.caption.text()
+    place.pages.setCurrentWidget(place.curves)  # hidden: nothing drawn until shown
+    view.show_summary(summary, running=False)
+    assert len(view.means["adam"].getData()[0]) == 2 and view.summary is summary
+    place.pages.setCurrentWidget(view)
+    assert list(view.means["adam"].getData()[1]) == pytest.approx(first)
+    assert "done" in view.caption.text()
