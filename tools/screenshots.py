@@ -28,8 +28,9 @@ def main():
     from workbench import theme
     from workbench.main_window import MainWindow
     theme.apply(app)
-    s = QSettings(str(OUT / ".screenshots.ini"), QSettings.IniFormat)
-    s.clear()
+    import tempfile
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="wb-shots-"))  # settings and the session folder
+    s = QSettings(str(scratch / "screenshots.ini"), QSettings.IniFormat)
     from engine.experiment import preset
     demo = preset("convnetjs-demo").replace(epochs=100)  # trains on through the shots
     w = MainWindow(load_mnist(), settings=s, experiment=demo)
@@ -84,7 +85,8 @@ def main():
     w.grab().save(str(OUT / f"tour{suffix}.png"))
     tour.restore_work()
     w.close()
-    (OUT / ".screenshots.ini").unlink(missing_ok=True)
+    import shutil
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def understand(app, w, suffix):
@@ -160,11 +162,12 @@ def data_place(app, w, suffix):
 
 
 def runs_place(app, w, suffix):
-    """The Runs place: a small sweep (its parallel coordinates), then a race of three trainers."""
+    """The Runs place: a small sweep of method and width (its parallel coordinates and its
+    accuracy against cost), then a race of three trainers."""
     place = w.experiments.runs_place
     studies = w.experiments.studies
     w.tabs.setCurrentWidget(place)
-    plan = [{"learning_rate": lr, "method": m} for lr in (0.003, 0.01, 0.03) for m in ("sgd", "adadelta")]
+    plan = [{"method": m, "layers.1.filters": f} for m in ("sgd", "adadelta") for f in (4, 8, 16)]
     place.start_sweep(plan, 0.05)
     while studies.busy("sweep"):
         run_for(app, 0.25)
@@ -181,6 +184,8 @@ def runs_place(app, w, suffix):
     place.pages.setCurrentWidget(place.race_view)
     run_for(app, 0.5)
     w.grab().save(str(OUT / f"race{suffix}.png"))
+    for run_id in ids:  # the next shots show the live run alone
+        w.keeper.set_checked(run_id, False)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,25 @@ class _Lateness:
                 "max_ms": self.max, "ticks": int(self.counts.sum())}
 
 
+def lateness_timer(lateness, interval_ms=5):
+    """A QTimer (not started) that adds to ``lateness`` how late each of its ticks fires
+    after the last one: the event loop's lateness, as every bench here measures it."""
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick():
+        now = clock.nsecsElapsed()
+        lateness.add((now - last[0]) / 1e6 - interval_ms)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(interval_ms)
+    timer.timeout.connect(tick)
+    return timer
+
+
 def headless(dataset, batch, seconds):
     import engine
     from engine.data import split_validation
@@ -85,7 +104,7 @@ def headless(dataset, batch, seconds):
 
 
 def gui(dataset, batch, seconds, tab):
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
     import numpy as np
     from . import theme
@@ -107,18 +126,7 @@ def gui(dataset, batch, seconds, tab):
     rss_timer.setInterval(5000)
     rss_timer.timeout.connect(lambda: rss.append((time.perf_counter() - t_start, _rss_mb(),
                                                   _workers_rss_mb())))
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick():
-        now = clock.nsecsElapsed()
-        lateness.add((now - last[0]) / 1e6 - 5.0)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
+    timer = lateness_timer(lateness)
     s.train()
     t_start = time.perf_counter()
     seen0 = s.examples_seen

@@ -24,11 +24,11 @@ def main(argv=None):
     a.add_argument("--epochs", type=float, default=None, help="each run's (default 0.2; a race 0.05)")
     args = a.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
     from engine.data import load_mnist
     from . import theme
-    from .bench import _Lateness
+    from .bench import _Lateness, lateness_timer
     from .main_window import MainWindow
     app = QApplication.instance() or QApplication([])
     theme.apply(app)
@@ -41,18 +41,7 @@ def main(argv=None):
     place = ex.runs_place
     w.tabs.setCurrentWidget(place if args.tab == "runs" else w.train_tab)
     lateness = _Lateness()
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick():
-        now = clock.nsecsElapsed()
-        lateness.add((now - last[0]) / 1e6 - 5.0)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
+    timer = lateness_timer(lateness)
     t0 = time.perf_counter()
     if args.what == "sweep":
         plan = [{"learning_rate": lr, "method": m, "batch_size": b}

@@ -26,7 +26,7 @@ import os
 import sys
 import time
 
-from .bench import _Lateness
+from .bench import _Lateness, lateness_timer
 
 PHASES = ("baseline", "draw_off", "draw_saliency", "draw_gradient_x_input", "draw_occlusion", "draw_grad_cam", "inspect_off", "inspect_explain",
           "units", "map", "evaluate")
@@ -78,19 +78,8 @@ class Pen:
 
 
 def _run(seconds, lateness):
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick():
-        now = clock.nsecsElapsed()
-        lateness.add((now - last[0]) / 1e6 - 5.0)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
+    from PySide6.QtCore import QEventLoop, QTimer
+    timer = lateness_timer(lateness)
     timer.start()
     loop = QEventLoop()
     QTimer.singleShot(int(seconds * 1000), loop.quit)

@@ -79,6 +79,15 @@ def test_checking_a_run_overlays_its_curves_in_train_and_in_runs(two_runs, qtbot
     train_loss = [i for p, i in items if p is w.train_tab.loss_plot.plot][0]
     assert train_loss.opts["pen"].color().name() == run_color("run-0001")
     assert train_loss in w.train_tab.loss_plot.plot.getPlotItem().listDataItems()
+
+    def legend():
+        return [label.text for _, label in w.train_tab.loss_plot.plot.getPlotItem().legend.items]
+    assert "run 1" in legend()
+    overlays = w.experiments.overlays
+    overlays.NAMED = 0  # more runs checked than the legend names: their colours say which is which
+    overlays.refresh()
+    assert "run 1" not in legend() and overlays.items["run-0001"]
+    del overlays.NAMED
     # unchecked: gone from both
     t.item(row, T.CHECK).setCheckState(Qt.Unchecked)
     assert "run-0001" not in w.experiments.overlays.items

@@ -97,3 +97,26 @@ def plain_tip(text):
     """A tooltip that shows ``text`` as it is: Qt renders a tooltip that looks like HTML as
     HTML, and names and notes come from files."""
     return "" if not text else "<p style='white-space:pre-wrap'>" + html.escape(str(text)) + "</p>"
+
+
+class DrawnWhenShown:
+    """A mixin for a QWidget that draws (``draw``) only while it is on screen: ``refresh``
+    while hidden marks it stale, and showing it draws then (the runs' views are refreshed
+    on every change of the runs, most of them while another page is in front)."""
+
+    _stale = True
+
+    def showEvent(self, e):
+        super().showEvent(e)
+        if self._stale:
+            self.refresh()
+
+    def refresh(self):
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
+        self.draw()
+
+    def draw(self):
+        raise NotImplementedError

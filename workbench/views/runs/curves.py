@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..train.plots import thin
-from .common import color, column, plain_tip, value_text
+from .common import DrawnWhenShown, color, column, plain_tip, value_text
 
 #: What a run's curve may show: (curve, column, title).
 WHAT = {"loss": ("progress", "cost_loss", "training loss"),
@@ -109,7 +109,7 @@ def draw_run(plot, record, what, x_key="examples_seen", width=1.8, style=Qt.Soli
     return items
 
 
-class RunCurvesView(QWidget):
+class RunCurvesView(DrawnWhenShown, QWidget):
     """The checked runs' loss and accuracy (the Runs place's "Curves")."""
 
     REFRESH_MS = 1000  # a live run checked: its curves grow this often
@@ -153,7 +153,6 @@ class RunCurvesView(QWidget):
         lay.addLayout(plots, 1)
         self.items = {}     # run id -> items drawn
         self.markers = {}   # run id -> the loss plot's marker item
-        self._stale = True
         self.x_axis.currentIndexChanged.connect(lambda _: self.refresh())
         self.accuracy.currentIndexChanged.connect(lambda _: self.refresh())
         keeper.checkedChanged.connect(self.refresh)
@@ -185,16 +184,7 @@ class RunCurvesView(QWidget):
         if s is not None and s.running and s.training is not None and s.training.run_id in self.keeper.checked:
             self.refresh()
 
-    def showEvent(self, e):
-        super().showEvent(e)
-        if self._stale:
-            self.refresh()
-
-    def refresh(self):
-        if not self.isVisible():
-            self._stale = True
-            return
-        self._stale = False
+    def draw(self):
         x_key = self.x_axis.currentData()
         for p in (self.loss, self.acc):
             p.clear()

@@ -23,7 +23,7 @@ from engine.runs import diff_settings
 from engine.spec import infer_shapes
 from engine.sweep import grid_settings, parse_ranges, parse_settings, random_settings
 
-from .common import accuracy_of, color, plain_tip, settings_of, value_text
+from .common import DrawnWhenShown, accuracy_of, color, plain_tip, settings_of, value_text
 
 COMMON = ("learning_rate", "batch_size", "method", "momentum", "l2_decay", "l1_decay",
           "augment.shift", "schedule.kind")
@@ -355,7 +355,7 @@ class CostScatter(QWidget):
             pi.setXRange(c - 0.5 if log else c * 0.8, c + 0.5 if log else c * 1.2 + 1, padding=0)
 
 
-class SweepPlots(QWidget):
+class SweepPlots(DrawnWhenShown, QWidget):
     """The Runs place's "Sweep" page: parallel coordinates beside the accuracy-cost scatter,
     of the checked runs."""
 
@@ -369,20 +369,10 @@ class SweepPlots(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.parallel, 3)
         lay.addWidget(self.scatter, 2)
-        self._stale = True
         keeper.checkedChanged.connect(self.refresh)
         keeper.runsChanged.connect(self.refresh)
 
-    def showEvent(self, e):
-        super().showEvent(e)
-        if self._stale:
-            self.refresh()
-
-    def refresh(self):
-        if not self.isVisible():
-            self._stale = True
-            return
-        self._stale = False
+    def draw(self):
         runs = [r for r in self.keeper.checked_runs() if settings_of(r)]
         self.parallel.set_runs(runs)
         self.scatter.set_runs(runs)

@@ -16,6 +16,8 @@ from ..runs.curves import changes_of, draw_run, value_text
 class TrainOverlays(QObject):
     """Overlays on ``loss_view`` and ``accuracy_view`` (``LossPlotView``, ``AccuracyPlotView``)."""
 
+    NAMED = 3  # runs named in the plots' legends at most
+
     def __init__(self, loss_view, accuracy_view, session, keeper, parent=None):
         super().__init__(parent if parent is not None else loss_view)
         self.views = {"loss": loss_view, "accuracy": accuracy_view}
@@ -58,10 +60,11 @@ class TrainOverlays(QObject):
         for run_id in list(self.items):
             self._remove(run_id)
         xmax = 0.0
-        for rec in self.keeper.checked_runs():
-            if rec["id"] == live:
-                continue
-            name = html.escape(f"{rec.get('name') or rec['id']}")
+        runs = [rec for rec in self.keeper.checked_runs() if rec["id"] != live]
+        for rec in runs:
+            # named in the legend when few; more would bury the plot under names (the colours
+            # are the runs table's)
+            name = html.escape(f"{rec.get('name') or rec['id']}") if len(runs) <= self.NAMED else None
             added = []
             loss = self.views["loss"].plot
             for item in draw_run(loss, rec, "loss", width=1.5, style=Qt.DashLine, name=name, markers=True):
