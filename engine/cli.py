@@ -1,6 +1,7 @@
 """``python -m engine``: train, evaluate, experiment and benchmark from the terminal."""
 import argparse
 import json
+import os
 import pathlib
 import sys
 import time
@@ -11,7 +12,7 @@ from . import datasets, options, parallel
 from .data import accuracy, confusion_matrix, predict
 from .errors import DataError, EngineError, OptionError
 from .execution import processes
-from .experiment import Experiment, preset
+from .experiment import Experiment, data_from_file, preset
 from .export.cli import add_parser as add_export_parser
 from .io import writable_target
 from .presets import list_presets
@@ -46,8 +47,10 @@ def experiment_from_args(a):
         schedule = None
     elif a.schedule is not None:  # a new kind keeps the settings the experiment gave
         schedule = dict(schedule or {}, kind=a.schedule)
-    changes = {k: getattr(a, k) for k in ("epochs", "validation", "seed", "data")
+    changes = {k: getattr(a, k) for k in ("epochs", "validation", "seed")
                if getattr(a, k) is not None}
+    if a.data is not None:  # absolute: sessions and records made here are opened from elsewhere
+        changes["data"] = data_from_file(a.data, os.getcwd())
     return exp.replace(trainer=trainer, augment=augment, schedule=schedule, **changes)
 
 

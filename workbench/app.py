@@ -37,10 +37,11 @@ def main(argv=None):
     win = MainWindow(dataset)
     if args.autosave:
         win.keeper.set_autosave_seconds(args.autosave)
+    win.show()
+    # after a crash: the work as last saved, offered before anything can save over it
+    win.keeper.offer_restore(win)
     if args.session:
         win.keeper.open_folder(args.session, create=True)
-    win.show()
-    win.keeper.offer_restore(win)  # after a crash: the work as last saved
     win.guided_tour().offer_first_start(win.settings)  # once: remembered in the settings
     if args.file:
         win.files.open_path(args.file)

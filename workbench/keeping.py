@@ -36,16 +36,15 @@ import threading
 import time
 
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 from engine import checkpoint
 from engine import runs as records
 from engine.errors import EngineError
-from engine.experiment import Experiment
 from engine.io import atomic_write_text
-from engine.session import INFO, Session as Folder, SessionError
+from engine.session import INFO, Session as Folder
 
 from . import datatasks, runs_kept
-from .jobs import Job
 from .runs_kept import KeptFolder
 
 MARKER = ".app-open.json"
@@ -89,6 +88,13 @@ def _alive(marker):
     return True
 
 
+def _reason(error):
+    """One line for what went wrong reading a session folder (whose files a user may edit)."""
+    if isinstance(error, (EngineError, OSError)):
+        return str(error)
+    return f"its session.json is not as convnet-workbench writes it ({type(error).__name__}: {error})"
+
+
 def _read_marker(folder):
     try:
         return json.loads((pathlib.Path(folder) / MARKER).read_text())
@@ -123,16 +129,12 @@ class SessionKeeper(QObject):
     checkedChanged : the runs checked in the table (their curves shown) changed
     folderChanged(str) : another session folder is worked in
     saveFailed(str) : a save did not succeed (the text says why); work goes on
-    restoring(float) : a restore is loading its data (how far, 0..1)
-    restored : the saved work is back in the session
     """
 
     runsChanged = Signal()
     checkedChanged = Signal()
     folderChanged = Signal(str)
     saveFailed = Signal(str)
-    restoring = Signal(float)
-    restored = Signal()
 
     def __init__(self, session, settings=None, folder=None, autosave_seconds=AUTOSAVE_SECONDS, parent=None):
         super().__init__(parent if parent is not None else session)
@@ -148,11 +150,7 @@ class SessionKeeper(QObject):
         self._saved_key = None      # the weights last committed
         self._dirty = True
         s.before_training = self._before_training
-        self._restoring = None
-        self._data_job = Job("restore-data", self)
-        self._data_job.done.connect(self._data_loaded)
-        self._data_job.failed.connect(self._data_failed)
-        self._data_job.progress.connect(self.restoring)
+        self._restoring = False     # a restore is loading its data: nothing is saved meanwhile
         for signal in (s.settingsChanged, s.doc.changed, s.runStarted):
             signal.connect(self._mark_dirty)
         s.finished.connect(self._run_finished)
@@ -234,8 +232,8 @@ class SessionKeeper(QObject):
     def save_now(self):
         """Save the work now (not while a run trains: it saves itself). True when saved."""
         s, f = self.session, self.folder
-        if f is None or s.running:
-            return False
+        if f is None or s.running or self.crashed is not None or self._restoring:
+            return False  # (the saved work of a crash is not overwritten before the user chose)
         try:
             f.info["app"] = runs_kept.app_state(s)
             key = runs_kept.weights_key(s)
@@ -275,8 +273,9 @@ class SessionKeeper(QObject):
         if f is None or not f.has_checkpoint:
             return None
         info = f.info
-        app = info.get("app") or {}
-        name = app.get("name") or (info.get("experiment") or {}).get("name") or "the network"
+        app = info.get("app") if isinstance(info.get("app"), dict) else {}
+        exp = info.get("experiment") if isinstance(info.get("experiment"), dict) else {}
+        name = app.get("name") or exp.get("name") or "the network"
         seen = info.get("examples_seen") or 0
         trained = f", trained on {seen:,} examples" if seen else ""
         return f"{name}{trained}, saved {local_time(info.get('saved'))}"
@@ -303,48 +302,49 @@ class SessionKeeper(QObject):
 
     def restore_saved(self):
         """Put the folder's saved work back into the session (the network, the settings, the
-        weights, where the run was). Its data is loaded first, in the background, when it is
-        not the data in use (``restoring`` says how far; ``restored`` when done). True when
-        restored or under way; a problem dialog and False if it cannot be."""
+        weights, where the run was). Its data, when it is not the data in use, is loaded
+        first, behind a progress dialog that can be cancelled (modal: nothing else may change
+        the session, or save over the folder, while it loads). True when restored; a problem
+        dialog and False if it cannot be (the folder is left as it was)."""
         s, f = self.session, self.folder
         if f is None:
             return False
         try:
             saved = runs_kept.read_saved(f.folder)
-        except (EngineError, OSError) as e:
-            s.problem.emit("Cannot restore the session", str(e))
+        except Exception as e:  # noqa: BLE001 - a file a user may have edited: a dialog, never a crash
+            s.problem.emit("Cannot restore the session", _reason(e))
             return False
         if saved is None:
             return False
-        if saved["data_path"] == s.data_path:
-            return self._finish_restore(saved, s.dataset)
-        missing = datatasks.missing_part(saved["data_path"])
-        if missing is not None:
-            s.problem.emit("Cannot restore the session", f"Its data, {missing}, is not there: the "
-                           f"runs are kept, the network and weights are not restored.")
-            return False
-        self._restoring = saved
-        self._data_job.start(datatasks.load_dataset, saved["data_path"])
-        self.restoring.emit(0.0)
-        return True
-
-    def _data_loaded(self, dataset):
-        saved, self._restoring = self._restoring, None
-        if saved is not None and self.folder is not None and saved["path"] == str(self.folder.path):
-            self._finish_restore(saved, dataset)
-
-    def _data_failed(self, message):
-        saved, self._restoring = self._restoring, None
-        if saved is not None:
-            self.session.problem.emit("Cannot restore the session",
-                                      f"Its data could not be loaded: {message}")
+        dataset = s.dataset
+        if saved["data_path"] != s.data_path:
+            missing = datatasks.missing_part(saved["data_path"])
+            if missing is not None:
+                s.problem.emit("Cannot restore the session", f"Its data, {missing}, is not there: the "
+                               f"runs are kept, the network and weights are not restored.")
+                return False
+            from . import background
+            from .jobs import Cancelled
+            parent = s.parent() if isinstance(s.parent(), QWidget) else None
+            self._restoring = True
+            try:
+                dataset = background.wait_for(parent, "Loading the session's data…", datatasks.load_dataset,
+                                              saved["data_path"])
+            except Cancelled:
+                return False
+            except Exception as e:  # noqa: BLE001 - a dialog, and the folder kept as it was
+                s.problem.emit("Cannot restore the session", f"Its data could not be loaded: {_reason(e)}")
+                return False
+            finally:
+                self._restoring = False
+        return self._finish_restore(saved, dataset)
 
     def _finish_restore(self, saved, dataset):
         s = self.session
         try:
             k, last = runs_kept.saved_work(saved, dataset)
-        except (EngineError, OSError) as e:
-            s.problem.emit("Cannot restore the session", str(e))
+        except Exception as e:  # noqa: BLE001 - a file a user may have edited: a dialog, never a crash
+            s.problem.emit("Cannot restore the session", _reason(e))
             return False
         s.restore(k)
         if last is not None and s.weights is not None:
@@ -353,13 +353,7 @@ class SessionKeeper(QObject):
         self._saved_key = runs_kept.weights_key(s)
         self._dirty = False
         self.runsChanged.emit()
-        self.restored.emit()
         return True
-
-    @property
-    def busy(self):
-        """A restore is loading its data."""
-        return self._data_job.busy
 
     # -- open, save as -----------------------------------------------------------------------------
     def set_autosave_seconds(self, seconds):

@@ -178,7 +178,7 @@ def read_saved(folder):
     folder holds nothing to restore. Raises EngineError when it cannot be read."""
     from .datatasks import normalize_path
     info = folder.info
-    app = info.get("app") or {}
+    app = info.get("app") if isinstance(info.get("app"), dict) else {}
     ck = folder.checkpoint()
     if ck is None and not app.get("experiment"):
         return None
@@ -212,8 +212,12 @@ def saved_work(saved, dataset):
         checkpoint.apply(ck, net)
         run = ck["info"].get("run")
     seen = run["examples_seen"] if run else int(app.get("examples_seen") or 0)
-    keepsake = {"experiment": exp, "layers": app.get("layers") or copy.deepcopy(ck_exp.layer_defs),
-                "name": app.get("name") or ck_exp.name, "path": app.get("path"), "dataset": dataset,
+    layers = app.get("layers")
+    if not (isinstance(layers, list) and layers and all(isinstance(d, dict) for d in layers)):
+        layers = copy.deepcopy(ck_exp.layer_defs)  # the app's part of the file is not usable
+    path = app.get("path") if isinstance(app.get("path"), str) else None
+    keepsake = {"experiment": exp, "layers": layers,
+                "name": str(app.get("name") or ck_exp.name), "path": path, "dataset": dataset,
                 "net": net, "loaded": bool(app.get("loaded", False)),
                 "net_layers": copy.deepcopy(ck_exp.layer_defs), "examples_seen": seen,
                 "modified": bool(app.get("modified", True)), "data_path": saved["data_path"],

@@ -504,10 +504,19 @@ class Session(QObject):
             job.run.stop()
             return
         job.stop(wait=True, timeout=self.stop_timeout)
+        training = self.training
         self._end_run()
         if job.alive:  # past every bounded wait of the engine: leave the thread its network
+            if training is not None:
+                training.session = None  # should it wake, it no longer saves into the folder
+            seen, last = self.examples_seen, self.last_training
             self._set_net(self._net.copy(), trained=self.trained, keep_displaced=False,
                           unsaved=self._weights_unsaved)
+            self.examples_seen = seen  # the same weights, as far trained (Train goes on from there)
+            if last is not None:
+                last["run_id"] = self.run_id
+                self.last_training = last
+            self._publish(Weights(self._net, seen, self._loaded, self.run_id))
             self.problem.emit("Training did not stop", f"The training thread did not stop within "
                               f"{self.stop_timeout:.0f} s; the window goes on with a copy of its weights.")
 
@@ -855,6 +864,8 @@ class Session(QObject):
         self._settings_modified = k["modified"]
         self._weights_unsaved = k.get("weights_unsaved", False)  # the close prompt asks about them
         self.settingsChanged.emit()
+        if datatasks.normalize_path(self._exp.data) != self._data_path:
+            self._use_data(self._exp)  # its data was loading when it was put away: load it again
 
     # -- runs kept, the coach's fixes (issue #15) -----------------------------------------------
     def apply_fix(self, fix):

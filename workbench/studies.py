@@ -144,13 +144,20 @@ class Studies(QObject):
         for job in self.jobs.values():
             job.shutdown(timeout=10.0)
 
+    def not_ready(self):
+        """Why nothing can be trained now (the network is not valid, or the data is loading)."""
+        if self.session.loading_dataset:
+            return ("The dataset is still loading: wait for it (or cancel it), then start again; "
+                    "these runs would train on the data in use until it has loaded.")
+        return "The network is not valid: fix it in Build first."
+
     # -- the learning-rate finder ---------------------------------------------------------------
     def find_rate(self):
         """Sweep the learning rate from a copy of the latest weights (``rateFound`` brings the
         engine's answer: ``suggested_learning_rate``, ``reason``, ``rates``, ``losses``)."""
         s = self.session
-        if not s.doc.valid:
-            self.rateFailed.emit("The network is not valid: fix it in Build first.")
+        if not s.doc.valid or s.loading_dataset:
+            self.rateFailed.emit(self.not_ready())
             return False
         w = s.weights
         same = w is not None and s.untrained is False and w.run_id == s.run_id
@@ -163,8 +170,8 @@ class Studies(QObject):
         """Race ``methods`` (names of ``engine.race.DEMO_TRAINERS``) on the session's network,
         each over ``seeds`` seeds for ``epochs``; ``raceDone`` brings the summary."""
         s = self.session
-        if not s.doc.valid:
-            self.raceFailed.emit("The network is not valid: fix it in Build first.")
+        if not s.doc.valid or s.loading_dataset:
+            self.raceFailed.emit(self.not_ready())
             return False
         try:
             exp = s.experiment()
@@ -188,6 +195,8 @@ class Studies(QObject):
         as it ends. EngineError (nothing started) when a setting does not fit."""
         from engine.sweep import check_plan
         s = self.session
+        if s.loading_dataset:
+            raise EngineError(self.not_ready())
         exp = s.experiment().replace(epochs=epochs)
         check_plan(exp, plan)  # raises before anything starts
         base = self.keeper.path if self.keeper is not None and self.keeper.path is not None else None

@@ -78,4 +78,6 @@ def test_the_cli_reads_a_spec_files_data_relative_to_the_spec(tmp_path, monkeypa
     a = parser().parse_args(["train", "--spec", "project/exp.json"])
     assert experiment_from_args(a).data == str(tmp_path / "project" / "d.npz")
     a = parser().parse_args(["train", "--spec", "project/exp.json", "--data", "other.npz"])
-    assert experiment_from_args(a).data == "other.npz"  # a flag is relative to the working directory
+    # a flag is relative to the working directory, and kept absolute (a session made here is
+    # opened from elsewhere: the app, another shell)
+    assert experiment_from_args(a).data == str(tmp_path / "other.npz")

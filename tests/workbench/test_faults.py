@@ -131,11 +131,16 @@ def test_a_training_thread_stuck_past_every_bound_is_left_behind(tiny, qtbot, mo
     monkeypatch.setattr(run, "train_batches", lambda **kw: (stuck.wait(20), real(**kw))[1])
     qtbot.wait(400)  # the thread enters the stuck chunk
     monkeypatch.setattr(s, "stop_timeout", 0.5)
-    net, job = s._net, s._training
+    net, job, training, run = s._net, s._training, s.training, s.run
     t0 = time.monotonic()
     s.stop(wait=True)
     assert time.monotonic() - t0 < 3 and job.alive  # left behind
     assert not s.running and shown == ["Training did not stop"]
     assert s._net is not net and s.weights is not None  # its own copy: the stuck thread keeps the old one
+    # as far trained as before: counted, asked about on close, and Train goes on from there
+    seen = run.examples_seen
+    assert s.examples_seen == seen > 0 and s.weights.examples_seen == seen and s.weights_unsaved
+    assert s.last_training is not None and s.last_training["run_id"] == s.run_id
+    assert training.session is None  # the thread, should it wake, no longer saves into the folder
     stuck.set()
     qtbot.waitUntil(lambda: not job.alive, timeout=10000)

@@ -86,6 +86,7 @@ class RunsPlace(QWidget):
         keeper.folderChanged.connect(lambda _: self._show_folder())
         st = studies
         st.racingChanged.connect(self._busy)
+        session.datasetLoading.connect(self._busy)
         st.sweepingChanged.connect(self._busy)
         st.raceProgress.connect(self._progress)
         st.sweepProgress.connect(self._progress)
@@ -122,8 +123,12 @@ class RunsPlace(QWidget):
         busy = racing or sweeping
         for w in (self.progress, self.progress_label, self.cancel_button):
             w.setVisible(busy)
-        self.race_button.setEnabled(not racing)
-        self.sweep_button.setEnabled(not sweeping)
+        loading = self.session.loading_dataset  # they would train on the data it replaces
+        self.race_button.setEnabled(not racing and not loading)
+        self.sweep_button.setEnabled(not sweeping and not loading)
+        view = self.race_view
+        if not racing and view.running and view.summary is not None:  # ended without its summary:
+            view.show_summary(dict(view.summary, cancelled=True), running=False)  # cancelled
         if busy:
             self.progress.setValue(0)
             self.progress_label.setText("racing" if racing else "sweeping")
