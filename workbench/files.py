@@ -272,6 +272,7 @@ class FileCommands(QObject):
                 if not self.save_weights():
                     return False
                 return True  # the snapshot carries the experiment too
+            s.discard_weights()  # gone now: not kept to be asked about, shown or saved later
         if s.modified:
             asked = True
             answer = dialogs.ask_save_discard_cancel(

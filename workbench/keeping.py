@@ -350,6 +350,8 @@ class SessionKeeper(QObject):
         if last is not None and s.weights is not None:
             last["run_id"] = s.run_id
             s.last_training = last
+            if last.get("record"):
+                s.historyRestored.emit(last["record"])  # its curves and numbers, shown again
         self._saved_key = runs_kept.weights_key(s)
         self._dirty = False
         self.runsChanged.emit()

@@ -49,6 +49,8 @@ class Session(QObject):
     weightsChanged(object) : new ``Weights`` were published
     runStarted(int) : the weights were replaced (a new network, a snapshot, a reset)
     report(dict) : the training run's reports (progress, eval, done, stopped, diverged)
+    historyRestored(dict) : the record of the run whose weights were restored from a session
+        folder (its curves and metrics, to show as if it had just trained here)
     runningChanged(bool), pausedChanged(bool)
     finished(str) : the run ended: "done", "stopped", "diverged" or "error: ..."
     inspected(object) : Inspect's pictures of one example (``viz.network_state``)
@@ -76,6 +78,7 @@ class Session(QObject):
     weightsChanged = Signal(object)
     runStarted = Signal(int)
     report = Signal(dict)
+    historyRestored = Signal(dict)
     runningChanged = Signal(bool)
     pausedChanged = Signal(bool)
     finished = Signal(str)
@@ -388,6 +391,22 @@ class Session(QObject):
         self.run_id += 1
         self.runStarted.emit(self.run_id)
         self._publish(Weights(net, 0, trained, self.run_id))
+
+    def discard_weights(self):
+        """The user chose to drop the trained weights (live or set aside by an edit): the live
+        network gets fresh weights of the same structure, so that nothing trained is left to
+        be counted, shown, asked about or saved under the next experiment's name."""
+        self._kept = None
+        self._weights_unsaved = False
+        if self.running or not self.trained:
+            return
+        layers = copy.deepcopy(self._net_layers)
+        try:
+            net = engine.Net(layers, seed=self._exp.seed)
+        except engine.EngineError:
+            return  # cannot happen for layers that were built; the weights are at least not asked about
+        self._set_net(net, trained=False, keep_displaced=False)
+        self._net_layers = layers
 
     def _apply_trainer(self):
         if self.trainer is not None:

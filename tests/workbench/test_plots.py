@@ -113,3 +113,19 @@ def test_a_plot_redraws_on_its_own_at_a_limited_rate_and_only_on_screen(qtbot):
     assert not calls  # nothing drawn yet: the burst is coalesced
     qtbot.waitUntil(lambda: len(v.raw.getData()[0]) == 59, timeout=REFRESH_MS * 4)
     assert len(calls) == 1
+
+
+def test_another_dataset_starts_the_examples_axis_again(tiny, qtbot):
+    """A run on a new dataset is not squashed at 0 of the axis the old dataset's run made long."""
+    s = tiny.session
+    v = tiny.train_tab.loss_plot
+    for i in range(1, 51):
+        v.add({"tag": "progress", "examples_seen": 1400 * i, "cost_loss": 1.0 / i, "decay_loss": 0.0})
+    v.refresh()
+    assert v.plot.getPlotItem().viewRange()[0][1] >= 70000
+    s.datasetChanged.emit()
+    assert len(v.old_curves) == 1  # greyed, not forgotten
+    for i in range(1, 5):
+        v.add({"tag": "progress", "examples_seen": 10 * i, "cost_loss": 1.0 / i, "decay_loss": 0.0})
+    v.refresh()
+    assert v.plot.getPlotItem().viewRange()[0][1] <= 2000

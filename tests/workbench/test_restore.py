@@ -29,7 +29,7 @@ def crashed(small, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ENGINE_PROCESSES", "0")
     folder = tmp_path / "convnet-workbench-session"  # where a window with settings in tmp_path works
     assert cli(["train", "--quiet", "--data", str(small), "--validation", "200", "--epochs", "0.2",
-                "--seed", "3", "--session", str(folder)]) == 0
+                "--seed", "3", "--eval-every", "120", "--session", str(folder)]) == 0
     capsys.readouterr()
     (folder / ".app-open.json").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                                         "started": "2026-11-30T12:00:00"}))
@@ -72,7 +72,17 @@ def test_a_restore_loads_its_data_first_then_the_work_is_back(crashed, small, qt
     # done when it returns: the data loaded (behind a modal progress dialog), then the work
     assert s.data_path == str(small) and len(s.dataset.train) == 2000 and not s.loading_dataset
     assert s.examples_seen == before and s.last_training is not None
-    assert [r["status"] for r in w.keeper.runs()] == ["done"]
+    (record,) = w.keeper.runs()
+    assert record["status"] == "done"
+    # and shown as if it had just trained here: its curves, its numbers, the status bar
+    progress = record["curves"]["progress"]
+    x, _ = w.train_tab.loss_plot.cost_s.data()
+    assert len(x) == len(progress["examples_seen"]) >= 1 and x[-1] == progress["examples_seen"][-1]
+    vx, vy = w.train_tab.accuracy_plot.val_s.data()
+    assert len(vx) == len(record["curves"]["eval"]["examples_seen"]) >= 3 and vy[-1] == pytest.approx(record["curves"]["eval"]["validation_accuracy"][-1])
+    c = w.train_tab.controls
+    assert c.stat_labels["examples"].text() == f"{before:,}" and c.stat_labels["loss"].text() != "–"
+    assert f"{before:,} examples" in w.status.examples.text()
     s.shutdown()
 
 

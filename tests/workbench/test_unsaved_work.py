@@ -129,3 +129,18 @@ def test_an_experiment_with_the_same_layers_keeps_the_weights_and_does_not_ask(t
     same.write_text(json.dumps(TINY))
     assert w.files.open_path(str(same))
     assert not asked and s.weights.version == version and s.weights_unsaved
+
+
+def test_discarded_weights_are_gone_even_when_the_opened_network_is_invalid(trained_unchanged, asked, tmp_path):
+    """Discard, then an invalid network opens: the trained weights are not kept to be counted
+    in the status bar, asked about again, or saved under the new network's name."""
+    w, s = trained_unchanged, trained_unchanged.session
+    bad = tmp_path / "badlayer.json"
+    bad.write_text(json.dumps(TINY[:1] + [dict(TINY[1], filters=-3)] + TINY[2:]))
+    asked.answers = [QMessageBox.Discard]
+    assert w.files.open_path(str(bad))
+    assert not s.doc.valid and w.doc.name == "badlayer"
+    assert s.examples_seen == 0 and not s.trained and not s.weights_unsaved
+    assert "60" not in w.status.examples.text()  # the status bar no longer counts them
+    n = len(asked)
+    assert w.files.new_network() and len(asked) == n  # nothing left to ask about

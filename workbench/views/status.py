@@ -33,6 +33,7 @@ class StatusView(QObject):
         session.runStarted.connect(self._clear_run)
         session.datasetChanged.connect(self._clear_run)
         session.report.connect(self._report)
+        session.historyRestored.connect(self._history)
         self._show_network()
         self._show_data()
 
@@ -55,6 +56,15 @@ class StatusView(QObject):
     def _show_run(self):
         s = self.session
         self.run.setText("paused" if s.paused else ("training" if s.running else "idle"))
+
+    def _history(self, record):
+        s = self.session
+        self.examples.setText(f"{s.examples_seen:,} examples · epoch {s.examples_seen / max(1, s.n_train()):.2f}")
+        m = record.get("metrics") or {}
+        for key, word in (("validation_accuracy", "validation"), ("test_accuracy", "test")):
+            if isinstance(m.get(key), (int, float)):
+                self.accuracy.setText(f"{word} {m[key]:.2%}")
+                break
 
     def _clear_run(self):
         self.examples.setText("")

@@ -136,6 +136,7 @@ class TrainPanel(QWidget):
         s.settingsChanged.connect(self._show_settings)
         s.datasetChanged.connect(self._show_dataset)
         s.report.connect(self.on_report)
+        s.historyRestored.connect(self.show_history)
         s.runStarted.connect(self._clear_stats)
         s.datasetChanged.connect(self._clear_stats)
         s.runningChanged.connect(self._running_changed)
@@ -513,6 +514,31 @@ class TrainPanel(QWidget):
             self._suggested = rate
             self.rate_button.setText(f"Use learning rate {rate:g}" if rate is not None else "")
             self._say("diverged", r["message"], error=True)
+
+    def show_history(self, record):
+        """The numbers of a run restored from a session folder: its last reported values."""
+        s = self.session
+        curves = record.get("curves") or {}
+
+        def last(part, key):
+            values = [v for v in (curves.get(part) or {}).get(key, []) if v is not None and math.isfinite(v)]
+            return values[-1] if values else None
+
+        self._clear_stats()
+        self._set("examples", f"{s.examples_seen:,}")
+        epoch = s.examples_seen / max(1, s.n_train())
+        self.progress.setValue(int((epoch % 1) * 1000))
+        self.progress.setFormat(f"epoch {int(epoch) + 1}: %p%")
+        for key, part, field, fmt in (("loss", "progress", "cost_loss", "{:.4f}"),
+                                      ("lr", "progress", "learning_rate", "{:.4g}"),
+                                      ("speed", "progress", "examples_per_second", "{:,.0f}"),
+                                      ("train", "progress", "train_accuracy", "{:.1%}"),
+                                      ("validation", "eval", "validation_accuracy", "{:.2%}"),
+                                      ("test", "eval", "test_accuracy", "{:.2%}")):
+            v = last(part, field)
+            if v is not None:
+                self._set(key, fmt.format(v))
+        self.stat_captions["train"].setText("Training accuracy")
 
     def _use_suggested_rate(self):
         rate = self._suggested

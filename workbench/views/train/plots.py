@@ -156,8 +156,9 @@ class _PlotView(QWidget):
         self._timer.timeout.connect(self._refresh_if_dirty)
         if session is not None:
             session.report.connect(self.add)
+            session.historyRestored.connect(self.show_history)
             session.runStarted.connect(self.retire_run)
-            session.datasetChanged.connect(self.retire_run)  # curves of another dataset: greyed
+            session.datasetChanged.connect(self._new_dataset)
         # The x range grows in steps, not with every point: a changing range makes
         # pyqtgraph rebuild the axes on every frame, most of the cost of a repaint.
         pi.enableAutoRange(x=False)
@@ -189,6 +190,13 @@ class _PlotView(QWidget):
             exp = 10 ** np.floor(np.log10(max(xmax * 1.3, 1000)))
             self._xmax = float(np.ceil(max(xmax * 1.3, 1000) / exp) * exp)
             self.plot.getPlotItem().setXRange(0, self._xmax, padding=0.01)
+
+    def _new_dataset(self):
+        """Curves of another dataset: greyed, and the examples axis starts again from the new
+        run's (a run of 40 examples was squashed at 0 of an axis that the old run made 70,000 long)."""
+        self.retire_run()
+        self._xmax = 0.0
+        self._grow_x(0.0)
 
     def include_x(self, x):
         """Widen the examples axis to show ``x`` (curves of other runs laid over these)."""
@@ -231,6 +239,17 @@ class _PlotView(QWidget):
             s.clear()
         self._xmax = 0.0
         self.refresh()
+
+    def show_history(self, record):
+        """The curves of a run restored from a session folder (``record``: ``engine.runs``'),
+        in place of the current ones, as if it had just trained here."""
+        for s in self.series().values():
+            s.clear()
+        self._history(record.get("curves") or {})
+        self.refresh()
+
+    def _history(self, curves):
+        pass
 
     def retire_run(self):
         """Grey out the current run's curves (kept for comparison) and start empty ones."""
@@ -302,6 +321,12 @@ class LossPlotView(_PlotView):
     def main_series(self):
         return self.cost_s
 
+    def _history(self, curves):
+        p = curves.get("progress") or {}
+        for x, y in zip(p.get("examples_seen", []), p.get("cost_loss", [])):
+            if y is not None and np.isfinite(y):
+                self.cost_s.append(x, y)
+
     def add(self, report):
         if report.get("tag") != "progress" or not np.isfinite(report.get("cost_loss", np.nan)):
             return
@@ -342,6 +367,15 @@ class AccuracyPlotView(_PlotView):
 
     def main_series(self):
         return self.val_s if self.val_s.n else self.train_s
+
+    def _history(self, curves):
+        for part, keys in (("progress", (("train_accuracy", self.train_s),)),
+                           ("eval", (("validation_accuracy", self.val_s), ("test_accuracy", self.test_s)))):
+            c = curves.get(part) or {}
+            for key, series in keys:
+                for x, y in zip(c.get("examples_seen", []), c.get(key, [])):
+                    if y is not None and np.isfinite(y):
+                        series.append(x, y)
 
     def add(self, report):
         tag = report.get("tag")
