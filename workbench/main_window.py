@@ -1,6 +1,6 @@
-"""The main window: a shell around one session. Five places (Build, Train, Inspect, Draw,
-Evaluate), the menus and the status bar; everything else lives in the session, the file
-commands and the views."""
+"""The main window: a shell around one session. Eight places (Build, Train, Inspect, Draw,
+Evaluate, Map, Data, Runs), the menus and the status bar; everything else lives in the
+session, the file commands, the experiments (runs kept, the coach) and the views."""
 from PySide6.QtCore import QByteArray, QSettings, QSize
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
