@@ -143,6 +143,8 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
     Parameters
     ----------
     experiment : engine.experiment.Experiment
+        Every run starts from the same weights and data order: its seed, else 0 (the
+        CLI's and the app's sweeps alike; unseeded runs would differ by their start).
     plan : list of dict
         Settings per run (``grid_settings``, ``random_settings``, or any list).
     dataset : engine.data.Dataset
@@ -171,6 +173,8 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
     from .session import Session
     if epochs is not None:
         experiment = experiment.replace(epochs=epochs)
+    if experiment.seed is None:
+        experiment = experiment.replace(seed=0)
     exps = check_plan(experiment, plan)
     out = pathlib.Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

@@ -181,6 +181,37 @@ def test_a_sweep_of_tiny_runs_fills_the_table_and_the_plots(tiny, qtbot):
     assert not place.progress.isVisible()
 
 
+def sweep_weights(folder, run):
+    """A sweep run's final weights, from its session folder's checkpoint."""
+    from engine.session import Session
+    arrays = Session.open(folder / run).checkpoint()["arrays"]
+    return [arrays[f"net/{i}"] for i in range(sum(k.startswith("net/") for k in arrays))]
+
+
+def test_sweep_runs_differing_only_in_what_adadelta_ignores_are_the_same_run(tiny, qtbot, monkeypatch):
+    """Every run of a sweep starts from the same weights and data order (the experiment's
+    seed, else 0), as the engine's CLI promises: the window's experiment has no seed, and
+    its network was trained first (a sweep does not start from it)."""
+    monkeypatch.setenv("ENGINE_PROCESSES", "0")
+    w = tiny
+    s = w.session
+    assert s.experiment().seed is None
+    train_to(s, qtbot, 0.02)
+    place = runs_place(w)
+    plan = [{"learning_rate": lr, "method": "adadelta"} for lr in (0.01, 0.03)]
+    assert place.start_sweep(plan, 0.02)
+    qtbot.waitUntil(lambda: not w.experiments.studies.busy("sweep"), timeout=180000)
+    runs = [r for r in w.keeper.runs() if r.get("sweep") == "sweep-001"]
+    assert [r["swept"] for r in runs] == plan
+    folder = w.keeper.path / "sweeps" / "sweep-001"
+    a, b = sweep_weights(folder, "run-001"), sweep_weights(folder, "run-002")
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
+    assert runs[0]["metrics"]["test_accuracy"] == pytest.approx(runs[1]["metrics"]["test_accuracy"], abs=1e-6)
+    assert [r["experiment"]["seed"] for r in runs] == [0, 0]  # said in the record
+
+
 def test_the_sweep_dialog_says_what_is_wrong_and_starts_nothing(tiny, qtbot):
     from PySide6.QtWidgets import QDialog
     from workbench.views.runs.sweep import SweepDialog
