@@ -227,6 +227,24 @@ def test_the_sweep_dialog_says_what_is_wrong_and_starts_nothing(tiny, qtbot):
     assert not tiny.experiments.studies.busy("sweep")
 
 
+def test_the_sweep_dialogs_summary_follows_the_length_and_the_runs_box_only_counts_random_runs(tiny, qtbot):
+    from workbench.views.runs.sweep import SweepDialog
+    d = SweepDialog(tiny.session, tiny)
+    qtbot.addWidget(d)
+    d.show()
+    assert d.summary.text() == "4 runs of 0.2 epochs each."
+    d.epochs.setValue(0.05)  # the length changed: the summary says so
+    assert d.summary.text() == "4 runs of 0.05 epochs each."
+    # a grid's count is the plan's: no greyed box saying 8 beside a summary saying 4
+    assert not d.count.isVisibleTo(d) and not d.form.labelForField(d.count).isVisibleTo(d)
+    d.mode.setCurrentIndex(d.mode.findData("random"))
+    assert d.count.isVisibleTo(d) and d.summary.text() == "8 runs of 0.05 epochs each."
+    d.count.setValue(3)
+    assert d.summary.text() == "3 runs of 0.05 epochs each."
+    d.mode.setCurrentIndex(d.mode.findData("grid"))
+    assert not d.count.isVisibleTo(d) and d.summary.text() == "4 runs of 0.05 epochs each."
+
+
 def test_comparing_trainers_plots_mean_curves_with_a_band(tiny, qtbot):
     w = tiny
     place = runs_place(w)
