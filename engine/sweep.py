@@ -136,8 +136,12 @@ def rows_csv(rows, keys):
     return buf.getvalue()
 
 
+#: A run of a sweep reports at least this many times (points of its curves), however short.
+POINTS = 30
+
+
 def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancelled=None,
-              threads=None, save_every_seconds=60.0):
+              threads=None, save_every_seconds=60.0, points=POINTS):
     """Train ``experiment`` once per settings dict of ``plan``, one after another.
 
     Parameters
@@ -157,6 +161,9 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
         "settings", "report", "fraction"}`` for each of a run's reports, and ``{"tag":
         "result", "index", "runs", "row", "fraction"}`` when a run ends (``fraction``: of
         the whole sweep, for a progress bar).
+    points : int
+        Each run reports (a point of its record's curves) at every ``1/points`` of its
+        length, and at least every ``Run.chunk_seconds`` (0.2 s) as any run does.
     cancelled : callable() -> bool, optional
         Checked between chunks; the run going on is stopped (its row says ``stopped``)
         and no other starts. Unlike ``engine.tasks`` computations a cancelled sweep
@@ -190,8 +197,10 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
         name = f"run-{i + 1:03d}"
         label = " ".join(f"{k}={v}" for k, v in settings.items())
         session = Session.create(out / name, exp)
+        n_train = len(exp.splits(dataset)[0])
         training = session.start(dataset, exp, name=label or name, test=False, eval_examples=None,
-                                 eval_every=max(1, len(exp.splits(dataset)[0])), threads=threads,
+                                 eval_every=max(1, n_train), threads=threads,
+                                 report_every=max(1, math.ceil(exp.epochs * n_train / max(1, points))),
                                  save_every_seconds=save_every_seconds)
         t0 = time.perf_counter()
         last = None

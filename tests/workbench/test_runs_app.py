@@ -227,6 +227,25 @@ def test_the_sweep_dialog_says_what_is_wrong_and_starts_nothing(tiny, qtbot):
     assert not tiny.experiments.studies.busy("sweep")
 
 
+def test_a_short_sweep_runs_record_a_curve_to_overlay(tiny, qtbot):
+    """A run of a sweep reports often enough for a curve however short it is (it had one
+    point: a run shorter than a chunk of training reported once)."""
+    w = tiny
+    place = runs_place(w)
+    assert place.start_sweep([{"learning_rate": 0.01}, {"learning_rate": 0.02}], 0.02)
+    qtbot.waitUntil(lambda: not w.experiments.studies.busy("sweep"), timeout=180000)
+    runs = w.keeper.runs()
+    assert len(runs) == 2
+    for rec in runs:
+        seen = rec["curves"]["progress"]["examples_seen"]
+        assert 20 <= len(seen) <= 50 and seen == sorted(seen) and seen[-1] == 1100
+    curves = place.curves  # the sweep checks its runs: their curves are drawn
+    place.pages.setCurrentWidget(curves)
+    qtbot.waitUntil(lambda: all(r["id"] in curves.items for r in runs), timeout=3000)
+    x, y = curves.items[runs[0]["id"]][0].getData()
+    assert len(x) >= 20 and np.all(np.isfinite(y))
+
+
 def test_the_sweep_dialogs_summary_follows_the_length_and_the_runs_box_only_counts_random_runs(tiny, qtbot):
     from workbench.views.runs.sweep import SweepDialog
     d = SweepDialog(tiny.session, tiny)
