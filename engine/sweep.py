@@ -5,7 +5,10 @@ method, decay, momentum, schedule, augmentation, and any layer option
 (``layers.1.filters``). Each run is a session of its own (``DIR/run-001/`` ...: its
 weights, record and curves, resumable), and ``DIR/runs.csv`` gets one row per run as
 soon as it ends: the swept settings, ``test_accuracy``, ``val_accuracy``, ``seconds``
-(training time), then ``examples_per_second``, ``status`` and the run's folder.
+(the run's training wall time), then ``examples_per_second``, ``status`` and the run's
+folder. ``seconds`` and ``examples_per_second`` are the run record's ``wall_seconds`` and
+``examples_per_second`` (``engine.runs``: examples trained over the wall time from the
+first batch to the last report), the figures the app's runs table shows.
 
     plan = grid_settings(parse_settings(["learning_rate=0.003,0.01", "method=adadelta,sgd"]))
     rows = run_sweep(base_experiment, plan, dataset, "sweep/", progress=..., cancelled=...)
@@ -20,7 +23,6 @@ import io
 import itertools
 import math
 import pathlib
-import time
 
 import numpy as np
 
@@ -202,7 +204,6 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
                                  eval_every=max(1, n_train), threads=threads,
                                  report_every=max(1, math.ceil(exp.epochs * n_train / max(1, points))),
                                  save_every_seconds=save_every_seconds)
-        t0 = time.perf_counter()
         last = None
         for r in training.reports():
             last = r
@@ -212,14 +213,14 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
                           "report": r, "fraction": frac})
             if cancelled is not None and cancelled():
                 training.run.stop()
-        seconds = time.perf_counter() - t0
         run = training.run
         test_acc = accuracy(training.net, dataset.test) if len(dataset.test) else None
         val_acc = accuracy(training.net, run.validation) if run.validation is not None else None
-        training.finish(test_accuracy=test_acc, validation_accuracy=val_acc)
+        record = training.finish(test_accuracy=test_acc, validation_accuracy=val_acc)
+        speed = record.get("examples_per_second")
         row = {"run": name, "settings": settings, "test_accuracy": test_acc, "val_accuracy": val_acc,
-               "seconds": round(seconds, 2),
-               "examples_per_second": round(run.examples_seen / seconds, 1) if seconds > 0 else None,
+               "seconds": round(record.get("wall_seconds") or 0.0, 3),
+               "examples_per_second": None if speed is None else round(speed, 1),
                "status": training.record["status"] if last is not None else "stopped",
                "session": str(out / name)}
         rows.append(row)

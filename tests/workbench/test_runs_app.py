@@ -246,6 +246,30 @@ def test_a_short_sweep_runs_record_a_curve_to_overlay(tiny, qtbot):
     assert len(x) >= 20 and np.all(np.isfinite(y))
 
 
+def test_a_sweep_runs_speed_is_one_figure_in_the_table_and_in_runs_csv(tiny, qtbot):
+    """Examples per second: the examples trained over the run's training wall time, its
+    first batch included (the record's clock started at its first report, so the table
+    said 27,635 where runs.csv said 10,978 for the same run)."""
+    w = tiny
+    place = runs_place(w)
+    assert place.start_sweep([{"learning_rate": 0.01}, {"learning_rate": 0.02}], 0.02)
+    qtbot.waitUntil(lambda: not w.experiments.studies.busy("sweep"), timeout=180000)
+    with open(w.keeper.path / "sweeps" / "sweep-001" / "runs.csv") as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+    for rec in w.keeper.runs():
+        row = rows[rec["sweep_run"]]
+        speed, secs = rec["examples_per_second"], rec["wall_seconds"]
+        assert speed == pytest.approx(rec["metrics"]["examples_seen"] / secs)
+        assert float(row["examples_per_second"]) == pytest.approx(speed, rel=1e-4)
+        assert float(row["seconds"]) == pytest.approx(secs, abs=0.006)
+        cell = place.table.item(place.table.row_of(rec["id"]), T.SPEED).text()
+        assert cell == f"{speed:,.0f}"
+        # the first chunk's time is in the run's time
+        c = rec["curves"]["progress"]
+        first = c["examples_seen"][0] / c["examples_per_second"][0]
+        assert c["seconds"][0] > 0 and c["seconds"][0] >= first - 0.0006
+
+
 def test_the_sweep_dialogs_summary_follows_the_length_and_the_runs_box_only_counts_random_runs(tiny, qtbot):
     from workbench.views.runs.sweep import SweepDialog
     d = SweepDialog(tiny.session, tiny)
