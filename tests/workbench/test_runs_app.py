@@ -270,6 +270,29 @@ def test_a_sweep_runs_speed_is_one_figure_in_the_table_and_in_runs_csv(tiny, qtb
         assert c["seconds"][0] > 0 and c["seconds"][0] >= first - 0.0006
 
 
+def test_sweep_runs_are_named_by_what_differs_and_fit_the_name_column(tiny, qtbot):
+    from PySide6.QtGui import QFontMetrics
+    w = tiny
+    place = runs_place(w)
+    plan = [{"learning_rate": lr, "method": m, "batch_size": 20} for lr in (0.01, 0.003)
+            for m in ("sgd", "adadelta")]
+    assert place.start_sweep(plan, 0.01)
+    qtbot.waitUntil(lambda: not w.experiments.studies.busy("sweep"), timeout=180000)
+    runs = w.keeper.runs()
+    # the batch size is every run's: not in the names
+    assert [r["name"] for r in runs] == ["lr 0.01 · sgd", "lr 0.01 · adadelta", "lr 0.003 · sgd",
+                                         "lr 0.003 · adadelta"]
+    t = place.table
+    fm = QFontMetrics(t.font())
+    for rec in runs:
+        item = t.item(t.row_of(rec["id"]), T.NAME)
+        assert item.text() == rec["name"]
+        assert fm.horizontalAdvance(item.text()) + 12 < t.columnWidth(T.NAME)  # not cut
+        tip = item.toolTip()  # the full settings
+        assert f"learning_rate={rec['swept']['learning_rate']}" in tip and "batch_size=20" in tip
+        assert f"method={rec['swept']['method']}" in tip and "sweep-001" in tip
+
+
 def test_the_sweep_dialogs_summary_follows_the_length_and_the_runs_box_only_counts_random_runs(tiny, qtbot):
     from workbench.views.runs.sweep import SweepDialog
     d = SweepDialog(tiny.session, tiny)
