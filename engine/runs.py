@@ -18,7 +18,11 @@ A record is one JSON file, ``runs/<id>.json`` in a session folder (see
   ``validation_accuracy``, ``test_accuracy``); a missing value is None;
 - ``metrics``: the final ``test_accuracy``, ``validation_accuracy``, ``train_loss``,
   ``train_accuracy``, ``best_validation_accuracy`` (when kept), ``examples_seen``,
-  ``epochs``; ``examples_per_second`` and ``wall_seconds`` over the whole run;
+  ``epochs``; ``wall_seconds``: the run's training wall time, from its first batch to its
+  last report (evaluations and saves while it trains included; the final metrics measured
+  after it, and the time before it starts, not); ``examples_per_second``: the examples it
+  trained divided by ``wall_seconds`` (one figure: the runs table and a sweep's
+  ``runs.csv`` both show it);
 - ``segments``: one entry per stretch of training (a resumed run has several):
   ``{"started", "examples_from", "examples_to", "seconds"}``.
 
@@ -271,6 +275,13 @@ class RunRecorder:
     def id(self):
         return self.record["id"]
 
+    def start(self):
+        """The clock starts: call it just before the first batch (``Training.reports`` does;
+        else it starts at the first report, and the first chunk's time is lost)."""
+        import time
+        if self._start is None:
+            self._start = time.perf_counter()
+
     def seconds(self):
         """Training wall time of the whole run so far."""
         import time
@@ -281,9 +292,7 @@ class RunRecorder:
     def observe(self, report):
         """Add one of a ``Run``'s reports (progress and eval become curve points; done,
         stopped, diverged set the status)."""
-        import time
-        if self._start is None:
-            self._start = time.perf_counter()
+        self.start()
         tag = report.get("tag")
         seen = int(report.get("examples_seen", 0))
         secs = self.seconds()

@@ -393,6 +393,7 @@ class Training:
     def reports(self):
         """The run's reports, each recorded; saves the session on schedule and at the end."""
         self.record["process"] = {"pid": os.getpid(), "host": socket.gethostname()}
+        self.recorder.start()  # the first chunk's time is the run's too
         for r in self.run.reports():
             self.observe(r)
             yield r

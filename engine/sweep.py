@@ -5,7 +5,10 @@ method, decay, momentum, schedule, augmentation, and any layer option
 (``layers.1.filters``). Each run is a session of its own (``DIR/run-001/`` ...: its
 weights, record and curves, resumable), and ``DIR/runs.csv`` gets one row per run as
 soon as it ends: the swept settings, ``test_accuracy``, ``val_accuracy``, ``seconds``
-(training time), then ``examples_per_second``, ``status`` and the run's folder.
+(the run's training wall time), then ``examples_per_second``, ``status`` and the run's
+folder. ``seconds`` and ``examples_per_second`` are the run record's ``wall_seconds`` and
+``examples_per_second`` (``engine.runs``: examples trained over the wall time from the
+first batch to the last report), the figures the app's runs table shows.
 
     plan = grid_settings(parse_settings(["learning_rate=0.003,0.01", "method=adadelta,sgd"]))
     rows = run_sweep(base_experiment, plan, dataset, "sweep/", progress=..., cancelled=...)
@@ -20,7 +23,6 @@ import io
 import itertools
 import math
 import pathlib
-import time
 
 import numpy as np
 
@@ -136,13 +138,19 @@ def rows_csv(rows, keys):
     return buf.getvalue()
 
 
+#: A run of a sweep reports at least this many times (points of its curves), however short.
+POINTS = 30
+
+
 def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancelled=None,
-              threads=None, save_every_seconds=60.0):
+              threads=None, save_every_seconds=60.0, points=POINTS):
     """Train ``experiment`` once per settings dict of ``plan``, one after another.
 
     Parameters
     ----------
     experiment : engine.experiment.Experiment
+        Every run starts from the same weights and data order: its seed, else 0 (the
+        CLI's and the app's sweeps alike; unseeded runs would differ by their start).
     plan : list of dict
         Settings per run (``grid_settings``, ``random_settings``, or any list).
     dataset : engine.data.Dataset
@@ -155,6 +163,9 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
         "settings", "report", "fraction"}`` for each of a run's reports, and ``{"tag":
         "result", "index", "runs", "row", "fraction"}`` when a run ends (``fraction``: of
         the whole sweep, for a progress bar).
+    points : int
+        Each run reports (a point of its record's curves) at every ``1/points`` of its
+        length, and at least every ``Run.chunk_seconds`` (0.2 s) as any run does.
     cancelled : callable() -> bool, optional
         Checked between chunks; the run going on is stopped (its row says ``stopped``)
         and no other starts. Unlike ``engine.tasks`` computations a cancelled sweep
@@ -171,6 +182,8 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
     from .session import Session
     if epochs is not None:
         experiment = experiment.replace(epochs=epochs)
+    if experiment.seed is None:
+        experiment = experiment.replace(seed=0)
     exps = check_plan(experiment, plan)
     out = pathlib.Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -186,10 +199,11 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
         name = f"run-{i + 1:03d}"
         label = " ".join(f"{k}={v}" for k, v in settings.items())
         session = Session.create(out / name, exp)
+        n_train = len(exp.splits(dataset)[0])
         training = session.start(dataset, exp, name=label or name, test=False, eval_examples=None,
-                                 eval_every=max(1, len(exp.splits(dataset)[0])), threads=threads,
+                                 eval_every=max(1, n_train), threads=threads,
+                                 report_every=max(1, math.ceil(exp.epochs * n_train / max(1, points))),
                                  save_every_seconds=save_every_seconds)
-        t0 = time.perf_counter()
         last = None
         for r in training.reports():
             last = r
@@ -199,14 +213,14 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
                           "report": r, "fraction": frac})
             if cancelled is not None and cancelled():
                 training.run.stop()
-        seconds = time.perf_counter() - t0
         run = training.run
         test_acc = accuracy(training.net, dataset.test) if len(dataset.test) else None
         val_acc = accuracy(training.net, run.validation) if run.validation is not None else None
-        training.finish(test_accuracy=test_acc, validation_accuracy=val_acc)
+        record = training.finish(test_accuracy=test_acc, validation_accuracy=val_acc)
+        speed = record.get("examples_per_second")
         row = {"run": name, "settings": settings, "test_accuracy": test_acc, "val_accuracy": val_acc,
-               "seconds": round(seconds, 2),
-               "examples_per_second": round(run.examples_seen / seconds, 1) if seconds > 0 else None,
+               "seconds": round(record.get("wall_seconds") or 0.0, 3),
+               "examples_per_second": None if speed is None else round(speed, 1),
                "status": training.record["status"] if last is not None else "stopped",
                "session": str(out / name)}
         rows.append(row)

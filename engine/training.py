@@ -51,6 +51,10 @@ class Run:
         About how long a chunk of batches lasts between reports.
     eval_every : int
         Examples seen between evaluations on ``eval_examples`` validation/test images.
+    report_every : int, optional
+        A chunk also ends (a ``progress`` report: a point of the curves) at every multiple
+        of this many examples, however fast they go (a sweep's short runs: a run shorter
+        than ``chunk_seconds`` reported once). The batches trained are the same either way.
     seed : int, optional
         Seed of the data order and augmentation (and, apart, of evaluation samples).
     keep_best : bool
@@ -64,7 +68,7 @@ class Run:
 
     def __init__(self, trainer, train, validation=None, test=None, augment=None, schedule=None,
                  epochs=None, chunk_seconds=0.2, eval_every=10000, eval_examples=1000,
-                 seed=None, keep_best=False, early_stop=None, coach=None):
+                 seed=None, keep_best=False, early_stop=None, coach=None, report_every=None):
         self.trainer = trainer
         self.net = trainer.net
         self.train_set, self.validation, self.test = train, validation, test
@@ -89,6 +93,10 @@ class Run:
         self.chunk_seconds = chunk_seconds
         self.eval_every = eval_every
         self.eval_examples = eval_examples
+        if report_every is not None and (isinstance(report_every, bool) or int(report_every) != report_every
+                                         or report_every < 1):
+            raise DataError(f"report_every must be a whole number of examples >= 1, got {report_every!r}")
+        self.report_every = None if report_every is None else int(report_every)
         self.rng = np.random.default_rng(seed)
         self.eval_rng = np.random.default_rng(None if seed is None else [int(seed), 1])
         if early_stop is not None and (isinstance(early_stop, bool) or int(early_stop) != early_stop
@@ -387,8 +395,11 @@ class Run:
                 self._wake.wait(0.1)
                 continue
             # a chunk ends where an evaluation is due, so that it happens where it should
+            until = self._next_eval
+            if self.report_every:
+                until = min(until, (self.examples_seen // self.report_every + 1) * self.report_every)
             r = self.train_batches(max_batches=steps) if paused else \
-                self.train_batches(seconds=self.chunk_seconds, until=self._next_eval)
+                self.train_batches(seconds=self.chunk_seconds, until=until)
             yield r
             if r["tag"] == "diverged":
                 self.finished = True

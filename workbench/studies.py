@@ -37,6 +37,39 @@ class _Every:
         return False
 
 
+#: How a sweep run's name says a setting: a short word before the value, or the value
+#: alone (a method, a schedule: the value says which setting it is).
+SHORT = {"learning_rate": "lr", "batch_size": "batch", "momentum": "mom", "l2_decay": "L2",
+         "l1_decay": "L1", "augment.shift": "shift"}
+VALUE_ALONE = ("method", "schedule.kind")
+
+
+def _short_value(v):
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def sweep_run_name(settings, plan):
+    """A sweep run's name: the settings that differ between the plan's runs, compactly
+    (``lr 0.01 · adadelta``; every setting when nothing differs). The full settings are
+    the record's ``swept``."""
+    differ = [k for k in settings if len({repr(p.get(k)) for p in plan}) > 1] or list(settings)
+    parts = []
+    for k in differ:
+        v = _short_value(settings[k])
+        if k in VALUE_ALONE:
+            parts.append(v)
+        elif k.startswith("layers."):  # layers.1.filters -> layer1 filters 8
+            _, i, opt = k.split(".", 2)
+            parts.append(f"layer{i} {opt} {v}")
+        else:
+            parts.append(f"{SHORT.get(k, k.rsplit('.', 1)[-1])} {v}")
+    return " · ".join(parts)
+
+
 # -- tasks: plain functions of (state, inputs) ---------------------------------------------------
 def find_rate(state, experiment, dataset, snapshot=None):
     """``engine.lrfind.find_learning_rate`` from a copy of the weights (``snapshot``: their
@@ -215,8 +248,10 @@ class Studies(QObject):
     def _sweep_event(self, event):
         if event.get("tag") == "result" and event.get("record") is not None and self.keeper is not None:
             row = event["row"]
+            name = sweep_run_name(row["settings"], self._sweep_plan or [row["settings"]])
             rec = self.keeper.add_record(event["record"], sweep=self.sweep_name,
-                                         swept=row["settings"], sweep_run=row["run"])
+                                         swept=row["settings"], sweep_run=row["run"],
+                                         **({"name": name} if name else {}))
             if rec is not None:
                 self.keeper.set_checked(rec["id"], True)
                 self.sweepRun.emit(rec)

@@ -181,6 +181,37 @@ def test_a_sweep_of_tiny_runs_fills_the_table_and_the_plots(tiny, qtbot):
     assert not place.progress.isVisible()
 
 
+def sweep_weights(folder, run):
+    """A sweep run's final weights, from its session folder's checkpoint."""
+    from engine.session import Session
+    arrays = Session.open(folder / run).checkpoint()["arrays"]
+    return [arrays[f"net/{i}"] for i in range(sum(k.startswith("net/") for k in arrays))]
+
+
+def test_sweep_runs_differing_only_in_what_adadelta_ignores_are_the_same_run(tiny, qtbot, monkeypatch):
+    """Every run of a sweep starts from the same weights and data order (the experiment's
+    seed, else 0), as the engine's CLI promises: the window's experiment has no seed, and
+    its network was trained first (a sweep does not start from it)."""
+    monkeypatch.setenv("ENGINE_PROCESSES", "0")
+    w = tiny
+    s = w.session
+    assert s.experiment().seed is None
+    train_to(s, qtbot, 0.02)
+    place = runs_place(w)
+    plan = [{"learning_rate": lr, "method": "adadelta"} for lr in (0.01, 0.03)]
+    assert place.start_sweep(plan, 0.02)
+    qtbot.waitUntil(lambda: not w.experiments.studies.busy("sweep"), timeout=180000)
+    runs = [r for r in w.keeper.runs() if r.get("sweep") == "sweep-001"]
+    assert [r["swept"] for r in runs] == plan
+    folder = w.keeper.path / "sweeps" / "sweep-001"
+    a, b = sweep_weights(folder, "run-001"), sweep_weights(folder, "run-002")
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
+    assert runs[0]["metrics"]["test_accuracy"] == pytest.approx(runs[1]["metrics"]["test_accuracy"], abs=1e-6)
+    assert [r["experiment"]["seed"] for r in runs] == [0, 0]  # said in the record
+
+
 def test_the_sweep_dialog_says_what_is_wrong_and_starts_nothing(tiny, qtbot):
     from PySide6.QtWidgets import QDialog
     from workbench.views.runs.sweep import SweepDialog
@@ -194,6 +225,90 @@ def test_the_sweep_dialog_says_what_is_wrong_and_starts_nothing(tiny, qtbot):
     d._accept()  # the plan is checked against the network before anything starts
     assert d.result() != QDialog.Accepted and "sweep run 1" in d.error.text()
     assert not tiny.experiments.studies.busy("sweep")
+
+
+def test_a_short_sweep_runs_record_a_curve_to_overlay(tiny, qtbot):
+    """A run of a sweep reports often enough for a curve however short it is (it had one
+    point: a run shorter than a chunk of training reported once)."""
+    w = tiny
+    place = runs_place(w)
+    assert place.start_sweep([{"learning_rate": 0.01}, {"learning_rate": 0.02}], 0.02)
+    qtbot.waitUntil(lambda: not w.experiments.studies.busy("sweep"), timeout=180000)
+    runs = w.keeper.runs()
+    assert len(runs) == 2
+    for rec in runs:
+        seen = rec["curves"]["progress"]["examples_seen"]
+        assert 20 <= len(seen) <= 50 and seen == sorted(seen) and seen[-1] == 1100
+    curves = place.curves  # the sweep checks its runs: their curves are drawn
+    place.pages.setCurrentWidget(curves)
+    qtbot.waitUntil(lambda: all(r["id"] in curves.items for r in runs), timeout=3000)
+    x, y = curves.items[runs[0]["id"]][0].getData()
+    assert len(x) >= 20 and np.all(np.isfinite(y))
+
+
+def test_a_sweep_runs_speed_is_one_figure_in_the_table_and_in_runs_csv(tiny, qtbot):
+    """Examples per second: the examples trained over the run's training wall time, its
+    first batch included (the record's clock started at its first report, so the table
+    said 27,635 where runs.csv said 10,978 for the same run)."""
+    w = tiny
+    place = runs_place(w)
+    assert place.start_sweep([{"learning_rate": 0.01}, {"learning_rate": 0.02}], 0.02)
+    qtbot.waitUntil(lambda: not w.experiments.studies.busy("sweep"), timeout=180000)
+    with open(w.keeper.path / "sweeps" / "sweep-001" / "runs.csv") as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+    for rec in w.keeper.runs():
+        row = rows[rec["sweep_run"]]
+        speed, secs = rec["examples_per_second"], rec["wall_seconds"]
+        assert speed == pytest.approx(rec["metrics"]["examples_seen"] / secs)
+        assert float(row["examples_per_second"]) == pytest.approx(speed, rel=1e-4)
+        assert float(row["seconds"]) == pytest.approx(secs, abs=0.006)
+        cell = place.table.item(place.table.row_of(rec["id"]), T.SPEED).text()
+        assert cell == f"{speed:,.0f}"
+        # the first chunk's time is in the run's time
+        c = rec["curves"]["progress"]
+        first = c["examples_seen"][0] / c["examples_per_second"][0]
+        assert c["seconds"][0] > 0 and c["seconds"][0] >= first - 0.0006
+
+
+def test_sweep_runs_are_named_by_what_differs_and_fit_the_name_column(tiny, qtbot):
+    from PySide6.QtGui import QFontMetrics
+    w = tiny
+    place = runs_place(w)
+    plan = [{"learning_rate": lr, "method": m, "batch_size": 20} for lr in (0.01, 0.003)
+            for m in ("sgd", "adadelta")]
+    assert place.start_sweep(plan, 0.01)
+    qtbot.waitUntil(lambda: not w.experiments.studies.busy("sweep"), timeout=180000)
+    runs = w.keeper.runs()
+    # the batch size is every run's: not in the names
+    assert [r["name"] for r in runs] == ["lr 0.01 · sgd", "lr 0.01 · adadelta", "lr 0.003 · sgd",
+                                         "lr 0.003 · adadelta"]
+    t = place.table
+    fm = QFontMetrics(t.font())
+    for rec in runs:
+        item = t.item(t.row_of(rec["id"]), T.NAME)
+        assert item.text() == rec["name"]
+        assert fm.horizontalAdvance(item.text()) + 12 < t.columnWidth(T.NAME)  # not cut
+        tip = item.toolTip()  # the full settings
+        assert f"learning_rate={rec['swept']['learning_rate']}" in tip and "batch_size=20" in tip
+        assert f"method={rec['swept']['method']}" in tip and "sweep-001" in tip
+
+
+def test_the_sweep_dialogs_summary_follows_the_length_and_the_runs_box_only_counts_random_runs(tiny, qtbot):
+    from workbench.views.runs.sweep import SweepDialog
+    d = SweepDialog(tiny.session, tiny)
+    qtbot.addWidget(d)
+    d.show()
+    assert d.summary.text() == "4 runs of 0.2 epochs each."
+    d.epochs.setValue(0.05)  # the length changed: the summary says so
+    assert d.summary.text() == "4 runs of 0.05 epochs each."
+    # a grid's count is the plan's: no greyed box saying 8 beside a summary saying 4
+    assert not d.count.isVisibleTo(d) and not d.form.labelForField(d.count).isVisibleTo(d)
+    d.mode.setCurrentIndex(d.mode.findData("random"))
+    assert d.count.isVisibleTo(d) and d.summary.text() == "8 runs of 0.05 epochs each."
+    d.count.setValue(3)
+    assert d.summary.text() == "3 runs of 0.05 epochs each."
+    d.mode.setCurrentIndex(d.mode.findData("grid"))
+    assert not d.count.isVisibleTo(d) and d.summary.text() == "4 runs of 0.05 epochs each."
 
 
 def test_comparing_trainers_plots_mean_curves_with_a_band(tiny, qtbot):

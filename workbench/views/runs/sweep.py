@@ -88,7 +88,7 @@ class SweepDialog(QDialog):
                            "(drawn across decades when they span one: 1e-4:1e-1) or a list to "
                            "choose from. Every run starts from the same weights and data order.")
         self.help.setWordWrap(True)
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         form.addRow("Search", self.mode)
         form.addRow("Runs", self.count)
         form.addRow("Length", self.epochs)
@@ -116,6 +116,7 @@ class SweepDialog(QDialog):
         self.mode.currentIndexChanged.connect(self._update)
         self.table.itemChanged.connect(lambda _: self._update())
         self.count.valueChanged.connect(lambda _: self._update())
+        self.epochs.valueChanged.connect(lambda _: self._update())
         self.plan = None
         self.resize(520, 460)
         self._update()
@@ -165,7 +166,7 @@ class SweepDialog(QDialog):
 
     def _update(self):
         random = self.mode.currentData() == "random"
-        self.count.setEnabled(random)
+        self.form.setRowVisible(self.count, random)  # a grid's count is its plan's (the summary's)
         try:
             plan = self.make_plan()
         except (EngineError, ValueError) as e:

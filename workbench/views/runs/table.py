@@ -122,7 +122,12 @@ class RunsTable(QTableWidget):
         check.setIcon(swatch(run_id))
         check.setData(ID, run_id)
         check.setToolTip(f"{run_id}: show its curves in the plots")
-        self._item(row, NAME, rec.get("name") or run_id, editable=True, tip=rec.get("message"))
+        tip = rec.get("message")
+        if isinstance(rec.get("swept"), dict):  # a sweep's run: its full settings
+            where = " ".join(str(rec[k]) for k in ("sweep", "sweep_run") if rec.get(k))
+            settings = ", ".join(f"{k}={v}" for k, v in rec["swept"].items())
+            tip = "\n".join(t for t in (f"{where}: {settings}" if where else settings, tip) if t)
+        self._item(row, NAME, rec.get("name") or run_id, editable=True, tip=tip)
         self._item(row, WHEN, local_time(rec.get("created")))
         status = rec.get("status") or ""
         sweep = f" (sweep {rec['sweep']})" if rec.get("sweep") else ""
