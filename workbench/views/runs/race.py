@@ -16,6 +16,8 @@ from PySide6.QtCore import Qt
 
 from engine.race import DEMO_TRAINERS
 
+from ...theme import plain_axes
+
 #: One colour per trainer (the run colours are for runs).
 METHOD_COLORS = {"sgd": "#9c755f", "momentum": "#4e79a7", "nesterov": "#76b7b2", "adagrad": "#edc948",
                  "windowgrad": "#b07aa1", "adadelta": "#e15759", "adam": "#59a14f"}
@@ -121,6 +123,7 @@ class RaceView(QWidget):
         self.plot.setObjectName("racePlot")
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", "examples seen")
+        plain_axes(pi)  # accuracy 0.9, not 900 on "validation accuracy (x0.001)"
         pi.showGrid(x=True, y=True, alpha=0.15)
         pi.addLegend(offset=(-10, 10))
         self.finals = QLabel()
