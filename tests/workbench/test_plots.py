@@ -177,3 +177,17 @@ def test_no_plot_of_the_app_scales_its_axes(window, qtbot):
                 continue
             assert not axis.autoSIPrefix, (p.objectName(), side, axis.labelText)
 
+
+def test_the_race_caption_is_one_sentence_while_racing(qtbot):
+    from workbench.views.runs.race import RaceView
+    race = RaceView()
+    qtbot.addWidget(race)
+    race.show()
+    qtbot.waitExposed(race)
+    race.show_summary(race_summary([0.1, 0.4, 0.7]), running=True)
+    qtbot.waitUntil(lambda: "examples each" in race.caption.text(), timeout=2000)  # drawn on a timer
+    text = race.caption.text()
+    assert text.startswith("1 trainer × 2 seeds, 3,000 examples each: racing. Mean curves"), text
+    race.show_summary(race_summary([0.1, 0.4, 0.7]), running=False)
+    assert "3,000 examples each: done. Mean curves" in race.caption.text()
+    assert "…." not in text and ", 2 seeds)" in race.finals.text()

@@ -224,13 +224,15 @@ class RaceView(QWidget):
             div = f", {res['diverged']} diverged" if res["diverged"] else ""
             if final["n"]:
                 fmt = (lambda v: f"{v:.2%}") if "accuracy" in key else (lambda v: f"{v:.3g}")
+                n = final["n"]
                 lines.append(f"{describe(m)}: {fmt(final['mean'])} ± {fmt(final['sd'])} "
-                             f"({fmt(final['min'])}-{fmt(final['max'])}, {final['n']} seeds{div})")
+                             f"({fmt(final['min'])}-{fmt(final['max'])}, {n} seed{'s' * (n != 1)}{div})")
             elif div:
                 lines.append(f"{describe(m)}: {res['diverged']} diverged")
         seeds = len(s["seeds"])
-        state = "racing…" if running else ("cancelled" if s.get("cancelled") else "done")
-        self.caption.setText(f"{len(s['methods'])} trainers × {seeds} seed{'s' * (seeds != 1)}, "
+        state = "racing" if running else ("cancelled" if s.get("cancelled") else "done")
+        trainers = len(s["methods"])
+        self.caption.setText(f"{trainers} trainer{'s' * (trainers != 1)} × {seeds} seed{'s' * (seeds != 1)}, "
                              f"{s['examples_seen'][-1]:,} examples each: {state}. Mean curves, "
                              f"band {BANDS[self.band.currentData()]} over the seeds.")
         self.finals.setText("\n".join(lines))
