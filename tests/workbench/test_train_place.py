@@ -153,3 +153,22 @@ def test_a_finished_run_says_the_epochs_done(tiny, qtbot, tmp_path):
     run(s, qtbot, epochs=0.5)
     assert c.progress.text() == "epoch 4: 50%"
 
+
+def test_the_gallery_shows_the_predictions_of_a_run_too_short_to_show_any(tiny, qtbot, tmp_path):
+    """A run on a small new dataset ends before the gallery asked for predictions (it does
+    about once a second while training): it said "press Train to start." after the run."""
+    w, s = tiny, tiny.session
+    small_data(w, qtbot, tmp_path)
+    gallery = w.train_tab.gallery
+    assert gallery.header.text() == "Test predictions: press Train to start."
+    run(s, qtbot)
+    qtbot.waitUntil(lambda: gallery.total > 0, timeout=10000)
+    assert "right of the last 8 shown" in gallery.header.text()
+    # another tab on screen when a run ends: the gallery asks when it is shown again
+    s.reset_weights()
+    assert gallery.header.text() == "Test predictions: press Train to start."
+    w.tabs.setCurrentWidget(w.build_tab)
+    run(s, qtbot)
+    assert gallery.total == 0
+    w.tabs.setCurrentWidget(w.train_tab)
+    qtbot.waitUntil(lambda: gallery.total > 0, timeout=10000)
