@@ -19,8 +19,8 @@ def _reject_constant(token):
 
 
 def read_json(path, error=EngineError, max_bytes=MAX_JSON_BYTES):
-    """Parse a JSON file, refusing what is too big, not a regular file, not text, or not
-    strict JSON.
+    """Parse a JSON file, refusing what is too big, not a regular file, empty, not text, or
+    not strict JSON.
 
     Raises ``error`` (an EngineError subclass) with a one-line message that names the file.
     """
@@ -44,6 +44,8 @@ def read_json(path, error=EngineError, max_bytes=MAX_JSON_BYTES):
         raise error(f"{path}: cannot read ({e.strerror or e})") from None
     if len(raw) > max_bytes:
         raise error(f"{path.name}: larger than {max_bytes // 2 ** 20} MB, the limit for a JSON file")
+    if not raw.strip():  # json's "Expecting value: line 1 column 1 (char 0)" says nothing here
+        raise error(f"{path.name}: the file is empty")
     return parse_json(raw, error, path.name)
 
 

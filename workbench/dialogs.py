@@ -72,8 +72,18 @@ def last_folder():
     return str(pathlib.Path.home())
 
 
-def remember(path):
-    """``path`` (a file, or a folder that was chosen) was used: its folder is the next start."""
+def last_save_folder():
+    """The folder the user last saved something to (else the home folder): where a file
+    the app names by itself goes by default, never the folder a dataset was opened from."""
+    folder = str(_settings.value("lastSaveFolder", "") or "") if _settings is not None else ""
+    if folder and pathlib.Path(folder).is_dir():
+        return folder
+    return str(pathlib.Path.home())
+
+
+def remember(path, saved=False):
+    """``path`` (a file, or a folder that was chosen) was used: its folder is the next start.
+    ``saved``: something was written there (``last_save_folder``)."""
     if _settings is None or not path:
         return
     p = pathlib.Path(path).expanduser()
@@ -83,6 +93,8 @@ def remember(path):
         return
     folder = p if p.is_dir() else p.parent
     _settings.setValue("lastFolder", str(folder))
+    if saved:
+        _settings.setValue("lastSaveFolder", str(folder))
 
 
 def ask_open(parent, title, filter_):
@@ -93,9 +105,11 @@ def ask_open(parent, title, filter_):
     return path or None
 
 
-def ask_save(parent, title, name, filter_):
-    """Where to save ``name``, from a dialog that starts in the last folder; None if cancelled."""
-    path, _ = QFileDialog.getSaveFileName(parent, title, str(pathlib.Path(last_folder()) / name), filter_)
+def ask_save(parent, title, name, filter_, folder=None):
+    """Where to save ``name``, from a dialog that starts in ``folder`` (default: the last
+    folder); None if cancelled."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, str(pathlib.Path(folder or last_folder()) / name),
+                                          filter_)
     if path:
-        remember(path)
+        remember(path, saved=True)
     return path or None

@@ -33,11 +33,12 @@ def missing_packages(fmt):
     return [m for m in FORMATS[fmt][1] if importlib.util.find_spec(m) is None]
 
 
-def export_task(state, net, experiment, fmt, out):
+def export_task(state, net, experiment, fmt, out, dataset=None):
     """Export ``net`` (a copy nobody else uses) on a worker thread; the parity report.
 
-    ``state`` is told the progress, and a cancel raises out of the engine's progress
-    callback: the export stops and writes nothing.
+    ``dataset``: the dataset in use, whose test images the export is checked on when
+    they fit the network. ``state`` is told the progress, and a cancel raises out of the
+    engine's progress callback: the export stops and writes nothing.
     """
     from engine.export import to_onnx, to_pytorch
 
@@ -48,8 +49,8 @@ def export_task(state, net, experiment, fmt, out):
 
     state.check()
     if fmt == "onnx":
-        return to_onnx(net, out, experiment=experiment, progress=progress)
-    return to_pytorch(net, experiment, out, progress=progress)
+        return to_onnx(net, out, experiment=experiment, progress=progress, dataset=dataset)
+    return to_pytorch(net, experiment, out, progress=progress, dataset=dataset)
 
 
 def report_text(report, fmt):
@@ -160,7 +161,7 @@ class ExportDialog(QDialog):
 
     def _default_path(self, fmt):
         name = self.session.doc.name or "network"
-        folder = pathlib.Path(dialogs.last_folder())
+        folder = pathlib.Path(dialogs.last_save_folder())  # not the data's folder, opened last
         return str(folder / (f"{name}.onnx" if fmt == "onnx" else f"{name}-pytorch"))
 
     def _format_changed(self, *_):
@@ -182,13 +183,15 @@ class ExportDialog(QDialog):
 
     def _browse(self):
         if self.fmt == "onnx":
-            path = dialogs.ask_save(self, "Export ONNX model", pathlib.Path(self.path.text()).name,
-                                    "ONNX models (*.onnx);;All files (*)")
+            current = pathlib.Path(self.path.text()).expanduser()
+            start = str(current.parent) if current.is_absolute() and current.parent.is_dir() else None
+            path = dialogs.ask_save(self, "Export ONNX model", current.name,
+                                    "ONNX models (*.onnx);;All files (*)", folder=start)
         else:
             path, _ = QFileDialog.getSaveFileName(
                 self, "Export to a folder (made if it does not exist)", self.path.text(), "Folders (*)",
                 options=QFileDialog.DontConfirmOverwrite)
-            dialogs.remember(path)
+            dialogs.remember(path, saved=True)
         if path:
             self.path.setText(path)
 
@@ -208,7 +211,7 @@ class ExportDialog(QDialog):
         self.status.setText("Starting…")
         self.progress.setValue(0)
         self._task_fmt = self.fmt
-        self._job.start(self._task, net, exp, self.fmt, out)
+        self._job.start(self._task, net, exp, self.fmt, out, self.session.dataset)
         return True
 
     def _task(self, state, *inputs):
@@ -227,7 +230,7 @@ class ExportDialog(QDialog):
         self.progress.setValue(1000)
         self.status.setText("Done.")
         self.result.setText(report_text(report, self._task_fmt))
-        dialogs.remember(self.path.text())
+        dialogs.remember(self.path.text(), saved=True)
         self._fit()
 
     def _failed(self, message):

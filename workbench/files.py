@@ -198,6 +198,7 @@ class FileCommands(QObject):
             return False
         self.session.mark_saved(str(path), name)
         self.add_recent(path)
+        dialogs.remember(path, saved=True)
         return True
 
     def save_weights(self, path=None):
@@ -222,7 +223,7 @@ class FileCommands(QObject):
             self._error("Cannot save", dialogs.failure_message(e, path))
             return False
         s.mark_weights_saved(w)
-        dialogs.remember(path)
+        dialogs.remember(path, saved=True)
         self._status(f"Saved {path}", 5000)
         return True
 

@@ -45,3 +45,11 @@ def plot_colors():
     return {"loss_raw": QColor(59, 130, 246, 70), "loss": QColor("#3b82f6"),
             "decay": QColor("#a855f7"), "train": QColor("#3b82f6"), "validation": QColor("#f59e0b"),
             "test": QColor("#10b981"), "old": QColor(150, 150, 150, 110 if dark else 90)}
+
+
+def plain_axes(plot_item, *sides):
+    """Axes that show values as they are: pyqtgraph's auto SI prefix off (accuracy 0.95 stays
+    0.95, not 950 with the label "(x0.001)"; a loss of 0.002 stays 0.002). ``sides``:
+    default left and bottom."""
+    for side in sides or ("left", "bottom"):
+        plot_item.getAxis(side).enableAutoSIPrefix(False)

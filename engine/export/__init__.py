@@ -1,8 +1,9 @@
 """Take a network out of the engine: an ONNX model or a standalone PyTorch folder.
 
 Each export proves itself before anything is written: the exported model runs on
-1,000 dataset inputs (MNIST test images through ``engine.data.network_input``) and
-its outputs must equal the engine's; a parity report is written beside it.
+1,000 dataset inputs (the test images of the experiment's data, in any format the
+engine reads, else MNIST's, through ``engine.data.network_input``) and its outputs
+must equal the engine's; a parity report is written beside it.
 
     from engine.export import load_source, to_onnx, to_pytorch
     source = load_source("net.json")              # a snapshot or an experiment file

@@ -206,7 +206,7 @@ def run_onnxruntime(model_bytes, x_nhwc, batch=500):
 
 
 def to_onnx(net, path, experiment=None, examples=parity.DEFAULT_EXAMPLES,
-            tolerance=parity.DEFAULT_TOLERANCE, progress=None, name=None):
+            tolerance=parity.DEFAULT_TOLERANCE, progress=None, name=None, dataset=None):
     """Export ``net`` to ``path`` as ONNX, proven against the engine first.
 
     Parameters
@@ -217,6 +217,9 @@ def to_onnx(net, path, experiment=None, examples=parity.DEFAULT_EXAMPLES,
         The model file; the parity report goes beside it (``model.parity.json``).
     experiment : Experiment, optional
         Says which dataset's test images to check on (default: bundled MNIST).
+    dataset : engine.data.Dataset, optional
+        The experiment's dataset, already loaded (the app's): its test images are
+        checked on without reading the data again.
     examples : int
         Inputs to compare on (the first ``examples`` test images).
     tolerance : float
@@ -255,7 +258,7 @@ def to_onnx(net, path, experiment=None, examples=parity.DEFAULT_EXAMPLES,
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"the ONNX model fails onnx.checker: {first}") from None
     progress(0.4, "computing the engine's outputs")
-    x, labels, inputs = parity.parity_inputs(net, experiment, examples)
+    x, labels, inputs = parity.parity_inputs(net, experiment, examples, dataset=dataset)
     reference = parity.engine_outputs(net, x)
     progress(0.6, "running the model in onnxruntime")
     outputs = run_onnxruntime(data, x)

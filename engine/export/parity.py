@@ -1,9 +1,10 @@
 """The proof an export gives: the exported model's outputs against the engine's.
 
 Inputs are dataset images as the network takes them (``engine.data.network_input``:
-centre crop, ``p/255 - 0.5``): the experiment's test images, else MNIST's bundled
-test images, else (a network whose input no such image fits) seeded uniform noise
-in the same range. Outputs must agree to ``tolerance`` in absolute terms; for raw
+centre crop, ``p/255 - 0.5``): the test images of the dataset in use (given, or the
+experiment's data in any format the engine reads), else MNIST's bundled test images,
+the first of them that fits the network's input; else seeded uniform noise in the
+same range. Outputs must agree to ``tolerance`` in absolute terms; for raw
 scores and values (svm, regression) the tolerance scales with the largest output
 magnitude, since float32 rounding does.
 """
@@ -20,43 +21,55 @@ DEFAULT_TOLERANCE = 1e-5
 OUTPUT_KINDS = {"softmax": "probabilities", "svm": "scores", "regression": "values"}
 
 
-def dataset_test_images(experiment=None):
-    """``(images uint8 (N, H, W, C), labels, description)`` of the test set the experiment
-    names (an MNIST-style IDX folder), else the bundled MNIST test set."""
-    folders = []
+def parity_test_sets(experiment=None, dataset=None):
+    """The test sets an export may check on, best first, each ``(images uint8 (N, H, W, C),
+    labels, description)``: ``dataset``'s (the one in use, already loaded), the experiment's
+    data (any format ``engine.datasets.load`` reads), then the bundled MNIST test set.
+    Each is loaded only when the one before it does not do (a generator)."""
+    if dataset is not None and len(dataset.test):
+        yield dataset.test.images, dataset.test.labels, f"{dataset.name} test images"
     if experiment is not None and experiment.data:
-        folders.append(pathlib.Path(experiment.data))
-    folders.append(MNIST_DIR)
-    for folder in folders:
+        from ..datasets import load
         try:
-            test = load_idx_pair(*(folder / f for f in MNIST_FILES["test"]), name="test")
+            ds = load(experiment.data)
         except EngineError:
-            continue
-        label = "MNIST" if folder == MNIST_DIR else str(folder)
-        return test.images, test.labels, f"{label} test images"
-    return None, None, ""
+            ds = None  # moved, unreadable: the next set
+        if ds is not None and len(ds.test):
+            yield ds.test.images, ds.test.labels, f"{ds.name} test images"
+    try:
+        test = load_idx_pair(*(MNIST_DIR / f for f in MNIST_FILES["test"]), name="test")
+    except EngineError:
+        return
+    yield test.images, test.labels, "MNIST test images"
 
 
-def parity_inputs(net, experiment=None, examples=DEFAULT_EXAMPLES, images=None):
+def dataset_test_images(experiment=None, dataset=None):
+    """``(images, labels, description)`` of the first of ``parity_test_sets``; ``(None, None, "")``
+    when there is none."""
+    return next(parity_test_sets(experiment, dataset), (None, None, ""))
+
+
+def parity_inputs(net, experiment=None, examples=DEFAULT_EXAMPLES, images=None, dataset=None):
     """``(x, labels, description)``: ``x`` float32 ``(N, sy, sx, depth)`` for ``net``.
 
-    ``images``: uint8 images to use instead of the test set (all of them).
+    The first of ``parity_test_sets(experiment, dataset)`` whose images fit the network's input
+    (as they are, or centre-cropped to it as training with a crop evaluates), its first
+    ``examples``; else seeded uniform noise. ``images``: uint8 images to use instead
+    (all of them).
     """
     sy, sx, depth = net.input_shape
-    labels, what = None, ""
-    if images is None:
-        images, labels, what = dataset_test_images(experiment)
-        if images is not None:
-            images, labels = images[:examples], labels[:examples]
-    else:
-        what = "given images"
     if images is not None:
+        candidates = [(images, None, "given images")]
+    else:
+        candidates = ((im[:examples], lab[:examples], what)
+                      for im, lab, what in parity_test_sets(experiment, dataset))
+    for images, labels, what in candidates:
         try:
             x = network_input(images, net.input_shape)
-            crop = "" if images.shape[1:3] == (sy, sx) else f", centre-cropped to {sx}x{sy}"
-            return x, labels, f"{len(x):,} {what}{crop}, scaled p/255 - 0.5"
         except EngineError:
-            pass  # the network's input does not fit these images
+            continue  # the network's input does not fit these images
+        crop = "" if images.shape[1:3] == (sy, sx) else f", centre-cropped to {sx}x{sy}"
+        return x, labels, f"{len(x):,} {what}{crop}, scaled p/255 - 0.5"
     rng = np.random.default_rng(0)
     x = rng.uniform(-0.5, 0.5, (examples, sy, sx, depth)).astype(np.float32)
     return x, None, (f"{examples:,} random {sx}x{sy}x{depth} inputs in [-0.5, 0.5] "

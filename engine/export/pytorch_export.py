@@ -253,7 +253,8 @@ def _import_model(folder):
 
 
 def to_pytorch(net, experiment, out_dir, examples=parity.DEFAULT_EXAMPLES,
-               tolerance=parity.DEFAULT_TOLERANCE, copy_data=True, progress=None, weights_note=None):
+               tolerance=parity.DEFAULT_TOLERANCE, copy_data=True, progress=None, weights_note=None,
+               dataset=None):
     """Export ``net`` and its ``experiment`` as a standalone PyTorch folder ``out_dir``.
 
     Parameters
@@ -266,7 +267,7 @@ def to_pytorch(net, experiment, out_dir, examples=parity.DEFAULT_EXAMPLES,
     out_dir : str or path
         Created if missing (its parent must exist); an existing folder keeps its
         other files.
-    examples, tolerance : see ``to_onnx``
+    examples, tolerance, dataset : see ``to_onnx``
     copy_data : bool
         Copy the dataset's IDX files to ``out_dir/data`` so that train.py runs standalone.
     progress : callable, optional
@@ -310,7 +311,7 @@ def to_pytorch(net, experiment, out_dir, examples=parity.DEFAULT_EXAMPLES,
         (staged / "README.md").write_text(_readme(net, experiment, bool(copied), weights_note))
 
         progress(0.4, "computing the engine's outputs")
-        x, labels, inputs = parity.parity_inputs(net, experiment, examples)
+        x, labels, inputs = parity.parity_inputs(net, experiment, examples, dataset=dataset)
         reference = parity.engine_outputs(net, x)
         progress(0.6, "running the module in PyTorch")
         model = _import_model(staged)

@@ -61,6 +61,16 @@ def test_json_that_is_not_strict_json_is_a_clear_error(tmp_path, text, words):
         read_json(p)
 
 
+@pytest.mark.parametrize("content", [b"", b"\n  \r\n\t"], ids=["empty", "blank"])
+def test_an_empty_file_says_it_is_empty(tmp_path, content):
+    """Not json's "not valid JSON, or truncated (Expecting value: line 1 column 1 (char 0))"."""
+    p = tmp_path / "empty.json"
+    p.write_bytes(content)
+    with pytest.raises(SnapshotError) as e:
+        read_json(p, SnapshotError)
+    assert str(e.value) == "empty.json: the file is empty"
+
+
 def test_a_file_over_the_cap_is_refused_before_it_is_read(tmp_path):
     p = tmp_path / "big.json"
     with open(p, "wb") as f:

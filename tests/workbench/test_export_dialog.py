@@ -2,6 +2,7 @@
 the parity report; and the snapshot an exported train.py writes opens like any other."""
 import importlib.util
 import json
+import pathlib
 import sys
 
 import numpy as np
@@ -123,4 +124,43 @@ def test_a_destination_that_cannot_be_written_says_so(trained, qtbot, tmp_path):
     qtbot.waitUntil(lambda: dialog.error is not None, timeout=60000)
     assert "does not exist" in dialog.result.text() and dialog.result.text().startswith("Not exported:")
     assert not (tmp_path / "missing").exists()
+    dialog.reject()
+
+
+def test_a_colour_dataset_in_use_is_what_the_export_is_checked_on(tiny, qtbot, tmp_path):
+    """16x16x3 PNGs per class, the network adapted to them: the parity check runs on their
+    test images (not on random inputs), and the export goes where the user last saved, not
+    into the data's folder (which opening the dataset made the last folder used)."""
+    pytest.importorskip("onnxruntime")
+    from workbench import dialogs
+
+    from ..engine import dataset_files as df
+    w, s = tiny, tiny.session
+    data = df.write_folder(tmp_path / "trial" / "shapes", df.images(60, 16, 16, 3),
+                           df.images(15, 16, 16, 3, seed=1))
+    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+        assert s.open_dataset(str(data))
+    dialogs.remember(data)  # as File › Open dataset… does
+    banner = w.build_tab.fit_banner
+    qtbot.mouseClick(banner.button, Qt.LeftButton)  # adapt the network to the data
+    assert w.doc.layers[0] == {"type": "input", "out_sx": 16, "out_sy": 16, "out_depth": 3}
+
+    dialog = w.files.export()
+    qtbot.addWidget(dialog)
+    default = dialog.path.text()
+    assert str(data) not in default and default == str(pathlib.Path.home() / "tiny.onnx")
+    dialog.reject()
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    assert w.files.save_as(str(saved / "mine.json"))
+    dialogs.remember(data / "train")  # opened from the data again: the default stays where it saved
+    dialog = w.files.export()
+    qtbot.addWidget(dialog)
+    assert dialog.path.text() == str(saved / "mine.onnx")
+
+    export(qtbot, dialog)
+    r, text = dialog.report, dialog.result.text()
+    assert r["inputs"] == "15 shapes test images, scaled p/255 - 0.5" and r["examples"] == 15
+    assert "random" not in text and "Checked against the engine on 15 shapes test images" in text
+    assert r["engine_accuracy"] is not None and (saved / "mine.onnx").exists()
     dialog.reject()

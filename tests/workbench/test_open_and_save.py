@@ -77,7 +77,7 @@ def huge_snapshot():
 
 BAD_FILES = {
     "malformed.json": ("not json {", "not valid JSON"),
-    "empty.json": ("", "not valid JSON"),
+    "empty.json": ("", "empty.json: the file is empty"),
     "binary.json": (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not a text file"),
     "nan.json": ('[{"type":"input","out_sx":24,"out_sy":24,"out_depth":1},{"type":"conv","sx":5,"filters":NaN},'
                  '{"type":"softmax","num_classes":10}]', "NaN is not a number JSON allows"),

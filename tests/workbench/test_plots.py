@@ -129,3 +129,81 @@ def test_another_dataset_starts_the_examples_axis_again(tiny, qtbot):
         v.add({"tag": "progress", "examples_seen": 10 * i, "cost_loss": 1.0 / i, "decay_loss": 0.0})
     v.refresh()
     assert v.plot.getPlotItem().viewRange()[0][1] <= 2000
+
+
+def race_summary(values, examples=(1000, 2000, 3000)):
+    """A two-seed race summary of one trainer whose curves all have ``values``."""
+    band = [{"mean": v, "sd": v / 10, "min": 0.9 * v, "max": 1.1 * v, "n": 2} for v in values]
+    final = dict(band[-1])
+    return {"methods": ["adam"], "seeds": [1, 2], "examples_seen": list(examples),
+            "results": {"adam": {"curves": {k: band for k in ("validation_accuracy", "cost_loss",
+                                                              "train_accuracy")},
+                                 "final": {k: final for k in ("validation_accuracy", "cost_loss",
+                                                              "train_accuracy")},
+                                 "diverged": 0}}}
+
+
+def axis_labels(plot_item, sides=("left", "bottom")):
+    """The axes' labels as drawn, after the view took the range of what is plotted."""
+    plot_item.vb.updateAutoRange()
+    return {side: plot_item.getAxis(side).labelString() for side in sides}
+
+
+def test_small_values_keep_their_axes_unscaled(qtbot):
+    """Accuracy 0.1-0.7, a loss of 0.0004 after a resume: the axes show the values, never a
+    label like "validation accuracy (x0.001)" over ticks 100-900."""
+    from workbench.views.runs.race import RaceView
+    race = RaceView()
+    qtbot.addWidget(race)
+    race.show()
+    qtbot.waitExposed(race)
+    race.show_summary(race_summary([0.1, 0.4, 0.7]), running=False)
+    labels = axis_labels(race.plot.getPlotItem())
+    assert "validation accuracy" in labels["left"] and "examples seen" in labels["bottom"]
+    assert not any("(x" in t for t in labels.values()), labels
+    loss = LossPlotView()
+    qtbot.addWidget(loss)
+    for k in range(1, 20):
+        loss.add({"tag": "progress", "examples_seen": 60000 + 100 * k, "cost_loss": 0.0004 / k,
+                  "decay_loss": 0.0001})
+    loss.refresh()
+    accuracy = AccuracyPlotView()
+    qtbot.addWidget(accuracy)
+    feed(accuracy, 20)
+    accuracy.refresh()
+    for view, name in ((loss, "loss"), (accuracy, "accuracy")):
+        labels = axis_labels(view.plot.getPlotItem())
+        assert name in labels["left"] and not any("(x" in t for t in labels.values()), labels
+
+
+def test_no_plot_of_the_app_scales_its_axes(window, qtbot):
+    """Every plot axis of the window (accuracy, loss, learning rate, examples) shows values as
+    they are; only the cost axis of the sweep's scatter keeps its prefix (parameters (M))."""
+    import pyqtgraph as pg
+    from workbench.views.train.lrfind import LrFinderDialog
+    lr = LrFinderDialog(window.session, window.experiments.studies)
+    qtbot.addWidget(lr)
+    plots = window.findChildren(pg.PlotWidget) + [lr.plot]
+    assert {"racePlot", "lossPlot", "accuracyPlot", "costScatter", "lrFindPlot"} <= {p.objectName() for p in plots}
+    for p in plots:
+        pi = p.getPlotItem()
+        for side in ("left", "bottom"):
+            axis = pi.getAxis(side)
+            if not axis.isVisible() or (p.objectName(), side) == ("costScatter", "bottom"):
+                continue
+            assert not axis.autoSIPrefix, (p.objectName(), side, axis.labelText)
+
+
+def test_the_race_caption_is_one_sentence_while_racing(qtbot):
+    from workbench.views.runs.race import RaceView
+    race = RaceView()
+    qtbot.addWidget(race)
+    race.show()
+    qtbot.waitExposed(race)
+    race.show_summary(race_summary([0.1, 0.4, 0.7]), running=True)
+    qtbot.waitUntil(lambda: "examples each" in race.caption.text(), timeout=2000)  # drawn on a timer
+    text = race.caption.text()
+    assert text.startswith("1 trainer × 2 seeds, 3,000 examples each: racing. Mean curves"), text
+    race.show_summary(race_summary([0.1, 0.4, 0.7]), running=False)
+    assert "3,000 examples each: done. Mean curves" in race.caption.text()
+    assert "…." not in text and ", 2 seeds)" in race.finals.text()

@@ -119,3 +119,56 @@ def test_the_unsaved_mark_follows_the_first_edit_and_undo(window):
     assert "*" not in w.status.network.text() and not w.isWindowModified()
     w.redo_action.trigger()
     assert "*" in w.status.network.text() and w.isWindowModified()
+
+
+
+def small_data(window, qtbot, tmp_path, epochs=1):
+    """A new dataset of 8x8 grey images (48 to train on, 12 held out), the network adapted
+    to it, ``epochs`` per run, and the Train place on screen."""
+    from ..engine import dataset_files as df
+    s = window.session
+    data = df.write_npz(tmp_path / "small.npz", df.images(60, 8, 8, 1), df.images(15, 8, 8, 1, seed=1))
+    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+        assert s.open_dataset(str(data))
+    qtbot.mouseClick(window.build_tab.fit_banner.button, Qt.LeftButton)  # adapt the network to 8x8
+    window.tabs.setCurrentWidget(window.train_tab)
+    window.train_tab.controls.epochs.setValue(epochs)
+
+
+def run(s, qtbot, **kwargs):
+    with qtbot.waitSignal(s.finished, timeout=30000) as done:
+        assert s.train(**kwargs)
+    assert done.args == ["done"]
+
+
+def test_a_finished_run_says_the_epochs_done(tiny, qtbot, tmp_path):
+    """The bar read "epoch 2: 0%" after a run of 1 epoch, "epoch 4: 0%" after 3 of 3."""
+    w, s = tiny, tiny.session
+    small_data(w, qtbot, tmp_path)
+    c = w.train_tab.controls
+    run(s, qtbot)
+    assert s.examples_seen == 48 and c.progress.text() == "epoch 1: 100%" and c.progress.value() == 1000
+    run(s, qtbot, epochs=2)  # 3 epochs in all
+    assert s.examples_seen == 3 * 48 and c.progress.text() == "epoch 3: 100%"
+    run(s, qtbot, epochs=0.5)
+    assert c.progress.text() == "epoch 4: 50%"
+
+
+def test_the_gallery_shows_the_predictions_of_a_run_too_short_to_show_any(tiny, qtbot, tmp_path):
+    """A run on a small new dataset ends before the gallery asked for predictions (it does
+    about once a second while training): it said "press Train to start." after the run."""
+    w, s = tiny, tiny.session
+    small_data(w, qtbot, tmp_path)
+    gallery = w.train_tab.gallery
+    assert gallery.header.text() == "Test predictions: press Train to start."
+    run(s, qtbot)
+    qtbot.waitUntil(lambda: gallery.total > 0, timeout=10000)
+    assert "right of the last 8 shown" in gallery.header.text()
+    # another tab on screen when a run ends: the gallery asks when it is shown again
+    s.reset_weights()
+    assert gallery.header.text() == "Test predictions: press Train to start."
+    w.tabs.setCurrentWidget(w.build_tab)
+    run(s, qtbot)
+    assert gallery.total == 0
+    w.tabs.setCurrentWidget(w.train_tab)
+    qtbot.waitUntil(lambda: gallery.total > 0, timeout=10000)

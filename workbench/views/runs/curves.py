@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ...theme import plain_axes
 from ..train.plots import thin
 from .common import DrawnWhenShown, color, column, plain_tip, value_text
 
@@ -174,8 +175,7 @@ class RunCurvesView(DrawnWhenShown, QWidget):
         pi.setLabel("bottom", "examples seen")
         pi.showGrid(x=True, y=True, alpha=0.15)
         pi.addLegend(offset=(-10, 10))
-        pi.getAxis("left").enableAutoSIPrefix(False)  # accuracy as 0.95, not 950 x0.001
-        pi.getAxis("bottom").enableAutoSIPrefix(False)
+        plain_axes(pi)  # accuracy as 0.95, not 950 x0.001
         p.setMinimumHeight(140)
         return p
 

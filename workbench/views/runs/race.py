@@ -16,6 +16,8 @@ from PySide6.QtCore import Qt
 
 from engine.race import DEMO_TRAINERS
 
+from ...theme import plain_axes
+
 #: One colour per trainer (the run colours are for runs).
 METHOD_COLORS = {"sgd": "#9c755f", "momentum": "#4e79a7", "nesterov": "#76b7b2", "adagrad": "#edc948",
                  "windowgrad": "#b07aa1", "adadelta": "#e15759", "adam": "#59a14f"}
@@ -121,6 +123,7 @@ class RaceView(QWidget):
         self.plot.setObjectName("racePlot")
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", "examples seen")
+        plain_axes(pi)  # accuracy 0.9, not 900 on "validation accuracy (x0.001)"
         pi.showGrid(x=True, y=True, alpha=0.15)
         pi.addLegend(offset=(-10, 10))
         self.finals = QLabel()
@@ -221,13 +224,15 @@ class RaceView(QWidget):
             div = f", {res['diverged']} diverged" if res["diverged"] else ""
             if final["n"]:
                 fmt = (lambda v: f"{v:.2%}") if "accuracy" in key else (lambda v: f"{v:.3g}")
+                n = final["n"]
                 lines.append(f"{describe(m)}: {fmt(final['mean'])} ± {fmt(final['sd'])} "
-                             f"({fmt(final['min'])}-{fmt(final['max'])}, {final['n']} seeds{div})")
+                             f"({fmt(final['min'])}-{fmt(final['max'])}, {n} seed{'s' * (n != 1)}{div})")
             elif div:
                 lines.append(f"{describe(m)}: {res['diverged']} diverged")
         seeds = len(s["seeds"])
-        state = "racing…" if running else ("cancelled" if s.get("cancelled") else "done")
-        self.caption.setText(f"{len(s['methods'])} trainers × {seeds} seed{'s' * (seeds != 1)}, "
+        state = "racing" if running else ("cancelled" if s.get("cancelled") else "done")
+        trainers = len(s["methods"])
+        self.caption.setText(f"{trainers} trainer{'s' * (trainers != 1)} × {seeds} seed{'s' * (seeds != 1)}, "
                              f"{s['examples_seen'][-1]:,} examples each: {state}. Mean curves, "
                              f"band {BANDS[self.band.currentData()]} over the seeds.")
         self.finals.setText("\n".join(lines))

@@ -23,6 +23,7 @@ from engine.runs import diff_settings
 from engine.spec import infer_shapes
 from engine.sweep import grid_settings, parse_ranges, parse_settings, random_settings
 
+from ...theme import plain_axes
 from .common import DrawnWhenShown, accuracy_of, color, plain_tip, settings_of, value_text
 
 COMMON = ("learning_rate", "batch_size", "method", "momentum", "l2_decay", "l1_decay",
@@ -313,7 +314,7 @@ class CostScatter(QWidget):
         pi = self.plot.getPlotItem()
         pi.setTitle("Accuracy against cost")
         pi.showGrid(x=True, y=True, alpha=0.15)
-        pi.getAxis("left").enableAutoSIPrefix(False)
+        plain_axes(pi, "left")  # accuracy; the cost keeps its prefix (parameters (M))
         self.scatter = pg.ScatterPlotItem(size=11, hoverable=True, tip=lambda x, y, data: data)
         self.plot.addItem(self.scatter)
         bar = QHBoxLayout()

@@ -491,8 +491,11 @@ class TrainPanel(QWidget):
         tag = r["tag"]
         self._set("examples", f"{r['examples_seen']:,}")
         epoch = r.get("epoch", 0.0)
-        self.progress.setValue(int((epoch % 1) * 1000))
-        self.progress.setFormat(f"epoch {int(epoch) + 1}: %p%")
+        number, part = int(epoch) + 1, epoch % 1
+        if epoch > 0 and part == 0:  # an epoch just ended (a run's last report): it, full, not the next at 0%
+            number, part = int(epoch), 1.0
+        self.progress.setValue(int(part * 1000))
+        self.progress.setFormat(f"epoch {number}: %p%")
         self._set("lr", f"{r['learning_rate']:.4g}")
         if tag == "progress" and r.get("examples"):
             self._set("speed", f"{r['examples_per_second']:,.0f}")

@@ -66,7 +66,9 @@ class TestGallery(QWidget):
     """The latest test predictions (newest first) and the rolling test accuracy.
 
     With a session: while training and on screen, it asks for a few predictions
-    whenever new weights are published (about once a second).
+    whenever new weights are published (about once a second); a run that ended before the
+    gallery showed any (a small dataset's run ends within a second; another tab was on
+    screen) has it ask once for the final weights, at once or when it is next shown.
     """
 
     def __init__(self, session=None, capacity=48, parent=None):
@@ -75,6 +77,7 @@ class TestGallery(QWidget):
         self.items = deque(maxlen=capacity)
         self.class_names = None  # None: classes by number
         self.right = self.total = 0
+        self._owed = False  # a run ended with nothing shown: predictions wanted when on screen
         self.header = QLabel("Test predictions: press Train to start.")
         self.header.setObjectName("galleryAccuracy")
         self.header.setWordWrap(True)  # else its longest text sets the window's minimum width
@@ -88,6 +91,7 @@ class TestGallery(QWidget):
             session.weightsChanged.connect(self._weights_changed)
             session.testPredictions.connect(self.add)
             session.runStarted.connect(self.reset)
+            session.finished.connect(self._run_ended)
             session.datasetChanged.connect(self._dataset_changed)
             self._dataset_changed()
 
@@ -99,6 +103,22 @@ class TestGallery(QWidget):
     def _weights_changed(self, weights):
         if self.session.running and self.isVisible():
             self.session.sample_test_predictions()
+
+    def _run_ended(self, how):
+        self._owed = self.total == 0
+        self._pay()
+
+    def showEvent(self, e):
+        super().showEvent(e)
+        self._pay()
+
+    def _pay(self):
+        """The final weights' predictions, owed since a run ended with nothing shown."""
+        w = self.session.weights if self.session is not None else None
+        if not (self._owed and self.isVisible()) or self.session.running or w is None or w.untrained:
+            return
+        self._owed = False
+        self.session.sample_test_predictions()
 
     def add(self, batch):
         for img, label, probs in zip(batch["images"], batch["labels"], batch["probs"]):
@@ -112,6 +132,7 @@ class TestGallery(QWidget):
     def reset(self):
         self.items.clear()
         self.right = self.total = 0
+        self._owed = False
         self.header.setText("Test predictions: press Train to start.")
         self.cards.update()
 

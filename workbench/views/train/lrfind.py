@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
-from ...theme import ACCENT
+from ...theme import ACCENT, plain_axes
 
 
 class LrFinderDialog(QDialog):
@@ -46,6 +46,7 @@ class LrFinderDialog(QDialog):
         pi.setLogMode(x=True)
         pi.setLabel("bottom", "learning rate")
         pi.setLabel("left", "loss (smoothed)")
+        plain_axes(pi)
         pi.showGrid(x=True, y=True, alpha=0.15)
         self.curve = self.plot.plot([], [], pen=pg.mkPen(ACCENT, width=2))
         self.marker = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#e15759", width=1.5,

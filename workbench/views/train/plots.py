@@ -15,7 +15,7 @@ from engine.errors import EngineError
 from engine.io import atomic_write_bytes, atomic_write_text
 
 from ... import dialogs
-from ...theme import plot_colors
+from ...theme import plain_axes, plot_colors
 
 
 def thin(x, y, limit=300):
@@ -115,6 +115,7 @@ class _PlotView(QWidget):
         pi.setTitle(title)
         pi.setLabel("bottom", "examples seen")
         pi.setLabel("left", ylabel)
+        plain_axes(pi)  # a loss of 0.002 on "loss", not 2 on "loss (x0.001)"
         pi.showGrid(x=True, y=True, alpha=0.15)
         pi.setClipToView(True)
         pi.setDownsampling(auto=True, mode="peak")
