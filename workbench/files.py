@@ -249,6 +249,19 @@ class FileCommands(QObject):
             return True
         s = self.session
         verb = DOING.get(doing, doing)
+        # a run pauses while the user is asked, so that the question's numbers stay true and
+        # nothing trains on behind it; it goes on if the user cancels
+        paused_here = s.running and not s.paused and s.would_lose_weights(layer_defs)
+        if paused_here:
+            s.pause()
+        try:
+            go_on = self._ask_before_losing(s, verb, layer_defs)
+        finally:
+            if paused_here and s.running and s.paused:
+                s.resume()
+        return go_on
+
+    def _ask_before_losing(self, s, verb, layer_defs):
         asked = False
         if s.would_lose_weights(layer_defs):
             asked = True

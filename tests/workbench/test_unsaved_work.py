@@ -144,3 +144,27 @@ def test_discarded_weights_are_gone_even_when_the_opened_network_is_invalid(trai
     assert "60" not in w.status.examples.text()  # the status bar no longer counts them
     n = len(asked)
     assert w.files.new_network() and len(asked) == n  # nothing left to ask about
+
+
+def test_a_run_pauses_while_the_user_is_asked_and_goes_on_after_cancel(tiny, qtbot, asked, monkeypatch):
+    """Nothing trains on behind the question (its count of examples stays true); Cancel
+    lets the run go on."""
+    w, s = tiny, tiny.session
+    w.ask_to_save = True
+    assert s.train()
+    qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=10000)
+    during = []
+    real = asked.ask
+
+    def ask(*a, **k):
+        during.append((s.running, s.paused))
+        return real(*a, **k)
+
+    monkeypatch.setattr(QMessageBox, "question", ask)
+    asked.answers = [QMessageBox.Cancel]
+    assert not w.files.new_network()
+    assert during == [(True, True)]  # paused while asked
+    assert s.running and not s.paused  # Cancel: it goes on
+    seen = s.examples_seen
+    qtbot.waitUntil(lambda: s.examples_seen > seen, timeout=10000)
+    s.stop()
