@@ -42,6 +42,7 @@ run calls ``attach``, ``before_step``/``after_step`` around each batch and ``rev
 on each report, which gains ``diagnostics`` (after a probe) and ``alerts`` (new ones).
 ``coach.diagnostics`` is the latest, ``coach.alerts`` every alert raised so far.
 """
+import collections
 import math
 import time
 
@@ -72,6 +73,8 @@ class Coach:
         Update-to-weight ratios below / above which steps are too small / too big.
     """
 
+    KEEP_EXAMPLES = 10_000  # of progress kept for the checks
+
     def __init__(self, probe_every=10000, probe_examples=64, dead_fraction=0.6,
                  stuck_after=10000, tiny_ratio=1e-4, huge_ratio=0.1):
         self.probe_every = int(probe_every)
@@ -82,7 +85,7 @@ class Coach:
         self.huge_ratio = huge_ratio
         self.run = None
         self.diagnostics = None
-        self.history = []           # every probe's diagnostics
+        self.history = collections.deque(maxlen=1000)  # the latest probes' diagnostics
         self.alerts = []            # every alert raised
         self.active = set()         # kinds whose sign is showing now
         self.seconds = 0.0          # time the coach spent
@@ -94,7 +97,9 @@ class Coach:
         self._tiny_streak = 0
         self._huge_streak = 0
         self._largest_ratio = None  # the largest median update ratio seen, and where
-        self._progress = []         # (examples_seen, train_accuracy, cost_loss, examples)
+        # (examples_seen, train_accuracy, cost_loss, examples) of the last KEEP_EXAMPLES
+        # examples (the checks look at 4,000 at most; a run of days must not grow it)
+        self._progress = collections.deque()
         self._evals = []            # (examples_seen, validation_accuracy, n, train_accuracy)
 
     # -- the run's hooks -----------------------------------------------------------------
@@ -166,6 +171,8 @@ class Coach:
         if tag == "progress" and report.get("examples"):
             self._progress.append((report["examples_seen"], report.get("train_accuracy"),
                                    report.get("cost_loss"), report["examples"]))
+            while len(self._progress) > 2 and self._progress[0][0] < report["examples_seen"] - self.KEEP_EXAMPLES:
+                self._progress.popleft()
             self._check_progress(report)
         elif tag == "eval" and report.get("validation_accuracy") is not None:
             self._check_eval(report)

@@ -230,3 +230,17 @@ def test_the_train_command_prints_the_coachs_alerts(capsys):
     err = capsys.readouterr().err
     (line,) = [line for line in err.splitlines() if line.startswith("coach: ")]
     assert "learning rate" in line and "too high" in line
+
+
+def test_what_the_coach_keeps_does_not_grow_with_the_run():
+    """A run of days reports millions of times: the coach keeps the progress its checks read
+    (the last 10,000 examples) and the latest probes, not everything."""
+    from types import SimpleNamespace
+    coach = Coach(stuck_after=10 ** 12)
+    coach.run = SimpleNamespace(watch=SimpleNamespace(chance=None), examples_seen=0)
+    for i in range(1, 5001):
+        coach.review({"tag": "progress", "examples_seen": 1000 * i, "examples": 1000,
+                      "train_accuracy": 0.9, "cost_loss": 0.3})
+    assert len(coach._progress) <= Coach.KEEP_EXAMPLES // 1000 + 2
+    assert coach._progress[-1][0] == 5_000_000
+    assert coach.history.maxlen == 1000
