@@ -84,3 +84,13 @@ def write_folder(root, train, test=None, class_names=None, suffix=".png"):
 def as_set(x, y):
     """Images and labels as a sorted list, to compare datasets whatever their order."""
     return sorted((int(label), img.tobytes()) for img, label in zip(x, y))
+
+
+def write_small_mnist(path, n_train=4000, n_test=1000):
+    """The first ``n_train`` training and ``n_test`` test images of the bundled MNIST as an
+    .npz at ``path`` (an epoch of 4,000 trains in about a second); returns ``path``."""
+    from engine.data import load_mnist
+    m = load_mnist()
+    np.savez(path, x_train=m.train.images[:n_train, ..., 0], y_train=m.train.labels[:n_train],
+             x_test=m.test.images[:n_test, ..., 0], y_test=m.test.labels[:n_test])
+    return path

@@ -11,21 +11,17 @@ import pytest
 
 from engine import checkpoint
 from engine.cli import main
-from engine.data import load_mnist
 from engine.experiment import preset
 from engine.runs import list_runs
 from engine.session import Session, SessionError
 from engine.snapshots import load_snapshot, load_trained
+from tests.engine.dataset_files import write_small_mnist
 
 
 @pytest.fixture(scope="module")
 def small_mnist(tmp_path_factory):
     """4,000 MNIST training and 1,000 test images as an .npz (training on it takes a second)."""
-    m = load_mnist()
-    path = tmp_path_factory.mktemp("data") / "mnist-small.npz"
-    np.savez(path, x_train=m.train.images[:4000, ..., 0], y_train=m.train.labels[:4000],
-             x_test=m.test.images[:1000, ..., 0], y_test=m.test.labels[:1000])
-    return path
+    return write_small_mnist(tmp_path_factory.mktemp("data") / "mnist-small.npz")
 
 
 def weights(path):

@@ -5,29 +5,24 @@ import json
 import os
 import socket
 
-import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 
 from engine.cli import main as cli
-from engine.data import load_mnist
 from engine.session import Session as Folder
+from tests.engine.dataset_files import write_small_mnist
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    m = load_mnist()
-    path = tmp_path_factory.mktemp("data") / "small.npz"
-    np.savez(path, x_train=m.train.images[:2000, ..., 0], y_train=m.train.labels[:2000],
-             x_test=m.test.images[:500, ..., 0], y_test=m.test.labels[:500])
-    return path
+    return write_small_mnist(tmp_path_factory.mktemp("data") / "small.npz", 2000, 500)
 
 
 @pytest.fixture
 def crashed(small, tmp_path, monkeypatch, capsys):
-    """A session folder the CLI trained in, on the small data, left by a window that did not close."""
+    """A session folder the CLI trained in, on the small data, left by a window that did not
+    close: where the ``window`` fixture's window works (beside its settings in ``tmp_path``)."""
     monkeypatch.setenv("ENGINE_PROCESSES", "0")
-    folder = tmp_path / "convnet-workbench-session"  # where a window with settings in tmp_path works
+    folder = tmp_path / "convnet-workbench-session"
     assert cli(["train", "--quiet", "--data", str(small), "--validation", "200", "--epochs", "0.2",
                 "--seed", "3", "--eval-every", "120", "--session", str(folder)]) == 0
     capsys.readouterr()
@@ -36,22 +31,14 @@ def crashed(small, tmp_path, monkeypatch, capsys):
     return folder
 
 
-def window(qtbot, tmp_path):
-    from workbench.main_window import MainWindow
-    w = MainWindow(load_mnist(), settings=QSettings(str(tmp_path / "app.ini"), QSettings.IniFormat))
-    w.ask_to_save = False
-    qtbot.addWidget(w)
-    return w
-
-
 def seen_in(folder):
     return Folder.open(folder).info["examples_seen"]
 
 
-def test_the_saved_work_is_not_saved_over_before_the_user_chose(crashed, qtbot, tmp_path):
+def test_the_saved_work_is_not_saved_over_before_the_user_chose(crashed, window):
     before = seen_in(crashed)
     assert before > 0
-    w = window(qtbot, tmp_path)
+    w = window
     assert w.keeper.path == crashed and w.keeper.crashed is not None
     assert not w.keeper.save_now()  # the new window's untrained network would replace it
     w.keeper.autosave()
@@ -60,12 +47,11 @@ def test_the_saved_work_is_not_saved_over_before_the_user_chose(crashed, qtbot, 
     assert w.keeper.offer_restore(w, ask=lambda title, text: asked.append(text) or False) is False
     assert f"{before:,} examples" in asked[0]
     assert w.keeper.save_now()  # declined: the window's work is what is kept from now on
-    w.session.shutdown()
 
 
-def test_a_restore_loads_its_data_first_then_the_work_is_back(crashed, small, qtbot, tmp_path):
+def test_a_restore_loads_its_data_first_then_the_work_is_back(crashed, small, window):
     before = seen_in(crashed)
-    w = window(qtbot, tmp_path)
+    w = window
     s = w.session
     assert s.dataset.name == "MNIST"
     assert w.keeper.offer_restore(w, ask=lambda title, text: True)
@@ -83,15 +69,14 @@ def test_a_restore_loads_its_data_first_then_the_work_is_back(crashed, small, qt
     c = w.train_tab.controls
     assert c.stat_labels["examples"].text() == f"{before:,}" and c.stat_labels["loss"].text() != "–"
     assert f"{before:,} examples" in w.status.examples.text()
-    s.shutdown()
 
 
 @pytest.mark.parametrize("app", ["garbage", {"layers": 5, "name": ["x"], "path": 3}, {"layers": [1, 2]}])
-def test_a_malformed_session_file_is_one_dialog(crashed, qtbot, tmp_path, app):
+def test_a_malformed_session_file_is_one_dialog(crashed, app, request):
     info = json.loads((crashed / "session.json").read_text())
     info["app"] = app
     (crashed / "session.json").write_text(json.dumps(info))
-    w = window(qtbot, tmp_path)
+    w = request.getfixturevalue("window")  # the window starts in the folder as it now is
     shown = []
     w.session.problem.disconnect()
     w.session.problem.connect(lambda title, text: shown.append((title, text)))
@@ -103,11 +88,10 @@ def test_a_malformed_session_file_is_one_dialog(crashed, qtbot, tmp_path, app):
         w.build_tab.grab()
     else:
         assert shown and shown[0][0] == "Cannot restore the session" and w.doc.layers == layers
-    w.session.shutdown()
 
 
-def test_runs_that_would_train_on_replaced_data_wait_for_it(small, qtbot, tmp_path):
-    w = window(qtbot, tmp_path)
+def test_runs_that_would_train_on_replaced_data_wait_for_it(small, qtbot, window):
+    w = window
     s, st = w.session, w.experiments.studies
     failed = []
     st.raceFailed.connect(failed.append)
@@ -121,13 +105,12 @@ def test_runs_that_would_train_on_replaced_data_wait_for_it(small, qtbot, tmp_pa
         with pytest.raises(Exception, match="still loading"):
             st.sweep([{"learning_rate": 0.01}], 0.01)
     assert place.race_button.isEnabled() and place.sweep_button.isEnabled()
-    s.shutdown()
 
 
-def test_work_put_away_while_its_data_loads_loads_it_again_when_it_comes_back(small, qtbot, tmp_path):
+def test_work_put_away_while_its_data_loads_loads_it_again_when_it_comes_back(small, qtbot, window):
     """The tour puts the work away (keepsake) and back (restore): data that was loading then
     is loaded again, so that the settings never name data other than the data in use."""
-    w = window(qtbot, tmp_path)
+    w = window
     s = w.session
     exp = s.experiment().replace(data=str(small))
     assert s.load_experiment(exp) and s.loading_dataset
@@ -136,4 +119,3 @@ def test_work_put_away_while_its_data_loads_loads_it_again_when_it_comes_back(sm
         s.restore(k)
         assert s.loading_dataset  # dropped by restore, and started again
     assert s.data_path == str(small) == s.settings.data and len(s.dataset.train) == 2000
-    s.shutdown()

@@ -19,6 +19,7 @@ from engine.experiment import preset
 from engine.runs import list_runs, load_run
 from engine.session import Session as Folder
 from engine.snapshots import load_snapshot
+from tests.engine.dataset_files import write_small_mnist
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -26,12 +27,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def small_mnist(tmp_path_factory):
     """4,000 MNIST training and 1,000 test images as an .npz (an epoch takes a second)."""
-    from engine.data import load_mnist
-    m = load_mnist()
-    path = tmp_path_factory.mktemp("data") / "mnist-small.npz"
-    np.savez(path, x_train=m.train.images[:4000, ..., 0], y_train=m.train.labels[:4000],
-             x_test=m.test.images[:1000, ..., 0], y_test=m.test.labels[:1000])
-    return path
+    return write_small_mnist(tmp_path_factory.mktemp("data") / "mnist-small.npz")
 
 
 @pytest.fixture
