@@ -16,6 +16,8 @@ from PySide6.QtCore import Qt
 
 from engine.race import DEMO_TRAINERS
 
+from .common import DrawnWhenShown
+
 from ...theme import plain_axes
 
 #: One colour per trainer (the run colours are for runs).
@@ -84,7 +86,7 @@ class RaceDialog(QDialog):
         return [n for n, b in self.boxes.items() if b.isChecked()]
 
 
-class RaceView(QWidget):
+class RaceView(DrawnWhenShown, QWidget):
     """A race's mean curves with their bands (``show_summary``).
 
     A running race sends a summary after every stretch of every run: the view draws at most
@@ -141,28 +143,23 @@ class RaceView(QWidget):
         self.means = {}   # method -> mean PlotDataItem
         self.bands = {}   # method -> FillBetweenItem
         self._edges = {}  # method -> (lower, upper) PlotDataItems of its band
-        self._stale = False  # a summary came while the view was hidden
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.timeout.connect(lambda: self.redraw(self.running))
-        self.curve.currentIndexChanged.connect(lambda _: self.redraw(self.running))
-        self.band.currentIndexChanged.connect(lambda _: self.redraw(self.running))
+        self._timer.timeout.connect(self.refresh)
+        self.curve.currentIndexChanged.connect(lambda _: self.refresh())
+        self.band.currentIndexChanged.connect(lambda _: self.refresh())
 
     def show_summary(self, summary, running=False):
         self.summary, self.running = summary, running
-        if not self.isVisible():
-            self._stale = True
-        elif not running:
+        if running and self.isVisible():
+            if not self._timer.isActive():
+                self._timer.start(self.REDRAW_MS)
+        else:  # the last summary: now (or when shown)
             self._timer.stop()
-            self.redraw(False)
-        elif not self._timer.isActive():
-            self._timer.start(self.REDRAW_MS)
+            self.refresh()
 
-    def showEvent(self, e):
-        super().showEvent(e)
-        if self._stale:
-            self._stale = False
-            self.redraw(self.running)
+    def draw(self):
+        self.redraw(self.running)
 
     def _clear(self):
         self.plot.clear()
@@ -190,7 +187,6 @@ class RaceView(QWidget):
 
     def redraw(self, running=False):
         s = self.summary
-        self._stale = False
         if s is None or set(self.means) - set(s["methods"]):  # another race: start over
             self._clear()
         if s is None:
