@@ -1,6 +1,6 @@
 """A numpy deep-learning engine that speaks ConvNetJS.
 
-The public surface is described in ENGINE_API.md: ``Net``, ``Trainer``,
+The public surface is described in docs/engine-api.md: ``Net``, ``Trainer``,
 ``infer_shapes``, ``SpecError``, ``engine.digits`` and ``engine.explain``. The engine
 never imports Qt.
 """

@@ -357,7 +357,7 @@ def parser():
                    help="write the experiment as run (the file with the flags applied)")
     t.add_argument("--eval-every", type=int, metavar="EXAMPLES",
                    help="examples between validation evaluations (default: one epoch)")
-    k = t.add_argument_group("sessions (a folder that keeps the run; see README)")
+    k = t.add_argument_group("sessions (a folder that keeps the run; see docs/experiments.md)")
     k.add_argument("--session", metavar="DIR",
                    help="keep the run in this session folder (made if missing): the weights, the "
                         "trainer's state, the curves; saved at the end and every --save-every seconds")
@@ -373,7 +373,7 @@ def parser():
                    help="stop after PATIENCE evaluations without a better validation accuracy "
                         "(keeps the best weights, as --keep-best)")
     k.add_argument("--coach", action="store_true",
-                   help="watch the training and print the coach's alerts (see README)")
+                   help="watch the training and print the coach's alerts (see docs/experiments.md)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="test accuracy and confusion matrix of a snapshot")
@@ -397,7 +397,7 @@ def parser():
     s.set_defaults(func=cmd_presets)
     y = sub.add_parser("layers", help="every layer type and its options (a Markdown table)")
     y.add_argument("--readme", nargs="?", const=True, metavar="PATH",
-                   help="write the table between the layer-table markers of README.md (or PATH)")
+                   help="write the table between the layer-table markers of docs/layers.md (or PATH)")
     y.set_defaults(func=cmd_layers)
     add_export_parser(sub)
     from .cli_experiments import add_parsers

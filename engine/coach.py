@@ -12,7 +12,7 @@ Every ``probe_every`` examples the coach looks at one training step closely:
 
 That costs one copy of the weights and one forward pass of the probe batch per probe
 (after 500, 1,000, 2,000, 4,000, 8,000 examples at first, then every ``probe_every``): about
-4 ms a probe, 1-2% of the training time of the demo net (measured in the README).
+4 ms a probe, 1-2% of the training time of the demo net (measured in docs/experiments.md).
 
 Alerts, each raised once when its sign appears (again only after it went away):
 

@@ -11,7 +11,7 @@ logits). A softmax ignores a shift of all the scores together, so only their dif
 mean anything, and a pixel that raises every score alike is no evidence for one class.
 The raw score ``s_c`` (``target="score"``, Simonyan et al.'s choice) mixes that shift in:
 on the trained demo network every class's logit is negative, even the predicted one, and
-the deletion test below gives it much worse figures (README). ``"log_probability"``
+the deletion test below gives it much worse figures (docs/understand.md). ``"log_probability"``
 (softmax only) is ``log p_c``: a contrast with the classes the network finds likely.
 
 - ``saliency``: ``max over channels of |d target / d x|``. How sensitive the class is to

@@ -1,7 +1,7 @@
 """Timings and figures of ``engine.explain``, ``engine.unit_images`` and ``engine.embedding``
 on the trained demo network, one JSON line each: ``python -m engine.explain_bench``.
 
-The README's "Understand the model" figures come from it. Timings on a shared machine
+The figures of docs/understand.md come from it. Timings on a shared machine
 drift with the other work on it: run it a few times.
 """
 import argparse
@@ -17,7 +17,7 @@ from .snapshots import load_snapshot
 
 
 def bench(examples=500, repeats=30, tsne_runs=3):
-    """Timings and figures on the trained demo net, one JSON line each (see the README)."""
+    """Timings and figures on the trained demo net, one JSON line each (see docs/understand.md)."""
 
     def line(**kw):
         print(json.dumps(kw), flush=True)

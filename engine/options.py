@@ -9,8 +9,8 @@ one out. Everything else reads this table:
   defaults, range checks and the error messages that name layer, option and range;
 - the builder (``workbench.layer_info``): palette groups, titles, tooltips, the new-layer
   dicts and the property forms;
-- the README's layer table: ``python -m engine layers`` prints it and
-  ``python -m engine layers --readme`` writes it between the README's markers.
+- the docs' layer table: ``python -m engine layers`` prints it and
+  ``python -m engine layers --readme`` writes it between the markers of docs/layers.md.
 
 Rules that tie several options or the input volume together (lrn's odd ``n``, a pool's
 padding smaller than its window, a window larger than its input) stay in the layers.
@@ -394,6 +394,7 @@ def from_snapshot(layer_type, entry):
 # -- the README's layer table ----------------------------------------------------------------
 README_BEGIN = "<!-- layer table: written by `python -m engine layers --readme`; edit engine/options.py -->"
 README_END = "<!-- end of layer table -->"
+LAYERS_DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "layers.md"
 
 
 def _option_cell(o):
@@ -430,8 +431,8 @@ def readme_with_table(text):
 
 
 def write_readme(path=None):
-    """Put the current layer table between the markers of README.md (or ``path``)."""
+    """Put the current layer table between the markers of docs/layers.md (or ``path``)."""
     from .io import atomic_write_text
-    path = pathlib.Path(path) if path else pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    path = pathlib.Path(path) if path else LAYERS_DOC
     atomic_write_text(path, readme_with_table(path.read_text()))
     return path

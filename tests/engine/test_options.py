@@ -11,7 +11,7 @@ from engine.cli import main
 from engine.layers import LAYER_TYPES
 from engine.options import TABLE
 
-README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+README = pathlib.Path(__file__).resolve().parents[2] / "docs" / "layers.md"
 BIG = (64, 64, 64)  # an input volume every option value in range fits
 
 
@@ -149,9 +149,9 @@ def test_snapshot_entries_without_options_get_convnetjs_fromjson_defaults():
 
 def test_readme_layer_table_is_up_to_date():
     text = README.read_text()
-    assert options.README_BEGIN in text, "the README lost its layer table markers"
+    assert options.README_BEGIN in text, "docs/layers.md lost its layer table markers"
     assert options.readme_with_table(text) == text, \
-        "the README's layer table is out of date: run python -m engine layers --readme"
+        "docs/layers.md's layer table is out of date: run python -m engine layers --readme"
     for t in TABLE:
         assert f"| `{t}` (" in text
 
