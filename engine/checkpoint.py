@@ -193,13 +193,14 @@ def restore(ck, dataset, experiment=None, **run_kwargs):
     """``(net, trainer, run)`` that go on from a checkpoint, on ``dataset``.
 
     ``experiment`` defaults to the checkpoint's own; ``run_kwargs`` go to
-    ``Experiment.make_run`` (``test``, ``chunk_seconds``, ``eval_examples``, ``coach`` ...;
+    ``engine.training.make_run`` (``test``, ``chunk_seconds``, ``eval_examples``, ``coach`` ...;
     the evaluation period and epochs come from the checkpoint).
     """
     exp = experiment if experiment is not None else experiment_of(ck)
     net = exp.build_net(dtype=np.dtype(ck["info"].get("dtype", "float32")),
                         threads=run_kwargs.pop("threads", None))
     trainer = exp.build_trainer(net)
-    run = exp.make_run(net, trainer, dataset, **run_kwargs)
+    from .training import make_run  # noqa: the generators move out of here next
+    run = make_run(exp, net, trainer, dataset, **run_kwargs)
     apply(ck, net, trainer, run)
     return net, trainer, run

@@ -37,7 +37,7 @@ An alert is plain data: ``{"kind", "message", "examples_seen", "layer" (or None)
 takes it (``engine.session.Training.change_settings``) or it needs a new run. The first
 fix is the one to offer as the one-click fix.
 
-Use: ``Run(..., coach=Coach())`` (or ``Experiment.make_run(..., coach=Coach())``). The
+Use: ``Run(..., coach=Coach())`` (or ``make_run(experiment, ..., coach=Coach())``). The
 run calls ``attach``, ``before_step``/``after_step`` around each batch and ``review``
 on each report, which gains ``diagnostics`` (after a probe) and ``alerts`` (new ones).
 ``coach.diagnostics`` is the latest, ``coach.alerts`` every alert raised so far.

@@ -7,7 +7,7 @@ setting is never dropped on the way (``Experiment.from_json(e.to_json()) == e``)
 
     exp = Experiment.load("resources/presets/convnetjs-demo.json")
     net = exp.build_net()
-    run = exp.make_run(net, exp.build_trainer(net), exp.load_data())
+    run = make_run(exp, net, exp.build_trainer(net), exp.load_data())  # engine.training
     for report in run.reports(): ...
 """
 import copy
@@ -347,20 +347,6 @@ class Experiment:
         v = n_train // 5
         return v, (f"holding out {v:,} of the {n_train:,} training images for validation "
                    f"(a fifth; {self.validation:,} would leave too few to train on)")
-
-    def make_run(self, net, trainer, dataset, test=True, epochs=None, **kwargs):
-        """The headless ``Run`` of this experiment: trainer, schedule, augmentation, data.
-
-        ``epochs`` overrides the experiment's (None: the experiment's); other keyword
-        arguments go to ``Run`` (chunk_seconds, eval_every, ...).
-        """
-        from .training import Run
-        train, val = self.splits(dataset)
-        kwargs.setdefault("seed", self.seed)
-        return Run(trainer, train, val, dataset.test if test else None,
-                   augment=self.build_augment(net, train.shape),
-                   schedule=self.build_schedule(len(train)),
-                   epochs=self.epochs if epochs is None else epochs, **kwargs)
 
 
 def save_experiment(exp, path, net=None):

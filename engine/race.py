@@ -24,6 +24,7 @@ import numpy as np
 
 from .data import accuracy
 from .tasks import Reporter
+from .training import make_run
 
 #: The trainers of ConvNetJS's comparison demo (``demo/js/trainers.js``: learning rate 0.01,
 #: eps 1e-6, ro 0.95, momentum 0.9 where it has one), and adam (not in the demo) at
@@ -124,7 +125,7 @@ class Race:
         exp = self.experiment.replace(seed=seed, trainer=dict(self.experiment.trainer,
                                                                 **self.trainers[name]))
         net = exp.build_net()
-        run = exp.make_run(net, exp.build_trainer(net), self.dataset, test=False,
+        run = make_run(exp, net, exp.build_trainer(net), self.dataset, test=False,
                            eval_examples=None, eval_every=10 ** 12,
                            epochs=self.examples[-1] / self.n_train)
         return _Entry(name, seed, run, self.points)

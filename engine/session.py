@@ -45,6 +45,7 @@ from .errors import DataError, EngineError
 from .io import atomic_write_text, fsync_folder, read_json
 from .runs import RunRecorder, list_runs, load_run, new_run_id, now_iso, save_run, RunError
 from .settings import LIVE, canonical, get_setting, with_settings
+from .training import make_run
 
 FORMAT = "convnet-workbench session"
 VERSION = 1
@@ -189,7 +190,7 @@ class Session:
     # -- training ------------------------------------------------------------------------
     def start(self, dataset, experiment=None, name=None, **options):
         """A new run of ``experiment`` (default: the session's) from fresh weights, recorded
-        as a new run; ``options`` go to ``Training`` and on to ``Experiment.make_run``."""
+        as a new run; ``options`` go to ``Training`` and on to ``engine.training.make_run``."""
         exp = experiment if experiment is not None else self.experiment
         self.info["experiment"] = exp.to_json()
         threads = options.pop("threads", None)
@@ -304,7 +305,7 @@ class Training:
     early_stop : int, optional
         Stop after this many evaluations without a better validation accuracy.
     run_options
-        Go to ``Experiment.make_run`` (``test``, ``chunk_seconds``, ``eval_every``,
+        Go to ``engine.training.make_run`` (``test``, ``chunk_seconds``, ``eval_every``,
         ``eval_examples``, ``coach`` ...).
 
     Call ``reports()`` and every other method but ``change_settings`` and the run's
@@ -324,7 +325,7 @@ class Training:
         eval_every = None
         if checkpoint_ is not None:  # the checkpoint's evaluation schedule, unless one is given
             eval_every = run_options.pop("eval_every", None)
-        self.run = experiment.make_run(net, trainer, dataset, keep_best=keep_best,
+        self.run = make_run(experiment, net, trainer, dataset, keep_best=keep_best,
                                        early_stop=early_stop, **run_options)
         if checkpoint_ is not None:
             try:

@@ -509,7 +509,10 @@ class DivergenceWatch:
 
     def _norm(self):
         params = self.net.flat_buffers()[0]
-        return math.sqrt(float(np.dot(params, params)))
+        # Weights blowing up is what this watch looks for: an infinite norm is an answer, not
+        # a fault (whether BLAS's overflow flag reaches numpy depends on its threads).
+        with np.errstate(over="ignore", invalid="ignore"):
+            return math.sqrt(float(np.dot(params, params)))
 
     def check(self, cost_loss, accuracy=None, examples=None):
         """``(why, good)``: why the run diverged in the chunk just trained (or None), and
@@ -549,3 +552,18 @@ class DivergenceWatch:
         if good:
             self.good_norm = norm
         return None, good
+
+
+def make_run(experiment, net, trainer, dataset, test=True, epochs=None, **kwargs):
+    """The headless ``Run`` of ``experiment``: its trainer, schedule, augmentation and data.
+
+    ``epochs`` overrides the experiment's (None: the experiment's); other keyword
+    arguments go to ``Run`` (chunk_seconds, eval_every, ...). An ``Experiment`` is data;
+    assembling a run from it lives here, beside the run.
+    """
+    train, val = experiment.splits(dataset)
+    kwargs.setdefault("seed", experiment.seed)
+    return Run(trainer, train, val, dataset.test if test else None,
+               augment=experiment.build_augment(net, train.shape),
+               schedule=experiment.build_schedule(len(train)),
+               epochs=experiment.epochs if epochs is None else epochs, **kwargs)

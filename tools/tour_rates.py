@@ -16,6 +16,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # this checkout's code
 
 from engine.data import load_mnist  # noqa: E402
+from engine.training import make_run  # noqa: E402
 from workbench.tour.steps import load_tour, step_experiment  # noqa: E402
 
 
@@ -29,7 +30,7 @@ def explode(dataset, rate, seeds, chunks, limit=5000):
             if rate is not None:
                 exp = exp.replace(trainer=dict(exp.trainer, learning_rate=rate))
             net = exp.build_net()
-            run = exp.make_run(net, exp.build_trainer(net), dataset, test=False, eval_every=10 ** 9)
+            run = make_run(exp, net, exp.build_trainer(net), dataset, test=False, eval_every=10 ** 9)
             r = None
             while run.examples_seen < max(limit, 2 * chunk * exp.trainer["batch_size"]):
                 r = run.train_batches(max_batches=chunk)
@@ -46,7 +47,7 @@ def anneal(dataset, seeds):
     for seed in seeds:
         exp = step_experiment(tour, "anneal").replace(seed=seed)
         net = exp.build_net()
-        run = exp.make_run(net, exp.build_trainer(net), dataset, eval_every=10 ** 9)
+        run = make_run(exp, net, exp.build_trainer(net), dataset, eval_every=10 ** 9)
         t0 = time.perf_counter()
         acc = None
         for r in run.reports():

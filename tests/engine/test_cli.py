@@ -111,13 +111,14 @@ def test_schedule_and_flip_flags_keep_what_they_do_not_change(tmp_path):
 def test_preset_schedule_and_augmentation_reach_the_run(tmp_path, capsys, monkeypatch):
     """The strong convnet's cosine schedule (and a shift given as a flag) drive its run."""
     runs = []
-    make_run = experiment_module.Experiment.make_run
+    import engine.session
+    make_run = engine.session.make_run
 
-    def spy(self, *a, **k):
-        runs.append(make_run(self, *a, **k))
+    def spy(*a, **k):
+        runs.append(make_run(*a, **k))
         return runs[-1]
 
-    monkeypatch.setattr(experiment_module.Experiment, "make_run", spy)
+    monkeypatch.setattr(engine.session, "make_run", spy)
     saved = tmp_path / "ran.json"
     assert main(["train", "--preset", "strong-convnet", "--epochs", "0.005", "--validation", "0",
                  "--shift", "1", "--seed", "0", "--quiet", "--save-experiment", str(saved)]) == 0

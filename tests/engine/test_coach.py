@@ -8,6 +8,7 @@ from engine.data import Dataset, ImageSet, load_mnist
 from engine.experiment import Experiment, preset
 from engine.session import SessionError, Training
 from engine.settings import with_settings
+from engine.training import make_run
 from tests.engine.dataset_files import images
 
 
@@ -23,7 +24,7 @@ def demo(mnist, epochs, coach, seed=0, prepare=None, **trainer):
     net = e.build_net()
     if prepare:
         prepare(net)
-    return e.make_run(net, e.build_trainer(net), mnist, coach=coach, eval_every=10000,
+    return make_run(e, net, e.build_trainer(net), mnist, coach=coach, eval_every=10000,
                       eval_examples=1000, chunk_seconds=0.05)
 
 
@@ -120,7 +121,7 @@ def toy_run(coach, data=None, epochs=20, prepare=None, **trainer):
     net = e.build_net()
     if prepare:
         prepare(net)
-    return e.make_run(net, e.build_trainer(net), data or toy_data(), coach=coach,
+    return make_run(e, net, e.build_trainer(net), data or toy_data(), coach=coach,
                       eval_every=10 ** 9, chunk_seconds=0.01)
 
 

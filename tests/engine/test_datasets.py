@@ -11,6 +11,7 @@ from engine import DataError, SpecError, datasets
 from engine.data import accuracy
 from engine.datasets import LoadCancelled
 from engine.experiment import Experiment
+from engine.training import make_run
 
 from . import dataset_files as files
 
@@ -83,7 +84,7 @@ def test_every_format_loads_exactly_and_trains(fmt, channels, tmp_path):
     exp = Experiment(defs, trainer={"method": "adam", "learning_rate": 0.01, "batch_size": 8},
                      validation=10, seed=0)
     net = exp.build_net()
-    run = exp.make_run(net, exp.build_trainer(net), ds)
+    run = make_run(exp, net, exp.build_trainer(net), ds)
     r = run.train_batches(max_batches=3)
     assert r["tag"] == "progress" and r["examples"] == 24 and math.isfinite(r["cost_loss"])
     assert 0 <= accuracy(net, ds.test) <= 1
@@ -410,7 +411,7 @@ def test_rgb_network_learns_coloured_shapes_from_a_folder(tmp_path):
     exp = Experiment(defs, trainer={"method": "adam", "learning_rate": 0.01, "batch_size": 32},
                      validation=0, epochs=12, seed=0)
     net = exp.build_net()
-    run = exp.make_run(net, exp.build_trainer(net), ds, test=False)
+    run = make_run(exp, net, exp.build_trainer(net), ds, test=False)
     for r in run.reports():
         assert r["tag"] != "diverged"
     assert accuracy(net, ds.test) >= 0.95

@@ -8,6 +8,7 @@ import engine
 from engine.data import Augment, ImageSet
 from engine.schedules import Schedule
 from engine.training import Run
+from engine.training import make_run as run_of
 
 DEFS = [{"type": "input", "out_sx": 8, "out_sy": 8, "out_depth": 1},
         {"type": "conv", "sx": 3, "filters": 4, "pad": 1, "activation": "relu"},
@@ -139,7 +140,7 @@ def demo_run(mnist, lr, net=None, epochs=0.3, **trainer):
         trainer=dict(method="sgd", learning_rate=lr, momentum=0.9, batch_size=20, l2_decay=0.001,
                      **trainer), epochs=epochs, seed=0)
     net = net or e.build_net()
-    return e.make_run(net, e.build_trainer(net), mnist, eval_every=10 ** 9, chunk_seconds=0.05)
+    return run_of(e, net, e.build_trainer(net), mnist, eval_every=10 ** 9, chunk_seconds=0.05)
 
 
 @pytest.mark.parametrize("lr", [10.0, 1.0])
@@ -175,7 +176,7 @@ def test_the_demo_presets_own_settings_never_look_diverged(mnist):
     from engine.experiment import preset
     e = preset("convnetjs-demo").replace(epochs=0.5, seed=1)
     net = e.build_net()
-    reports = list(e.make_run(net, e.build_trainer(net), mnist, chunk_seconds=0.02,
+    reports = list(run_of(e, net, e.build_trainer(net), mnist, chunk_seconds=0.02,
                               eval_every=10 ** 9).reports())
     assert [r["tag"] for r in reports if r["tag"] == "diverged"] == []
 

@@ -491,15 +491,3 @@ class Tour(QObject):
                              .replace("{confidence}", f"{float(p.max()):.0%}"))
         self.window.findChild(QWidget, "drawCanvas").set_image(image)
 
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-    from engine.data import load_mnist
-    from .. import theme
-    from ..main_window import MainWindow
-    app = QApplication([])
-    theme.apply(app)
-    win = MainWindow(load_mnist())
-    win.show()
-    win.guided_tour().start()
-    app.exec()
