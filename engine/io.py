@@ -67,6 +67,30 @@ def parse_json(raw, error=EngineError, what="JSON"):
     return obj
 
 
+def csv_cell(value):
+    """One CSV cell: empty for None, floats to 6 significant digits, lists and dicts as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def csv_text(header, rows):
+    """The engine's one CSV writer: ``header`` then ``rows`` (lists of values, see ``csv_cell``),
+    as text with ``\\n`` line ends, for ``atomic_write_text``."""
+    import csv
+    import io
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(header))
+    for row in rows:
+        w.writerow([csv_cell(v) for v in row])
+    return buf.getvalue()
+
+
 def _deeper_than(obj, limit):
     """Whether lists and objects nest more than ``limit`` deep (without recursion; a long
     list of numbers is checked at C speed)."""

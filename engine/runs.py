@@ -30,15 +30,14 @@ Functions over plain data for the app's runs table: ``list_runs``, ``load_run``,
 ``rename_run``, ``annotate_run``, ``delete_run``, ``runs_csv`` / ``export_csv`` and
 ``diff_settings``. ``RunRecorder`` turns a run's reports into a record.
 """
-import csv
 import datetime
-import io
 import json
 import math
 import pathlib
 import re
 
 from .errors import EngineError
+from .io import csv_text
 
 FORMAT = "convnet-workbench run"
 RUNS_DIR = "runs"
@@ -174,14 +173,6 @@ def diff_settings(records, only_different=False):
     return rows
 
 
-def _cell(v):
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, (dict, list)):
-        return json.dumps(v)
-    return str(v)
 
 
 def runs_csv(records, settings=None):
@@ -189,19 +180,17 @@ def runs_csv(records, settings=None):
     differ between the runs (or the ``settings`` named)."""
     if settings is None:
         settings = [row["setting"] for row in diff_settings(records, only_different=True)]
-    flats = [run_settings(r) for r in records]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(list(CSV_COLUMNS) + list(settings))
-    for r, f in zip(records, flats):
+    rows = []
+    for r in records:
+        f = run_settings(r)
         m = r.get("metrics", {})
         row = {"id": r["id"], "name": r.get("name"), "created": r.get("created"),
                "status": r.get("status"), "examples_per_second": r.get("examples_per_second"),
                "wall_seconds": r.get("wall_seconds"), "note": r.get("note")}
         for k in ("test_accuracy", "validation_accuracy", "train_loss", "examples_seen", "epochs"):
             row[k] = m.get(k)
-        w.writerow([_cell(row[c]) for c in CSV_COLUMNS] + [_cell(f.get(s)) for s in settings])
-    return buf.getvalue()
+        rows.append([row[c] for c in CSV_COLUMNS] + [f.get(s) for s in settings])
+    return csv_text(list(CSV_COLUMNS) + list(settings), rows)
 
 
 def export_csv(records, path, settings=None):

@@ -18,8 +18,6 @@ is drawn log-uniformly when both ends are above 0 and a decade or more apart (as
 learning rate or a decay should be), uniformly otherwise, and as whole numbers when
 both ends are whole numbers; a list ``a,b,c`` is a choice.
 """
-import csv
-import io
 import itertools
 import math
 import pathlib
@@ -28,6 +26,7 @@ import numpy as np
 
 from .errors import EngineError
 from .experiment import ExperimentError
+from .io import csv_text
 from .settings import canonical, parse_value, with_settings
 
 RESULT_COLUMNS = ("test_accuracy", "val_accuracy", "seconds")
@@ -119,23 +118,11 @@ def check_plan(experiment, plan):
     return out
 
 
-def _cell(v):
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
-
-
 def rows_csv(rows, keys):
     """The CSV text of ``runs.csv``: the swept settings, the results, the extras."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["run", *keys, *RESULT_COLUMNS, *EXTRA_COLUMNS])
-    for r in rows:
-        w.writerow([r["run"], *[_cell(r["settings"].get(k)) for k in keys],
-                    *[_cell(r.get(c)) for c in RESULT_COLUMNS + EXTRA_COLUMNS]])
-    return buf.getvalue()
+    return csv_text(["run", *keys, *RESULT_COLUMNS, *EXTRA_COLUMNS],
+                    [[r["run"], *[r["settings"].get(k) for k in keys],
+                      *[r.get(c) for c in RESULT_COLUMNS + EXTRA_COLUMNS]] for r in rows])
 
 
 #: A run of a sweep reports at least this many times (points of its curves), however short.

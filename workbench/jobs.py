@@ -17,18 +17,18 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine.data import confusion_matrix, network_input
-from engine.errors import Cancelled as EngineCancelled
-from engine.errors import EngineError
+from engine.errors import Cancelled, EngineError
+from engine.tasks import Reporter
 
 from .viz import network_state
 
 
-class Cancelled(Exception):
-    """Raised by ``TaskState.check`` in a task whose result nobody wants any more."""
-
-
 class TaskState:
-    """What a running task may see of the world: whether it is cancelled, and where to report progress."""
+    """What a running task may see of the world: whether it is cancelled, and where to report progress.
+
+    Its ``check`` raises the engine's ``Cancelled`` (``engine.errors``), the one exception for
+    "stopped because asked to" in the engine and the app; ``reporter()`` hands its progress and
+    cancel check to an engine computation (``engine.tasks.Reporter``)."""
 
     def __init__(self, on_progress=None, on_partial=None):
         self._cancelled = threading.Event()
@@ -46,6 +46,10 @@ class TaskState:
         """Stop here (raise ``Cancelled``) if the task was cancelled."""
         if self._cancelled.is_set():
             raise Cancelled()
+
+    def reporter(self, start=0.0, span=1.0):
+        """The engine's progress/cancel protocol for this task (``progress(fraction)``, ``cancelled()``)."""
+        return Reporter(self.set_progress, lambda: self._cancelled.is_set(), start, span)
 
     def set_progress(self, fraction):
         if self._on_progress is not None:
@@ -148,7 +152,7 @@ class Job(QObject):
         def work():
             try:
                 result = task(state, *inputs)
-            except (Cancelled, EngineCancelled):
+            except Cancelled:
                 _emit(relay.done, serial, None)
             except EngineError as e:
                 _emit(relay.failed, serial, str(e))

@@ -6,7 +6,7 @@ import re
 import numpy as np
 
 from ..data import Dataset, ImageSet
-from ..errors import DataError, EngineError
+from ..errors import Cancelled, DataError, EngineError
 
 #: The most image memory (as uint8) a load may allocate; checked before allocating.
 MAX_BYTES = 4 * 2 ** 30
@@ -18,8 +18,11 @@ TEST_FRACTION = 0.2
 CHUNK_BYTES = 2 ** 20
 
 
-class LoadCancelled(EngineError):
-    """The caller cancelled a load. Not a failure: nothing was loaded, nothing needs saying."""
+class LoadCancelled(Cancelled, EngineError):
+    """The caller cancelled a load. Not a failure: nothing was loaded, nothing needs saying.
+
+    It is the engine's one ``Cancelled`` (what every long computation raises when asked to
+    stop), and an ``EngineError`` as it always was."""
 
 
 def size_text(nbytes):

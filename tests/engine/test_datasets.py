@@ -415,3 +415,8 @@ def test_rgb_network_learns_coloured_shapes_from_a_folder(tmp_path):
     for r in run.reports():
         assert r["tag"] != "diverged"
     assert accuracy(net, ds.test) >= 0.95
+
+
+def test_a_cancelled_load_is_the_engines_one_cancellation():
+    from engine.errors import Cancelled, EngineError
+    assert issubclass(LoadCancelled, Cancelled) and issubclass(LoadCancelled, EngineError)

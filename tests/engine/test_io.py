@@ -120,3 +120,9 @@ def test_reading_a_small_file_does_not_allocate_the_cap(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 1e6
+
+
+def test_one_csv_writer_for_run_records_and_sweeps():
+    from engine.io import csv_text
+    text = csv_text(["a", "b", "c", "d"], [[None, 0.123456789, {"k": 1}, 'say "hi"']])
+    assert text == 'a,b,c,d\n,0.123457,"{""k"": 1}","say ""hi"""\n'

@@ -165,3 +165,16 @@ def test_evaluate_task_equals_the_engines_accuracy(demo_weights, dataset):
     state.cancel()
     with pytest.raises(Cancelled):
         jobs.evaluate(state, demo_weights, part.images, part.labels)
+
+
+def test_a_task_state_hands_the_engine_its_progress_and_cancel_check():
+    from engine.errors import Cancelled as EngineCancelled
+    seen = []
+    state = TaskState(on_progress=seen.append)
+    rep = state.reporter(start=0.5, span=0.5)
+    rep.progress(0.5)
+    assert seen == [0.75]
+    state.cancel()
+    assert Cancelled is EngineCancelled
+    with pytest.raises(EngineCancelled):
+        rep.check()
