@@ -237,7 +237,6 @@ class RunRecorder:
                 record["name"] = name
         self.record = record
         self._seconds0 = float(record.get("wall_seconds") or 0.0)
-        self._examples0 = examples_seen
         self._start = None
         self.record["segments"].append({"started": now_iso(), "examples_from": examples_seen,
                                         "examples_to": examples_seen, "seconds": 0.0})

@@ -121,23 +121,6 @@ class Layer:
         """Copy weights from a snapshot entry (layers with parameters override)."""
 
 
-# -- option helpers --------------------------------------------------------
-# Layer options are read with engine.options (their defaults and ranges are in its table);
-# these two check a value that is not in the table with the same words.
-def int_opt(opts, name, layer_type, default=None, minimum=1, aliases=()):
-    """An integer option >= minimum; raises SpecError with the option's name."""
-    return options.read(opts, layer_type, name, option=options.Option(
-        name, "int", name, "", default=options.REQUIRED if default is None else default,
-        minimum=minimum, aliases=tuple(aliases)))
-
-
-def float_opt(opts, name, layer_type, default, minimum=None, maximum=None,
-              exclusive_max=False):
-    return options.read(opts, layer_type, name, option=options.Option(
-        name, "float", name, "", float(default), minimum=minimum, maximum=maximum,
-        exclusive_max=exclusive_max))
-
-
 def vol_from_json(obj, shape, what, dtype):
     """Read a ConvNetJS ``Vol`` JSON (``w`` a list or a dict keyed "0", "1", ...)."""
     if not isinstance(obj, dict) or "w" not in obj:

@@ -144,11 +144,6 @@ class DatasetBox(QWidget):
         session.datasetCancelled.connect(self._cancelled)
         self._dataset_changed()
 
-    def set_settings(self, settings):
-        """Keep recent datasets in ``settings`` (the window's)."""
-        self.recent.settings = settings
-        self._fill()
-
     # -- the list ---------------------------------------------------------------------------
     def _fill(self):
         c = self.combo
