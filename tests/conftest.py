@@ -2,6 +2,10 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# every test runs as a user of its own, the real home's app folders are guarded, and a modal
+# dialog nobody answers fails its test within seconds (see tests/isolation.py)
+pytest_plugins = ["tests.isolation"]
+
 
 # Fuzz tests run the same examples on every run (a failure found by chance in CI would
 # be a failure nobody can reproduce); `pytest --hypothesis-profile=explore` draws new ones.

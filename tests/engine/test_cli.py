@@ -185,7 +185,7 @@ def test_bench_prints_json_lines():
     assert proc.returncode == 0, proc.stderr
     rec = json.loads(proc.stdout.strip().splitlines()[0])
     assert rec["framework"] == "engine" and rec["batch_size"] == 20
-    assert rec["train_examples_per_second"] > 100 and rec["infer_examples_per_second"] > 100
+    assert rec["train_examples_per_second"] > 0 and rec["infer_examples_per_second"] > 0  # figures, not bounds
     assert rec["blas"]  # which BLAS kernels ran: figures depend on them
 
 
@@ -224,10 +224,11 @@ def test_a_diverging_run_says_so_exits_3_and_writes_the_last_good_weights(tmp_pa
     (["--batch-size", "0"], "batch size \\('batch_size'\\) must be at least 1"),
     (["--threads", "0"], "threads must be"),
 ])
-def test_bad_train_arguments_are_refused_before_any_training(argv, words, capsys):
-    import time
-    t = time.perf_counter()
+def test_bad_train_arguments_are_refused_before_any_training(argv, words, capsys, monkeypatch):
+    def trained(*a, **k):
+        raise AssertionError("a step was trained before the arguments were checked")
+
+    monkeypatch.setattr(engine.Net, "train_step", trained)
     assert main(["train", "--epochs", "1"] + argv if "--epochs" not in argv else ["train"] + argv) == 2
     err = capsys.readouterr().err.strip()
     assert re.search(words, err) and "Traceback" not in err and len(err.splitlines()) == 1
-    assert time.perf_counter() - t < 10  # no epoch was trained first

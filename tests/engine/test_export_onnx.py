@@ -108,6 +108,7 @@ def test_trained_demo_on_the_whole_test_set(tmp_path):
     assert report["engine_accuracy"] == report["export_accuracy"] > 0.98
 
 
+@pytest.mark.slow  # a figure that moves with the machine's load
 def test_export_is_quick(tmp_path):
     """The demo net with its parity check in well under 5 s (about 0.3 s here)."""
     import time

@@ -109,6 +109,7 @@ def test_trained_demo_on_the_whole_test_set(tmp_path):
     assert np.array_equal(out.argmax(1), reference.argmax(1))
 
 
+@pytest.mark.slow  # a figure that moves with the machine's load
 def test_export_is_quick(tmp_path):
     """The demo net with its parity check, dataset copy included, in under 5 s (about 1 s here)."""
     import time

