@@ -28,6 +28,15 @@ METHOD_TIPS = {
     "adam": "Running averages of the gradient and its square, bias-corrected (Kingma & Ba).",
 }
 
+LR_TIP = "Step size. Too high and the network diverges; arrows halve or double it."
+#: Why a setting is greyed: the method chosen does not use it (a user who wants it changes the method).
+LR_UNUSED_TIP = ("adadelta has no learning rate: it sizes each step itself, from running averages of "
+                 "the updates and the gradients. To set a learning rate, choose another Method "
+                 "(sgd, nesterov, adam, ...).")
+MOMENTUM_TIP = "Momentum for sgd and nesterov."
+MOMENTUM_UNUSED_TIP = ("{method} does not use momentum (only sgd and nesterov do). To set it, choose "
+                       "sgd or nesterov as the Method.")
+
 #: The training accuracy shown is over about this many of the latest examples: one
 #: batch's figure (a Step) jumps by tens of percent, and a chunk's depends on its length.
 TRAIN_ACCURACY_WINDOW = 5000
@@ -239,7 +248,7 @@ class TrainPanel(QWidget):
         self.method.currentIndexChanged.connect(
             lambda _: s.set_trainer_option("method", self.method.currentData()))
         f.addRow("Method", self.method)
-        self.lr = _rate(1000.0, "Step size. Too high and the network diverges; arrows halve or double it.")
+        self.lr = _rate(1000.0, LR_TIP)
         self.lr.setObjectName("learningRate")
         self.lr.valueChanged.connect(s.set_learning_rate)
         f.addRow("Learning rate", self.lr)
@@ -282,7 +291,7 @@ class TrainPanel(QWidget):
         self.momentum.setRange(0.0, 0.999)
         self.momentum.setDecimals(3)
         self.momentum.setSingleStep(0.05)
-        self.momentum.setToolTip("Momentum for sgd and nesterov.")
+        self.momentum.setToolTip(MOMENTUM_TIP)
         self.momentum.valueChanged.connect(lambda v: s.set_trainer_option("momentum", v))
         f.addRow("Momentum", self.momentum)
         self.batch = _count(1, 1024, "Examples per update.")
@@ -391,10 +400,28 @@ class TrainPanel(QWidget):
         self._put(self.epochs, exp.epochs)
         self._put(self.shift, exp.augment["shift"])
         self._put(self.flip, exp.augment["flip"])
-        self.momentum.setEnabled(t["method"] in ("sgd", "nesterov"))
-        self.lr.setEnabled(t["method"] != "adadelta")
+        # a greyed field says why in its tooltip (and its caption's): the method does not use it
+        uses_momentum, uses_lr = t["method"] in ("sgd", "nesterov"), t["method"] != "adadelta"
+        for w, used, tip in ((self.momentum, uses_momentum, MOMENTUM_TIP if uses_momentum else
+                              MOMENTUM_UNUSED_TIP.replace("{method}", t["method"])),
+                             (self.lr, uses_lr, LR_TIP if uses_lr else LR_UNUSED_TIP)):
+            w.setEnabled(used)
+            w.setToolTip(tip)
+            caption = self.caption_of(w)
+            if caption is not None:
+                caption.setToolTip(tip)
         self.method.setToolTip(METHOD_TIPS[t["method"]] + " Changes apply at the next batch.")
         self._show_crop()
+
+    def caption_of(self, widget):
+        """The trainer form's caption of the row ``widget`` is in (it may sit in a row of its own)."""
+        w = widget
+        while w is not None and w is not self:
+            label = self.trainer_form.labelForField(w)
+            if label is not None:
+                return label
+            w = w.parentWidget()
+        return None
 
     def _show_crop(self):
         rows = self.session.doc.rows
