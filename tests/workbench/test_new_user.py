@@ -27,3 +27,61 @@ def test_the_greyed_learning_rate_says_adadelta_has_none(window):
     assert c.lr.isEnabled() and c.momentum.isEnabled()
     assert c.lr.toolTip().startswith("Step size") and caption.toolTip().startswith("Step size")
     assert c.momentum.toolTip() == "Momentum for sgd and nesterov."
+
+
+# -- 2. Evaluate: an empty cell, and class names in the example cards --------------------------------
+def made_up_evaluation(names, n=200, seed=0):
+    """Answers of a made-up network: mostly right, class 0 never taken for class 1."""
+    rng = np.random.default_rng(seed)
+    k = len(names)
+    labels = rng.integers(0, k, n)
+    probs = rng.dirichlet(np.ones(k), n).astype(np.float32)
+    probs[np.arange(n), labels] += 0.5
+    probs[:, 1][labels == 0] = 0.0
+    probs /= probs.sum(axis=1, keepdims=True)
+    images = rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8)
+    return {"probs": probs, "labels": labels}, images
+
+
+def test_an_empty_confusion_cell_says_so_and_offers_nothing_to_click(qtbot):
+    from workbench.views.evaluate.confused import ConfusedExamples
+    names = ["circle", "cross", "square", "triangle"]
+    panel = ConfusedExamples()
+    qtbot.addWidget(panel)
+    result, images = made_up_evaluation(names)
+    panel.set_result(result, images, names)
+    panel.show_cell(0, 1)
+    text = panel.caption.text()
+    assert len(panel.gallery.indices) == 0
+    assert text == "No example of circle was predicted as cross: the network never made this mistake."
+    assert "Click" not in text and "0 examples" not in text
+    m = np.zeros((4, 4), int)
+    np.add.at(m, (result["labels"], result["probs"].argmax(axis=1)), 1)
+    np.fill_diagonal(m, 0)
+    panel.show_cell(*np.unravel_index(int(m.argmax()), m.shape))  # a cell with examples says how to open one
+    assert len(panel.gallery.indices) > 0 and panel.caption.text().endswith("to open it in Inspect.")
+
+
+def test_example_cards_show_whole_class_names(qtbot):
+    from PySide6.QtGui import QFontMetrics
+    from workbench.views.examples import ExampleGallery, name_width, small_font
+    names = ["circle", "cross", "square", "triangle"]
+    gallery = ExampleGallery()
+    qtbot.addWidget(gallery)
+    gallery.resize(700, 400)
+    gallery.show()
+    result, images = made_up_evaluation(names)
+    gallery.set_examples(images, np.arange(12), result["labels"], result["probs"], "test", names)
+    fm = QFontMetrics(small_font(gallery.font()))
+    width = name_width(names, gallery.font())
+    for name in names:  # the bars' captions, as the card draws them
+        assert fm.elidedText(name, Qt.ElideRight, width - 2) == name
+    card = gallery.card_rect(0)
+    side = card.height() - 4 - 8  # the image; then the name column, then the bars (as ExampleCard paints)
+    assert (card.width() - 4) - side - 10 - width - 6 >= 40  # the bars keep their room
+    a, b = gallery.card_rect(0), gallery.card_rect(1)
+    assert not a.intersects(b)
+    digits = ExampleGallery()  # digits keep the compact cards
+    qtbot.addWidget(digits)
+    digits.set_examples(images, np.arange(3), result["labels"], result["probs"], "test", None)
+    assert digits.card_rect(0).width() <= 160
