@@ -85,3 +85,42 @@ def test_example_cards_show_whole_class_names(qtbot):
     qtbot.addWidget(digits)
     digits.set_examples(images, np.arange(3), result["labels"], result["probs"], "test", None)
     assert digits.card_rect(0).width() <= 160
+
+
+# -- 3. a network that does not fit the data: said before the click, adapted from Train -------------
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_train_says_before_the_click_that_the_network_does_not_fit_and_adapts_it(tiny, qtbot, tmp_path,
+                                                                                 data_dialogs, size):
+    from .test_data import open_through_box, write
+    w, s = tiny, tiny.session
+    w.resize(*size)
+    w.tabs.setCurrentWidget(w.train_tab)
+    open_through_box(w, qtbot, write("npz", tmp_path, True), data_dialogs)
+    c = w.train_tab.controls
+    assert not c.train_button.isEnabled() and not c.step_button.isEnabled()
+    qtbot.waitUntil(lambda: inside(w, c.message), timeout=3000)
+    text = c.message.text()
+    assert text.startswith("Cannot train: tiny does not fit data (8x8 RGB, 3 classes)")
+    assert "outputs 10 classes but the data has 3" in text and "Adapt the network" in text
+    assert "does not fit" in c.train_button.toolTip()
+    assert inside(w, c.adapt_button) and inside(w, c.build_button)
+    before = list(w.doc.layers)
+    qtbot.mouseClick(c.adapt_button, Qt.LeftButton)
+    assert w.doc.layers[0]["out_depth"] == 3 and w.doc.layers[-1]["num_classes"] == 3
+    assert c.train_button.isEnabled() and not c.banner.isVisibleTo(w)
+    w.doc.undo_stack.undo()  # back: said again
+    assert w.doc.layers == before and not c.train_button.isEnabled() and c.adapt_button.isVisibleTo(w)
+
+
+def test_asking_to_train_a_network_that_does_not_fit_offers_to_adapt_it(tiny, qtbot, tmp_path, data_dialogs):
+    from .test_data import open_through_box, write
+    w, s = tiny, tiny.session
+    open_through_box(w, qtbot, write("npz", tmp_path, True), data_dialogs)
+    data_dialogs.answers["action"] = True  # the dialog's "Adapt the network"
+    w.train_action.trigger()  # Ctrl+Return, whatever the Train button says
+    kind, title, text = data_dialogs[-1]
+    assert (kind, title, data_dialogs.actions[-1]) == ("action", "The network does not fit the data",
+                                                      "Adapt the network")
+    assert "Build's" not in text and "\u201cAdapt the network\u201d changes the input layer" in text
+    assert w.doc.layers[0]["out_depth"] == 3 and w.doc.layers[-1]["num_classes"] == 3
+    assert w.train_tab.controls.train_button.isEnabled()

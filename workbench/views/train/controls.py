@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSp
                                QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from engine.datasets import describe
+from engine.errors import EngineError
 from engine.schedules import KINDS
 from engine.trainer import METHODS
 
@@ -152,6 +154,7 @@ class TrainPanel(QWidget):
         s.pausedChanged.connect(self.update_buttons)
         s.finished.connect(self._finished)
         s.doc.changed.connect(self._doc_changed)
+        s.datasetChanged.connect(self._doc_changed)  # a network may fit one dataset and not another
         s.datasetLoading.connect(self.update_buttons)
         self.can_train = True
         self._recent = collections.deque()  # (examples, right) of the latest progress reports
@@ -187,14 +190,19 @@ class TrainPanel(QWidget):
         self.build_button.setObjectName("goToBuild")
         self.build_button.setToolTip("Show the network in the Build place, where the layer at fault is outlined.")
         self.build_button.clicked.connect(self.buildRequested)
-        for b in (self.rate_button, self.build_button):
+        self.adapt_button = QPushButton("Adapt the network")
+        self.adapt_button.setObjectName("adaptNetworkTrainButton")
+        self.adapt_button.setToolTip("Give the input layer the images' size and channels and the loss layer "
+                                     "the data's class count (one step; Undo takes it back).")
+        self.adapt_button.clicked.connect(self.adapt_network)
+        for b in (self.rate_button, self.adapt_button, self.build_button):
             b.setAutoDefault(False)
             b.hide()
             row.addWidget(b)
         row.addStretch(1)
         lay.addLayout(row)
         self._suggested = None
-        self._message_kind = None  # "invalid", "diverged", "rate", "finished", "error"
+        self._message_kind = None  # "invalid", "misfit", "diverged", "rate", "finished", "error"
         box.hide()
         return box
 
@@ -204,7 +212,8 @@ class TrainPanel(QWidget):
         self.message.setText(text)
         self.message.setStyleSheet(ERROR_STYLE if error else "")
         self.rate_button.setVisible(kind == "diverged" and self._suggested is not None)
-        self.build_button.setVisible(kind == "invalid")
+        self.adapt_button.setVisible(kind == "misfit")
+        self.build_button.setVisible(kind in ("invalid", "misfit"))
         self.banner.setVisible(bool(text))
 
     def _data_box(self):
@@ -453,17 +462,35 @@ class TrainPanel(QWidget):
 
     # -- buttons --------------------------------------------------------------------------------
     def _doc_changed(self):
-        doc = self.session.doc
-        self.can_train = doc.valid
-        why = f"Cannot train: {doc.error or 'the network is not valid'}."
-        self.train_button.setToolTip("Start training (Ctrl+Return)." if doc.valid else why)
+        """Say before the click why Train cannot work: an invalid network, or one that does not
+        fit the data (then with "Adapt the network")."""
+        s = self.session
+        doc = s.doc
+        fit = s.data_fit()
+        misfit = (fit["input"] + fit["loss"]) if fit else []
+        self.can_train = doc.valid and not misfit
         if not doc.valid:
+            why = f"Cannot train: {doc.error or 'the network is not valid'}."
             self._say("invalid", f"{why} Fix it in the Build place, where the layer at fault is outlined.",
                       error=True)
-        elif self._message_kind == "invalid":
+        elif misfit:
+            why = f"Cannot train: {doc.name} does not fit {describe(s.dataset)}: {'; '.join(misfit)}."
+            self._say("misfit", f"{why} Adapt the network to the data (Undo takes it back), or change it "
+                                f"in the Build place.", error=True)
+        elif self._message_kind in ("invalid", "misfit"):
             self._say(None, "")
+        self.train_button.setToolTip("Start training (Ctrl+Return)." if self.can_train else why)
         self._show_crop()
         self.update_buttons()
+
+    def adapt_network(self):
+        """The banner's "Adapt the network": the input layer and the class count fitted to the data."""
+        try:
+            return self.session.fit_network_to_data()
+        except EngineError as e:
+            from ... import dialogs
+            dialogs.warn(self.window(), "Cannot adapt the network", str(e))
+            return []
 
     def _running_changed(self, running):
         if running:
@@ -586,7 +613,7 @@ class TrainPanel(QWidget):
         self.update_buttons()
 
     def clear_message(self):
-        if self._message_kind == "invalid" and not self.session.doc.valid:
+        if self._message_kind in ("invalid", "misfit") and not self.can_train:
             return  # still true
         self._suggested = None
         self._say(None, "")
