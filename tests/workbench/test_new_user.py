@@ -124,3 +124,38 @@ def test_asking_to_train_a_network_that_does_not_fit_offers_to_adapt_it(tiny, qt
     assert "Build's" not in text and "\u201cAdapt the network\u201d changes the input layer" in text
     assert w.doc.layers[0]["out_depth"] == 3 and w.doc.layers[-1]["num_classes"] == 3
     assert w.train_tab.controls.train_button.isEnabled()
+
+
+# -- 4. switching datasets: earlier runs of the other data only on request ---------------------------
+def fake_run(session, upto, step=1000, start=0):
+    for seen in range(start + step, start + upto + 1, step):
+        session.report.emit({"tag": "progress", "examples_seen": seen, "epoch": seen / 55000, "examples": step,
+                             "learning_rate": 0.01, "examples_per_second": 1000.0, "fwd_ms_per_example": 0.1,
+                             "bwd_ms_per_example": 0.1, "cost_loss": 2.3 * 0.97 ** (seen / step),
+                             "decay_loss": 0.0, "train_accuracy": 0.5})
+
+
+def test_runs_on_the_previous_dataset_are_shown_only_on_request_on_their_own_scale(tiny, qtbot, tmp_path,
+                                                                                 data_dialogs):
+    from .test_data import open_through_box, write
+    w, s = tiny, tiny.session
+    w.tabs.setCurrentWidget(w.train_tab)
+    fake_run(s, 60000)  # a run on MNIST, 60,000 examples long
+    views = (w.train_tab.loss_plot, w.train_tab.accuracy_plot)
+    open_through_box(w, qtbot, write("npz", tmp_path, False), data_dialogs)
+    fake_run(s, 400, step=40)  # the first run on the new data
+    for view in views:
+        view.refresh()
+        (old,) = view.other_data_curves
+        assert not old.isVisible() and not view.old_curves
+        assert view.other_data.isVisible() and not view.other_data.isChecked()
+        assert view.other_data.text() == "runs on other data (1)"
+        lo, hi = view.plot.getPlotItem().vb.viewRange()[0]
+        assert hi <= 1100  # the new run's axis, not the old one's 60,000
+        view.other_data.setChecked(True)  # asked for: greyed, on an axis as long as they are
+        assert old.isVisible() and view.plot.getPlotItem().vb.viewRange()[0][1] >= 60000
+        view.other_data.setChecked(False)
+        assert not old.isVisible() and view.plot.getPlotItem().vb.viewRange()[0][1] <= 1100
+    s.reset_weights()  # a second run on the same data is greyed beside the new one, as before
+    view = views[0]
+    assert len(view.old_curves) == 1 and view.old_curves[0].isVisible()
