@@ -159,3 +159,45 @@ def test_runs_on_the_previous_dataset_are_shown_only_on_request_on_their_own_sca
     s.reset_weights()  # a second run on the same data is greyed beside the new one, as before
     view = views[0]
     assert len(view.old_curves) == 1 and view.old_curves[0].isVisible()
+
+
+# -- 7. plots and panels ---------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_a_validation_point_at_one_is_drawn_whole(window, size):
+    from PySide6.QtCore import QPointF
+    w = window
+    w.resize(*size)
+    w.tabs.setCurrentWidget(w.train_tab)
+    view = w.train_tab.accuracy_plot
+    for seen, acc in ((1000, 0.9), (2000, 0.97), (3000, 1.0)):
+        view.add({"tag": "eval", "examples_seen": seen, "validation_accuracy": acc, "test_accuracy": acc})
+    view.refresh()
+    vb = view.plot.getPlotItem().vb
+    top = vb.sceneBoundingRect().top()
+    y = vb.mapViewToScene(QPointF(3000, 1.0)).y()
+    radius = view.val.opts["symbolSize"] / 2
+    assert y - top >= radius + 1  # the dot at 1.0 is not cut by the top of the plot
+    labels = [v for _, ticks in view.plot.getPlotItem().getAxis("left").tickValues(*vb.viewRange()[1], 100)
+              for v in ticks]
+    assert any(abs(v - 1.0) < 1e-9 for v in labels)  # and the axis says where 1 is
+
+
+def test_every_statistic_is_in_view_at_1280x800_under_a_banner(tiny, qtbot):
+    from workbench.tour.highlight import visible_rect
+    w, s = tiny, tiny.session
+    w.resize(1280, 800)
+    w.tabs.setCurrentWidget(w.train_tab)
+    c = w.train_tab.controls
+    c.method.setCurrentIndex(c.method.findData("sgd"))
+    c.lr.setValue(1000)
+    qtbot.mouseClick(c.train_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not s.running and "diverged" in c.message.text(), timeout=15000)
+    qtbot.waitUntil(lambda: c.message.isVisible(), timeout=3000)
+    assert c.message.height() >= c.message.heightForWidth(c.message.width()) > 2 * c.message.fontMetrics().height()
+    for key, label in c.stat_labels.items():  # with the column scrolled to the top, as it opens
+        r = visible_rect(label, w)
+        assert r.height() == label.height() and r.width() == label.width(), key
+        cap = visible_rect(c.stat_captions[key], w)
+        assert cap.height() == c.stat_captions[key].height(), key
+    for b in (c.train_button, c.pause_button, c.stop_button, c.step_button, c.epoch_button, c.reset_button):
+        assert visible_rect(b, w).height() == b.height() and b.width() >= b.sizeHint().width()

@@ -318,9 +318,9 @@ class TrainPanel(QWidget):
         grid = QGridLayout()
         specs = [("train_button", "Train", "trainButton", "Start training (Ctrl+Return)."),
                  ("pause_button", "Pause", "pauseButton", "Pause or resume between batches (Space in this tab)."),
+                 ("stop_button", "Stop", "stopButton", "Stop after the current batch."),
                  ("step_button", "Step", "stepButton", "Train one batch, then pause."),
                  ("epoch_button", "+1 epoch", "epochButton", "Train one more pass over the training set, then stop."),
-                 ("stop_button", "Stop", "stopButton", "Stop after the current batch."),
                  ("reset_button", "Reset weights", "resetButton",
                   "New random weights; the current curves are greyed for comparison.")]
         for k, (attr, text, name, tip) in enumerate(specs):
@@ -328,7 +328,7 @@ class TrainPanel(QWidget):
             b.setObjectName(name)
             b.setToolTip(tip)
             b.setAutoDefault(False)
-            grid.addWidget(b, k // 2, k % 2)
+            grid.addWidget(b, k // 3, k % 3)  # two rows of three: the column keeps its height for the numbers
             setattr(self, attr, b)
         self.pause_button.setCheckable(True)
         self.train_button.clicked.connect(lambda: s.train())
@@ -345,20 +345,30 @@ class TrainPanel(QWidget):
         g.setVerticalSpacing(2)
         self.stat_labels = {}
         self.stat_captions = {}
-        rows = [("examples", "Examples seen"), ("speed", "Examples / s"), ("fwd", "Forward / example"),
-                ("bwd", "Backward / example"), ("lr", "Learning rate"), ("loss", "Cost loss"),
-                ("decay", "Decay loss"), ("train", "Training accuracy"),
-                ("validation", "Validation accuracy"), ("test", "Test accuracy")]
-        for k, (key, text) in enumerate(rows):
-            value = QLabel("–")
-            value.setObjectName(f"stat_{key}")
-            value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            value.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # what a run is about first (the tour asks to watch the rate and the test accuracy), the
+        # costs last; paired figures share a row, so that every row stays in view at 1280x800
+        # under a banner of a few lines
+        rows = [("examples", "Examples seen"), ("speed", "Examples / s"), ("lr", "Learning rate"),
+                ("train", "Training accuracy"), ("validation", "Validation accuracy"), ("test", "Test accuracy"),
+                (("loss", "decay"), "Loss: cost / decay"), (("fwd", "bwd"), "Forward / backward, per example")]
+        for k, (keys, text) in enumerate(rows):
             caption = QLabel(text)
             g.addWidget(caption, k, 0)
-            g.addWidget(value, k, 1)
-            self.stat_labels[key] = value
-            self.stat_captions[key] = caption
+            keys = keys if isinstance(keys, tuple) else (keys,)
+            cell = QHBoxLayout()
+            cell.setSpacing(4)
+            cell.addStretch(1)
+            for j, key in enumerate(keys):
+                if j:
+                    cell.addWidget(QLabel("/"))
+                value = QLabel("–")
+                value.setObjectName(f"stat_{key}")
+                value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                value.setTextInteractionFlags(Qt.TextSelectableByMouse)
+                cell.addWidget(value)
+                self.stat_labels[key] = value
+                self.stat_captions[key] = caption
+            g.addLayout(cell, k, 1)
         tip = (f"Of the latest {TRAIN_ACCURACY_WINDOW:,} training examples (as augmented), the share the "
                f"network got right as it trained on them: a running estimate, not a test.")
         for w in (self.stat_captions["train"], self.stat_labels["train"]):

@@ -394,7 +394,12 @@ class AccuracyPlotView(_PlotView):
             curve.setSymbolPen(None)
         self.train_s, self.val_s, self.test_s = Series(alpha=0.1), Series(), Series()
         self._ylo = 0.8
-        self.plot.getPlotItem().setYRange(0.8, 1.0, padding=0.02)
+        self._set_y(0.8)
+
+    TOP_MARGIN = 0.07  # of the range, above 1.0: a point at 1.0 (its dot) and the axis's "1" are whole
+
+    def _set_y(self, lo):
+        self.plot.getPlotItem().setYRange(lo - 0.02 * (1.0 - lo), 1.0 + self.TOP_MARGIN * (1.0 - lo), padding=0)
 
     def series(self):
         return {"train_accuracy": self.train_s, "validation_accuracy": self.val_s,
@@ -435,7 +440,7 @@ class AccuracyPlotView(_PlotView):
         lo = min(0.8, np.floor(max(0.0, lo - 0.02) * 10) / 10)  # in steps of 0.1: a steady axis
         if lo != self._ylo:
             self._ylo = lo
-            self.plot.getPlotItem().setYRange(lo, 1.0, padding=0.02)
+            self._set_y(lo)
         self._grow_x(x[-1] if len(x) else 0.0)
         self._dirty = False
 
