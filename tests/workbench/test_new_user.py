@@ -201,3 +201,24 @@ def test_every_statistic_is_in_view_at_1280x800_under_a_banner(tiny, qtbot):
         assert cap.height() == c.stat_captions[key].height(), key
     for b in (c.train_button, c.pause_button, c.stop_button, c.step_button, c.epoch_button, c.reset_button):
         assert visible_rect(b, w).height() == b.height() and b.width() >= b.sizeHint().width()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_inspect_row_titles_are_whole_in_the_view(window, qtbot, size):
+    w = window
+    w.resize(*size)
+    view = w.network_view
+    w.tabs.setCurrentWidget(view)
+    with qtbot.waitSignal(w.session.inspected, timeout=20000):
+        view.show_example(("test", 0))
+    qtbot.waitUntil(lambda: view.state is not None and len(view.rows) == len(view.state["layers"]), timeout=5000)
+    qtbot.wait(50)
+    port = view.scroll.viewport()
+    assert view.scroll.horizontalScrollBar().value() == 0
+    for row in view.rows:
+        t = row.title
+        right = t.mapTo(port, QPoint(t.width(), 0)).x()
+        assert right <= port.width(), (t.text(), right, port.width())  # not cut at the view's edge
+        assert t.height() >= t.heightForWidth(t.width())  # every line of it shown
+    conv = view.rows[1].title.text()
+    assert "conv 5x5, 8 filters, stride 1, pad 2" in conv
