@@ -222,3 +222,40 @@ def test_inspect_row_titles_are_whole_in_the_view(window, qtbot, size):
         assert t.height() >= t.heightForWidth(t.width())  # every line of it shown
     conv = view.rows[1].title.text()
     assert "conv 5x5, 8 filters, stride 1, pad 2" in conv
+
+
+# -- 8. the dataset dialog: the path's completer never covers "Open folder" -------------------------
+@pytest.mark.qt_log_ignore("This plugin does not support raise", "This plugin does not support grabbing")
+def test_the_path_completer_does_not_cover_open_folder(qtbot, tmp_path):  # (a popup, offscreen)
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QLineEdit
+    from workbench.views.data.dialogs import DatasetFileDialog
+    for name in ("shapes", "shoes", "shirts"):
+        (tmp_path / name / "a").mkdir(parents=True)
+    (tmp_path / "shapes" / "b").mkdir()
+    d = DatasetFileDialog(None, str(tmp_path))
+    qtbot.addWidget(d)
+    d.resize(800, 500)
+    d.show()  # (not exec: nothing modal waits)
+    qtbot.waitExposed(d)
+    edit = d.findChild(QLineEdit, "fileNameEdit")
+    popup = edit.completer().popup()
+    button = d.folder_button
+
+    def where(w):
+        return QRect(w.mapToGlobal(QPoint(0, 0)), w.size())
+
+    edit.setFocus()
+    qtbot.keyClicks(edit, str(tmp_path / "sh"))  # typing: the completer offers the folders
+    qtbot.waitUntil(popup.isVisible, timeout=3000)
+    assert button.isVisible() and not where(popup).intersects(where(button))
+    edit.selectAll()
+    qtbot.keyClicks(edit, str(tmp_path / "shapes") + "/")  # the completer lists the folder's folders
+    qtbot.waitUntil(popup.isVisible, timeout=3000)
+    d.setDirectory(str(tmp_path / "shapes"))  # what Enter does (offscreen, pytest's Enter lands in "/")
+    edit.clear()
+    qtbot.wait(100)
+    assert not (popup.isVisible() and where(popup).intersects(where(button)))
+    assert not popup.isVisible()  # nothing typed: no list of the folder over the dialog
+    assert button.isVisible() and d.rect().contains(QRect(button.mapTo(d, QPoint(0, 0)), button.size()))
+    d.reject()
