@@ -259,3 +259,44 @@ def test_the_path_completer_does_not_cover_open_folder(qtbot, tmp_path):  # (a p
     assert not popup.isVisible()  # nothing typed: no list of the folder over the dialog
     assert button.isVisible() and d.rect().contains(QRect(button.mapTo(d, QPoint(0, 0)), button.size()))
     d.reject()
+
+
+# -- 9. first start without Qt's xcb libraries: said before Qt starts ----------------------------------
+README_APT = ("sudo apt-get install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 "
+              "libxcb-shape0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libfontconfig1 libdbus-1-3")
+
+
+def test_a_missing_xcb_library_is_said_with_the_apt_line_before_qt_starts(monkeypatch, capsys):
+    from workbench import app, main_window
+    monkeypatch.setattr(app.sys, "platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(app, "can_load", lambda library: library != "libxcb-cursor.so.0")
+
+    def no_window(*a, **k):
+        raise AssertionError("the window was made")
+
+    monkeypatch.setattr(main_window, "MainWindow", no_window)
+    assert app.main([]) == 1
+    err = capsys.readouterr().err
+    assert "needs libraries this system lacks: libxcb-cursor0." in err
+    assert README_APT in err
+    readme = (__import__("pathlib").Path(app.__file__).parents[1] / "README.md").read_text()
+    assert README_APT in readme  # the same line as the README's
+
+
+@pytest.mark.parametrize("env, platform, checked", [
+    ({"DISPLAY": ":0"}, "linux", True),
+    ({"DISPLAY": ":0", "QT_QPA_PLATFORM": "xcb"}, "linux", True),
+    ({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, "linux", False),
+    ({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, "linux", False),
+    ({}, "linux", False),
+    ({"DISPLAY": ":0"}, "darwin", False),
+    ({"DISPLAY": ":0"}, "win32", False)])
+def test_the_xcb_check_is_made_only_where_qt_would_use_xcb(monkeypatch, env, platform, checked):
+    from workbench import app
+    asked = []
+    monkeypatch.setattr(app, "can_load", lambda library: asked.append(library) or False)
+    missing = app.missing_xcb_libraries(env, platform)
+    assert bool(asked) == checked and len(missing) == (12 if checked else 0)
