@@ -300,3 +300,42 @@ def test_the_xcb_check_is_made_only_where_qt_would_use_xcb(monkeypatch, env, pla
     monkeypatch.setattr(app, "can_load", lambda library: asked.append(library) or False)
     missing = app.missing_xcb_libraries(env, platform)
     assert bool(asked) == checked and len(missing) == (12 if checked else 0)
+
+
+# -- 6. Runs: a default sweep of settings the method uses; the data of each run ------------------------
+def test_the_default_sweep_is_of_settings_the_method_uses(tiny, qtbot):
+    from engine.sweep import grid_settings, parse_settings
+    from workbench.views.runs.sweep import SweepDialog
+    s = tiny.session
+    for method, keys in (("adadelta", {"batch_size", "l2_decay"}), ("sgd", {"learning_rate", "momentum"}),
+                         ("adam", {"learning_rate", "batch_size"})):
+        s.set_trainer_option("method", method)
+        d = SweepDialog(s, tiny)
+        qtbot.addWidget(d)
+        plan = d.make_plan()
+        assert {k for run in plan for k in run} == keys, method
+        assert len(plan) == 4 and len({tuple(sorted(run.items())) for run in plan}) == 4
+        assert d.summary.text() == "4 runs of 0.2 epochs each.", method  # no run repeats another
+    d.set_rows([("learning_rate", "0.003, 0.01"), ("method", "sgd, adadelta")])  # the old default
+    assert d.summary.text() == ("4 runs of 0.2 epochs each. 1 of them repeat another run: adadelta does not "
+                                "use learning rate.")
+    assert grid_settings(parse_settings(d.items())) == d.make_plan()
+
+
+def test_the_runs_table_says_which_data_each_run_trained_on(tiny, qtbot):
+    from workbench.views.runs import table as T
+    w, s = tiny, tiny.session
+    s.set_epochs(0.01)
+    with qtbot.waitSignal(s.finished, timeout=60000):
+        assert s.train()
+    (rec,) = w.keeper.runs()
+    w.keeper.add_record(dict(rec, experiment=dict(rec["experiment"], data="/data/shapes/")))
+    w.keeper.add_record(dict(rec, experiment=dict(rec["experiment"], data="/data/fashion.npz")))
+    place = w.experiments.runs_place
+    w.tabs.setCurrentWidget(place)
+    t = place.table
+    assert t.horizontalHeaderItem(T.DATA).text() == "Data"
+    assert [t.item(r, T.DATA).text() for r in range(3)] == ["fashion", "shapes", "MNIST"]
+    assert "/data/fashion.npz" in t.item(0, T.DATA).toolTip()
+    rect = t.visualItemRect(t.item(0, T.DATA))
+    assert rect.width() >= t.fontMetrics().horizontalAdvance("fashion") and rect.right() < t.viewport().width()
