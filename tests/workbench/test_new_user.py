@@ -339,3 +339,30 @@ def test_the_runs_table_says_which_data_each_run_trained_on(tiny, qtbot):
     assert "/data/fashion.npz" in t.item(0, T.DATA).toolTip()
     rect = t.visualItemRect(t.item(0, T.DATA))
     assert rect.width() >= t.fontMetrics().horizontalAdvance("fashion") and rect.right() < t.viewport().width()
+
+
+# -- 5. restore after a crash says what will happen ------------------------------------------------------
+from .test_restore import crashed, small  # noqa: E402,F401 - the CLI's session folder, left by a crash
+
+
+def test_restoring_a_finished_run_says_so_and_nothing_trains(crashed, window):
+    w = window
+    asked = []
+    assert w.keeper.offer_restore(w, ask=lambda title, text: asked.append(text) or True)
+    (text,) = asked
+    assert "Its run had finished" in text and "Nothing trains until you press Train" in text
+    assert "goes on from where" not in text
+    assert not w.session.running and w.session.examples_seen > 0
+
+
+def test_restoring_a_run_that_had_not_finished_says_train_goes_on_from_there(crashed, request):
+    import json
+    (path,) = (crashed / "runs").glob("run-*.json")
+    rec = json.loads(path.read_text())
+    rec["status"] = "stopped"
+    path.write_text(json.dumps(rec))
+    w = request.getfixturevalue("window")
+    asked = []
+    assert w.keeper.offer_restore(w, ask=lambda title, text: asked.append(text) or True)
+    assert "nothing trains until you press Train, which goes on from where the run was saved" in asked[0]
+    assert not w.session.running
