@@ -366,3 +366,72 @@ def test_restoring_a_run_that_had_not_finished_says_train_goes_on_from_there(cra
     assert w.keeper.offer_restore(w, ask=lambda title, text: asked.append(text) or True)
     assert "nothing trains until you press Train, which goes on from where the run was saved" in asked[0]
     assert not w.session.running
+
+
+# -- 1. the tour says what the window shows ------------------------------------------------------------
+def test_the_confused_example_note_says_what_the_draw_bars_say(window, qtbot):
+    import re
+    from workbench.tour.tour import Tour
+    w, s = window, window.session
+    tour = w.tour = Tour(w)
+    tour.start()
+    tour.go(4)  # the softmax step: Show me loads the trained demo network
+    qtbot.mouseClick(tour.panel.show_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: tour.done[4], timeout=20000)
+    tour.go(9)
+    note = w.findChild(QWidget, "tourNote")
+    bars = w.draw_panel.bars
+    with qtbot.waitSignal(s.drawingPredicted, timeout=20000):
+        qtbot.mouseClick(tour.panel.show_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "the network says" in note.text() and bars.probs is not None, timeout=10000)
+    m = re.fullmatch(r"Test digit #(\d+), labelled (\d): the network says (\d) \(([\d.]+%) sure\)\.", note.text())
+    assert m, note.text()
+    index, label, said, sure = int(m[1]), m[2], m[3], m[4]
+    assert str(bars.top_class) == said and f"{bars.probs.max():.1%}" == sure  # as the bars say it
+    assert str(int(s.dataset.test.labels[index])) == label
+    assert said != label  # a digit the network gets wrong, as Draw sees it
+    assert note.isVisible()
+    w.draw_panel.canvas.draw_stroke([(0.1, 0.1), (0.2, 0.2)])  # the learner draws over it
+    qtbot.waitUntil(lambda: not note.isVisible(), timeout=5000)  # the note is no longer about the canvas
+
+
+def test_the_last_steps_done_line_names_the_button_it_has(window, qtbot):
+    from workbench.tour.tour import Tour
+    from .test_tour import tiny_lesson
+    w = window
+    tour = w.tour = Tour(w, lesson=tiny_lesson(w))
+    tour.start()
+    status = w.findChild(QWidget, "tourStatus")
+    tour.go(0)
+    w.tabs.setCurrentWidget(w.train_tab)
+    qtbot.waitUntil(lambda: tour.done[0], timeout=3000)
+    assert tour.panel.next_button.text() == "Next" and "Press Next" in status.text()
+    last = len(tour.steps) - 1
+    tour.go(last)
+    tour._mark_done()
+    assert tour.panel.next_button.text() == "Finish"
+    assert status.text() == "\u2713 Done. Press Finish when you are ready."
+    assert "Next" not in status.text()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_the_pool_step_keeps_the_relu_row_above_it_in_view(window, qtbot, size):
+    from workbench.tour.highlight import visible_rect
+    from workbench.tour.tour import Tour
+    w = window
+    w.resize(*size)
+    tour = w.tour = Tour(w)  # the demo network: its rows are tall
+    tour.start()
+    tour.go(2)
+    qtbot.mouseClick(tour.panel.show_button, Qt.LeftButton)  # Inspect, a test digit
+    qtbot.waitUntil(lambda: tour.done[2], timeout=20000)
+    rows = w.findChildren(QWidget, "layerRow")
+    qtbot.waitUntil(lambda: len(rows) > 3 and rows[1].height() > 150, timeout=10000)  # its pictures are in
+    tour.go(3)
+    qtbot.mouseClick(tour.panel.show_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: tour.done[3], timeout=5000)
+    qtbot.wait(50)
+    relu, pool = rows[2], rows[3]
+    assert "relu" in relu.title.text() and "pool" in pool.title.text()
+    for row in (relu, pool):  # both whole on screen, to compare
+        assert visible_rect(row, w).height() == row.height(), row.title.text()
