@@ -1,6 +1,48 @@
 """``convnet-workbench``: start the application."""
 import argparse
+import ctypes
+import os
 import sys
+
+#: The libraries Qt's X11 (xcb) platform plugin loads, by Debian/Ubuntu package and the
+#: file the dynamic loader looks for (the README's apt line installs them all).
+XCB_LIBRARIES = (("libxcb-cursor0", "libxcb-cursor.so.0"), ("libxcb-icccm4", "libxcb-icccm.so.4"),
+                 ("libxcb-keysyms1", "libxcb-keysyms.so.1"), ("libxcb-image0", "libxcb-image.so.0"),
+                 ("libxcb-render-util0", "libxcb-render-util.so.0"), ("libxcb-shape0", "libxcb-shape.so.0"),
+                 ("libxcb-randr0", "libxcb-randr.so.0"), ("libxcb-xkb1", "libxcb-xkb.so.1"),
+                 ("libxkbcommon-x11-0", "libxkbcommon-x11.so.0"), ("libegl1", "libEGL.so.1"),
+                 ("libfontconfig1", "libfontconfig.so.1"), ("libdbus-1-3", "libdbus-1.so.3"))
+APT_LINE = "sudo apt-get install " + " ".join(package for package, _ in XCB_LIBRARIES)
+
+
+def can_load(library):
+    """The dynamic loader finds ``library`` (a file name such as ``libEGL.so.1``) and can load it."""
+    try:
+        ctypes.CDLL(library)
+    except OSError:
+        return False
+    return True
+
+
+def missing_xcb_libraries(environ=None, platform=None):
+    """The packages of ``XCB_LIBRARIES`` whose library cannot be loaded, when Qt would start on
+    X11 (Linux, a DISPLAY, no other QT_QPA_PLATFORM, not a Wayland session that Qt would use
+    instead); [] otherwise. Without them Qt aborts with its own message (exit 134)."""
+    env = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    chosen = env.get("QT_QPA_PLATFORM", "").strip()
+    if not platform.startswith("linux") or not env.get("DISPLAY"):
+        return []
+    if chosen and not chosen.startswith("xcb"):
+        return []  # offscreen, wayland, ...: not xcb
+    if not chosen and env.get("WAYLAND_DISPLAY"):
+        return []  # Qt takes Wayland first there
+    return [package for package, library in XCB_LIBRARIES if not can_load(library)]
+
+
+def xcb_message(missing):
+    return (f"convnet-workbench: Qt's X11 platform (xcb) needs libraries this system lacks: "
+            f"{', '.join(missing)}.\nInstall them (Debian/Ubuntu) with:\n\n    {APT_LINE}\n")
 
 
 def main(argv=None):
@@ -14,6 +56,11 @@ def main(argv=None):
     parser.add_argument("--autosave", type=float, metavar="SECONDS",
                         help="save the session at least this often (default 60)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    missing = missing_xcb_libraries()  # before Qt starts: it would abort with only its own message
+    if missing:
+        print(xcb_message(missing), file=sys.stderr)
+        return 1
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 

@@ -47,6 +47,16 @@ def warn(parent, title, text):
     QMessageBox.warning(parent, title, plain(text))
 
 
+def ask_action(parent, title, text, action):
+    """A warning that offers to act on it: True when the user chose the button ``action``
+    (Cancel beside it)."""
+    box = QMessageBox(QMessageBox.Warning, title, plain(text), QMessageBox.Cancel, parent)
+    do = box.addButton(action, QMessageBox.AcceptRole)
+    box.setDefaultButton(do)
+    box.exec()
+    return box.clickedButton() is do
+
+
 def ask_save_discard_cancel(parent, title, text, can_save=True):
     """``"save"``, ``"discard"`` or ``"cancel"`` (without ``can_save``, no Save button)."""
     buttons = QMessageBox.Discard | QMessageBox.Cancel

@@ -291,7 +291,7 @@ class SessionKeeper(QObject):
             return False
         text = (f"convnet-workbench did not close properly last time (started "
                 f"{local_time(crashed.get('started'))}). Its work was saved: {summary}.\n\n"
-                f"Restore it? Training goes on from where it was saved.")
+                f"Restore it? {self._after_restore()}")
         if ask is None:
             from PySide6.QtWidgets import QMessageBox
             ask = lambda title, t: QMessageBox.question(  # noqa: E731
@@ -299,6 +299,22 @@ class SessionKeeper(QObject):
         if not ask("Restore the last session?", text):
             return False
         return self.restore_saved()
+
+    def _after_restore(self):
+        """What a restore does, said as it is: the work comes back and nothing trains until Train
+        (which goes on from the saved point of a run that had not finished)."""
+        try:
+            saved = runs_kept.read_saved(self.folder.folder)
+        except Exception:  # noqa: BLE001 - the restore itself says what is wrong with the file
+            saved = None
+        status = ((saved or {}).get("record") or {}).get("status")
+        if status in ("done", "early stopped"):
+            return ("Its run had finished: the network comes back with the weights it ended with, and "
+                    "its curves. Nothing trains until you press Train.")
+        if status is not None:
+            return ("The network, its settings and the weights come back, with the run's curves; nothing "
+                    "trains until you press Train, which goes on from where the run was saved.")
+        return "The network, its settings and its weights come back."
 
     def restore_saved(self):
         """Put the folder's saved work back into the session (the network, the settings, the

@@ -22,6 +22,9 @@ from .views.status import StatusView
 from .views.train.place import TrainPlace
 
 
+MISFIT_TITLE = "The network does not fit the data"  # the session's problem when Train is asked anyway
+
+
 def _once(keys, taken=()):
     seen, out = {k.toString() for k in taken}, []
     for k in keys:
@@ -166,6 +169,12 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.session.settings_modified or not clean)
 
     def _problem(self, title, text):
+        fit = self.session.data_fit() if title == MISFIT_TITLE else None
+        if fit and fit["input"] + fit["loss"]:  # the dialog offers the remedy itself
+            text = text.replace("Build's \u201cAdapt the network\u201d", "\u201cAdapt the network\u201d")
+            if dialogs.ask_action(self, title, text, "Adapt the network"):
+                self.train_tab.controls.adapt_network()
+            return
         dialogs.warn(self, title, text)
 
     def _run_finished(self, how):

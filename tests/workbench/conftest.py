@@ -47,12 +47,14 @@ def data_dialogs(monkeypatch):
     """The dataset's dialogs, and every warning box, never open in tests (a modal dialog
     offscreen would wait for ever): each call is recorded as ``(kind, title or None, text)``;
     asking for a path gives ``answers["path"]`` (default None, as Cancel), asking to locate
-    ``answers["locate"]``."""
+    ``answers["locate"]``; a warning that offers an action (``dialogs.ask_action``) is recorded
+    as ``("action", title, text)`` (its button in ``actions``) and answered ``answers["action"]`` (default: Cancel)."""
     from PySide6.QtWidgets import QMessageBox
     from workbench.views.data import dialogs
 
     class Recorder(list):
-        answers = {"path": None, "locate": False}
+        answers = {"path": None, "locate": False, "action": False}
+        actions = []  # the buttons the action warnings offered
 
     shown = Recorder()
     monkeypatch.setattr(dialogs, "warn", lambda parent, title, text: shown.append(("warn", title, text)))
@@ -66,6 +68,13 @@ def data_dialogs(monkeypatch):
         shown.append(("path", None, folder))
         return shown.answers["path"]
 
+    def ask_action(parent, title, text, action):
+        shown.append(("action", title, text))
+        shown.actions.append(action)
+        return shown.answers["action"]
+
+    from workbench import dialogs as common
+    monkeypatch.setattr(common, "ask_action", ask_action)
     monkeypatch.setattr(dialogs, "ask_locate", ask_locate)
     monkeypatch.setattr(dialogs, "ask_dataset_path", ask_path)
     return shown

@@ -186,7 +186,9 @@ def test_adapting_the_network_is_one_undoable_step(small, qtbot, tmp_path, data_
     assert "does not fit data" in panel.header.text()
     before, depth = list(w.doc.layers), w.doc.undo_stack.count()
     assert not s.train()  # training a network that does not fit says why instead
-    assert problems[-1][0] == "The network does not fit the data" and "Adapt the network" in problems[-1][1]
+    asked = [d for d in data_dialogs if d[0] == "action"]
+    assert asked[-1][1] == "The network does not fit the data" and data_dialogs.actions[-1] == "Adapt the network"
+    assert w.doc.layers == before  # Cancel: nothing changed
     adapt(w, qtbot)
     assert w.doc.undo_stack.count() == depth + 1
     assert w.doc.layers[0]["out_depth"] == 3 and w.doc.layers[-1]["num_classes"] == 3

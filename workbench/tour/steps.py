@@ -17,7 +17,8 @@ A step::
 widget with that ``objectName``; ``index`` picks among several with the same name).
 
 Show-me actions (``do``): ``place`` (show a place), ``select_layer`` (``index``),
-``inspect`` (``source`` test/train, ``index``), ``scroll_to`` (``name``, ``index``),
+``inspect`` (``source`` test/train, ``index``), ``scroll_to`` (``name``, ``index``; ``first``:
+an earlier one of the same name to keep in view with it, when both fit),
 ``trained_demo`` (open the bundled trained demo network), ``draw`` (``strokes``: lists of
 ``[x, y]`` points, fractions of the canvas), ``stop``, ``settings`` (``trainer``: options;
 ``schedule``: "constant" or a kind with settings; ``epochs``), ``reset_weights``, ``train``,
@@ -40,7 +41,7 @@ TOUR_DIR = RESOURCES / "tour"
 FORMAT = "convnet-workbench tour"
 
 ACTIONS = {"place": {"place"}, "select_layer": {"index"}, "inspect": {"source", "index"},
-           "scroll_to": {"name", "index"}, "trained_demo": set(), "draw": {"strokes"}, "stop": set(),
+           "scroll_to": {"name", "index", "first"}, "trained_demo": set(), "draw": {"strokes"}, "stop": set(),
            "settings": {"trainer", "schedule", "epochs"}, "reset_weights": set(), "train": set(),
            "evaluate": set(), "worst_cell": set(), "confused_example": set()}
 EVENTS = ("inspected", "drawingPredicted", "report", "finished", "evaluated")
@@ -85,7 +86,9 @@ def _check_step(s, k):
         extra = sorted(set(a) - {"do"} - ACTIONS[a["do"]])
         _need(not extra, where, lambda: f"action {a['do']!r}: unknown key {extra[0]!r}")
         if a["do"] == "scroll_to":
-            _check_target({k: v for k, v in a.items() if k != "do"}, where)
+            _check_target({k: v for k, v in a.items() if k not in ("do", "first")}, where)
+            _need(isinstance(a.get("first", 0), int) and 0 <= a.get("first", 0) <= a.get("index", 0), where,
+                  "action 'scroll_to': 'first' must be a whole number from 0 to its 'index'")
         if a["do"] == "draw":
             ok = isinstance(a.get("strokes"), list) and all(
                 isinstance(st, list) and st and all(isinstance(p, list) and len(p) == 2 and

@@ -59,6 +59,7 @@ class Tour(QObject):
         self.done = [False] * len(self.steps)
         self.keepsake = None
         self._pending_scroll = None
+        self._confused = None  # the test digit Show me put on the canvas (step 10), while it is there
         self._watched = []   # the step's widgets and what they sit in: when they move, look again
         self._look = QTimer(self, singleShot=True, interval=0)
         self._look.timeout.connect(self._look_again)
@@ -302,8 +303,8 @@ class Tour(QObject):
 
     def _show_status(self):
         step = self.step
-        if self.done[self.index]:
-            self.panel.show_status(True, self.labels["done"])
+        if self.done[self.index]:  # "Press Next", or on the last step the button's "Finish"
+            self.panel.show_status(True, self.labels["done"].replace("{next}", self.panel.next_button.text()))
             return
         text = self.labels["your_turn"].replace("{try}", step["try"])
         if self.tabs.currentIndex() != self._place_index(step["place"]):
@@ -343,6 +344,7 @@ class Tour(QObject):
             self._state_changed()
 
     def _drawing_predicted(self, result):
+        self._show_confused(result)
         self._event("drawingPredicted", "probs" in result)
 
     def _report(self, r):
@@ -383,10 +385,15 @@ class Tour(QObject):
 
     def _do_scroll_to(self, a):
         target = {"name": a["name"], "index": a.get("index", 0)}
+        if "first" in a:
+            target["first"] = a["first"]
         if not self._scroll_to(target):
             self._pending_scroll = target  # not there yet: when Inspect's pictures come
 
     def _scroll_to(self, target):
+        """Scroll ``target`` into view, at the top; with ``first`` (the index of an earlier widget
+        of the same name), from that one down to the target when they fit together (the pool
+        row under the relu row it is compared with), else the target whole at the bottom."""
         w = self.find(target)
         if w is None:
             return False
@@ -395,8 +402,16 @@ class Tour(QObject):
         while area is not None and not isinstance(area, QScrollArea):
             area = area.parentWidget()
         if area is not None:
-            area.widget().layout().activate()
-            area.verticalScrollBar().setValue(w.mapTo(area.widget(), QPoint(0, 0)).y() - 4)
+            inner = area.widget()
+            inner.layout().activate()
+            top = w.mapTo(inner, QPoint(0, 0)).y()
+            value = top - 4
+            first = self.find({"name": target["name"], "index": target["first"]}) if "first" in target else None
+            if first is not None:
+                view = area.viewport().height()
+                bottom = top + w.height()
+                value = min(top - 4, max(first.mapTo(inner, QPoint(0, 0)).y() - 4, bottom - view + 4))
+            area.verticalScrollBar().setValue(value)
         return True
 
     def _do_trained_demo(self, a):
@@ -465,29 +480,68 @@ class Tour(QObject):
 
         self.session.evaluated.connect(later)
 
+    CANDIDATES = 12  # test digits tried as Draw sees them (~0.15 s each), the least sure first
+
+    def _as_drawn(self, weights, image):
+        """The probabilities Draw's bars would show for a test image put on the canvas (Draw
+        preprocesses the canvas again: its answer can differ from the test image's), or None
+        when the network does not take drawings."""
+        from engine.data import network_input
+        from engine.digits import to_mnist
+        from ..views.draw.canvas import canvas_pixels
+        sy, sx, depth = weights.input_shape
+        if depth != 1 or sy != sx or sy > 28 or weights.loss_type == "regression":
+            return None
+        digit = to_mnist(canvas_pixels(image.astype(np.float32).mean(axis=2) / 255.0))
+        return np.asarray(weights.forward(network_input(digit[None], weights.input_shape))).reshape(-1)
+
     def _do_confused_example(self, a):
-        """A test digit the current weights get wrong (else the least sure one), onto the canvas."""
+        """A test digit that the current weights get wrong as Draw sees it (else the one they are
+        least sure of), onto the canvas. The note says what the bars say, as they say it."""
         w = self.session.weights
         test = self.session.dataset.test
         if w is None or not len(test):
             return
-        pick, least = None, (2.0, 0)
-        for start in range(0, min(len(test), 2000), 250):
-            probs = w.predict(test.images[start:start + 250])
-            pred = probs.argmax(axis=1)
-            wrong = np.flatnonzero(pred != test.labels[start:start + 250])
-            if len(wrong):
-                pick = start + int(wrong[0])
+        n = min(len(test), 2000)
+        probs = w.predict(test.images[:n])
+        labels = test.labels[:n]
+        order = np.argsort(probs[np.arange(n), labels])[:self.CANDIDATES]  # wrong or unsure first
+        pick, least = int(order[0]), 2.0
+        for i in order:
+            p = self._as_drawn(w, test.images[i])
+            if p is None:
                 break
-            k = int(np.argmin(probs.max(axis=1)))
-            least = min(least, (float(probs[k].max()), start + k))
-        pick = least[1] if pick is None else pick
+            if int(p.argmax()) != int(labels[i]):
+                pick = int(i)
+                break
+            if p[labels[i]] < least:
+                pick, least = int(i), float(p[labels[i]])
         image = test.images[pick].astype(np.float32).mean(axis=2) / 255.0
-        p = w.predict(test.images[pick:pick + 1])[0]
+        canvas = self.window.findChild(QWidget, "drawCanvas")
+        self._confused = None
+        canvas.set_image(image)
+        self._confused = {"index": pick, "label": int(test.labels[pick]), "background": canvas.background}
+        self._show_confused(None)
+
+    def _show_confused(self, result):
+        """The note on the test digit on the canvas, from Draw's own answer (``result``), or None
+        until it comes; the note goes once the canvas shows something else."""
+        c = getattr(self, "_confused", None)
+        if c is None:
+            return
+        canvas = self.window.findChild(QWidget, "drawCanvas")
+        if canvas.background is not c["background"] or canvas.strokes:
+            self._confused = None
+            if self.active and self.step["show_me"][-1]["do"] == "confused_example":
+                self.panel.show_note("")
+            return
         names = self.session.dataset.class_names
-        self.panel.show_note(self.labels["confused"].replace("{index}", str(pick))
-                             .replace("{label}", names[int(test.labels[pick])])
-                             .replace("{predicted}", names[int(p.argmax())])
-                             .replace("{confidence}", f"{float(p.max()):.0%}"))
-        self.window.findChild(QWidget, "drawCanvas").set_image(image)
+        text = self.labels["confused"].replace("{index}", str(c["index"])).replace("{label}", names[c["label"]])
+        if result is None or "probs" not in result:
+            text = text.split(":")[0] + "."  # "Test digit #144, labelled 7."
+        else:
+            p = np.asarray(result["probs"])
+            text = (text.replace("{predicted}", names[int(p.argmax())])
+                    .replace("{confidence}", f"{float(p.max()):.1%}"))  # as the bars say it
+        self.panel.show_note(text)
 

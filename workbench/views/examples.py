@@ -7,7 +7,7 @@ smoothly (only the visible cards are painted). Clicking an example emits
 """
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate
 
 from ..colour import class_name, stored_qimage
@@ -15,6 +15,23 @@ from ..colour import class_name, stored_qimage
 RIGHT = QColor("#2e9d62")
 WRONG = QColor("#d64545")
 CARD = QSize(156, 70)
+NAME_W = (38, 120)  # px: the class-name column of a card's bars, at least and at most
+
+
+def small_font(font):
+    """The cards' text: a little smaller than the view's."""
+    f = QFont(font)
+    f.setPointSizeF(f.pointSizeF() * 0.85)
+    return f
+
+
+def name_width(names, font):
+    """The class-name column's width for these class names: the longest fits (up to ``NAME_W[1]``)."""
+    if not names:
+        return NAME_W[0]
+    fm = QFontMetrics(small_font(font))
+    widest = max(fm.horizontalAdvance(class_name(names, k)) for k in range(len(names)))
+    return int(min(max(NAME_W[0], widest + 4), NAME_W[1]))
 
 
 class ExampleModel(QAbstractListModel):
@@ -66,7 +83,9 @@ class ExampleCard(QStyledItemDelegate):
     (the first green when right, red when wrong)."""
 
     def sizeHint(self, option, index):
-        return CARD
+        """Wider than ``CARD`` by as much as the class names need (all cards alike)."""
+        extra = name_width(index.model().names, option.font) - NAME_W[0]
+        return QSize(CARD.width() + extra, CARD.height())
 
     def paint(self, p, option, index):
         model = index.model()
@@ -83,16 +102,14 @@ class ExampleCard(QStyledItemDelegate):
         side = r.height() - 8
         p.drawImage(QRectF(r.left() + 4, r.top() + 4, side, side), stored_qimage(img))
         x = r.left() + side + 10
-        small = p.font()
-        small.setPointSizeF(small.pointSizeF() * 0.85)
-        p.setFont(small)
+        p.setFont(small_font(option.font))
         p.setPen(pal.placeholderText().color())
         fm = p.fontMetrics()
         p.drawText(QRectF(x, r.top() + 2, r.right() - x - 4, 14), Qt.AlignLeft | Qt.AlignVCenter,
                    fm.elidedText(f"#{i} · {class_name(model.names, label)}", Qt.ElideRight, int(r.right() - x - 4)))
         if probs is not None:
             top = np.argsort(probs)[::-1][:3]
-            name_w = 38
+            name_w = name_width(model.names, option.font)
             bar_w = r.right() - x - name_w - 6
             for j, k in enumerate(top):
                 y = r.top() + 18 + j * 15

@@ -6,7 +6,8 @@ are module attributes so that tests replace them.
 import os
 import pathlib
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
+from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QLineEdit, QMessageBox, QPushButton
 
 from ... import dialogs as common
 
@@ -30,9 +31,36 @@ class DatasetFileDialog(QFileDialog):
                                       "a dataset: IDX or CSV files, an .npz, or one folder of images per class.")
         self.folder_button.setAutoDefault(False)
         self.folder_button.clicked.connect(self.open_folder)
+        # beside Open and Cancel, where a path typed into the file name's box never puts its
+        # completer's list over it (at the bottom of the dialog, it was covered after Enter)
+        box = self.findChild(QDialogButtonBox)
         lay = self.layout()
-        if lay is not None and hasattr(lay, "rowCount"):
+        if box is not None:
+            box.addButton(self.folder_button, QDialogButtonBox.ActionRole)
+        elif lay is not None and hasattr(lay, "rowCount"):
             lay.addWidget(self.folder_button, lay.rowCount(), 0, 1, -1)
+        edit = self.findChild(QLineEdit, "fileNameEdit")
+        self._completer_popup = None
+        if edit is not None and edit.completer() is not None:
+            self._name_edit = edit
+            self._completer_popup = edit.completer().popup()
+            self._completer_popup.installEventFilter(self)
+            edit.textChanged.connect(self._name_changed)
+
+    def _name_changed(self, text):
+        if not text and self._completer_popup.isVisible():
+            QTimer.singleShot(0, self._hide_empty_completer)
+
+    def _hide_empty_completer(self):
+        if not self._name_edit.text():
+            self._completer_popup.hide()
+
+    def eventFilter(self, obj, e):
+        """A folder typed and entered: the dialog shows it, and clears the name; the completer's
+        list of that folder, for an empty name, only covered the dialog's lower part: not shown."""
+        if obj is self._completer_popup and e.type() == QEvent.Show and not self._name_edit.text():
+            QTimer.singleShot(0, self._hide_empty_completer)
+        return super().eventFilter(obj, e)
 
     def open_folder(self):
         """Accept the selected folder, or the folder shown when no folder is selected."""

@@ -14,6 +14,17 @@ from ...colour import class_name, named, pixels_qimage
 SIZE = 280  # the canvas's own resolution (10x MNIST)
 
 
+def canvas_pixels(image):
+    """What the canvas holds, and ``image()`` gives back, after ``set_image(image)``: the picture
+    centred on a square, scaled to the canvas (SIZE x SIZE) and stored as 8-bit grey (floats)."""
+    h, w = image.shape
+    s = max(h, w)
+    square = np.zeros((s, s), np.float32)
+    square[(s - h) // 2:(s - h) // 2 + h, (s - w) // 2:(s - w) // 2 + w] = image
+    grey = np.clip(resize(square, SIZE, SIZE) * 255, 0, 255).astype(np.uint8)
+    return grey.astype(np.float32) / 255.0
+
+
 class DigitCanvas(QWidget):
     """A square canvas with a soft, anti-aliased round brush (mouse and tablet).
 
@@ -114,11 +125,7 @@ class DigitCanvas(QWidget):
 
     def set_image(self, image):
         """Show ``image`` (2-D floats in [0, 1], ink high, any size) as the drawing."""
-        h, w = image.shape
-        s = max(h, w)
-        square = np.zeros((s, s), np.float32)
-        square[(s - h) // 2:(s - h) // 2 + h, (s - w) // 2:(s - w) // 2 + w] = image
-        self.background = np.clip(resize(square, SIZE, SIZE), 0, 1).astype(np.float32)
+        self.background = canvas_pixels(image)
         self.strokes = []
         self._render()
         self.changed.emit()

@@ -123,6 +123,15 @@ class ConfusedExamples(QWidget):
         tn, pn = class_name(self.names, t), class_name(self.names, p)
         n = len(idx)
         examples = "example" if n == 1 else "examples"
+        if not n:  # nothing to show, and nothing to click
+            if view == "class":
+                text = f"There are no test examples of {tn}."
+            elif t == p:
+                text = f"No example of {tn} was predicted right."
+            else:
+                text = f"No example of {tn} was predicted as {pn}: the network never made this mistake."
+            self.caption.setText(text)
+            return
         if view == "class":
             text = f"All {n:,} test examples of {tn}, whatever was predicted; the least sure of {tn} first."
         elif t == p:
@@ -131,9 +140,9 @@ class ConfusedExamples(QWidget):
         else:
             text = (f"{n:,} {examples} of {tn} predicted as {pn}, "
                     + ("the most confident mistakes first." if view == "most_wrong" else
-                       "the least sure first (smallest margin between the top two).")
-                    + ("" if n else " None: the network never made this mistake."))
-        self.caption.setText(text + " Click one to open it in Inspect.")
+                       "the least sure first (smallest margin between the top two)."))
+        self.caption.setText(text + (" Click it to open it in Inspect." if n == 1 else
+                                     " Click one to open it in Inspect."))
 
 
 if __name__ == "__main__":

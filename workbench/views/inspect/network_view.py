@@ -11,7 +11,7 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSlider, QSpinBox, QToolTip, QVBoxLayout, QWidget)
@@ -202,6 +202,7 @@ class LayerRow(QWidget):
         self.title = QLabel()
         self.title.setObjectName("layerTitle")
         self.title.setTextFormat(Qt.RichText)
+        self.title.setWordWrap(True)  # a narrow view wraps the strip between its parts, never cuts it
         self.act = MosaicWidget("activations")
         self.grad = MosaicWidget("gradients")
         self.filters = MosaicWidget("filters")
@@ -225,9 +226,13 @@ class LayerRow(QWidget):
         lo, hi = e["act_range"]
         grad = e["grad_range"]
         gtext = f"grad [{grad[0]:.3g}, {grad[1]:.3g}]" if grad else "grad –"
-        self.title.setText(f"<b>{e['index']}. {e['type']}</b> &nbsp; {sx}x{sy}x{d} &nbsp;·&nbsp; "
-                           f"act [{lo:.3g}, {hi:.3g}] &nbsp;·&nbsp; {gtext} &nbsp;·&nbsp; "
-                           f"{e['params']:,} params &nbsp; <span style='color:gray'>{e['description']}</span>")
+        def part(text):  # a part of the strip is never broken; the strip breaks between parts
+            return html.escape(text).replace(" ", "&nbsp;")
+
+        parts = [f"<b>{part(str(e['index']) + '. ' + e['type'])}</b>&nbsp; {sx}x{sy}x{d}",
+                 part(f"act [{lo:.3g}, {hi:.3g}]"), part(gtext), part(f"{e['params']:,} params")]
+        self.title.setText("&nbsp;· ".join(parts) +
+                           f" &nbsp;<span style='color:gray'>{html.escape(e['description'])}</span>")
         act = e["act"]
         rgb = e["type"] == "input" and d == 3
         cols = min(d, 16) if sx == sy == 1 else None
@@ -365,6 +370,7 @@ class NetworkView(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.inner)
+        self.scroll.viewport().installEventFilter(self)  # the titles wrap to the width in view
         self.placeholder = QLabel("Press Train, or open a snapshot, to see the network's activations "
                                   "and filters here.")
         self.placeholder.setAlignment(Qt.AlignCenter)
@@ -456,7 +462,20 @@ class NetworkView(QWidget):
         zoom = self.zoom.value()
         for row, e in zip(self.rows, layers):
             row.show_entry(e, zoom, lut)
+        self._fit_titles()
         self.summary.setText(summary_text(st, self._class_names()))
+
+    def _fit_titles(self):
+        """Each row's title strip as wide as the view shows (a wide row, the fc layer's weights,
+        scrolls sideways: its title would be cut at the view's edge), wrapping between its parts."""
+        room = self.scroll.viewport().width() - self.inner_lay.contentsMargins().left() - 16
+        for row in self.rows:
+            row.title.setMaximumWidth(max(200, room))
+
+    def eventFilter(self, obj, e):
+        if e.type() == QEvent.Resize and obj is self.scroll.viewport():
+            self._fit_titles()
+        return super().eventFilter(obj, e)
 
     def _class_names(self):
         return None if self.session is None else self.session.dataset.class_names

@@ -1,6 +1,7 @@
 """What several runs views say about a run: its colour, its key settings, its numbers, in words."""
 import html
 import json
+import pathlib
 import math
 
 from PySide6.QtCore import Qt
@@ -51,6 +52,20 @@ def value_text(v):
     if isinstance(v, (dict, list)):
         return json.dumps(v)
     return str(v)
+
+
+def data_of(record):
+    """``(name, path)`` of the data the run trained on: its file's or folder's name ("MNIST" for
+    the bundled digits, path None)."""
+    data = (record.get("experiment") or {}).get("data")
+    if not isinstance(data, str) or not data.strip():
+        return "MNIST", None
+    p = pathlib.PurePath(data.split(",")[0].rstrip("/\\"))
+    name = p.name
+    for suffix in (".gz", ".npz", ".csv"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            name = name[:-len(suffix)]
+    return name or data, data
 
 
 def key_settings(record):

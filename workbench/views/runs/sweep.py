@@ -31,7 +31,42 @@ COMMON = ("learning_rate", "batch_size", "method", "momentum", "l2_decay", "l1_d
 LAYER_OPTIONS = {"conv": ("filters", "sx", "stride", "pad", "activation", "drop_prob"),
                  "fc": ("num_neurons", "activation", "drop_prob"), "pool": ("sx", "stride"),
                  "dropout": ("drop_prob",), "lrn": ("n", "k", "alpha", "beta")}
-DEFAULT_ROWS = (("learning_rate", "0.003, 0.01"), ("method", "sgd, adadelta"))
+#: Which trainer settings each method uses (the others change nothing: a sweep over them
+#: repeats its runs).
+USES = {"learning_rate": lambda m: m != "adadelta", "momentum": lambda m: m in ("sgd", "nesterov")}
+
+
+def default_rows(trainer):
+    """The dialog's first grid (four runs), of settings the trainer's method uses: adadelta has no
+    learning rate (crossing rates with it gave identical runs), only sgd and nesterov use momentum."""
+    method = trainer.get("method", "sgd")
+    if method == "adadelta":
+        return [("batch_size", "10, 20"), ("l2_decay", "0.0001, 0.001")]
+    rate = float(trainer.get("learning_rate") or 0.01)
+    rates = ("learning_rate", f"{rate / 3:.2g}, {rate:.2g}")
+    if method in ("sgd", "nesterov"):
+        return [rates, ("momentum", "0.5, 0.9")]
+    return [rates, ("batch_size", "10, 20")]
+
+
+def repeats(plan, trainer):
+    """``(count, why)``: how many runs of ``plan`` repeat another's settings because their method
+    ignores a setting swept (0, None when none do; runs a random search drew twice are not
+    counted: they differ in nothing swept either way)."""
+    whole, kept, why = set(), set(), None
+    for run in plan:
+        method = run.get("method", trainer.get("method"))
+        used = {}
+        for key, value in run.items():
+            uses = USES.get(key)
+            if uses is not None and not uses(method):
+                why = why or f"{method} does not use {key.replace('_', ' ')}"
+            else:
+                used[key] = value
+        whole.add(tuple(sorted((k, repr(v)) for k, v in run.items())))
+        kept.add(tuple(sorted((k, repr(v)) for k, v in used.items())))
+    count = len(whole) - len(kept)
+    return count, (why if count else None)
 
 
 def setting_names(layer_defs):
@@ -112,7 +147,7 @@ class SweepDialog(QDialog):
         lay.addWidget(self.error)
         lay.addWidget(buttons)
         self.names = setting_names(session.doc.layers)
-        for key, values in DEFAULT_ROWS:
+        for key, values in default_rows(session.settings.trainer):
             self.add_row(key, values)
         self.mode.currentIndexChanged.connect(self._update)
         self.table.itemChanged.connect(lambda _: self._update())
@@ -176,8 +211,10 @@ class SweepDialog(QDialog):
             self.start_button.setEnabled(False)
             return
         self.error.setText("")
+        same, why = repeats(plan, self.session.settings.trainer)
         self.summary.setText(f"{len(plan)} run{'s' * (len(plan) != 1)} of "
-                             f"{self.epochs.value():g} epochs each.")
+                             f"{self.epochs.value():g} epochs each."
+                             + (f" {same} of them repeat another run: {why}." if same else ""))
         self.start_button.setEnabled(True)
 
     def _accept(self):

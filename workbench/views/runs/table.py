@@ -10,10 +10,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem
 
 from ...keeping import local_time
-from .common import accuracy_of, key_settings, percent, plain_tip, swatch
+from .common import accuracy_of, data_of, key_settings, percent, plain_tip, swatch
 
-COLUMNS = ("", "Name", "When", "Status", "Network and trainer", "Test", "Validation", "Examples/s", "Note")
-CHECK, NAME, WHEN, STATUS, SETTINGS, TEST, VALIDATION, SPEED, NOTE = range(len(COLUMNS))
+COLUMNS = ("", "Name", "When", "Status", "Data", "Network and trainer", "Test", "Validation", "Examples/s",
+           "Note")
+CHECK, NAME, WHEN, STATUS, DATA, SETTINGS, TEST, VALIDATION, SPEED, NOTE = range(len(COLUMNS))
 ID = Qt.UserRole
 
 
@@ -39,6 +40,7 @@ class RunsTable(QTableWidget):
         self.horizontalHeaderItem(CHECK).setToolTip("Show the run's curves in the plots.")
         self.horizontalHeaderItem(NAME).setToolTip("Double-click to rename.")
         self.horizontalHeaderItem(NOTE).setToolTip("Double-click to write a note.")
+        self.horizontalHeaderItem(DATA).setToolTip("The data the run trained on (its accuracies are on it).")
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed)
@@ -49,7 +51,7 @@ class RunsTable(QTableWidget):
         h = self.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.Interactive)
         h.setStretchLastSection(True)
-        for col, width in ((CHECK, 38), (NAME, 150), (WHEN, 124), (STATUS, 82), (SETTINGS, 250),
+        for col, width in ((CHECK, 38), (NAME, 150), (WHEN, 124), (STATUS, 82), (DATA, 90), (SETTINGS, 250),
                            (TEST, 64), (VALIDATION, 74), (SPEED, 78)):
             self.setColumnWidth(col, width)
         self.setContextMenuPolicy(Qt.CustomContextMenu)
@@ -132,6 +134,8 @@ class RunsTable(QTableWidget):
         status = rec.get("status") or ""
         sweep = f" (sweep {rec['sweep']})" if rec.get("sweep") else ""
         self._item(row, STATUS, status, tip=(rec.get("message") or status) + sweep)
+        data, path = data_of(rec)
+        self._item(row, DATA, data, tip=path or "the bundled MNIST")
         self._item(row, SETTINGS, key_settings(rec), tip=key_settings(rec))
         right = Qt.AlignRight | Qt.AlignVCenter
         self._item(row, TEST, percent(accuracy_of(rec, "test")), align=right)

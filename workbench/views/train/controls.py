@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSp
                                QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from engine.datasets import describe
+from engine.errors import EngineError
 from engine.schedules import KINDS
 from engine.trainer import METHODS
 
@@ -27,6 +29,15 @@ METHOD_TIPS = {
                 "The ConvNetJS demo's trainer.",
     "adam": "Running averages of the gradient and its square, bias-corrected (Kingma & Ba).",
 }
+
+LR_TIP = "Step size. Too high and the network diverges; arrows halve or double it."
+#: Why a setting is greyed: the method chosen does not use it (a user who wants it changes the method).
+LR_UNUSED_TIP = ("adadelta has no learning rate: it sizes each step itself, from running averages of "
+                 "the updates and the gradients. To set a learning rate, choose another Method "
+                 "(sgd, nesterov, adam, ...).")
+MOMENTUM_TIP = "Momentum for sgd and nesterov."
+MOMENTUM_UNUSED_TIP = ("{method} does not use momentum (only sgd and nesterov do). To set it, choose "
+                       "sgd or nesterov as the Method.")
 
 #: The training accuracy shown is over about this many of the latest examples: one
 #: batch's figure (a Step) jumps by tens of percent, and a chunk's depends on its length.
@@ -143,6 +154,7 @@ class TrainPanel(QWidget):
         s.pausedChanged.connect(self.update_buttons)
         s.finished.connect(self._finished)
         s.doc.changed.connect(self._doc_changed)
+        s.datasetChanged.connect(self._doc_changed)  # a network may fit one dataset and not another
         s.datasetLoading.connect(self.update_buttons)
         self.can_train = True
         self._recent = collections.deque()  # (examples, right) of the latest progress reports
@@ -178,14 +190,19 @@ class TrainPanel(QWidget):
         self.build_button.setObjectName("goToBuild")
         self.build_button.setToolTip("Show the network in the Build place, where the layer at fault is outlined.")
         self.build_button.clicked.connect(self.buildRequested)
-        for b in (self.rate_button, self.build_button):
+        self.adapt_button = QPushButton("Adapt the network")
+        self.adapt_button.setObjectName("adaptNetworkTrainButton")
+        self.adapt_button.setToolTip("Give the input layer the images' size and channels and the loss layer "
+                                     "the data's class count (one step; Undo takes it back).")
+        self.adapt_button.clicked.connect(self.adapt_network)
+        for b in (self.rate_button, self.adapt_button, self.build_button):
             b.setAutoDefault(False)
             b.hide()
             row.addWidget(b)
         row.addStretch(1)
         lay.addLayout(row)
         self._suggested = None
-        self._message_kind = None  # "invalid", "diverged", "rate", "finished", "error"
+        self._message_kind = None  # "invalid", "misfit", "diverged", "rate", "finished", "error"
         box.hide()
         return box
 
@@ -195,7 +212,8 @@ class TrainPanel(QWidget):
         self.message.setText(text)
         self.message.setStyleSheet(ERROR_STYLE if error else "")
         self.rate_button.setVisible(kind == "diverged" and self._suggested is not None)
-        self.build_button.setVisible(kind == "invalid")
+        self.adapt_button.setVisible(kind == "misfit")
+        self.build_button.setVisible(kind in ("invalid", "misfit"))
         self.banner.setVisible(bool(text))
 
     def _data_box(self):
@@ -239,7 +257,7 @@ class TrainPanel(QWidget):
         self.method.currentIndexChanged.connect(
             lambda _: s.set_trainer_option("method", self.method.currentData()))
         f.addRow("Method", self.method)
-        self.lr = _rate(1000.0, "Step size. Too high and the network diverges; arrows halve or double it.")
+        self.lr = _rate(1000.0, LR_TIP)
         self.lr.setObjectName("learningRate")
         self.lr.valueChanged.connect(s.set_learning_rate)
         f.addRow("Learning rate", self.lr)
@@ -282,7 +300,7 @@ class TrainPanel(QWidget):
         self.momentum.setRange(0.0, 0.999)
         self.momentum.setDecimals(3)
         self.momentum.setSingleStep(0.05)
-        self.momentum.setToolTip("Momentum for sgd and nesterov.")
+        self.momentum.setToolTip(MOMENTUM_TIP)
         self.momentum.valueChanged.connect(lambda v: s.set_trainer_option("momentum", v))
         f.addRow("Momentum", self.momentum)
         self.batch = _count(1, 1024, "Examples per update.")
@@ -300,9 +318,9 @@ class TrainPanel(QWidget):
         grid = QGridLayout()
         specs = [("train_button", "Train", "trainButton", "Start training (Ctrl+Return)."),
                  ("pause_button", "Pause", "pauseButton", "Pause or resume between batches (Space in this tab)."),
+                 ("stop_button", "Stop", "stopButton", "Stop after the current batch."),
                  ("step_button", "Step", "stepButton", "Train one batch, then pause."),
                  ("epoch_button", "+1 epoch", "epochButton", "Train one more pass over the training set, then stop."),
-                 ("stop_button", "Stop", "stopButton", "Stop after the current batch."),
                  ("reset_button", "Reset weights", "resetButton",
                   "New random weights; the current curves are greyed for comparison.")]
         for k, (attr, text, name, tip) in enumerate(specs):
@@ -310,7 +328,7 @@ class TrainPanel(QWidget):
             b.setObjectName(name)
             b.setToolTip(tip)
             b.setAutoDefault(False)
-            grid.addWidget(b, k // 2, k % 2)
+            grid.addWidget(b, k // 3, k % 3)  # two rows of three: the column keeps its height for the numbers
             setattr(self, attr, b)
         self.pause_button.setCheckable(True)
         self.train_button.clicked.connect(lambda: s.train())
@@ -327,20 +345,30 @@ class TrainPanel(QWidget):
         g.setVerticalSpacing(2)
         self.stat_labels = {}
         self.stat_captions = {}
-        rows = [("examples", "Examples seen"), ("speed", "Examples / s"), ("fwd", "Forward / example"),
-                ("bwd", "Backward / example"), ("lr", "Learning rate"), ("loss", "Cost loss"),
-                ("decay", "Decay loss"), ("train", "Training accuracy"),
-                ("validation", "Validation accuracy"), ("test", "Test accuracy")]
-        for k, (key, text) in enumerate(rows):
-            value = QLabel("–")
-            value.setObjectName(f"stat_{key}")
-            value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            value.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # what a run is about first (the tour asks to watch the rate and the test accuracy), the
+        # costs last; paired figures share a row, so that every row stays in view at 1280x800
+        # under a banner of a few lines
+        rows = [("examples", "Examples seen"), ("speed", "Examples / s"), ("lr", "Learning rate"),
+                ("train", "Training accuracy"), ("validation", "Validation accuracy"), ("test", "Test accuracy"),
+                (("loss", "decay"), "Loss: cost / decay"), (("fwd", "bwd"), "Forward / backward, per example")]
+        for k, (keys, text) in enumerate(rows):
             caption = QLabel(text)
             g.addWidget(caption, k, 0)
-            g.addWidget(value, k, 1)
-            self.stat_labels[key] = value
-            self.stat_captions[key] = caption
+            keys = keys if isinstance(keys, tuple) else (keys,)
+            cell = QHBoxLayout()
+            cell.setSpacing(4)
+            cell.addStretch(1)
+            for j, key in enumerate(keys):
+                if j:
+                    cell.addWidget(QLabel("/"))
+                value = QLabel("–")
+                value.setObjectName(f"stat_{key}")
+                value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                value.setTextInteractionFlags(Qt.TextSelectableByMouse)
+                cell.addWidget(value)
+                self.stat_labels[key] = value
+                self.stat_captions[key] = caption
+            g.addLayout(cell, k, 1)
         tip = (f"Of the latest {TRAIN_ACCURACY_WINDOW:,} training examples (as augmented), the share the "
                f"network got right as it trained on them: a running estimate, not a test.")
         for w in (self.stat_captions["train"], self.stat_labels["train"]):
@@ -391,10 +419,28 @@ class TrainPanel(QWidget):
         self._put(self.epochs, exp.epochs)
         self._put(self.shift, exp.augment["shift"])
         self._put(self.flip, exp.augment["flip"])
-        self.momentum.setEnabled(t["method"] in ("sgd", "nesterov"))
-        self.lr.setEnabled(t["method"] != "adadelta")
+        # a greyed field says why in its tooltip (and its caption's): the method does not use it
+        uses_momentum, uses_lr = t["method"] in ("sgd", "nesterov"), t["method"] != "adadelta"
+        for w, used, tip in ((self.momentum, uses_momentum, MOMENTUM_TIP if uses_momentum else
+                              MOMENTUM_UNUSED_TIP.replace("{method}", t["method"])),
+                             (self.lr, uses_lr, LR_TIP if uses_lr else LR_UNUSED_TIP)):
+            w.setEnabled(used)
+            w.setToolTip(tip)
+            caption = self.caption_of(w)
+            if caption is not None:
+                caption.setToolTip(tip)
         self.method.setToolTip(METHOD_TIPS[t["method"]] + " Changes apply at the next batch.")
         self._show_crop()
+
+    def caption_of(self, widget):
+        """The trainer form's caption of the row ``widget`` is in (it may sit in a row of its own)."""
+        w = widget
+        while w is not None and w is not self:
+            label = self.trainer_form.labelForField(w)
+            if label is not None:
+                return label
+            w = w.parentWidget()
+        return None
 
     def _show_crop(self):
         rows = self.session.doc.rows
@@ -426,17 +472,35 @@ class TrainPanel(QWidget):
 
     # -- buttons --------------------------------------------------------------------------------
     def _doc_changed(self):
-        doc = self.session.doc
-        self.can_train = doc.valid
-        why = f"Cannot train: {doc.error or 'the network is not valid'}."
-        self.train_button.setToolTip("Start training (Ctrl+Return)." if doc.valid else why)
+        """Say before the click why Train cannot work: an invalid network, or one that does not
+        fit the data (then with "Adapt the network")."""
+        s = self.session
+        doc = s.doc
+        fit = s.data_fit()
+        misfit = (fit["input"] + fit["loss"]) if fit else []
+        self.can_train = doc.valid and not misfit
         if not doc.valid:
+            why = f"Cannot train: {doc.error or 'the network is not valid'}."
             self._say("invalid", f"{why} Fix it in the Build place, where the layer at fault is outlined.",
                       error=True)
-        elif self._message_kind == "invalid":
+        elif misfit:
+            why = f"Cannot train: {doc.name} does not fit {describe(s.dataset)}: {'; '.join(misfit)}."
+            self._say("misfit", f"{why} Adapt the network to the data (Undo takes it back), or change it "
+                                f"in the Build place.", error=True)
+        elif self._message_kind in ("invalid", "misfit"):
             self._say(None, "")
+        self.train_button.setToolTip("Start training (Ctrl+Return)." if self.can_train else why)
         self._show_crop()
         self.update_buttons()
+
+    def adapt_network(self):
+        """The banner's "Adapt the network": the input layer and the class count fitted to the data."""
+        try:
+            return self.session.fit_network_to_data()
+        except EngineError as e:
+            from ... import dialogs
+            dialogs.warn(self.window(), "Cannot adapt the network", str(e))
+            return []
 
     def _running_changed(self, running):
         if running:
@@ -559,7 +623,7 @@ class TrainPanel(QWidget):
         self.update_buttons()
 
     def clear_message(self):
-        if self._message_kind == "invalid" and not self.session.doc.valid:
+        if self._message_kind in ("invalid", "misfit") and not self.can_train:
             return  # still true
         self._suggested = None
         self._say(None, "")

@@ -131,6 +131,13 @@ class _PlotView(QWidget):
         csvb = QPushButton("CSV…")
         csvb.setToolTip("Save the curves' points as CSV.")
         csvb.clicked.connect(self._export_csv)
+        self.other_data = QCheckBox()
+        self.other_data.setObjectName(object_name + "OtherData")
+        self.other_data.setToolTip("Greyed curves of earlier runs on another dataset. Its examples are other "
+                                   "examples, so they are shown only when asked for, and the examples axis "
+                                   "then stretches to their length.")
+        self.other_data.hide()
+        self.other_data.toggled.connect(self._show_other_data)
         self.readout = QLabel()
         self.readout.setObjectName(object_name + "Readout")
         self.crosshair = pg.InfiniteLine(angle=90, movable=False,
@@ -141,6 +148,7 @@ class _PlotView(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.log)
+        bar.addWidget(self.other_data)
         bar.addSpacing(12)
         bar.addWidget(self.readout)
         bar.addStretch(1)
@@ -152,6 +160,7 @@ class _PlotView(QWidget):
         lay.addLayout(bar)
         lay.addWidget(self.plot, 1)
         self.old_curves = []
+        self.other_data_curves = []  # greyed curves of runs on another dataset: shown on request
         self._dirty = False
         self._timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
         self._timer.timeout.connect(self._refresh_if_dirty)
@@ -193,11 +202,34 @@ class _PlotView(QWidget):
             self.plot.getPlotItem().setXRange(0, self._xmax, padding=0.01)
 
     def _new_dataset(self):
-        """Curves of another dataset: greyed, and the examples axis starts again from the new
-        run's (a run of 40 examples was squashed at 0 of an axis that the old run made 70,000 long)."""
+        """Curves of another dataset: greyed and put aside (shown only on request, "runs on other
+        data"), and the examples axis starts again from the new run's: the old curves were
+        squeezed into the new data's axis as diagonal lines, and a run of 40 examples was
+        squashed at 0 of an axis that the old run made 70,000 long."""
         self.retire_run()
+        for c in self.old_curves:
+            c.hide()
+        self.other_data_curves += self.old_curves
+        self.old_curves = []
+        self._update_other_data()
         self._xmax = 0.0
         self._grow_x(0.0)
+
+    def _update_other_data(self):
+        n = len(self.other_data_curves)
+        self.other_data.blockSignals(True)
+        self.other_data.setChecked(False)
+        self.other_data.blockSignals(False)
+        self.other_data.setText(f"runs on other data ({n})")
+        self.other_data.setVisible(n > 0)
+
+    def _show_other_data(self, on):
+        for c in self.other_data_curves:
+            c.setVisible(on)
+        self._xmax = 0.0
+        if on:
+            self._grow_x(max((c.x_end for c in self.other_data_curves), default=0.0))
+        self.refresh()
 
     def include_x(self, x):
         """Widen the examples axis to show ``x`` (curves of other runs laid over these)."""
@@ -233,9 +265,10 @@ class _PlotView(QWidget):
         raise NotImplementedError
 
     def clear(self):
-        for c in self.old_curves:
+        for c in self.old_curves + self.other_data_curves:
             self.plot.removeItem(c)
-        self.old_curves = []
+        self.old_curves, self.other_data_curves = [], []
+        self._update_other_data()
         for s in self.series().values():
             s.clear()
         self._xmax = 0.0
@@ -260,6 +293,7 @@ class _PlotView(QWidget):
             x, y = main.smoothed()
             old = self.plot.plot(*thin(x.copy(), y.copy()), pen=pg.mkPen(colors["old"], width=1.5),
                                  skipFiniteCheck=True, autoDownsampleFactor=1.0)
+            old.x_end = float(x[-1])  # (what the curve draws is clipped to the view)
             self.old_curves.append(old)
         for s in self.series().values():
             s.clear()
@@ -360,7 +394,12 @@ class AccuracyPlotView(_PlotView):
             curve.setSymbolPen(None)
         self.train_s, self.val_s, self.test_s = Series(alpha=0.1), Series(), Series()
         self._ylo = 0.8
-        self.plot.getPlotItem().setYRange(0.8, 1.0, padding=0.02)
+        self._set_y(0.8)
+
+    TOP_MARGIN = 0.07  # of the range, above 1.0: a point at 1.0 (its dot) and the axis's "1" are whole
+
+    def _set_y(self, lo):
+        self.plot.getPlotItem().setYRange(lo - 0.02 * (1.0 - lo), 1.0 + self.TOP_MARGIN * (1.0 - lo), padding=0)
 
     def series(self):
         return {"train_accuracy": self.train_s, "validation_accuracy": self.val_s,
@@ -401,7 +440,7 @@ class AccuracyPlotView(_PlotView):
         lo = min(0.8, np.floor(max(0.0, lo - 0.02) * 10) / 10)  # in steps of 0.1: a steady axis
         if lo != self._ylo:
             self._ylo = lo
-            self.plot.getPlotItem().setYRange(lo, 1.0, padding=0.02)
+            self._set_y(lo)
         self._grow_x(x[-1] if len(x) else 0.0)
         self._dirty = False
 
