@@ -14,7 +14,9 @@ ratio of the medians.
 PyTorch runs the network of the PyTorch export (``engine.export.pytorch_export``'s
 ``model.py``, with the engine's initial weights) with ``torch.optim``'s closest rule
 and ``weight_decay = l2_decay``: what a user writing it in PyTorch would run. Its
-threads are PyTorch's default (``torch.get_num_threads()``).
+threads are PyTorch's default (``torch.get_num_threads()``). ``--compare engine-alone``
+adds the engine without its worker processes (``ENGINE_PROCESSES=0``): whether the
+worker pays on this machine, under its load at the time.
 """
 import json
 import os
@@ -150,7 +152,7 @@ def serve(stdin=sys.stdin, stdout=sys.stdout):
     from .experiment import Experiment
     setup = json.loads(stdin.readline())
     exp = Experiment.from_json(setup["experiment"])
-    side = _engine_side if setup["framework"] == "engine" else _torch_side
+    side = _torch_side if setup["framework"] == "torch" else _engine_side
     step, info = side(exp, int(setup["batch"]))
     for i in range(3):  # warm up: first calls allocate, BLAS starts
         step(i)
@@ -176,9 +178,12 @@ class _Side:
 
     def __init__(self, framework, exp, batch):
         self.framework = framework
+        env = dict(os.environ)
+        if framework == "engine-alone":  # the engine without its worker processes
+            env["ENGINE_PROCESSES"] = "0"
         self.proc = subprocess.Popen([sys.executable, "-m", "engine.bench_rounds", SERVE],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, env=env)
         self.send({"framework": framework, "experiment": exp.to_json(), "batch": batch})
         self.skipped = None
         reply = self.read(SETUP_SECONDS)
@@ -225,6 +230,9 @@ def _order(frameworks, r):
 
 def run(exp, name, batch_sizes=(1, 20, 128), seconds=2.0, rounds=5, compare=(), out=sys.stdout):
     """Print one JSON line per framework and batch size (and the ratios); return the records."""
+    unknown = [c for c in compare if c not in ("engine", "torch", "engine-alone", "convnetjs")]
+    if unknown:
+        raise EngineError(f"bench: cannot compare with {', '.join(unknown)} (known: torch, engine-alone)")
     frameworks = ["engine"] + [c for c in compare if c not in ("engine", "convnetjs")]
     records = []
     for batch in batch_sizes:

@@ -423,7 +423,8 @@ def parser():
     b.add_argument("--seconds", type=float, default=None,
                    help="seconds per measurement (default 5) or per round (default 2)")
     b.add_argument("--rounds", type=int, default=5, help="rounds per framework (with --preset/--spec)")
-    b.add_argument("--compare", default="", help="comma list: torch, convnetjs")
+    b.add_argument("--compare", default="", help="comma list: torch, convnetjs; with --preset/--spec: "
+                                                 "torch, engine-alone (the engine without its worker)")
     b.add_argument("--to-accuracy", type=float, metavar="FRACTION",
                    help="train the experiment (default preset: fast), test every quarter epoch, "
                         "print the training seconds to reach this test accuracy (exit 1 if never)")

@@ -81,3 +81,19 @@ def test_torch_optimizer_follows_the_trainer(method, cls):
                          {"type": "softmax", "num_classes": 2}]).trainer, method=method, l2_decay=0.01)
     opt = bench_rounds.torch_optimizer(torch, [torch.zeros(2, requires_grad=True)], t)
     assert type(opt).__name__ == cls and opt.param_groups[0]["weight_decay"] == 0.01
+
+
+def test_engine_alone_is_the_engine_without_its_worker():
+    proc = _bench("--preset", "convnetjs-demo", "--batch-sizes", "20", "--seconds", "0.05",
+                  "--rounds", "2", "--compare", "engine-alone")
+    assert proc.returncode == 0, proc.stderr
+    engine, alone, ratio = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert alone["framework"] == "engine-alone" and alone["worker_processes"] == 0
+    assert alone["workers_used"] == {}  # never asked: the worker is switched off
+    assert engine["workers_used"][str(20)] in ("with the worker", "without the worker", "measuring")
+    assert "engine_vs_engine-alone" in ratio
+
+
+def test_unknown_framework_is_a_one_line_error():
+    proc = _bench("--preset", "convnetjs-demo", "--batch-sizes", "2", "--compare", "tensorflow")
+    assert proc.returncode != 0 and "tensorflow" in proc.stderr and "Traceback" not in proc.stderr
