@@ -294,10 +294,32 @@ def cmd_eval(a):
 
 
 def cmd_bench(a):
-    from .bench import run
-    sizes = [int(s) for s in a.batch_sizes.split(",")]
+    try:
+        sizes = [int(s) for s in a.batch_sizes.split(",")]
+    except ValueError:
+        raise OptionError(f"--batch-sizes: expected whole numbers separated by commas, "
+                          f"got {a.batch_sizes!r}") from None
+    if any(s < 1 for s in sizes) or a.rounds < 1 or (a.seconds is not None and a.seconds <= 0):
+        raise OptionError("bench: batch sizes and --rounds must be at least 1, --seconds above 0")
     compare = [c for c in a.compare.split(",") if c] if a.compare else []
-    run(sizes, a.seconds, compare)
+    if a.to_accuracy is not None:
+        if not 0 < a.to_accuracy <= 1:
+            raise OptionError(f"--to-accuracy: expected a fraction in (0, 1], e.g. 0.993, got {a.to_accuracy}")
+        from . import bench_accuracy
+        exp = Experiment.load(a.spec) if a.spec else preset(a.preset or "fast")
+        if a.epochs is not None:
+            exp = exp.replace(epochs=a.epochs)
+        result = bench_accuracy.run(exp, a.preset or (pathlib.Path(a.spec).stem if a.spec else "fast"),
+                                    a.to_accuracy, seed=a.seed, progress=a.progress)
+        return 0 if result["reached"] else 1
+    if a.preset or a.spec:
+        from . import bench_rounds
+        exp = Experiment.load(a.spec) if a.spec else preset(a.preset)
+        bench_rounds.run(exp, a.preset or pathlib.Path(a.spec).stem, sizes,
+                         2.0 if a.seconds is None else a.seconds, a.rounds, compare)
+        return 0
+    from .bench import run
+    run(sizes, 5.0 if a.seconds is None else a.seconds, compare)
     return 0
 
 
@@ -388,10 +410,27 @@ def parser():
                                    "(label, then pixels) or a folder of images per class.")
     d.add_argument("path")
     d.set_defaults(func=cmd_data)
-    b = sub.add_parser("bench", help="training/inference examples per second (JSON lines)")
+    b = sub.add_parser("bench", help="training/inference examples per second (JSON lines)",
+                       description="Without --preset/--spec: the ConvNetJS demo net, each framework "
+                                   "in its own process one after another. With --preset or --spec: "
+                                   "that experiment's network and trainer, engine and PyTorch "
+                                   "(--compare torch) in alternating rounds; the median and the "
+                                   "spread of the rounds.")
+    src = b.add_mutually_exclusive_group()
+    src.add_argument("--preset", help="bundled preset name (see 'presets')")
+    src.add_argument("--spec", help="an experiment file (or a JSON list of layer_defs)")
     b.add_argument("--batch-sizes", default="1,20,128")
-    b.add_argument("--seconds", type=float, default=5.0)
-    b.add_argument("--compare", default="", help="comma list: torch, convnetjs")
+    b.add_argument("--seconds", type=float, default=None,
+                   help="seconds per measurement (default 5) or per round (default 2)")
+    b.add_argument("--rounds", type=int, default=5, help="rounds per framework (with --preset/--spec)")
+    b.add_argument("--compare", default="", help="comma list: torch, convnetjs; with --preset/--spec: "
+                                                 "torch, engine-alone (the engine without its worker)")
+    b.add_argument("--to-accuracy", type=float, metavar="FRACTION",
+                   help="train the experiment (default preset: fast), test every quarter epoch, "
+                        "print the training seconds to reach this test accuracy (exit 1 if never)")
+    b.add_argument("--seed", type=int, default=0, help="with --to-accuracy")
+    b.add_argument("--epochs", type=float, help="with --to-accuracy: the experiment's epochs instead")
+    b.add_argument("--progress", action="store_true", help="with --to-accuracy: a line per evaluation")
     b.set_defaults(func=cmd_bench)
     s = sub.add_parser("presets", help="list the bundled presets")
     s.set_defaults(func=cmd_presets)

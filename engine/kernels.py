@@ -143,6 +143,17 @@ def column_sums(d2, out):
     np.matmul(ones, d2, out=out)
 
 
+def channel_sums(a, out=None):
+    """The sum over every axis but the last (channels) of ``a``, as a product with ones:
+    numpy's reduction over the leading axes of a batch with few channels runs a slow
+    strided loop (a batchnorm's sums over 64x24x24x16 took 10x longer)."""
+    d = a.shape[-1]
+    if out is None:
+        out = np.empty(d, dtype=a.dtype)
+    column_sums(np.ascontiguousarray(a).reshape(-1, d), out)
+    return out
+
+
 def add_bias(out, biases):
     """``out += biases`` over rows ``(..., k * len(biases))``: one long row at a time
     (numpy broadcasts a short vector slowly)."""

@@ -1,7 +1,7 @@
 """Local response normalisation (ConvNetJS's ``lrn``) and spatial batch normalisation."""
 import numpy as np
 
-from .. import options
+from .. import kernels, options
 from ..errors import SnapshotError, SpecError
 from .base import Layer, vol_from_json, vol_to_json
 
@@ -97,12 +97,11 @@ class BatchNormLayer(Layer):
         self.running_var = np.ones(d, dtype=dtype)
 
     def forward(self, x, training=False, rng=None):
-        axes = (0, 1, 2)
         if training:
             m = x.shape[0] * x.shape[1] * x.shape[2]
-            mean = x.mean(axis=axes)
+            mean = kernels.channel_sums(x) / x.dtype.type(m)
             xc = x - mean
-            var = np.mean(xc * xc, axis=axes)
+            var = kernels.channel_sums(xc * xc) / x.dtype.type(m)
             mom = self.momentum
             self.running_mean *= 1 - mom
             self.running_mean += mom * mean
@@ -118,17 +117,16 @@ class BatchNormLayer(Layer):
     def backward(self, cache, dout, grads=(), need_dx=True):
         xhat, inv_std, training = cache
         dgamma, dbeta = grads
-        axes = (0, 1, 2)
-        np.sum(dout * xhat, axis=axes, out=dgamma)
-        np.sum(dout, axis=axes, out=dbeta)
+        kernels.channel_sums(dout * xhat, out=dgamma)
+        kernels.channel_sums(dout, out=dbeta)
         if not need_dx:
             return None
         dxhat = dout * self.gamma
         if not training:
             return dxhat * inv_std
         m = dout.shape[0] * dout.shape[1] * dout.shape[2]
-        return (inv_std / m) * (m * dxhat - dxhat.sum(axis=axes)
-                                - xhat * np.sum(dxhat * xhat, axis=axes))
+        # sum(dxhat) = gamma * sum(dout), sum(dxhat * xhat) = gamma * sum(dout * xhat)
+        return (inv_std / m) * (m * dxhat - self.gamma * dbeta - xhat * (self.gamma * dgamma))
 
     def params_and_grads(self):
         return [{"params": self.gamma, "grads": self.dgamma, "l1_decay_mul": 0.0, "l2_decay_mul": 0.0},

@@ -1,4 +1,6 @@
 """A batch split across threads gives what one thread gives."""
+import os
+
 import numpy as np
 import pytest
 
@@ -160,3 +162,24 @@ def test_a_trace_leaves_the_nets_own_record_and_gradients_alone():
         np.testing.assert_array_equal(layer.out_act, a)
     for pg, g in zip(net.params_and_grads(), grads):
         np.testing.assert_array_equal(pg["grads"], g)
+
+
+def test_a_batch_run_whole_uses_one_blas_thread():
+    """A batchnorm net's batch is never split, so it ran on OpenBLAS's own threads, which
+    wait busily for each other (3x slower steps on a loaded 2-core machine)."""
+    import subprocess
+    import sys
+    code = ("import numpy as np, engine\n"
+            "from threadpoolctl import threadpool_info\n"
+            "net = engine.Net([{'type': 'input', 'out_sx': 8, 'out_sy': 8, 'out_depth': 1},"
+            "{'type': 'conv', 'sx': 3, 'filters': 4, 'pad': 1}, {'type': 'batchnorm'},"
+            "{'type': 'softmax', 'num_classes': 3}], seed=0)\n"
+            "net.train_step(np.zeros((64, 8, 8, 1), np.float32), np.zeros(64, int))\n"
+            "print([i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'])\n")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="", OMP_NUM_THREADS="")
+    env.pop("OPENBLAS_NUM_THREADS")
+    env.pop("OMP_NUM_THREADS")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[1]"

@@ -18,7 +18,18 @@ pytestmark = pytest.mark.skipif(not workers.enabled(), reason="no worker process
 
 
 @pytest.fixture
-def ready():
+def started():
+    workers.shutdown()
+    assert workers.warm_up(1, timeout=60), "the worker process did not start"
+    yield workers._pool.workers[0]
+    workers.shutdown()
+
+
+@pytest.fixture
+def ready(monkeypatch):
+    """A started worker that every step may use (the measured choice is tested apart)."""
+    from engine import execution
+    monkeypatch.setattr(execution.WorkerChoice, "want_worker", lambda self: True)
     workers.shutdown()
     assert workers.warm_up(1, timeout=60), "the worker process did not start"
     yield workers._pool.workers[0]
@@ -243,3 +254,69 @@ def test_a_worker_keeps_its_buffers_between_steps():
     assert proc.returncode == 0, proc.stderr
     steps = ast.literal_eval(proc.stderr.strip().splitlines()[-1])  # a worker prints to stderr
     assert len(steps) == 4 and all(addresses == steps[0] for addresses in steps)
+
+
+# -- whether the worker helps: measured, not assumed ------------------------------------
+def _feed(choice, worker_s, alone_s, steps):
+    """Run ``steps`` steps through ``choice`` taking these seconds each way; how many used the worker."""
+    used = 0
+    for _ in range(steps):
+        w = choice.want_worker()
+        choice.record(w, w, worker_s if w else alone_s)
+        used += w
+    return used
+
+
+def test_choice_keeps_the_worker_only_while_it_makes_steps_faster(monkeypatch):
+    from engine import execution
+    monkeypatch.setattr(execution, "RECHECK_SECONDS", 1.0)
+    c = execution.WorkerChoice()
+    _feed(c, 0.010, 0.018, 2 * execution.PROBE_STEPS)
+    assert c.describe() == "with the worker"
+    assert _feed(c, 0.010, 0.018, 20) == 20
+    # A busy machine: the worker's steps now take longer than steps alone. Within the
+    # next check the engine trains without it.
+    _feed(c, 0.030, 0.018, 60)
+    assert c.describe() == "without the worker"
+    used = _feed(c, 0.030, 0.018, 200)
+    assert used <= 200 * execution.PROBE_STEPS / (1.0 / 0.018) + execution.PROBE_STEPS + 1  # probes only
+    # The load goes away: the next check takes the worker back.
+    _feed(c, 0.010, 0.018, 120)
+    assert c.describe() == "with the worker"
+
+
+def test_choice_checks_again_at_once_when_steps_get_slower():
+    from engine import execution
+    c = execution.WorkerChoice()
+    _feed(c, 0.010, 0.018, 2 * execution.PROBE_STEPS)
+    checks = c.checks
+    _feed(c, 0.040, 0.018, 2 * execution.PROBE_STEPS + 2 * execution.PROBE_STEPS)
+    assert c.checks == checks + 1 and c.describe() == "without the worker"
+
+
+def test_a_step_that_could_not_reach_the_worker_teaches_nothing():
+    from engine import execution
+    c = execution.WorkerChoice()
+    for _ in range(10):  # the worker is still starting: every step runs alone
+        assert c.want_worker()
+        c.record(True, False, 0.5)
+    assert c.describe() == "measuring"
+
+
+def test_training_goes_without_a_worker_that_slows_it(started, monkeypatch):
+    from engine import execution
+    finish = workers.Step.finish
+
+    def slow_finish(self, timeout=workers.WAIT_SECONDS):
+        time.sleep(0.05)  # the worker's core is taken by another program
+        return finish(self, timeout)
+    monkeypatch.setattr(workers.Step, "finish", slow_finish)
+    net = engine.Net(DEMO, seed=1, threads=2)
+    trainer = engine.Trainer(net, method="adadelta", batch_size=20)
+    for i in range(2 * execution.PROBE_STEPS):
+        trainer.train(*batch(20, seed=i))
+    assert execution.worker_choice(net) == {20: "without the worker"}
+    steps = started.step
+    for i in range(5):
+        trainer.train(*batch(20, seed=i))
+    assert started.step == steps, "a step went to the slow worker"
