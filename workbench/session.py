@@ -12,19 +12,18 @@ session publishes (``weightsChanged``) when the network is replaced, about once 
 second while training, and when a run ends.
 """
 import copy
-import time
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 import engine
 from engine import datasets
-from engine.digits import to_mnist
 from engine.experiment import Experiment
 
-from . import datatasks, jobs, runs_kept
+from . import datatasks, runs_kept
 from .document import NetworkDocument
 from .jobs import Job, TrainingJob
+from .state.predictions import Predictions
 from .understanding import Understanding
 from .weights import Weights
 
@@ -104,7 +103,6 @@ class Session(QObject):
     #: Stop, an edit or closing waits at most this long for the training thread (a backstop:
     #: the engine abandons a worker process that does not answer within ~5 s a step).
     stop_timeout = 30.0
-    drawn_frame = None   # where the drawing went in the drawn digit's field (to_mnist's frame)
 
     def __init__(self, dataset, experiment=None, parent=None):
         super().__init__(parent)
@@ -128,7 +126,6 @@ class Session(QObject):
         self._stopped = None         # the one stopped last, whose last reports may still arrive
         self._to_experiment_epochs = True  # the run goes to the experiment's epochs (not "+1 epoch")
         self.weights = None
-        self.drawn = None
         #: Runs kept (issue #15, ``runs_kept``): the engine's ``Training`` going on, where the
         #: last one stopped (to go on exactly), the session folder runs are kept in (an
         #: ``engine.session.Session`` or None: in memory), how often a run saves itself,
@@ -139,17 +136,12 @@ class Session(QObject):
         self.save_every_seconds = 60.0
         self.before_training = None
         self._rng = np.random.default_rng()
-        self._jobs = {name: Job(name, self) for name in ("inspect", "draw", "gallery", "evaluate")}
-        self._jobs["inspect"].done.connect(self.inspected)
-        self._jobs["inspect"].failed.connect(self.inspectFailed)
-        self._jobs["draw"].done.connect(self.drawingPredicted)
-        self._jobs["draw"].failed.connect(lambda m: self.drawingPredicted.emit({"message": m, "crop": None}))
-        self._jobs["gallery"].done.connect(self.testPredictions)
-        ev = self._jobs["evaluate"]
-        ev.done.connect(self.evaluated)
-        ev.failed.connect(self.evaluationFailed)
-        ev.progress.connect(self.evaluationProgress)
-        ev.busyChanged.connect(self.evaluatingChanged)
+        self._jobs = {}
+        #: Inspect, Draw, the gallery and Evaluate: questions asked of the latest weights.
+        self.predictions = p = Predictions(self)
+        for name in ("inspected", "inspectFailed", "drawingChanged", "drawingPredicted", "testPredictions",
+                     "evaluated", "evaluationFailed", "evaluationProgress", "evaluatingChanged"):
+            getattr(p, name).connect(getattr(self, name))  # the session's signals of old, forwarded
         #: Explanations, unit images and the embedding map (issue #14), in their own jobs.
         self.understanding = Understanding(self)
         self.doc.changed.connect(self._sync_network)
@@ -380,7 +372,6 @@ class Session(QObject):
         if keep_displaced and self._net is not None and self._net is not net and self.trained:
             self._kept = {"layers": self._net_layers, "net": self._net, "unsaved": self._weights_unsaved}
         self._weights_unsaved = unsaved
-        self._jobs["evaluate"].cancel()  # its answer would be about weights that are gone
         self._stopped = None
         self._net = net
         self._net_layers = copy.deepcopy(self.doc.layers)
@@ -577,80 +568,46 @@ class Session(QObject):
         self.stop(wait=True)
         for job in self._jobs.values():
             job.shutdown()
+        self.predictions.shutdown()
         self.understanding.shutdown()
 
-    # -- Inspect, Draw, the gallery, Evaluate ---------------------------------------------------
+    # -- Inspect, Draw, the gallery, Evaluate: ``predictions``'s (the names of old, kept) ----------
+    @property
+    def drawn(self):
+        return self.predictions.drawn
+
+    @property
+    def drawn_frame(self):
+        return self.predictions.drawn_frame
+
+    @property
+    def picture(self):
+        return self.predictions.picture
+
     def example(self, source):
-        """``(pixels, label, name)`` of ``("test" | "train", index)`` or ``("drawn", _)``."""
-        kind, index = source
-        if kind == "drawn":
-            return self.drawn, None, "your picture" if self.picture else "drawn digit"
-        data = self.dataset.test if kind == "test" else self.dataset.train
-        index = int(index) % len(data)
-        return data.images[index], int(data.labels[index]), f"{kind} example #{index}"
+        return self.predictions.example(source)
 
     def inspect(self, source):
-        """Make Inspect's pictures of one example on the latest weights (``inspected`` brings them)."""
-        if self.weights is None:
-            return False
-        pixels, label, name = self.example(source)
-        if pixels is None:
-            self.inspectFailed.emit("Draw a digit in the Draw place first, then come back.")
-            return False
-        self._jobs["inspect"].start(jobs.inspect_example, self.weights, pixels, label, name)
-        return True
+        return self.predictions.inspect(source)
 
     def set_drawing(self, image):
-        """The Draw canvas changed: ``image`` (floats in [0, 1], ink high) or None when empty."""
-        if image is None:
-            self._jobs["draw"].cancel()
-            self.drawn = self.drawn_frame = None
-            self.picture = False
-            self.drawingChanged.emit(None)
-            return
-        t0 = time.perf_counter()
-        self.picture = False
-        self.drawn, self.drawn_frame = to_mnist(image, frame=True)
-        self.drawingChanged.emit(self.drawn)
-        self.predict_drawing((time.perf_counter() - t0) * 1000)
+        self.predictions.set_drawing(image)
 
     def predict_drawing(self, preprocess_ms=0.0):
-        """Ask the latest weights about the drawn digit (``drawingPredicted`` brings the answer)."""
-        if self.drawn is None:
-            return
-        if self.weights is None:
-            self.drawingPredicted.emit({"message": jobs.NO_NETWORK, "crop": None})
-            return
-        if self.picture:
-            self._jobs["draw"].start(datatasks.predict_picture, self.weights, self.drawn)
-            return
-        self._jobs["draw"].start(jobs.predict_digit, self.weights, self.drawn, preprocess_ms)
+        self.predictions.predict_drawing(preprocess_ms)
 
     def sample_test_predictions(self, count=8):
-        """Predict a few random test images (``testPredictions`` brings them)."""
-        w = self.weights
-        if w is None or w.loss_type == "regression":
-            return
-        test = self.dataset.test
-        idx = self._rng.choice(len(test), min(count, len(test)), replace=False)
-        self._jobs["gallery"].start(jobs.sample_predictions, w, test.images[idx], test.labels[idx],
-                                    w.examples_seen)
+        self.predictions.sample_test_predictions(self._rng, count)
 
     @property
     def evaluating(self):
-        return self._jobs["evaluate"].busy
+        return self.predictions.evaluating
 
     def evaluate(self, crop_count=1):
-        """Test accuracy and confusion matrix of the latest weights (``evaluated`` brings them)."""
-        if self.weights is None:
-            self.evaluationFailed.emit("There are no weights yet: press Train (or open a snapshot) first.")
-            return False
-        test = self.dataset.test
-        self._jobs["evaluate"].start(jobs.evaluate, self.weights, test.images, test.labels, crop_count)
-        return True
+        return self.predictions.evaluate(crop_count)
 
     def cancel_evaluation(self):
-        self._jobs["evaluate"].cancel()
+        self.predictions.cancel_evaluation()
 
     # -- the dataset -----------------------------------------------------------------------------
     # ``dataset`` is the one in use; ``settings.data`` names it (None: the bundled MNIST), except
@@ -664,7 +621,6 @@ class Session(QObject):
         self._validation_wanted = self._exp.validation
         self.validation_note = None
         self.dataset_version = 0
-        self.picture = False  # ``drawn`` is a picture of the dataset's kind, not a drawn digit
         self._data_request = None
         job = self._jobs["dataset"] = Job("dataset", self)
         job.done.connect(self._dataset_loaded)
@@ -841,11 +797,7 @@ class Session(QObject):
         network about it; Inspect shows it as "your picture". Raises DataError naming the file."""
         h, w, c = self.dataset.image_shape
         pixels = datasets.read_image(path, (w, h), c)
-        self._jobs["draw"].cancel()
-        self.picture = True
-        self.drawn, self.drawn_frame = pixels, None  # no drawing's frame: explanations stay off the canvas
-        self.drawingChanged.emit(pixels)
-        self.predict_drawing()
+        self.predictions.set_picture(pixels)
         return pixels
 
     # -- putting the work aside and back (the guided tour) ----------------------------------------
