@@ -115,6 +115,8 @@ class LayerPropertiesView(QWidget):
             for c in f.choices:
                 w.addItem(c or "none", c)
             w.currentIndexChanged.connect(lambda k, f=f, w=w: self._edited(f, w.itemData(k)))
+        if not isinstance(w, QComboBox):  # a typed value is one edit, when it is done (Enter,
+            w.setKeyboardTracking(False)  # leaving the field, a step arrow), never per keystroke
         return w
 
     def _load_values(self, d):
