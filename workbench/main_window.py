@@ -12,6 +12,7 @@ from .collector import collect_on_gui_thread
 from .experiments import Experiments
 from .files import FileCommands
 from .session import Session
+from .undo_keys import UndoKeys
 from .views.build.place import BuildPlace
 from .views.data.view import DatasetView
 from .views.draw.panel import DrawPanel
@@ -135,6 +136,8 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts(redo_shortcuts())
         e.addAction(self.undo_action)
         e.addAction(self.redo_action)
+        # a focused field keeps the keys only while its text is being edited
+        self.undo_keys = UndoKeys(self.undo_action.shortcuts(), self.redo_action.shortcuts(), self)
         e.addSeparator()
         self._action(e, "&Duplicate layer", lambda: s.doc.duplicate_layer(s.doc.selected), "Ctrl+D")
         self._action(e, "De&lete layer", lambda: s.doc.remove_layer(s.doc.selected))
