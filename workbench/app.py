@@ -1,9 +1,12 @@
 """``convnet-workbench``: start the application."""
 import argparse
+import logging
 import sys
 
+log = logging.getLogger(__name__)
 
-def main(argv=None):
+
+def _parser():
     parser = argparse.ArgumentParser(prog="convnet-workbench",
                                      description="Build, train and look inside convnets on MNIST.")
     parser.add_argument("file", nargs="?", help="a network (layer definitions) or a ConvNetJS snapshot to open")
@@ -13,7 +16,13 @@ def main(argv=None):
                              "'python -m engine train --session DIR': its runs, its network and weights")
     parser.add_argument("--autosave", type=float, metavar="SECONDS",
                         help="save the session at least this often (default 60)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return parser
+
+
+def start(argv=None):
+    """Start the application and show its window: ``(app, window)``, or ``(app, None)`` when
+    it cannot start (the user was told why)."""
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -21,19 +30,21 @@ def main(argv=None):
     from engine.data import load_mnist
     from engine.parallel import hold_freed_memory
 
-    from . import theme
+    from . import logs, theme
     from .main_window import MainWindow
 
     hold_freed_memory()  # training frees and reallocates the same buffers every step
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("convnet-workbench")
     app.setOrganizationName("convnet-workbench")
+    logs.start()  # in the data folder, now that Qt knows the app's name
     theme.apply(app, dark=True if args.dark else None)
     try:
         dataset = load_mnist()
     except EngineError as e:
+        log.error("the bundled MNIST could not be loaded: %s", e)
         QMessageBox.critical(None, "convnet-workbench", f"The bundled MNIST could not be loaded: {e}")
-        return 1
+        return app, None
     win = MainWindow(dataset)
     if args.autosave:
         win.keeper.set_autosave_seconds(args.autosave)
@@ -45,6 +56,13 @@ def main(argv=None):
     win.guided_tour().offer_first_start(win.settings)  # once: remembered in the settings
     if args.file:
         win.files.open_path(args.file)
+    return app, win
+
+
+def main(argv=None):
+    app, win = start(argv)
+    if win is None:
+        return 1
     return app.exec()
 
 

@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         h = mb.addMenu("&Help")
         self._action(h, "&Guided tour", lambda: self.guided_tour().start())
         h.addSeparator()
+        self._action(h, "Open &log folder", self.open_log_folder)
         self._action(h, "&About convnet-workbench", self.about)
         self.experiments.fill_menus(f, n)
 
@@ -199,6 +200,20 @@ class MainWindow(QMainWindow):
             from .tour.tour import Tour
             self.tour = Tour(self)
         return self.tour
+
+    def open_log_folder(self):
+        """Help > Open log folder: the folder of the app's log file, in the file manager."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from . import logs
+        folder = logs.folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            dialogs.warn(self, "Cannot open the log folder", f"{folder}: {e}")
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def about(self):
         QMessageBox.about(self, "About convnet-workbench",
