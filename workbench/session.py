@@ -22,7 +22,8 @@ from engine.experiment import Experiment
 
 from . import datatasks, runs_kept
 from .document import NetworkDocument
-from .jobs import Job, TrainingJob
+from .jobs import TrainingJob
+from .state.data import Data
 from .state.predictions import Predictions
 from .understanding import Understanding
 from .weights import Weights
@@ -106,7 +107,6 @@ class Session(QObject):
 
     def __init__(self, dataset, experiment=None, parent=None):
         super().__init__(parent)
-        self.dataset = dataset
         self.doc = NetworkDocument(parent=self)
         self.doc.edit_guard = self.may_stop_training
         #: Asked before a run is stopped for an edit or a load (the window sets a dialog); None: yes.
@@ -136,7 +136,7 @@ class Session(QObject):
         self.save_every_seconds = 60.0
         self.before_training = None
         self._rng = np.random.default_rng()
-        self._jobs = {}
+        self._init_dataset(dataset)
         #: Inspect, Draw, the gallery and Evaluate: questions asked of the latest weights.
         self.predictions = p = Predictions(self)
         for name in ("inspected", "inspectFailed", "drawingChanged", "drawingPredicted", "testPredictions",
@@ -145,7 +145,6 @@ class Session(QObject):
         #: Explanations, unit images and the embedding map (issue #14), in their own jobs.
         self.understanding = Understanding(self)
         self.doc.changed.connect(self._sync_network)
-        self._init_dataset()
         if experiment is not None:
             self.load_experiment(experiment)
 
@@ -566,8 +565,7 @@ class Session(QObject):
     def shutdown(self):
         """For the window closing: stop training and every job, and wait for their threads."""
         self.stop(wait=True)
-        for job in self._jobs.values():
-            job.shutdown()
+        self.data.shutdown()
         self.predictions.shutdown()
         self.understanding.shutdown()
 
@@ -615,34 +613,42 @@ class Session(QObject):
     # waits for them (Train is off while one runs), and a load that fails or is cancelled leaves
     # the dataset in use as it was.
 
-    def _init_dataset(self):
-        self._data_path = datatasks.dataset_path(self.dataset)
-        self._exp = self._exp.replace(data=self._data_path)
+    def _init_dataset(self, dataset):
+        #: The dataset in use and loads of another (``workbench.state.data``).
+        self.data = d = Data(dataset, before_change=self._before_dataset_change, parent=self)
+        self._exp = self._exp.replace(data=d.path)
         self._validation_wanted = self._exp.validation
         self.validation_note = None
-        self.dataset_version = 0
-        self._data_request = None
-        job = self._jobs["dataset"] = Job("dataset", self)
-        job.done.connect(self._dataset_loaded)
-        job.failed.connect(self._dataset_failed)
-        job.progress.connect(self.datasetProgress)
-        job.busyChanged.connect(self._dataset_busy)
-        overview = self._jobs["overview"] = Job("overview", self)
-        overview.done.connect(self.datasetOverview)
+        d.changed.connect(self._dataset_changed)
+        d.failed.connect(self._dataset_failed)
+        d.missing.connect(self._dataset_missing)
+        d.cancelled.connect(self._dataset_cancelled)
+        d.progress.connect(self.datasetProgress)
+        d.loading.connect(self.datasetLoading)
+        d.overview.connect(self.datasetOverview)
+
+    @property
+    def dataset(self):
+        """The dataset in use (``data.dataset``)."""
+        return self.data.dataset
+
+    @property
+    def dataset_version(self):
+        return self.data.version
 
     @property
     def data_path(self):
         """The absolute path of the dataset in use (None: the bundled MNIST)."""
-        return self._data_path
+        return self.data.path
 
     @property
     def loading_dataset(self):
-        return self._jobs["dataset"].busy
+        return self.data.busy
 
     @property
     def loading_data_path(self):
         """The path of the dataset loading now (None when none is, or the bundled MNIST is)."""
-        return self._data_request["path"] if self._data_request else None
+        return self.data.loading_path
 
     @property
     def dataset_notes(self):
@@ -656,77 +662,62 @@ class Session(QObject):
         stop the run."""
         if not self.may_stop_training():
             return False
-        self._load_data(datatasks.normalize_path(path), None)
+        self.data.load(datatasks.normalize_path(path), None)
         return True
 
     def cancel_dataset_load(self):
-        self._jobs["dataset"].cancel()
+        self.data.cancel()
+
+    def describe_dataset(self):
+        """The dataset view's numbers and pictures of the dataset in use (``datasetOverview`` brings them)."""
+        self.data.describe()
 
     def _use_data(self, exp):
         """An opened experiment's data: loaded unless it is the dataset in use."""
         want = datatasks.normalize_path(exp.data)
-        if want == self._data_path:
-            self._jobs["dataset"].cancel()  # a load started for something else is not wanted now
+        if want == self.data.path:
+            self.data.drop_load()  # a load started for something else is not wanted now
             self._exp = self._exp.replace(data=want)
             self._fit_validation(exp.validation)
             self.settingsChanged.emit()
             return
         self._validation_wanted = exp.validation
-        self._load_data(want, exp.name)
-
-    def _load_data(self, path, experiment):
-        job = self._jobs["dataset"]
-        job.cancel()
-        missing = datatasks.missing_part(path)
-        if missing is not None:
-            self._data_request = None
-            self._keep_data_in_use(experiment)
-            if experiment is not None:
-                self.datasetMissing.emit({"path": path, "experiment": experiment})
-            else:
-                self.datasetFailed.emit({"path": path, "experiment": None,
-                                         "message": f"{missing}: no such file or folder"})
-            return
-        self._data_request = {"path": path, "experiment": experiment}
-        job.start(datatasks.load_dataset, path)
+        self.data.load(want, exp.name)
 
     def _keep_data_in_use(self, experiment):
         """After a failed or cancelled load for an opened experiment: it trains on the dataset in use."""
-        if experiment is not None and self._exp.data != self._data_path:
-            self._exp = self._exp.replace(data=self._data_path)
+        if experiment is not None and self._exp.data != self.data.path:
+            self._exp = self._exp.replace(data=self.data.path)
             self._fit_validation(self._validation_wanted)
             self.settingsChanged.emit()
 
-    def _dataset_loaded(self, dataset):
-        request, self._data_request = self._data_request, None
-        if request is None:
-            return
+    def _before_dataset_change(self):
         if self.running:  # cannot happen from the app (Train waits for the load): be safe
             self.stop(wait=True)
-        self.dataset = dataset
-        self._data_path = request["path"]
-        self.dataset_version += 1
-        self._exp = self._exp.replace(data=request["path"])
-        if request["experiment"] is None:
-            self._settings_modified = True
-        self.run = None  # the next Train makes a run on the new data (the weights stay)
-        self._fit_validation(self._validation_wanted)
+
+    def _dataset_changed(self):
+        request = self.data.last_request
+        if request is not None:  # loaded here (not a restore, which sets its own settings)
+            self._exp = self._exp.replace(data=self.data.path)
+            if request["experiment"] is None:
+                self._settings_modified = True
+            self.run = None  # the next Train makes a run on the new data (the weights stay)
+            self._fit_validation(self._validation_wanted)
         self.datasetChanged.emit()
-        self.settingsChanged.emit()
+        if request is not None:
+            self.settingsChanged.emit()
 
-    def _dataset_failed(self, message):
-        request, self._data_request = self._data_request, None
-        if request is None:
-            return
+    def _dataset_failed(self, info):
+        self._keep_data_in_use(info["experiment"])
+        self.datasetFailed.emit(info)
+
+    def _dataset_missing(self, request):
         self._keep_data_in_use(request["experiment"])
-        self.datasetFailed.emit(dict(request, message=message))
+        self.datasetMissing.emit(request)
 
-    def _dataset_busy(self, busy):
-        if not busy and self._data_request is not None:  # ended without a result: cancelled
-            request, self._data_request = self._data_request, None
-            self._keep_data_in_use(request["experiment"])
-            self.datasetCancelled.emit()
-        self.datasetLoading.emit(busy)
+    def _dataset_cancelled(self, request):
+        self._keep_data_in_use(request["experiment"])
+        self.datasetCancelled.emit()
 
     def _fit_validation(self, wanted):
         """The validation size in use for this dataset: ``wanted``, or a fifth of a dataset
@@ -738,24 +729,15 @@ class Session(QObject):
 
     def _data_keepsake(self):
         """The dataset's part of ``keepsake``."""
-        return {"data_path": self._data_path, "validation_wanted": self._validation_wanted,
+        return {"data_path": self.data.path, "validation_wanted": self._validation_wanted,
                 "validation_note": self.validation_note}
 
     def _restore_data(self, k):
         """The dataset's part of ``restore`` (a load going on is dropped)."""
-        self._data_request = None
-        self._jobs["dataset"].cancel()
+        self.data.drop_load()
         self._validation_wanted = k.get("validation_wanted", k["experiment"].validation)
         self.validation_note = k.get("validation_note")
-        if k["dataset"] is not self.dataset:
-            self.dataset = k["dataset"]
-            self._data_path = k.get("data_path", datatasks.dataset_path(self.dataset))
-            self.dataset_version += 1
-            self.datasetChanged.emit()
-
-    def describe_dataset(self):
-        """The dataset view's numbers and pictures of the dataset in use (``datasetOverview`` brings them)."""
-        self._jobs["overview"].start(datatasks.dataset_overview, self.dataset, self.dataset_version)
+        self.data.put(k["dataset"], k.get("data_path", datatasks.dataset_path(k["dataset"])))
 
     # -- does the network fit the data --------------------------------------------------------------
     def data_fit(self):
@@ -835,7 +817,7 @@ class Session(QObject):
         self._settings_modified = k["modified"]
         self._weights_unsaved = k.get("weights_unsaved", False)  # the close prompt asks about them
         self.settingsChanged.emit()
-        if datatasks.normalize_path(self._exp.data) != self._data_path:
+        if datatasks.normalize_path(self._exp.data) != self.data.path:
             self._use_data(self._exp)  # its data was loading when it was put away: load it again
 
     # -- runs kept, the coach's fixes (issue #15) -----------------------------------------------
