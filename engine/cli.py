@@ -1,6 +1,7 @@
 """``python -m engine``: train, evaluate, experiment and benchmark from the terminal."""
 import argparse
 import json
+import logging
 import os
 import pathlib
 import sys
@@ -19,6 +20,8 @@ from .presets import list_presets
 from .schedules import KINDS
 from .snapshots import load_trained, save_snapshot
 from .trainer import METHODS
+
+log = logging.getLogger(__name__)
 
 #: Command-line flags that set a trainer option of the experiment.
 TRAINER_FLAGS = ("method", "learning_rate", "momentum", "batch_size", "l1_decay", "l2_decay")
@@ -441,7 +444,24 @@ def parser():
     add_export_parser(sub)
     from .cli_experiments import add_parsers
     add_parsers(sub)
+    verbose = {"action": "count", "default": 0,
+               "help": "say more on stderr: what the engine logs (-v: its steps, -vv: details), "
+                       "and an error's traceback"}
+    p.add_argument("-v", "--verbose", **verbose)
+    for command in sub.choices.values():  # after the command too: python -m engine train -v
+        command.add_argument("-v", "--verbose", dest="verbose_command", **verbose)
     return p
+
+
+def start_logging(verbosity):
+    """The engine's log on stderr: warnings (0), info (1) or everything (2 and more)."""
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    engine_log = logging.getLogger("engine")
+    engine_log.addHandler(handler)
+    engine_log.setLevel(level)
+    return handler
 
 
 def _new_line(a):
@@ -451,6 +471,8 @@ def _new_line(a):
 
 def main(argv=None):
     a = parser().parse_args(argv)
+    a.verbose = a.verbose + getattr(a, "verbose_command", 0)
+    handler = start_logging(a.verbose)
     parallel.hold_freed_memory()
     try:
         try:
@@ -462,8 +484,12 @@ def main(argv=None):
         sys.stderr.close()
         return 0
     except (EngineError, ValueError, OSError) as e:
+        if a.verbose:
+            log.info("%s: where it came from", type(e).__name__, exc_info=e)
         print(f"{_new_line(a)}error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{_new_line(a)}interrupted", file=sys.stderr)
         return 130
+    finally:
+        logging.getLogger("engine").removeHandler(handler)

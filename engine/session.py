@@ -33,6 +33,7 @@ In Python (the app drives the same objects from its training thread)::
 memory. ``Session.save_as(path)`` copies a session; ``session.runs()`` lists its records.
 """
 import json
+import logging
 import math
 import os
 import pathlib
@@ -46,6 +47,8 @@ from .io import atomic_write_text, fsync_folder, read_json
 from .runs import RunRecorder, list_runs, load_run, new_run_id, now_iso, save_run, RunError
 from .settings import LIVE, canonical, get_setting, with_settings
 from .training import make_run
+
+log = logging.getLogger(__name__)
 
 FORMAT = "convnet-workbench session"
 VERSION = 1
@@ -261,6 +264,7 @@ class Session:
                          saved=now_iso(), examples_seen=run.get("examples_seen", 0), best=best)
         self._write_info()
         fsync_folder(self.path)
+        log.info("saved %s in %s (%s examples seen)", name, self.path, run.get("examples_seen", 0))
         for old in self.path.glob("checkpoint-*.npz"):
             if old.name != name:
                 try:

@@ -1,6 +1,7 @@
 """``convnet-workbench``: start the application."""
 import argparse
 import ctypes
+import logging
 import os
 import sys
 
@@ -45,7 +46,10 @@ def xcb_message(missing):
             f"{', '.join(missing)}.\nInstall them (Debian/Ubuntu) with:\n\n    {APT_LINE}\n")
 
 
-def main(argv=None):
+log = logging.getLogger(__name__)
+
+
+def _parser():
     parser = argparse.ArgumentParser(prog="convnet-workbench",
                                      description="Build, train and look inside convnets on MNIST.")
     parser.add_argument("file", nargs="?", help="a network (layer definitions) or a ConvNetJS snapshot to open")
@@ -55,12 +59,18 @@ def main(argv=None):
                              "'python -m engine train --session DIR': its runs, its network and weights")
     parser.add_argument("--autosave", type=float, metavar="SECONDS",
                         help="save the session at least this often (default 60)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return parser
+
+
+def start(argv=None):
+    """Start the application and show its window: ``(app, window)``, or ``(app, None)`` when
+    it cannot start (the user was told why)."""
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
 
     missing = missing_xcb_libraries()  # before Qt starts: it would abort with only its own message
     if missing:
         print(xcb_message(missing), file=sys.stderr)
-        return 1
+        return None, None
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -68,19 +78,21 @@ def main(argv=None):
     from engine.data import load_mnist
     from engine.parallel import hold_freed_memory
 
-    from . import theme
+    from . import logs, theme
     from .main_window import MainWindow
 
     hold_freed_memory()  # training frees and reallocates the same buffers every step
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("convnet-workbench")
     app.setOrganizationName("convnet-workbench")
+    logs.start()  # in the data folder, now that Qt knows the app's name
     theme.apply(app, dark=True if args.dark else None)
     try:
         dataset = load_mnist()
     except EngineError as e:
+        log.error("the bundled MNIST could not be loaded: %s", e)
         QMessageBox.critical(None, "convnet-workbench", f"The bundled MNIST could not be loaded: {e}")
-        return 1
+        return app, None
     win = MainWindow(dataset)
     if args.autosave:
         win.keeper.set_autosave_seconds(args.autosave)
@@ -92,6 +104,13 @@ def main(argv=None):
     win.guided_tour().offer_first_start(win.settings)  # once: remembered in the settings
     if args.file:
         win.files.open_path(args.file)
+    return app, win
+
+
+def main(argv=None):
+    app, win = start(argv)
+    if win is None:
+        return 1  # told why: the libraries Qt needs, or the bundled data
     return app.exec()
 
 

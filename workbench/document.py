@@ -13,7 +13,23 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 import engine
 from engine.spec import check
 
-from .layer_info import DEFAULTS
+from .layer_info import DEFAULTS, FIELDS, TITLES, layer_type
+
+
+def _title(d):
+    """A layer's name as the properties panel shows it ("Convolution", "Max pool")."""
+    t = layer_type(d)
+    return TITLES.get(t, t)
+
+
+def _field_label(d, key):
+    """An option's name as the properties panel shows it, in a sentence ("filter width",
+    "L1 decay ×"), else its key."""
+    for f in FIELDS.get(layer_type(d), []):
+        if f.key == key:
+            label = f.label
+            return label[:1].lower() + label[1:] if label[1:2].islower() else label
+    return key
 
 
 class _Edit(QUndoCommand):
@@ -119,11 +135,11 @@ class NetworkDocument(QObject):
                           else layer_type_or_def)
         index = max(0, min(index, len(self.layers)))
         layers = self.layers[:index] + [d] + self.layers[index:]
-        self._push(layers, f"Add {d['type']}", selection=index)
+        self._push(layers, f"Add {_title(d)}", selection=index)
 
     def remove_layer(self, index):
         if 0 <= index < len(self.layers):
-            t = self.layers[index].get("type", "layer")
+            t = _title(self.layers[index])
             layers = self.layers[:index] + self.layers[index + 1:]
             self._push(layers, f"Delete {t}", selection=min(index, len(layers) - 1))
 
@@ -131,7 +147,7 @@ class NetworkDocument(QObject):
         if 0 <= index < len(self.layers):
             d = copy.deepcopy(self.layers[index])
             layers = self.layers[:index + 1] + [d] + self.layers[index + 1:]
-            self._push(layers, f"Duplicate {d.get('type', 'layer')}", selection=index + 1)
+            self._push(layers, f"Duplicate {_title(d)}", selection=index + 1)
 
     def move_layer(self, src, dest):
         """Move layer ``src`` so that it lands before the layer now at ``dest``."""
@@ -144,7 +160,7 @@ class NetworkDocument(QObject):
         d = layers.pop(src)
         to = dest - 1 if dest > src else dest
         layers.insert(to, d)
-        self._push(layers, f"Move {d.get('type', 'layer')}", selection=to)
+        self._push(layers, f"Move {_title(d)}", selection=to)
 
     def set_property(self, index, key, value):
         """Set (or, with ``value`` None or "", remove) one option of one layer."""
@@ -160,7 +176,8 @@ class NetworkDocument(QObject):
                 return
             d[key] = value
         layers = self.layers[:index] + [d] + self.layers[index + 1:]
-        self._push(layers, f"Set {d.get('type')} {key}", merge_key=(index, key), selection=index)
+        self._push(layers, f"Set {_title(d)} {_field_label(d, key)}", merge_key=(index, key),
+                   selection=index)
 
     def replace_layers(self, layers, text="Edit network"):
         self._push(list(layers), text, selection=self.selected if self.selected < len(layers) else -1)

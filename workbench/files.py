@@ -262,41 +262,49 @@ class FileCommands(QObject):
         return go_on
 
     def _ask_before_losing(self, s, verb, layer_defs):
-        asked = False
-        if s.would_lose_weights(layer_defs):
-            asked = True
-            live = s.trained and s.examples_seen > 0  # else: weights set aside by an edit
-            if not live:
-                text = (f"The network \u201c{s.doc.name}\u201d had trained weights that are in no file; "
-                        f"they were set aside when its layers changed (Undo brings them back). "
-                        f"Discard them and go on {verb}?")
-            elif s.running:
-                text = (f"The network \u201c{s.doc.name}\u201d is training, and its weights "
-                        f"({s.examples_seen:,} examples seen) are in no file. Stop and save them as a "
-                        f"snapshot (with the experiment) before {verb}?")
-            else:
-                text = (f"The network \u201c{s.doc.name}\u201d has trained weights ({s.examples_seen:,} "
-                        f"examples seen) that are in no file. Save them as a snapshot (with the "
-                        f"experiment) before {verb}?")
-            answer = dialogs.ask_save_discard_cancel(self.window, "Save trained weights?", text, can_save=live)
+        """One question about everything that would be lost (trained weights in no file,
+        unsaved changes), never one after another."""
+        weights, changes = s.would_lose_weights(layer_defs), s.modified
+        if not weights and not changes:
+            return True
+        live = weights and s.trained and s.examples_seen > 0  # else: weights set aside by an edit
+        name = s.doc.name
+        if weights and live:
+            what = (f"is training, and its weights ({s.examples_seen:,} examples seen) are in no file"
+                    if s.running else f"has trained weights ({s.examples_seen:,} examples seen) that are "
+                    f"in no file")
+            if changes:
+                what += ", and changes to the experiment that are not saved"
+            title = "Save your work?" if changes else "Save trained weights?"
+            text = (f"The network \u201c{name}\u201d {what}. "
+                    + ("Stop and save" if s.running else "Save")
+                    + f" them as a snapshot (the weights with the experiment) before {verb}?")
+            answer = dialogs.ask_save_discard_cancel(self.window, title, text)
             if answer == "cancel":
                 return False
             s.stop(wait=True)
             if answer == "save":
-                if not self.save_weights():
-                    return False
-                return True  # the snapshot carries the experiment too
+                return self.save_weights()  # the snapshot carries the experiment too
             s.discard_weights()  # gone now: not kept to be asked about, shown or saved later
-        if s.modified:
-            asked = True
-            answer = dialogs.ask_save_discard_cancel(
-                self.window, "Save changes?",
-                f"The experiment \u201c{s.doc.name}\u201d has changes that are not saved. "
-                f"Save them before {verb}?")
-            if answer == "cancel" or (answer == "save" and not self.save()):
-                return False
-        if asked:
-            s.stop(wait=True)
+            return True
+        aside = ("trained weights that are in no file; they were set aside when its layers changed "
+                 "(Undo brings them back)")
+        if weights and changes:
+            text = (f"The network \u201c{name}\u201d has changes that are not saved, and had {aside}. "
+                    f"Save the changes before {verb} (the weights set aside are discarded)?")
+            answer = dialogs.ask_save_discard_cancel(self.window, "Save your work?", text)
+        elif weights:
+            text = f"The network \u201c{name}\u201d had {aside}. Discard them and go on {verb}?"
+            answer = dialogs.ask_save_discard_cancel(self.window, "Save trained weights?", text, can_save=False)
+        else:
+            text = (f"The experiment \u201c{name}\u201d has changes that are not saved. "
+                    f"Save them before {verb}?")
+            answer = dialogs.ask_save_discard_cancel(self.window, "Save changes?", text)
+        if answer == "cancel" or (answer == "save" and not self.save()):
+            return False
+        if weights:
+            s.discard_weights()
+        s.stop(wait=True)
         return True
 
     # -- recent files ---------------------------------------------------------------------------

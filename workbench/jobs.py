@@ -10,6 +10,7 @@ result to the GUI thread as a signal. ``TrainingJob`` runs the engine's ``Run``.
 The tasks themselves (``inspect_example``, ``predict_digit``, ``sample_predictions``,
 ``evaluate``) need no Qt and are tested on their own.
 """
+import logging
 import threading
 import time
 
@@ -21,6 +22,8 @@ from engine.errors import Cancelled, EngineError
 from engine.tasks import Reporter
 
 from .viz import network_state
+
+log = logging.getLogger(__name__)
 
 
 class TaskState:
@@ -155,8 +158,10 @@ class Job(QObject):
             except Cancelled:
                 _emit(relay.done, serial, None)
             except EngineError as e:
+                log.info("job %s: %s", self.name, e)
                 _emit(relay.failed, serial, str(e))
             except Exception as e:  # a bug must be shown, not lost in a thread
+                log.exception("job %s failed", self.name)  # its traceback, in the log file
                 _emit(relay.failed, serial, f"{type(e).__name__}: {e}")
             else:
                 _emit(relay.done, serial, result)
@@ -258,6 +263,7 @@ class TrainingJob(QObject):
                     last = now
                     _emit(self.weights, self._capture(self.run.examples_seen))
         except Exception as e:  # a bug or bad data must not kill the app silently
+            log.exception("training failed")
             end = f"error: {e}"
         _emit(self.finished, end)
 

@@ -12,6 +12,7 @@ from .collector import collect_on_gui_thread
 from .experiments import Experiments
 from .files import FileCommands
 from .session import Session
+from .undo_keys import UndoKeys
 from .views.build.place import BuildPlace
 from .views.data.view import DatasetView
 from .views.draw.panel import DrawPanel
@@ -138,6 +139,8 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts(redo_shortcuts())
         e.addAction(self.undo_action)
         e.addAction(self.redo_action)
+        # a focused field keeps the keys only while its text is being edited
+        self.undo_keys = UndoKeys(self.undo_action.shortcuts(), self.redo_action.shortcuts(), self)
         e.addSeparator()
         self._action(e, "&Duplicate layer", lambda: s.doc.duplicate_layer(s.doc.selected), "Ctrl+D")
         self._action(e, "De&lete layer", lambda: s.doc.remove_layer(s.doc.selected))
@@ -154,6 +157,7 @@ class MainWindow(QMainWindow):
         h = mb.addMenu("&Help")
         self._action(h, "&Guided tour", lambda: self.guided_tour().start())
         h.addSeparator()
+        self._action(h, "Open &log folder", self.open_log_folder)
         self._action(h, "&About convnet-workbench", self.about)
         self.experiments.fill_menus(f, n)
 
@@ -205,6 +209,20 @@ class MainWindow(QMainWindow):
             from .tour.tour import Tour
             self.tour = Tour(self)
         return self.tour
+
+    def open_log_folder(self):
+        """Help > Open log folder: the folder of the app's log file, in the file manager."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from . import logs
+        folder = logs.folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            dialogs.warn(self, "Cannot open the log folder", f"{folder}: {e}")
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def about(self):
         QMessageBox.about(self, "About convnet-workbench",

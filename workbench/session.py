@@ -12,19 +12,19 @@ session publishes (``weightsChanged``) when the network is replaced, about once 
 second while training, and when a run ends.
 """
 import copy
-import time
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 import engine
 from engine import datasets
-from engine.digits import to_mnist
 from engine.experiment import Experiment
 
-from . import datatasks, jobs, runs_kept
+from . import datatasks, runs_kept
 from .document import NetworkDocument
-from .jobs import Job, TrainingJob
+from .jobs import TrainingJob
+from .state.data import Data
+from .state.predictions import Predictions
 from .understanding import Understanding
 from .weights import Weights
 
@@ -104,11 +104,9 @@ class Session(QObject):
     #: Stop, an edit or closing waits at most this long for the training thread (a backstop:
     #: the engine abandons a worker process that does not answer within ~5 s a step).
     stop_timeout = 30.0
-    drawn_frame = None   # where the drawing went in the drawn digit's field (to_mnist's frame)
 
     def __init__(self, dataset, experiment=None, parent=None):
         super().__init__(parent)
-        self.dataset = dataset
         self.doc = NetworkDocument(parent=self)
         self.doc.edit_guard = self.may_stop_training
         #: Asked before a run is stopped for an edit or a load (the window sets a dialog); None: yes.
@@ -128,7 +126,6 @@ class Session(QObject):
         self._stopped = None         # the one stopped last, whose last reports may still arrive
         self._to_experiment_epochs = True  # the run goes to the experiment's epochs (not "+1 epoch")
         self.weights = None
-        self.drawn = None
         #: Runs kept (issue #15, ``runs_kept``): the engine's ``Training`` going on, where the
         #: last one stopped (to go on exactly), the session folder runs are kept in (an
         #: ``engine.session.Session`` or None: in memory), how often a run saves itself,
@@ -139,21 +136,15 @@ class Session(QObject):
         self.save_every_seconds = 60.0
         self.before_training = None
         self._rng = np.random.default_rng()
-        self._jobs = {name: Job(name, self) for name in ("inspect", "draw", "gallery", "evaluate")}
-        self._jobs["inspect"].done.connect(self.inspected)
-        self._jobs["inspect"].failed.connect(self.inspectFailed)
-        self._jobs["draw"].done.connect(self.drawingPredicted)
-        self._jobs["draw"].failed.connect(lambda m: self.drawingPredicted.emit({"message": m, "crop": None}))
-        self._jobs["gallery"].done.connect(self.testPredictions)
-        ev = self._jobs["evaluate"]
-        ev.done.connect(self.evaluated)
-        ev.failed.connect(self.evaluationFailed)
-        ev.progress.connect(self.evaluationProgress)
-        ev.busyChanged.connect(self.evaluatingChanged)
+        self._init_dataset(dataset)
+        #: Inspect, Draw, the gallery and Evaluate: questions asked of the latest weights.
+        self.predictions = p = Predictions(self)
+        for name in ("inspected", "inspectFailed", "drawingChanged", "drawingPredicted", "testPredictions",
+                     "evaluated", "evaluationFailed", "evaluationProgress", "evaluatingChanged"):
+            getattr(p, name).connect(getattr(self, name))  # the session's signals of old, forwarded
         #: Explanations, unit images and the embedding map (issue #14), in their own jobs.
         self.understanding = Understanding(self)
         self.doc.changed.connect(self._sync_network)
-        self._init_dataset()
         if experiment is not None:
             self.load_experiment(experiment)
 
@@ -380,7 +371,6 @@ class Session(QObject):
         if keep_displaced and self._net is not None and self._net is not net and self.trained:
             self._kept = {"layers": self._net_layers, "net": self._net, "unsaved": self._weights_unsaved}
         self._weights_unsaved = unsaved
-        self._jobs["evaluate"].cancel()  # its answer would be about weights that are gone
         self._stopped = None
         self._net = net
         self._net_layers = copy.deepcopy(self.doc.layers)
@@ -575,82 +565,47 @@ class Session(QObject):
     def shutdown(self):
         """For the window closing: stop training and every job, and wait for their threads."""
         self.stop(wait=True)
-        for job in self._jobs.values():
-            job.shutdown()
+        self.data.shutdown()
+        self.predictions.shutdown()
         self.understanding.shutdown()
 
-    # -- Inspect, Draw, the gallery, Evaluate ---------------------------------------------------
+    # -- Inspect, Draw, the gallery, Evaluate: ``predictions``'s (the names of old, kept) ----------
+    @property
+    def drawn(self):
+        return self.predictions.drawn
+
+    @property
+    def drawn_frame(self):
+        return self.predictions.drawn_frame
+
+    @property
+    def picture(self):
+        return self.predictions.picture
+
     def example(self, source):
-        """``(pixels, label, name)`` of ``("test" | "train", index)`` or ``("drawn", _)``."""
-        kind, index = source
-        if kind == "drawn":
-            return self.drawn, None, "your picture" if self.picture else "drawn digit"
-        data = self.dataset.test if kind == "test" else self.dataset.train
-        index = int(index) % len(data)
-        return data.images[index], int(data.labels[index]), f"{kind} example #{index}"
+        return self.predictions.example(source)
 
     def inspect(self, source):
-        """Make Inspect's pictures of one example on the latest weights (``inspected`` brings them)."""
-        if self.weights is None:
-            return False
-        pixels, label, name = self.example(source)
-        if pixels is None:
-            self.inspectFailed.emit("Draw a digit in the Draw place first, then come back.")
-            return False
-        self._jobs["inspect"].start(jobs.inspect_example, self.weights, pixels, label, name)
-        return True
+        return self.predictions.inspect(source)
 
     def set_drawing(self, image):
-        """The Draw canvas changed: ``image`` (floats in [0, 1], ink high) or None when empty."""
-        if image is None:
-            self._jobs["draw"].cancel()
-            self.drawn = self.drawn_frame = None
-            self.picture = False
-            self.drawingChanged.emit(None)
-            return
-        t0 = time.perf_counter()
-        self.picture = False
-        self.drawn, self.drawn_frame = to_mnist(image, frame=True)
-        self.drawingChanged.emit(self.drawn)
-        self.predict_drawing((time.perf_counter() - t0) * 1000)
+        self.predictions.set_drawing(image)
 
     def predict_drawing(self, preprocess_ms=0.0):
-        """Ask the latest weights about the drawn digit (``drawingPredicted`` brings the answer)."""
-        if self.drawn is None:
-            return
-        if self.weights is None:
-            self.drawingPredicted.emit({"message": jobs.NO_NETWORK, "crop": None})
-            return
-        if self.picture:
-            self._jobs["draw"].start(datatasks.predict_picture, self.weights, self.drawn)
-            return
-        self._jobs["draw"].start(jobs.predict_digit, self.weights, self.drawn, preprocess_ms)
+        self.predictions.predict_drawing(preprocess_ms)
 
     def sample_test_predictions(self, count=8):
-        """Predict a few random test images (``testPredictions`` brings them)."""
-        w = self.weights
-        if w is None or w.loss_type == "regression":
-            return
-        test = self.dataset.test
-        idx = self._rng.choice(len(test), min(count, len(test)), replace=False)
-        self._jobs["gallery"].start(jobs.sample_predictions, w, test.images[idx], test.labels[idx],
-                                    w.examples_seen)
+        self.predictions.sample_test_predictions(self._rng, count)
 
     @property
     def evaluating(self):
-        return self._jobs["evaluate"].busy
+        return self.predictions.evaluating
 
     def evaluate(self, crop_count=1):
-        """Test accuracy and confusion matrix of the latest weights (``evaluated`` brings them)."""
-        if self.weights is None:
-            self.evaluationFailed.emit("There are no weights yet: press Train (or open a snapshot) first.")
-            return False
-        test = self.dataset.test
-        self._jobs["evaluate"].start(jobs.evaluate, self.weights, test.images, test.labels, crop_count)
-        return True
+        return self.predictions.evaluate(crop_count)
 
     def cancel_evaluation(self):
-        self._jobs["evaluate"].cancel()
+        self.predictions.cancel_evaluation()
 
     # -- the dataset -----------------------------------------------------------------------------
     # ``dataset`` is the one in use; ``settings.data`` names it (None: the bundled MNIST), except
@@ -658,35 +613,42 @@ class Session(QObject):
     # waits for them (Train is off while one runs), and a load that fails or is cancelled leaves
     # the dataset in use as it was.
 
-    def _init_dataset(self):
-        self._data_path = datatasks.dataset_path(self.dataset)
-        self._exp = self._exp.replace(data=self._data_path)
+    def _init_dataset(self, dataset):
+        #: The dataset in use and loads of another (``workbench.state.data``).
+        self.data = d = Data(dataset, before_change=self._before_dataset_change, parent=self)
+        self._exp = self._exp.replace(data=d.path)
         self._validation_wanted = self._exp.validation
         self.validation_note = None
-        self.dataset_version = 0
-        self.picture = False  # ``drawn`` is a picture of the dataset's kind, not a drawn digit
-        self._data_request = None
-        job = self._jobs["dataset"] = Job("dataset", self)
-        job.done.connect(self._dataset_loaded)
-        job.failed.connect(self._dataset_failed)
-        job.progress.connect(self.datasetProgress)
-        job.busyChanged.connect(self._dataset_busy)
-        overview = self._jobs["overview"] = Job("overview", self)
-        overview.done.connect(self.datasetOverview)
+        d.changed.connect(self._dataset_changed)
+        d.failed.connect(self._dataset_failed)
+        d.missing.connect(self._dataset_missing)
+        d.cancelled.connect(self._dataset_cancelled)
+        d.progress.connect(self.datasetProgress)
+        d.loading.connect(self.datasetLoading)
+        d.overview.connect(self.datasetOverview)
+
+    @property
+    def dataset(self):
+        """The dataset in use (``data.dataset``)."""
+        return self.data.dataset
+
+    @property
+    def dataset_version(self):
+        return self.data.version
 
     @property
     def data_path(self):
         """The absolute path of the dataset in use (None: the bundled MNIST)."""
-        return self._data_path
+        return self.data.path
 
     @property
     def loading_dataset(self):
-        return self._jobs["dataset"].busy
+        return self.data.busy
 
     @property
     def loading_data_path(self):
         """The path of the dataset loading now (None when none is, or the bundled MNIST is)."""
-        return self._data_request["path"] if self._data_request else None
+        return self.data.loading_path
 
     @property
     def dataset_notes(self):
@@ -700,77 +662,62 @@ class Session(QObject):
         stop the run."""
         if not self.may_stop_training():
             return False
-        self._load_data(datatasks.normalize_path(path), None)
+        self.data.load(datatasks.normalize_path(path), None)
         return True
 
     def cancel_dataset_load(self):
-        self._jobs["dataset"].cancel()
+        self.data.cancel()
+
+    def describe_dataset(self):
+        """The dataset view's numbers and pictures of the dataset in use (``datasetOverview`` brings them)."""
+        self.data.describe()
 
     def _use_data(self, exp):
         """An opened experiment's data: loaded unless it is the dataset in use."""
         want = datatasks.normalize_path(exp.data)
-        if want == self._data_path:
-            self._jobs["dataset"].cancel()  # a load started for something else is not wanted now
+        if want == self.data.path:
+            self.data.drop_load()  # a load started for something else is not wanted now
             self._exp = self._exp.replace(data=want)
             self._fit_validation(exp.validation)
             self.settingsChanged.emit()
             return
         self._validation_wanted = exp.validation
-        self._load_data(want, exp.name)
-
-    def _load_data(self, path, experiment):
-        job = self._jobs["dataset"]
-        job.cancel()
-        missing = datatasks.missing_part(path)
-        if missing is not None:
-            self._data_request = None
-            self._keep_data_in_use(experiment)
-            if experiment is not None:
-                self.datasetMissing.emit({"path": path, "experiment": experiment})
-            else:
-                self.datasetFailed.emit({"path": path, "experiment": None,
-                                         "message": f"{missing}: no such file or folder"})
-            return
-        self._data_request = {"path": path, "experiment": experiment}
-        job.start(datatasks.load_dataset, path)
+        self.data.load(want, exp.name)
 
     def _keep_data_in_use(self, experiment):
         """After a failed or cancelled load for an opened experiment: it trains on the dataset in use."""
-        if experiment is not None and self._exp.data != self._data_path:
-            self._exp = self._exp.replace(data=self._data_path)
+        if experiment is not None and self._exp.data != self.data.path:
+            self._exp = self._exp.replace(data=self.data.path)
             self._fit_validation(self._validation_wanted)
             self.settingsChanged.emit()
 
-    def _dataset_loaded(self, dataset):
-        request, self._data_request = self._data_request, None
-        if request is None:
-            return
+    def _before_dataset_change(self):
         if self.running:  # cannot happen from the app (Train waits for the load): be safe
             self.stop(wait=True)
-        self.dataset = dataset
-        self._data_path = request["path"]
-        self.dataset_version += 1
-        self._exp = self._exp.replace(data=request["path"])
-        if request["experiment"] is None:
-            self._settings_modified = True
-        self.run = None  # the next Train makes a run on the new data (the weights stay)
-        self._fit_validation(self._validation_wanted)
+
+    def _dataset_changed(self):
+        request = self.data.last_request
+        if request is not None:  # loaded here (not a restore, which sets its own settings)
+            self._exp = self._exp.replace(data=self.data.path)
+            if request["experiment"] is None:
+                self._settings_modified = True
+            self.run = None  # the next Train makes a run on the new data (the weights stay)
+            self._fit_validation(self._validation_wanted)
         self.datasetChanged.emit()
-        self.settingsChanged.emit()
+        if request is not None:
+            self.settingsChanged.emit()
 
-    def _dataset_failed(self, message):
-        request, self._data_request = self._data_request, None
-        if request is None:
-            return
+    def _dataset_failed(self, info):
+        self._keep_data_in_use(info["experiment"])
+        self.datasetFailed.emit(info)
+
+    def _dataset_missing(self, request):
         self._keep_data_in_use(request["experiment"])
-        self.datasetFailed.emit(dict(request, message=message))
+        self.datasetMissing.emit(request)
 
-    def _dataset_busy(self, busy):
-        if not busy and self._data_request is not None:  # ended without a result: cancelled
-            request, self._data_request = self._data_request, None
-            self._keep_data_in_use(request["experiment"])
-            self.datasetCancelled.emit()
-        self.datasetLoading.emit(busy)
+    def _dataset_cancelled(self, request):
+        self._keep_data_in_use(request["experiment"])
+        self.datasetCancelled.emit()
 
     def _fit_validation(self, wanted):
         """The validation size in use for this dataset: ``wanted``, or a fifth of a dataset
@@ -782,24 +729,15 @@ class Session(QObject):
 
     def _data_keepsake(self):
         """The dataset's part of ``keepsake``."""
-        return {"data_path": self._data_path, "validation_wanted": self._validation_wanted,
+        return {"data_path": self.data.path, "validation_wanted": self._validation_wanted,
                 "validation_note": self.validation_note}
 
     def _restore_data(self, k):
         """The dataset's part of ``restore`` (a load going on is dropped)."""
-        self._data_request = None
-        self._jobs["dataset"].cancel()
+        self.data.drop_load()
         self._validation_wanted = k.get("validation_wanted", k["experiment"].validation)
         self.validation_note = k.get("validation_note")
-        if k["dataset"] is not self.dataset:
-            self.dataset = k["dataset"]
-            self._data_path = k.get("data_path", datatasks.dataset_path(self.dataset))
-            self.dataset_version += 1
-            self.datasetChanged.emit()
-
-    def describe_dataset(self):
-        """The dataset view's numbers and pictures of the dataset in use (``datasetOverview`` brings them)."""
-        self._jobs["overview"].start(datatasks.dataset_overview, self.dataset, self.dataset_version)
+        self.data.put(k["dataset"], k.get("data_path", datatasks.dataset_path(k["dataset"])))
 
     # -- does the network fit the data --------------------------------------------------------------
     def data_fit(self):
@@ -841,11 +779,7 @@ class Session(QObject):
         network about it; Inspect shows it as "your picture". Raises DataError naming the file."""
         h, w, c = self.dataset.image_shape
         pixels = datasets.read_image(path, (w, h), c)
-        self._jobs["draw"].cancel()
-        self.picture = True
-        self.drawn, self.drawn_frame = pixels, None  # no drawing's frame: explanations stay off the canvas
-        self.drawingChanged.emit(pixels)
-        self.predict_drawing()
+        self.predictions.set_picture(pixels)
         return pixels
 
     # -- putting the work aside and back (the guided tour) ----------------------------------------
@@ -883,7 +817,7 @@ class Session(QObject):
         self._settings_modified = k["modified"]
         self._weights_unsaved = k.get("weights_unsaved", False)  # the close prompt asks about them
         self.settingsChanged.emit()
-        if datatasks.normalize_path(self._exp.data) != self._data_path:
+        if datatasks.normalize_path(self._exp.data) != self.data.path:
             self._use_data(self._exp)  # its data was loading when it was put away: load it again
 
     # -- runs kept, the coach's fixes (issue #15) -----------------------------------------------

@@ -21,6 +21,7 @@ load on a worker thread with a progress bar and a Cancel button. Bad input raise
 ``DataError`` naming the file; nothing is returned half-loaded. Sizes beyond ``max_bytes`` of
 uint8 images are refused before anything is allocated.
 """
+import logging
 import pathlib
 
 import numpy as np
@@ -30,6 +31,8 @@ from ..errors import DataError
 from ._common import MAX_BYTES, TEST_FRACTION, Job, LoadCancelled, PixelScale
 from .fit import check_fit, fit_layer_defs, fit_problems, size_fits
 from .folder import read_image
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("idx", "npz", "csv", "folder")
 
@@ -126,6 +129,9 @@ def load(path=None, progress=None, cancelled=None, max_bytes=MAX_BYTES):
                   "folder": folder.load_folder}[detect(path)]
         ds = loader(pathlib.Path(path), job)
     job.finish()
+    log.info("loaded %s (%s): %d training and %d test images of %s, %d classes", ds.name,
+             "bundled" if path is None else path, len(ds.train), len(ds.test),
+             "x".join(map(str, ds.image_shape)), ds.num_classes)
     return ds
 
 

@@ -101,3 +101,17 @@ def test_module_entry_point_for_data(rgb_folder):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["class_names"] == ["cat", "dog", "owl"]
+
+
+def test_verbose_says_what_the_engine_does_and_where_an_error_came_from(rgb_folder, tmp_path, capsys):
+    assert main(["data", str(rgb_folder)]) == 0
+    assert "INFO" not in capsys.readouterr().err  # quiet unless asked
+    assert main(["data", str(rgb_folder), "--verbose"]) == 0
+    err = capsys.readouterr().err
+    assert "INFO engine.datasets: loaded pets" in err and "90 training and 30 test images" in err
+    assert main(["-v", "data", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in detect" in err
+    assert err.rstrip().splitlines()[-1] == f"error: {tmp_path / 'nowhere'}: no such file or folder"
+    assert main(["data", str(tmp_path / "nowhere")]) == 2
+    assert "Traceback" not in capsys.readouterr().err  # one line without --verbose

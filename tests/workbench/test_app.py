@@ -4,12 +4,13 @@ import json
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from workbench import app
+from workbench import app, logs
 from workbench.main_window import MainWindow
 
 
-def test_entry_point_starts_and_quits(qtbot, tmp_path):
+def test_entry_point_starts_and_quits(qtbot, tmp_path, monkeypatch):
     QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the log and the session: the test's
     spec = tmp_path / "net.json"
     spec.write_text(json.dumps([{"type": "input", "out_sx": 28, "out_sy": 28, "out_depth": 1},
                                 {"type": "fc", "num_neurons": 20, "activation": "tanh"},
@@ -32,7 +33,11 @@ def test_entry_point_starts_and_quits(qtbot, tmp_path):
     timer = QTimer(interval=100)
     timer.timeout.connect(look_and_close)
     timer.start()
-    assert app.main([str(spec)]) == 0
+    try:
+        assert app.main([str(spec)]) == 0
+    finally:
+        logs.stop()
+    assert (tmp_path / "data/convnet-workbench/convnet-workbench/logs" / logs.FILE).is_file()
     assert seen["layers"] == ["input", "fc", "softmax"]
     assert seen["title"].startswith("net")
 

@@ -141,3 +141,42 @@ def test_prediction_while_training_uses_published_weights_that_never_change(wind
     qtbot.waitUntil(lambda: window.draw_panel.last_version >= version, timeout=5000)
     assert "Untrained" not in window.draw_panel.timing.text()
     s.stop()
+
+
+def _fresh_answer(window):
+    """Draw's probabilities as a forward pass of the drawn digit with the current weights gives them."""
+    from engine.data import network_input
+    net = window.session.weights.network()
+    x = network_input(window.draw_panel.digit[None], net.input_shape)
+    return np.asarray(net.trace(x).output).reshape(-1)
+
+
+def _shows_the_current_weights(window):
+    draw = window.draw_panel
+    return (draw.bars.probs is not None and draw.last_version == window.session.weights.version
+            and np.allclose(draw.bars.probs, _fresh_answer(window), atol=1e-5))
+
+
+def test_draw_answers_with_the_weights_there_are_after_a_reset_a_run_and_a_snapshot(draw, window, qtbot, tmp_path):
+    """Draw asks again whenever the weights change, on screen or not: after Reset weights it
+    no longer says what the trained demo said, and so on."""
+    s = window.session
+    stroke(qtbot, draw.canvas, [(0.5, 0.15), (0.5, 0.85)])
+    qtbot.waitUntil(lambda: _shows_the_current_weights(window), timeout=5000)
+    demo = draw.bars.probs.copy()
+    assert draw.bars.top_class == 1 and demo[1] > 0.9
+    s.weights.save(str(tmp_path / "demo.json"))
+    window.tabs.setCurrentWidget(window.train_tab)  # Train > Reset weights, Draw off screen
+    assert s.reset_weights()
+    qtbot.waitUntil(lambda: _shows_the_current_weights(window), timeout=5000)
+    assert not np.allclose(draw.bars.probs, demo, atol=1e-3)
+    reset = draw.bars.probs.copy()
+    assert s.train(epochs=0.005)  # a short run, to its end
+    qtbot.waitUntil(lambda: not s.running, timeout=20000)
+    qtbot.waitUntil(lambda: _shows_the_current_weights(window), timeout=5000)
+    assert s.examples_seen > 0 and not np.allclose(draw.bars.probs, reset, atol=1e-6)
+    assert window.files.open_snapshot(str(tmp_path / "demo.json"))
+    qtbot.waitUntil(lambda: _shows_the_current_weights(window), timeout=5000)
+    np.testing.assert_allclose(draw.bars.probs, demo, atol=1e-5)
+    window.tabs.setCurrentWidget(window.draw_panel)
+    assert draw.bars.top_class == 1

@@ -35,3 +35,28 @@ def test_evaluating_without_weights_says_so(qtbot, dataset):
     qtbot.addWidget(ev)
     ev.button.click()
     assert "no weights yet" in ev.result.text()
+
+
+def test_evaluating_a_new_dataset_does_not_say_the_dataset_changed(window, qtbot, tmp_path):
+    """Evaluate says its figures are of another dataset only until it evaluates the new one;
+    an evaluation running when the dataset changes is dropped (its images are gone)."""
+    from tests.engine.dataset_files import write_small_mnist
+    s, ev = window.session, window.evaluate
+    assert window.files.open_trained_demo()
+    window.tabs.setCurrentWidget(ev)
+    ev.button.click()
+    qtbot.waitUntil(lambda: "Test accuracy" in ev.result.text(), timeout=30000)
+    assert ev.last["matrix"].sum() == 10000
+    ev.button.click()  # still running when the new dataset has loaded
+    assert s.open_dataset(str(write_small_mnist(tmp_path / "small.npz", 2000, 500)))
+    qtbot.waitUntil(lambda: not s.loading_dataset and not s.evaluating, timeout=30000)
+    assert len(s.dataset.test) == 500
+    assert ev.stale.isVisible() and "dataset has changed" in ev.stale.text()
+    assert "dataset changed" in ev.confused.caption.text()
+    assert ev.last["matrix"].sum() == 10000  # the old figures, said to be old; nothing of the dropped run
+    ev.button.click()
+    qtbot.waitUntil(lambda: ev.button.isEnabled() and "Test accuracy" in ev.result.text(), timeout=30000)
+    assert ev.last["matrix"].sum() == 500
+    assert not ev.stale.isVisible()
+    assert "changed" not in ev.confused.caption.text()
+    assert ev.confused.caption.text().startswith("Click a cell")

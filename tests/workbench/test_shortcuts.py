@@ -90,3 +90,35 @@ def test_undo_and_redo_by_keyboard(window, qtbot):
         qtbot.keyClick(w, combo.key(), combo.keyboardModifiers())
         assert w.doc.layers[1]["filters"] == 8, f"{key.toString()} did not undo"
         qtbot.keyClick(w, Qt.Key_Y, Qt.ControlModifier)
+
+
+@pytest.mark.qt_log_ignore("keyToAscii Unhandled key code")
+def test_undo_keys_with_a_property_field_focused_undo_the_network_edit(window, qtbot):
+    """With a property field focused, Ctrl+Z / Ctrl+Shift+Z undo and redo the last network edit;
+    the field has its own text undo only while its text is being edited; Edit > Undo says
+    what the properties panel calls the setting."""
+    from PySide6.QtTest import QTest
+    w = window
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)
+    w.tabs.setCurrentWidget(w.build_tab)
+    w.doc.select(1)
+    filters = w.build_tab.properties.editors["filters"][1]
+    filters.setFocus()
+    qtbot.waitUntil(filters.hasFocus, timeout=5000)
+    filters.lineEdit().selectAll()
+    QTest.keyClicks(filters, "5")
+    assert w.doc.layers[1]["filters"] == 8  # being typed: not an edit yet
+    QTest.keyClick(filters, Qt.Key_Z, Qt.ControlModifier)  # the field's own text undo
+    assert filters.lineEdit().text() == "8" and w.doc.layers[1]["filters"] == 8
+    filters.lineEdit().selectAll()
+    QTest.keyClicks(filters, "5")
+    QTest.keyClick(filters, Qt.Key_Return)
+    assert w.doc.layers[1]["filters"] == 5 and filters.hasFocus()
+    assert w.undo_action.text() == "&Undo Set Convolution filters"
+    QTest.keyClick(filters, Qt.Key_Z, Qt.ControlModifier)
+    assert w.doc.layers[1]["filters"] == 8, "Ctrl+Z in the field did not undo the edit"
+    assert filters.value() == 8
+    QTest.keyClick(filters, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert w.doc.layers[1]["filters"] == 5, "Ctrl+Shift+Z in the field did not redo the edit"
+    assert filters.hasFocus()

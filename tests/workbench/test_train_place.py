@@ -172,3 +172,47 @@ def test_the_gallery_shows_the_predictions_of_a_run_too_short_to_show_any(tiny, 
     assert gallery.total == 0
     w.tabs.setCurrentWidget(w.train_tab)
     qtbot.waitUntil(lambda: gallery.total > 0, timeout=10000)
+
+
+def _rate_changes(s):
+    return [c for c in (s.training.record.get("changes") or []) if c["setting"] == "learning_rate"]
+
+
+def test_a_learning_rate_typed_while_training_applies_once_when_the_edit_is_done(tiny, qtbot):
+    """Typing "0.005" is one change from 0.01 to 0.005 (never 0.0 on the way, which trained at
+    rate 0), one marker on the plots; a step arrow is one change too."""
+    s, tp = tiny.session, tiny.train_tab.controls
+    s.set_trainer_option("method", "sgd")
+    s.set_learning_rate(0.01)
+    assert s.train()
+    qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=10000)
+    lr = tp.lr
+    lr.setFocus()
+    lr.lineEdit().selectAll()
+    qtbot.keyClicks(lr.lineEdit(), "0.005")
+    assert s.settings.trainer["learning_rate"] == 0.01 and not _rate_changes(s)  # still being typed
+    qtbot.keyClick(lr.lineEdit(), Qt.Key_Return)
+    assert s.settings.trainer["learning_rate"] == 0.005
+    tiny.build_tab.stack.setFocus()  # leaving the field changes nothing more
+    qtbot.waitUntil(lambda: len(_rate_changes(s)) == 1, timeout=5000)
+    (c,) = _rate_changes(s)
+    assert (c["from"], c["to"]) == (0.01, 0.005)
+    lr.stepBy(1)  # the arrow: one more change, right away, close to the first on the plots
+    overlays = tiny.experiments.overlays
+    qtbot.waitUntil(lambda: len(overlays.change_lines) == 2, timeout=5000)
+    assert [(c["from"], c["to"]) for c in _rate_changes(s)] == [(0.01, 0.005), (0.005, 0.01)]
+    s.stop()
+    # the two markers are close together (as after a long run: 97,240 and 97,880 examples on a
+    # plot of 100,000); their labels stand apart, each readable
+    tiny.tabs.setCurrentWidget(tiny.train_tab)
+    qtbot.waitExposed(tiny.train_tab)
+    xs = [c["examples_seen"] for c, _ in overlays.change_lines]
+    assert xs[1] - xs[0] < 5000
+    overlays.views["loss"].plot.setXRange(0, 100 * xs[1], padding=0)
+    qtbot.wait(100)
+    labels = [line.label for _, lines in overlays.change_lines for _, line in lines if getattr(line, "label", None)]
+    assert len(labels) == 2 and all(label.isVisible() for label in labels)
+    for label in labels:
+        label.updatePosition()
+    a, b = (label.sceneBoundingRect() for label in labels)
+    assert a.height() > 0 and not a.intersects(b)

@@ -100,11 +100,39 @@ def test_weights_set_aside_by_an_edit_are_asked_about_too(trained_unchanged, ask
     w.doc.select(1)
     w.build_tab.properties.editors["filters"][1].setValue(5)  # a new structure: the trained weights set aside
     assert s.untrained and s.weights_unsaved
-    asked.answers = [QMessageBox.Discard, QMessageBox.Discard]
+    asked.answers = [QMessageBox.Discard]
     assert w.files.open_preset("mlp")
-    first = asked[0]
-    assert "set aside" in first["text"] and not first["buttons"] & QMessageBox.Save  # nothing to save them from
-    assert asked[1]["title"] == "Save changes?"  # and the edit itself
+    (question,) = asked  # one question, about the weights and the edit
+    assert question["title"] == "Save your work?"
+    assert "set aside" in question["text"] and "changes that are not saved" in question["text"]
+    assert not s.weights_unsaved
+
+
+def test_quitting_with_unsaved_weights_and_changes_asks_once(trained_unchanged, asked, tmp_path, monkeypatch):
+    """Trained weights in no file and changed settings: one question about both (it asked
+    "Save trained weights?" and then "Save changes?"); Save writes a snapshot that has both."""
+    w, s = trained_unchanged, trained_unchanged.session
+    s.set_trainer_option("momentum", 0.5)
+    assert s.modified and s.weights_unsaved
+    asked.answers = [QMessageBox.Cancel]
+    assert not w.close() and w.isVisible()
+    assert len(asked) == 1 and asked[0]["title"] == "Save your work?"
+    assert "60 examples" in asked[0]["text"] and "changes to the experiment" in asked[0]["text"]
+    asked.answers = [QMessageBox.Discard]
+    assert w.close()
+    assert len(asked) == 2  # one question for each try to close
+
+
+def test_saving_unsaved_weights_and_changes_from_the_one_question(trained_unchanged, asked, tmp_path, monkeypatch):
+    w, s = trained_unchanged, trained_unchanged.session
+    s.set_trainer_option("momentum", 0.5)
+    path = tmp_path / "both.json"
+    monkeypatch.setattr("workbench.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
+    asked.answers = [QMessageBox.Save]
+    assert w.close()
+    assert len(asked) == 1
+    _, exp, meta = load_trained(path)
+    assert meta["examples_seen"] == 60 and exp.trainer["momentum"] == 0.5
 
 
 def test_a_running_run_is_asked_about_and_stopped_before_it_is_saved(tiny, qtbot, asked, tmp_path, monkeypatch):

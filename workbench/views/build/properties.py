@@ -4,6 +4,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QFrame, Q
                                QSpinBox, QVBoxLayout, QWidget)
 
 from ...layer_info import DESCRIPTIONS, FIELDS, TITLES, layer_type, volume
+from ...undo_keys import being_edited
 
 
 class LayerPropertiesView(QWidget):
@@ -115,6 +116,8 @@ class LayerPropertiesView(QWidget):
             for c in f.choices:
                 w.addItem(c or "none", c)
             w.currentIndexChanged.connect(lambda k, f=f, w=w: self._edited(f, w.itemData(k)))
+        if not isinstance(w, QComboBox):  # a typed value is one edit, when it is done (Enter,
+            w.setKeyboardTracking(False)  # leaving the field, a step arrow), never per keystroke
         return w
 
     def _load_values(self, d):
@@ -127,8 +130,8 @@ class LayerPropertiesView(QWidget):
                     w.setCurrentIndex(max(0, k))
                 elif f.kind == "optional_int":
                     w.setValue(int(v) if v is not None else w.minimum())
-                elif v is not None and not w.hasFocus():
-                    w.setValue(v)
+                elif v is not None and not (w.hasFocus() and being_edited(w.lineEdit())):
+                    w.setValue(v)  # (an undo shows in the focused field too; a text being typed stays)
             except (TypeError, ValueError, OverflowError):
                 pass
             w.blockSignals(False)

@@ -3,8 +3,9 @@
 The panel sends the drawing to the session at most every 40 ms while the pen
 moves, and once more when a stroke ends (its own rate limit); the session turns
 it into the 28x28 digit the network sees and asks the latest published weights
-on a background job. New weights (about once a second while training) are asked
-again while the panel is on screen.
+on a background job. New weights (a reset, a snapshot, about once a second while
+training, a run's end) are asked again by the session's ``predictions``, whatever place
+is on screen, so the answer shown is always the current weights'.
 """
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -96,7 +97,6 @@ class DrawPanel(QWidget):
         self._crop = None
         session.drawingChanged.connect(self._show_digit)
         session.drawingPredicted.connect(self._show_prediction)
-        session.weightsChanged.connect(self._weights_changed)
         session.datasetChanged.connect(self._dataset_changed)
         self._dataset_changed()
 
@@ -117,10 +117,6 @@ class DrawPanel(QWidget):
         """Send the drawing now (the answer arrives as ``drawingPredicted``)."""
         self._timer.stop()
         self.session.set_drawing(None if self.canvas.is_empty() else self.canvas.image())
-
-    def _weights_changed(self, weights):
-        if self.isVisible() and self.digit is not None:
-            self.session.predict_drawing()  # the weights moved on: ask them again
 
     # -- what comes back ------------------------------------------------------------------------
     def _show_digit(self, digit):

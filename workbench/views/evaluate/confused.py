@@ -57,6 +57,10 @@ class ClassMetricsTable(QTableWidget):
                 self.setItem(c, j, item)
 
 
+#: What the examples' caption says until a cell is chosen.
+HINT = "Click a cell of the confusion matrix to see its examples."
+
+
 class ConfusedExamples(QWidget):
     """The examples of the chosen cell in a gallery, in the chosen order.
 
@@ -70,7 +74,7 @@ class ConfusedExamples(QWidget):
         self.view.setObjectName("confusionView")
         for key, words in VIEWS:
             self.view.addItem(words, key)
-        self.caption = QLabel("Click a cell of the confusion matrix to see its examples.")
+        self.caption = QLabel(HINT)
         self.caption.setObjectName("confusionCaption")
         self.caption.setTextFormat(Qt.PlainText)
         self.caption.setWordWrap(True)
@@ -93,9 +97,11 @@ class ConfusedExamples(QWidget):
     def set_result(self, result, images, names=None):
         """A new evaluation (``images``: the test images it was made on); the cell shown stays."""
         self.result, self.images, self.names = result, images, names
+        if self.cell is None:  # what an earlier result or a clear said is not about this one
+            self.caption.setText(HINT)
         self._fill()
 
-    def clear(self, text="Click a cell of the confusion matrix to see its examples."):
+    def clear(self, text=HINT):
         self.result = self.images = self.cell = None
         self.gallery.clear()
         self.caption.setText(text)

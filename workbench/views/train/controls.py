@@ -143,6 +143,8 @@ class TrainPanel(QWidget):
         lay.addWidget(self._stats_box())
         lay.addStretch(1)
         self.setMaximumWidth(380)
+        for w in self.findChildren(QAbstractSpinBox):  # a typed value applies when its edit is done
+            w.setKeyboardTracking(False)               # (Enter, leaving the field, a step arrow)
         s = session
         s.settingsChanged.connect(self._show_settings)
         s.datasetChanged.connect(self._show_dataset)

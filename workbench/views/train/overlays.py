@@ -17,6 +17,9 @@ class TrainOverlays(QObject):
     """Overlays on ``loss_view`` and ``accuracy_view`` (``LossPlotView``, ``AccuracyPlotView``)."""
 
     NAMED = 3  # runs named in the plots' legends at most
+    #: Heights (fractions of the plot, from the bottom) the change labels take in turn, so
+    #: that the labels of changes close together stand one above another, never on each other.
+    LABEL_HEIGHTS = (0.9, 0.76, 0.62, 0.48)
 
     def __init__(self, loss_view, accuracy_view, session, keeper, parent=None):
         super().__init__(parent if parent is not None else loss_view)
@@ -96,13 +99,14 @@ class TrainOverlays(QObject):
             return
         for c in changes[self._changes_seen:]:
             text = f"{c['setting']} {value_text(c.get('from'))} → {value_text(c.get('to'))}"
+            height = self.LABEL_HEIGHTS[len(self.change_lines) % len(self.LABEL_HEIGHTS)]
             lines = []
             for view in self.views.values():
                 line = pg.InfiniteLine(pos=c["examples_seen"], angle=90, movable=False,
                                        pen=pg.mkPen(ACCENT, width=1.2, style=Qt.DashLine),
                                        label=f"{c['setting']} → {value_text(c.get('to'))}"
                                        if view is self.views["loss"] else None,
-                                       labelOpts={"position": 0.85, "color": ACCENT,
+                                       labelOpts={"position": height, "color": ACCENT,
                                                   "anchors": [(0, 0.5), (0, 0.5)]})
                 line.setToolTip(f"{text} at {c['examples_seen']:,} examples")
                 view.plot.addItem(line, ignoreBounds=True)
