@@ -21,12 +21,14 @@ generators' states). It is written to a temporary file and renamed into place.
 """
 import io
 import json
+import re
 import zipfile
 import zlib
 
 import numpy as np
 
-from .errors import EngineError
+from . import fields
+from .errors import DataError, EngineError
 
 FORMAT = "convnet-workbench checkpoint"
 VERSION = 1
@@ -52,8 +54,16 @@ def generator_state(gen):
     return {"bit_generator": type(bg).__name__, "state": bg.state, "seed_seq": seq}
 
 
+#: The bit generators a checkpoint may name (a name from a file never picks any other
+#: attribute of ``numpy.random``).
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
 def generator_from_state(state):
     """The ``Generator`` that ``generator_state`` described, in the same state."""
+    if not isinstance(state, dict) or state.get("bit_generator") not in BIT_GENERATORS:
+        raise CheckpointError("a random generator's saved state is not valid (its bit "
+                              "generator is not one of " + ", ".join(BIT_GENERATORS) + ")")
     try:
         cls = getattr(np.random, state["bit_generator"])
         seq = state.get("seed_seq")
@@ -65,7 +75,7 @@ def generator_from_state(state):
             ss = None
         bg = cls(ss)
         bg.state = state["state"]
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as e:
         raise CheckpointError(f"a random generator's saved state is not valid ({e})") from None
     return np.random.Generator(bg)
 
@@ -138,12 +148,91 @@ def read(path):
         raise CheckpointError(f"{name}: no such file") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
         raise CheckpointError(f"{name}: not a checkpoint, or damaged ({e})") from None
-    if not isinstance(info, dict) or info.get("format") != FORMAT:
-        raise CheckpointError(f"{name}: not a {FORMAT}")
-    if info.get("version", 0) > VERSION:
-        raise CheckpointError(f"{name}: made by a newer version of the engine "
-                              f"(checkpoint version {info['version']})")
+    check(info, arrays, name)
     return {"info": info, "arrays": arrays}
+
+
+#: The arrays a checkpoint may hold (any other name is refused).
+ARRAY_NAME = re.compile(r"net/[0-9]{1,6}|trainer/(gsum|xsum)|run/order|run/(good|best)/[0-9]{1,6}")
+
+
+def check(info, arrays, where="checkpoint"):
+    """Check a checkpoint's plain data and arrays (types, ranges, dtypes, shapes) before
+    any is used; CheckpointError naming the first that is wrong."""
+    E = CheckpointError
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise E(f"{where}: not a {FORMAT}")
+    version = fields.whole(info.get("version", 1), E, where, "version", lo=1)
+    if version > VERSION:
+        raise E(f"{where}: made by a newer version of the engine (checkpoint version {version})")
+    if info.get("dtype", "float32") not in ("float32", "float64"):
+        raise E(f"{where}: dtype must be 'float32' or 'float64', got {info.get('dtype')!r}")
+    fields.mapping(info.get("net_rng"), E, where, "net_rng")
+    fields.mapping(info.get("experiment"), E, where, "experiment", none=True)
+    extra = fields.mapping(info.get("extra"), E, where, "extra", none=True) or {}
+    fields.run_id(extra.get("run"), E, where, "extra.run", none=True)
+    fields.text(extra.get("data"), E, where, "extra.data", none=True, max_len=1000)
+    t = fields.mapping(info.get("trainer"), E, where, "trainer")
+    fields.mapping(t.get("options"), E, where, "trainer.options", none=True)
+    fields.whole(t.get("k", 0), E, where, "trainer.k")
+    fields.whole(t.get("updates", 0), E, where, "trainer.updates")
+    fields.text(t.get("state_method"), E, where, "trainer.state_method", none=True, max_len=100)
+    for key, a in arrays.items():
+        if not ARRAY_NAME.fullmatch(key):
+            raise E(f"{where}: holds an array {key!r} that is not a checkpoint's")
+        if key == "run/order":
+            continue
+        if a.dtype not in (np.float32, np.float64):
+            raise E(f"{where}: {key} must hold float32 or float64 numbers, not {a.dtype}")
+        if a.ndim > 4:
+            raise E(f"{where}: {key} has {a.ndim} dimensions, more than a weight has")
+        if not np.isfinite(a).all():
+            raise E(f"{where}: {key} holds values that are not finite numbers (NaN or infinite)")
+    run = fields.mapping(info.get("run"), E, where, "run", none=True)
+    if run is None:
+        if "run/order" in arrays:
+            raise E(f"{where}: holds a data order (run/order) but no run")
+        return
+    n = fields.whole(run.get("train_examples"), E, where, "run.train_examples")
+    seen = fields.whole(run.get("examples_seen"), E, where, "run.examples_seen")
+    fields.whole(run.get("batches"), E, where, "run.batches", hi=max(seen, 0))
+    fields.number(run.get("epochs"), E, where, "run.epochs", 0, 1e9, none=True)
+    fields.whole(run.get("position"), E, where, "run.position", hi=n)
+    fields.whole(run.get("next_eval"), E, where, "run.next_eval")
+    fields.whole(run.get("eval_every"), E, where, "run.eval_every", lo=1)
+    fields.whole(run.get("since_best", 0), E, where, "run.since_best")
+    for key in ("rng", "eval_rng", "watch"):
+        fields.mapping(run.get(key), E, where, f"run.{key}")
+    fields.mapping(run.get("schedule"), E, where, "run.schedule", none=True)
+    best = fields.mapping(run.get("best"), E, where, "run.best", none=True)
+    if best is not None:
+        fields.number(best.get("validation_accuracy"), E, where, "run.best.validation_accuracy",
+                      0.0, 1.0, none=True)
+        fields.whole(best.get("examples_seen", 0), E, where, "run.best.examples_seen")
+    watch = run["watch"]
+    for key in ("norm0", "good_norm", "best_loss"):
+        fields.number(watch.get(key), E, where, f"run.watch.{key}", 0.0, none=True)
+    fields.number(watch.get("best_acc", 0.0), E, where, "run.watch.best_acc", 0.0, 1.0)
+    fields.whole(watch.get("low", 0), E, where, "run.watch.low")
+    pool = watch.get("pool")
+    if pool is not None:
+        if not (isinstance(pool, list) and len(pool) == 3):
+            raise E(f"{where}: run.watch.pool must be a list of 3 numbers")
+        fields.number(pool[0], E, where, "run.watch.pool[0]")
+        fields.number(pool[1], E, where, "run.watch.pool[1]")
+        fields.whole(pool[2], E, where, "run.watch.pool[2]")
+    order = arrays.get("run/order")
+    if order is None:
+        raise E(f"{where}: holds a run but not its data order (run/order)")
+    if order.ndim != 1 or order.dtype.kind not in "iu":
+        raise E(f"{where}: run/order must be a list of whole numbers, got {order.dtype} of "
+                f"shape {order.shape}")
+    if len(order) != n:
+        raise E(f"{where}: run/order holds {len(order):,} positions, the run trained on "
+                f"{n:,} images: the checkpoint is damaged")
+    if n and (order.min() < 0 or order.max() >= n):
+        raise E(f"{where}: run/order holds image numbers outside 0 to {n - 1:,}: the "
+                f"checkpoint is damaged")
 
 
 def _numbered(arrays, prefix):
@@ -156,25 +245,35 @@ def _numbered(arrays, prefix):
 def apply(ck, net, trainer=None, run=None):
     """Put a checkpoint's state into ``net`` (and ``trainer``, ``run``) built for it."""
     info, arrays = ck["info"], ck["arrays"]
+    check(info, arrays)  # (read() did; a checkpoint made in memory is checked the same)
     weights = _numbered(arrays, "net/")
     have = net.state_arrays()
     if len(weights) != len(have) or any(w.shape != h.shape for w, h in zip(weights, have)):
         raise CheckpointError("the checkpoint's weights do not fit the network")
-    for h, w in zip(have, weights):
-        np.copyto(h, w)
-    net.rng = generator_from_state(info["net_rng"])
-    if trainer is not None:
-        t_arrays = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("trainer/")}
-        try:
+    net_rng = generator_from_state(info["net_rng"])
+    try:
+        if trainer is not None:
+            t_arrays = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("trainer/")}
+            unknown = set((info["trainer"].get("options") or {})) - set(trainer.options())
+            if unknown:
+                raise CheckpointError(f"checkpoint: unknown trainer option {sorted(unknown)[0]!r}")
             trainer.load_state(info["trainer"], t_arrays)
-        except EngineError as e:
-            raise CheckpointError(f"checkpoint: {e}") from None
-    if run is not None:
-        if info.get("run") is None:
-            raise CheckpointError("the checkpoint holds no run to go on with")
-        run.load_state(info["run"], {"order": arrays["run/order"],
-                                     "good": _numbered(arrays, "run/good/"),
-                                     "best": _numbered(arrays, "run/best/")})
+        if run is not None:
+            if info.get("run") is None:
+                raise CheckpointError("the checkpoint holds no run to go on with")
+            good, best = _numbered(arrays, "run/good/"), _numbered(arrays, "run/best/")
+            if any(a.shape != h.shape for a, h in zip(good + best, have)):
+                raise CheckpointError("the checkpoint's kept weights do not fit the network")
+            run.load_state(info["run"], {"order": arrays["run/order"], "good": good, "best": best})
+    except (CheckpointError, DataError):  # (other training data: the caller says so)
+        raise
+    except EngineError as e:
+        raise CheckpointError(f"checkpoint: {e}") from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        raise CheckpointError(f"checkpoint: a saved value is not valid ({type(e).__name__}: {e})") from None
+    for h, w in zip(have, weights):  # the weights last: nothing changes when a check fails
+        np.copyto(h, w)
+    net.rng = net_rng
 
 
 def experiment_of(ck):

@@ -88,11 +88,11 @@ def _check_crops(a):
 
 def _check_session_target(path):
     """Refuse, before any work, a ``--session`` folder that cannot become or be a session."""
-    from .session import INFO, Session, SessionError
+    from .session import INFO, Session, SessionError, _empty
     path = pathlib.Path(path)
     if (path / INFO).exists():
         Session.open(path)  # a damaged session: said now
-    elif path.exists() and (not path.is_dir() or any(path.iterdir())):
+    elif path.exists() and (not path.is_dir() or not _empty(path)):
         raise SessionError(f"{path}: not a session, and not an empty folder to start one in")
     elif not path.exists() and not path.parent.is_dir():
         raise SessionError(f"{path}: the folder {path.parent} does not exist")
@@ -131,8 +131,11 @@ def cmd_train(a):
     for path in (a.out, a.save_experiment):  # refused now, not after the whole run
         if path:
             writable_target(path)
+    lock = None
     if a.session:
         _check_session_target(a.session)
+        from .session import SessionLock
+        lock = SessionLock.take(a.session, create=True)  # one writer: a second is told now
     opts = _training_options(a)
     data = _load_data(exp.data, a.quiet)
     problems = datasets.check_fit(exp.layer_defs, data)
@@ -159,7 +162,7 @@ def cmd_train(a):
     opts.setdefault("eval_every", max(1, len(exp.splits(data)[0])))
     if a.session:
         from .session import Session
-        session = Session.open_or_create(a.session, exp)
+        session = Session.open_or_create(a.session, exp, lock=lock)
         training = session.start(data, exp, **opts)
         print(f"session {a.session}: {training.run_id}", file=sys.stderr)
     else:
@@ -180,7 +183,7 @@ def _resume(a):
         raise OptionError(f"{refused[0]} cannot be given with --resume (the session says it)")
     if a.out:
         writable_target(a.out)
-    session = Session.open(a.resume)
+    session = Session.open(a.resume, lock=True)  # one writer: a second is told now
     opts = _training_options(a)
     exp = session.experiment
     changes = {k: getattr(a, k) for k in TRAINER_FLAGS if getattr(a, k) is not None}
@@ -234,7 +237,7 @@ def _train_loop(a, training, data):
                                     "examples_seen": run.examples_seen, "diverged": r["message"]})
                 print(f"wrote the last good weights to {a.out}", file=sys.stderr)
             training.finish()
-            return 3
+            return _saved_elsewhere(a, training) or 3
     elapsed = time.time() - t0
     best = run.best if run.keep_best else None
     if best is not None:
@@ -265,9 +268,54 @@ def _train_loop(a, training, data):
         if best is not None:
             meta.update(best_examples_seen=best["examples_seen"],
                         validation_accuracy=best["validation_accuracy"])
-        save_snapshot(net, a.out, experiment=exp, meta=meta)
-        print(f"wrote {a.out}" + (" (the best weights)" if best is not None else ""), file=sys.stderr)
-    return 0
+        try:
+            save_snapshot(net, a.out, experiment=exp, meta=meta)
+            print(f"wrote {a.out}" + (" (the best weights)" if best is not None else ""), file=sys.stderr)
+        except (OSError, EngineError) as e:  # the run is not lost for it: written elsewhere
+            fallback = _snapshot_elsewhere(a.out, net, exp, meta)
+            print(f"error: cannot write {a.out} ({e}); the weights are in {fallback}", file=sys.stderr)
+            return _saved_elsewhere(a, training) or SAVE_FAILED
+    return _saved_elsewhere(a, training) or 0
+
+
+#: The exit status of a run that trained but whose session (or --out) could not be saved
+#: where asked: its work was written elsewhere, and the message says where.
+SAVE_FAILED = 4
+
+
+def _snapshot_elsewhere(out, net, exp, meta):
+    """Write a snapshot that could not go to ``out`` to a new file of its own in the
+    temporary folder (``NAME-XXXXXXXX.json``); returns its path."""
+    import tempfile
+    name = pathlib.Path(out).stem or "weights"
+    fd, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".json")
+    os.close(fd)
+    save_snapshot(net, path, experiment=exp, meta=meta)
+    return path
+
+
+def _saved_elsewhere(a, training):
+    """When the session could not be saved (a full disk, a read-only folder ...): the run
+    goes to a new session folder beside --out or the session, or in the temporary folder,
+    and the user is told where. Returns SAVE_FAILED then, else None."""
+    if training.session is None or training.save_error is None:
+        return None
+    training._safely(training.save)  # once more: the fault may have passed
+    if training.save_error is None:
+        return None
+    near = [pathlib.Path(a.out).resolve().parent] if getattr(a, "out", None) else []
+    try:
+        where = training.rescue(near)
+    except EngineError as e:
+        print(f"{_new_line(a)}error: could not save the session in {training.session.path} "
+              f"({training.save_error}), nor the run "
+              f"elsewhere: {e}", file=sys.stderr)
+        return SAVE_FAILED
+    print(f"{_new_line(a)}error: could not save the session in {training.session.path} "
+          f"({training.save_error}); the run is "
+          f"saved in {where} instead (go on with: python -m engine train --resume {where})",
+          file=sys.stderr)
+    return SAVE_FAILED
 
 
 def cmd_eval(a):

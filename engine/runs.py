@@ -36,6 +36,7 @@ import math
 import pathlib
 import re
 
+from . import fields
 from .errors import EngineError
 from .io import csv_text
 
@@ -100,7 +101,8 @@ def save_run(session_dir, record):
 
 
 def load_run(session_dir, run_id):
-    """One record (a dict); RunError if there is none or it cannot be read."""
+    """One record (a dict), checked (``check_record``); RunError if there is none or it
+    cannot be read."""
     from .io import read_json
     path = _path(session_dir, run_id)
     if not path.exists():
@@ -108,7 +110,68 @@ def load_run(session_dir, run_id):
     obj = read_json(path, RunError)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise RunError(f"{path.name}: not a run record")
-    return obj
+    return check_record(obj, path.name, run_id)
+
+
+def _scalar(value):
+    return value is None or isinstance(value, (str, bool, int, float))
+
+
+def check_record(rec, where, run_id=None):
+    """Check a record's fields (types and ranges) before any is used; RunError naming the
+    first that is wrong. Fields a record may lack get their empty value; ``run_id``: the
+    id its file name says (the record's ``id`` must be it)."""
+    E = RunError
+    if not isinstance(rec, dict) or rec.get("format") != FORMAT:
+        raise E(f"{where}: not a run record")
+    fields.run_id(rec.get("id"), E, where, "id")
+    if run_id is not None and rec["id"] != run_id:
+        raise E(f"{where}: its id {rec['id']!r} is not its file's name")
+    for key in ("name", "note", "created", "updated", "status", "message"):
+        fields.text(rec.get(key), E, where, key, none=True)
+    rec.setdefault("name", rec["id"])
+    rec.setdefault("note", "")
+    rec.setdefault("status", "done")
+    fields.mapping(rec.get("experiment"), E, where, "experiment")
+    for c in fields.listing(rec.setdefault("changes", []), E, where, "changes"):
+        fields.mapping(c, E, where, "a change")
+        fields.whole(c.get("examples_seen"), E, where, "a change's examples_seen")
+        fields.text(c.get("setting"), E, where, "a change's setting", max_len=200)
+        if not (_scalar(c.get("from")) and _scalar(c.get("to"))):
+            raise E(f"{where}: a change's from and to must be numbers, text or null")
+    curves = fields.mapping(rec.setdefault("curves", {}), E, where, "curves")
+    for name, columns in (("progress", PROGRESS_FIELDS), ("eval", EVAL_FIELDS)):
+        curve = fields.mapping(curves.setdefault(name, {}), E, where, f"curves.{name}")
+        for key in ("examples_seen", "seconds") + columns:
+            curve.setdefault(key, [])
+        lengths = set()
+        for key, col in curve.items():
+            fields.listing(col, E, where, f"curves.{name}.{key}")
+            if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                     and math.isfinite(v)) for v in col):
+                raise E(f"{where}: curves.{name}.{key} must hold numbers (or null)")
+            lengths.add(len(col))
+        if len(lengths) > 1:
+            raise E(f"{where}: the columns of curves.{name} are not of one length")
+        for v in curve["examples_seen"]:
+            fields.whole(v, E, where, f"curves.{name}.examples_seen")
+    metrics = fields.mapping(rec.setdefault("metrics", {}), E, where, "metrics")
+    for key, v in metrics.items():
+        if v is not None:
+            fields.number(v, E, where, f"metrics.{key}")
+    fields.number(rec.get("examples_per_second"), E, where, "examples_per_second", 0.0, none=True)
+    fields.number(rec.setdefault("wall_seconds", 0.0), E, where, "wall_seconds", 0.0)
+    for seg in fields.listing(rec.setdefault("segments", []), E, where, "segments"):
+        fields.mapping(seg, E, where, "a segment")
+        fields.text(seg.get("started"), E, where, "a segment's start", none=True, max_len=100)
+        a = fields.whole(seg.get("examples_from"), E, where, "a segment's examples_from")
+        fields.whole(seg.get("examples_to"), E, where, "a segment's examples_to", lo=a)
+        fields.number(seg.get("seconds"), E, where, "a segment's seconds", 0.0)
+    process = fields.mapping(rec.get("process"), E, where, "process", none=True)
+    if process is not None:
+        fields.whole(process.get("pid"), E, where, "process.pid", none=True, hi=2 ** 31)
+        fields.text(process.get("host"), E, where, "process.host", none=True, max_len=300)
+    return rec
 
 
 def list_runs(session_dir):

@@ -32,16 +32,19 @@ In Python (the app drives the same objects from its training thread)::
 ``Training`` also works without a session (``session=None``): the same loop, kept in
 memory. ``Session.save_as(path)`` copies a session; ``session.runs()`` lists its records.
 """
+import errno
 import json
 import logging
 import math
 import os
 import pathlib
+import re
 import shutil
 import socket
+import stat
 import time
 
-from . import checkpoint
+from . import checkpoint, fields
 from .errors import DataError, EngineError
 from .io import atomic_write_text, fsync_folder, read_json
 from .runs import RunRecorder, list_runs, load_run, new_run_id, now_iso, save_run, RunError
@@ -54,6 +57,13 @@ FORMAT = "convnet-workbench session"
 VERSION = 1
 INFO = "session.json"
 BEST = "best.json"
+#: The lock file of a session folder: locked (``flock`` / ``msvcrt.locking``) by the one
+#: process that writes in the folder, the pid and host inside for the message.
+LOCK = ".session.lock"
+#: Where the lock's byte is on Windows (after the pid and host, which others may read).
+_WIN_LOCK_OFFSET = 4096
+#: The name a checkpoint of the folder has (``session.json``'s "checkpoint" must be one).
+CHECKPOINT_NAME = re.compile(r"checkpoint-[0-9]{6,16}\.npz")
 
 
 def _process_alive(process):
@@ -76,59 +86,244 @@ class SessionError(EngineError):
     """A folder that is not a session, or a session that cannot go on as asked."""
 
 
+def check_info(info, where):
+    """Check ``session.json``'s fields (types and ranges) before any is used; SessionError
+    naming the first that is wrong. ``where``: the file, for the message."""
+    E = SessionError
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise E(f"{where}: not a {FORMAT}")
+    version = fields.whole(info.get("version", 1), E, where, "version", lo=1)
+    if version > VERSION:
+        raise E(f"{where}: made by a newer version of the engine (session version {version})")
+    fields.mapping(info.get("experiment"), E, where, "experiment")
+    generation = fields.whole(info.get("generation", 0), E, where, "generation")
+    name = info.get("checkpoint")
+    if name is not None:
+        fields.file_name(name, E, where, "checkpoint", CHECKPOINT_NAME)
+        if int(name[len("checkpoint-"):-len(".npz")]) > generation:
+            raise E(f"{where}: checkpoint {name} is past the generation {generation}")
+    fields.run_id(info.get("run"), E, where, "run", none=True)
+    fields.text(info.get("data"), E, where, "data", none=True, max_len=1000)
+    fields.whole(info.get("examples_seen", 0), E, where, "examples_seen")
+    for key in ("created", "saved"):
+        fields.text(info.get(key), E, where, key, none=True, max_len=100)
+    best = fields.mapping(info.get("best"), E, where, "best", none=True)
+    if best is not None:
+        fields.number(best.get("validation_accuracy"), E, where, "best.validation_accuracy",
+                      0.0, 1.0, none=True)
+        fields.whole(best.get("examples_seen", 0), E, where, "best.examples_seen")
+        fields.run_id(best.get("run"), E, where, "best.run", none=True)
+        fields.text(best.get("saved"), E, where, "best.saved", none=True, max_len=100)
+        if best.get("file", BEST) != BEST:
+            raise E(f"{where}: best.file must be {BEST!r}, got {best.get('file')!r}")
+    fields.mapping(info.get("app"), E, where, "app", none=True)
+    return info
+
+
+def _holder(path):
+    """``"process N on HOST"`` from a lock file (what its writer wrote), or a vaguer text."""
+    try:
+        with open(path, "rb") as f:
+            info = json.loads(f.read(2000).split(b"\0", 1)[0].decode("utf-8"))
+        return f"process {int(info['pid'])} on {str(info['host'])[:100]}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+class SessionLock:
+    """The lock of one session folder, held while a process writes there (``take``).
+
+    A file lock on ``LOCK`` in the folder: ``fcntl.flock`` on POSIX, ``msvcrt.locking``
+    on Windows. The system drops it when the process ends, however it ends, so a lock is
+    never stale: a folder whose writer was killed can be taken at once. Two ``take`` in
+    one process (two windows) exclude each other too (each opens the file anew). The
+    lock file stays in the folder (removing it would let two writers lock two files).
+    """
+
+    def __init__(self, path, fd):
+        self.path = pathlib.Path(path)
+        self._fd = fd
+
+    @classmethod
+    def take(cls, folder, create=False):
+        """Lock the session folder ``folder`` (made first with ``create``); SessionError
+        "... is in use by process N on HOST" when another writer holds it, or when the
+        folder cannot be written in."""
+        folder = pathlib.Path(folder)
+        if create and not folder.is_dir():
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise SessionError(f"{folder}: cannot make the folder ({e.strerror or e})") from None
+        path = folder / LOCK
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) \
+            | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as e:
+            if not folder.is_dir():
+                raise SessionError(f"{folder}: no such session folder") from None
+            raise SessionError(f"{folder}: cannot write in the session folder ({e.strerror or e}); "
+                               f"a session keeps its work there") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SessionError(f"{path}: not a regular file (a session's lock file must be one)")
+            try:
+                if os.name == "nt":
+                    import msvcrt
+                    os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+                    msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+                else:
+                    import fcntl
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                if e.errno not in (errno.EACCES, errno.EAGAIN, errno.EWOULDBLOCK, errno.EDEADLK):
+                    raise SessionError(f"{folder}: cannot lock the session folder "
+                                       f"({e.strerror or e})") from None
+                raise SessionError(f"{folder}: the session is in use by {_holder(path)} "
+                                   f"(one process at a time writes in a session folder)") from None
+            me = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "started": now_iso()}).encode("utf-8")
+            try:
+                os.ftruncate(fd, 0) if os.name != "nt" else None
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.write(fd, me + b"\0" * (64 if os.name == "nt" else 0))
+            except OSError:
+                pass  # the lock holds all the same; only the message would be vaguer
+        except BaseException:
+            os.close(fd)
+            raise
+        lock = cls(folder, fd)
+        lock._clean(folder)
+        return lock
+
+    @staticmethod
+    def _clean(folder):
+        """Temporary files left by a writer that was killed while it saved: with the lock
+        held, no other writer can be writing them."""
+        for pattern in (".checkpoint-*.tmp", f".{INFO}.*.tmp", f".{BEST}.*.tmp", "runs/.*.tmp"):
+            for tmp in folder.glob(pattern):
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+
+    @property
+    def held(self):
+        return self._fd is not None
+
+    def release(self):
+        """Unlock (closing the file drops the lock)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self):
+        self.release()
+
+
+def _empty(path):
+    """Whether a folder holds nothing but (perhaps) its lock file."""
+    return all(p.name == LOCK for p in path.iterdir())
+
+
 class Session:
     """A session folder (see the module's docstring). Open one with ``open`` or ``create``."""
 
-    def __init__(self, path, info):
+    def __init__(self, path, info, lock=None):
         self.path = pathlib.Path(path)
         self.info = info
+        self.lock = lock  # a SessionLock when this object may write in the folder
+
+    @staticmethod
+    def _take(path, lock, create=False):
+        """The SessionLock to hold: ``lock`` itself when it is one, a new one when True."""
+        if lock is True:
+            return SessionLock.take(path, create=create)
+        return lock or None
+
+    def release(self):
+        """Stop writing in the folder: its lock is let go (another process may take it)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # -- opening ---------------------------------------------------------------------
     @classmethod
-    def create(cls, path, experiment):
-        """A new session in ``path`` (made if missing; an existing folder must be empty)."""
+    def create(cls, path, experiment, lock=False):
+        """A new session in ``path`` (made if missing; an existing folder must be empty).
+        ``lock``: True to take the folder's lock (SessionError when another process holds
+        it), or a SessionLock already taken on it."""
         path = pathlib.Path(path)
-        if path.exists():
+        if path.exists() or path.is_symlink():
             if not path.is_dir():
                 raise SessionError(f"{path}: not a folder")
-            if any(path.iterdir()):
+            if not _empty(path):
                 raise SessionError(f"{path}: the folder is not empty and not a session")
         else:
             try:
                 path.mkdir(parents=True)
+            except FileExistsError:
+                pass  # made by another process just now: the lock and the check below say
             except OSError as e:
                 raise SessionError(f"{path}: cannot make the folder ({e.strerror or e})") from None
-        s = cls(path, {"format": FORMAT, "version": VERSION, "created": now_iso(),
-                       "experiment": experiment.to_json(), "checkpoint": None, "generation": 0,
-                       "run": None, "data": None, "best": None, "examples_seen": 0})
-        s._write_info()
+        held = cls._take(path, lock)
+        try:
+            if not _empty(path):  # another writer started a session here meanwhile
+                raise SessionError(f"{path}: the folder is not empty and not a session")
+            s = cls(path, {"format": FORMAT, "version": VERSION, "created": now_iso(),
+                           "experiment": experiment.to_json(), "checkpoint": None, "generation": 0,
+                           "run": None, "data": None, "best": None, "examples_seen": 0}, held)
+            s._write_info()
+        except BaseException:
+            if held is not None and held is not lock:
+                held.release()
+            raise
         return s
 
     @classmethod
-    def open(cls, path):
-        """An existing session; SessionError when ``path`` is not one."""
+    def open(cls, path, lock=False):
+        """An existing session; SessionError when ``path`` is not one. ``lock``: as
+        ``create``'s (to write in it; reading needs no lock)."""
         path = pathlib.Path(path)
         if not path.is_dir():
             raise SessionError(f"{path}: no such session folder")
         if not (path / INFO).exists():
             raise SessionError(f"{path}: not a session (no {INFO})")
-        info = read_json(path / INFO, SessionError)
-        if not isinstance(info, dict) or info.get("format") != FORMAT:
-            raise SessionError(f"{path / INFO}: not a {FORMAT}")
-        if info.get("version", 0) > VERSION:
-            raise SessionError(f"{path}: made by a newer version of the engine")
+        held = cls._take(path, lock)
+        try:
+            s = cls._open(path)
+        except BaseException:
+            if held is not None and held is not lock:
+                held.release()
+            raise
+        s.lock = held
+        return s
+
+    @classmethod
+    def _open(cls, path):
+        info = check_info(read_json(path / INFO, SessionError), path / INFO)
+        runs = path / "runs"
+        if (runs.exists() or runs.is_symlink()) and not runs.is_dir():
+            raise SessionError(f"{runs}: not a folder (a session keeps its run records there)")
         s = cls(path, info)
         s.experiment  # checked now
-        if info.get("checkpoint") and not (path / info["checkpoint"]).exists():
+        if info.get("checkpoint") and not (path / info["checkpoint"]).is_file():
             raise SessionError(f"{path}: its checkpoint {info['checkpoint']} is missing")
         return s
 
     @classmethod
-    def open_or_create(cls, path, experiment):
+    def open_or_create(cls, path, experiment, lock=False):
         path = pathlib.Path(path)
-        if (path / INFO).exists():
-            return cls.open(path)
-        return cls.create(path, experiment)
+        held = cls._take(path, lock, create=True)
+        try:
+            if (path / INFO).exists():
+                return cls.open(path, lock=held)
+            return cls.create(path, experiment, lock=held)
+        except BaseException:
+            if held is not None and held is not lock:
+                held.release()
+            raise
 
     # -- what it holds -----------------------------------------------------------------
     @property
@@ -170,11 +365,12 @@ class Session:
         parent = path.parent
         if not parent.is_dir():
             raise SessionError(f"{path}: the folder {parent} does not exist")
-        tmp = parent / f".{path.name}.{os.getpid()}.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        import tempfile
+        try:  # a folder of this copy's own (another window may copy beside it)
+            tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+        except OSError as e:
+            raise SessionError(f"{path}: cannot write in {parent} ({e.strerror or e})") from None
         try:
-            tmp.mkdir()
             keep = [INFO, BEST, self.info.get("checkpoint")]
             for name in keep:
                 if name and (self.path / name).exists():
@@ -254,15 +450,26 @@ class Session:
         once it is complete, and the previous checkpoint goes only after that."""
         gen = int(self.info.get("generation", 0)) + 1
         name = f"checkpoint-{gen:06d}.npz"
-        checkpoint.write(self.path / name, ck)
-        if record is not None:
-            save_run(self.path, record)
-        run = ck["info"].get("run") or {}
-        best = dict(self.info.get("best") or {}) or None
-        self.info.update(generation=gen, checkpoint=name, experiment=experiment.to_json(),
-                         run=None if record is None else record["id"], data=fingerprint,
-                         saved=now_iso(), examples_seen=run.get("examples_seen", 0), best=best)
-        self._write_info()
+        before = dict(self.info)
+        checkpoint.write(self.path / name, ck)  # (its temporary file is its own: mkstemp)
+        try:
+            if record is not None:
+                save_run(self.path, record)
+            run = ck["info"].get("run") or {}
+            best = dict(self.info.get("best") or {}) or None
+            self.info.update(generation=gen, checkpoint=name, experiment=experiment.to_json(),
+                             run=None if record is None else record["id"], data=fingerprint,
+                             saved=now_iso(), examples_seen=run.get("examples_seen", 0), best=best)
+            self._write_info()
+        except BaseException:
+            # session.json still names the previous checkpoint: this one would be an orphan
+            self.info.clear()
+            self.info.update(before)
+            try:
+                (self.path / name).unlink()
+            except OSError:
+                pass
+            raise
         fsync_folder(self.path)
         log.info("saved %s in %s (%s examples seen)", name, self.path, run.get("examples_seen", 0))
         for old in self.path.glob("checkpoint-*.npz"):
@@ -271,11 +478,6 @@ class Session:
                     old.unlink()
                 except OSError:
                     pass
-        for tmp in self.path.glob(".checkpoint-*.tmp"):  # left by a killed save
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
 
     def save_record(self, record):
         save_run(self.path, record)
@@ -345,6 +547,8 @@ class Training:
         self._last_save_examples = self.run.examples_seen
         self.saves = 0
         self.save_seconds = 0.0   # time spent saving, in total
+        #: why the last save while training failed (None: saved); see ``rescue``
+        self.save_error = None
 
     @property
     def run_id(self):
@@ -408,16 +612,29 @@ class Training:
         self.recorder.observe(r)
         tag = r["tag"]
         if tag == "eval" and r.get("best") and self.session is not None:
-            self.session.save_best(self.net, self.experiment, r["validation_accuracy"],
-                                   r["examples_seen"], self.run_id)
+            self._safely(self.session.save_best, self.net, self.experiment,
+                         r["validation_accuracy"], r["examples_seen"], self.run_id)
         if tag in ("done", "stopped", "diverged"):
-            self.save()
+            self._safely(self.save)
         elif self.session is not None and not self.run.eval_due:
             due = time.monotonic() - self._last_save >= self.save_every_seconds
             if self.save_every_examples:
                 due |= self.run.examples_seen - self._last_save_examples >= self.save_every_examples
             if due:
-                self.save()
+                self._safely(self.save)
+
+    def _safely(self, save, *args):
+        """A save while training: one that fails is kept in ``save_error`` (the training
+        goes on, in memory; the next save tries again), never ends the run."""
+        try:
+            save(*args)
+        except (OSError, EngineError, ValueError) as e:
+            self.save_error = save_error_text(e, self.session.path if self.session else None)
+            self._last_save = time.monotonic()  # the next try a save period later
+            self._last_save_examples = self.run.examples_seen
+        else:
+            if save == self.save:
+                self.save_error = None
 
     def save(self):
         """Save the session now (between chunks, on the training thread)."""
@@ -437,5 +654,50 @@ class Training:
         and save it; returns the record."""
         rec = self.recorder.finish(**metrics)
         if self.session is not None:
-            self.session.save_record(rec)
+            self._safely(self.session.save_record, rec)
         return rec
+
+    def rescue(self, near=()):
+        """Save the run (its checkpoint, its record, the session's other records) in a new
+        session folder of its own, when its folder could not be saved in (``save_error``):
+        named ``<session>-rescued-XXXXXXXX`` (unique, ``mkdtemp``) in the first folder of
+        ``near``, the session folder's parent or the temporary folder that takes it.
+        Returns the new folder's path; SessionError when none could be written."""
+        from .runs import RUNS_DIR
+        import tempfile
+        base = self.session.path if self.session is not None else pathlib.Path("run")
+        tried = []
+        for parent in [*near, base.parent, tempfile.gettempdir()]:
+            path = None
+            try:
+                path = pathlib.Path(tempfile.mkdtemp(prefix=f"{base.name}-rescued-", dir=parent))
+                s = Session.create(path, self.experiment, lock=True)
+                try:
+                    old = base / RUNS_DIR
+                    if old.is_dir():  # the session's other runs, as far as they can be read
+                        for rec in old.glob("*.json"):
+                            if rec.name != f"{self.run_id}.json":
+                                try:
+                                    save_run(path, load_run(base, rec.stem))
+                                except (RunError, OSError):
+                                    pass
+                    ck = checkpoint.capture(self.net, self.trainer, self.run, self.experiment,
+                                            extra={"run": self.run_id, "data": self.fingerprint})
+                    s.commit(ck, self.record, self.experiment, self.fingerprint)
+                finally:
+                    s.release()
+                return path
+            except (OSError, EngineError, ValueError) as e:
+                tried.append(f"{parent}: {save_error_text(e, path)}")
+                if path is not None:
+                    shutil.rmtree(path, ignore_errors=True)
+        raise SessionError("the run could not be saved anywhere (" + "; ".join(tried) + ")")
+
+
+def save_error_text(error, folder):
+    """One line for a save that failed, naming the folder when the error names no file
+    (a full disk's ``[Errno 28] No space left on device``)."""
+    text = str(error)
+    if isinstance(error, OSError) and not error.filename and folder is not None:
+        text = f"{folder}: {error.strerror or error}"
+    return text

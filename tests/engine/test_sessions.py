@@ -148,14 +148,14 @@ def test_a_save_that_fails_midway_keeps_the_last_complete_one(small_mnist, tmp_p
     next(gen)
     with pytest.raises(OSError, match="disk full"):
         training.save()
-    again = Session.open(tmp_path / "s")
+    again = Session.open(tmp_path / "s", lock=True)  # (the writer's lock: it cleans up)
     assert again.info["checkpoint"] == saved
     assert again.checkpoint()["info"]["run"]["examples_seen"] == seen
     monkeypatch.undo()
     tr = again.resume(data, epochs=0.05, test=False, eval_examples=None)
     assert tr.run.examples_seen == seen
     assert [r["tag"] for r in tr.reports()][-1] == "done"
-    assert not list((tmp_path / "s").glob(".*.tmp"))  # the next save cleaned up
+    assert not list((tmp_path / "s").glob(".*.tmp"))  # the next writer cleaned up
 
 
 def test_keep_best_writes_the_best_weights_and_early_stop_ends_the_run(small_mnist, tmp_path, capsys):
