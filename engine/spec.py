@@ -54,6 +54,10 @@ def expand(layer_defs):
 def _expand_def(d, i, t):
     """The layers one definition stands for (ConvNetJS's shorthands), as defs."""
     out = []
+    try:
+        options.check_keys(d, t)
+    except SpecError as e:
+        raise SpecError(f"layer {i}, {e}", i) from None
     d = copy.deepcopy(d)
     if t in LOSS_TYPES:
         key = "num_neurons" if t == "regression" else "num_classes"

@@ -151,6 +151,13 @@ def test_the_dataset_is_named_by_the_experiments_data(tmp_path, capsys):
     ('{"layer_defs": [', "not valid JSON"),
     ('[{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1}, {"type": "softmax"}]',
      "layer 1, softmax: missing 'num_classes'"),
+    # a misspelt option was ignored: the conv trained without it, and was saved with it (issue 20)
+    ('[{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1}, {"type": "conv", "sx": 5, '
+     '"filterz": 3}, {"type": "softmax", "num_classes": 10}]',
+     "layer 1, conv: unknown option 'filterz': did you mean 'filters'?"),
+    ('{"layer_defs": [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1}, {"type": "conv", '
+     '"sx": 5, "filters": 3, "activaton": "relu"}, {"type": "softmax", "num_classes": 10}]}',
+     "layer 1, conv: unknown option 'activaton': did you mean 'activation'?"),
 ])
 def test_a_bad_experiment_file_is_one_line_and_nonzero(tmp_path, capsys, text, words):
     spec = tmp_path / "bad.json"
