@@ -347,6 +347,10 @@ class Net:
         if not isinstance(obj, dict) or not isinstance(obj.get("layers"), list) or not obj["layers"]:
             raise SnapshotError("snapshot: expected an object with a non-empty 'layers' list")
         entries = obj["layers"]
+        try:
+            limits.check_layer_count(len(entries), "the snapshot")
+        except SpecError as e:
+            raise SnapshotError(str(e)) from None
         layers = []
         shape = None
         for i, entry in enumerate(entries):

@@ -33,6 +33,7 @@ def expand(layer_defs):
     """
     if not isinstance(layer_defs, (list, tuple)) or not layer_defs:
         raise SpecError("a network needs a list of layers, starting with an input layer")
+    limits.check_layer_count(len(layer_defs))
     out = []
     last = len(layer_defs) - 1
     for i, d in enumerate(layer_defs):
@@ -172,7 +173,7 @@ def check(layer_defs):
         error = None
     except SpecError as e:
         error = e
-    if not isinstance(layer_defs, (list, tuple)):
+    if not isinstance(layer_defs, (list, tuple)) or len(layer_defs) > limits.MAX_LAYERS:
         return [], error
     rows = [None] * len(layer_defs)
     shape = None
