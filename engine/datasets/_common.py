@@ -126,8 +126,12 @@ def split_for_test(labels, fraction=TEST_FRACTION, seed=0):
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     test = np.zeros(len(labels), bool)
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
+    # each class's positions in ascending order, from one sort (not one pass per class:
+    # 60,000 different labels took 13 s)
+    order = np.argsort(labels, kind="stable")
+    _, starts = np.unique(labels[order], return_index=True)
+    for a, b in zip(starts, list(starts[1:]) + [len(labels)]):
+        idx = order[a:b]
         k = int(round(len(idx) * fraction))
         if len(idx) >= 2:
             k = min(max(k, 1), len(idx) - 1)
