@@ -229,12 +229,13 @@ def _train_loop(a, training, data):
                   + (" (best so far)" if r.get("best") and run.keep_best else ""), file=sys.stderr)
         elif r["tag"] == "done" and r.get("early_stopped"):
             print(f"\n{r['message']}", file=sys.stderr)
-        elif r["tag"] == "diverged":
+        elif r["tag"] == "diverged" or r.get("not_learning"):  # (a run at chance: as a divergence)
             print(f"\nerror: {r['message']}", file=sys.stderr)
             if a.out:  # the run went back to them
                 save_snapshot(net, a.out, experiment=exp,
                               meta={"preset": exp.name, "trainer": trainer.options(),
-                                    "examples_seen": run.examples_seen, "diverged": r["message"]})
+                                    "examples_seen": run.examples_seen,
+                                    "not_learning" if r.get("not_learning") else "diverged": r["message"]})
                 print(f"wrote the last good weights to {a.out}", file=sys.stderr)
             training.finish()
             return _saved_elsewhere(a, training) or 3

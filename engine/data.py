@@ -112,6 +112,9 @@ class Dataset:
     notes: list = field(default_factory=list)
 
     def __post_init__(self):
+        from .limits import MAX_CLASSES
+        if not 0 <= self.num_classes <= MAX_CLASSES:
+            raise DataError(f"{self.name}: {self.num_classes:,} classes; the limit is {MAX_CLASSES:,}")
         if self.class_names is None:
             self.class_names = [str(i) for i in range(self.num_classes)]
         self.class_names = [str(n) for n in self.class_names]

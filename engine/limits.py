@@ -9,6 +9,16 @@ from .errors import LimitError
 MAX_PARAMS = 50_000_000              # 200 MB of float32 weights (and as much again of gradients)
 MAX_EXAMPLE_BYTES = 256_000_000      # activations and window copies of one example, float32
 MAX_SIDE = 8192                      # pixels along one side of a volume
+MAX_LAYERS = 1_000                   # layer definitions in a network (each may expand to three)
+
+# -- data (engine.datasets); the images' own memory limit is ``engine.datasets.MAX_BYTES`` --
+MAX_CLASSES = 10_000                 # classes in a dataset (and class names made for them)
+MAX_EXAMPLES = 20_000_000            # examples (labels) in one dataset: 160 MB of int64 labels
+MAX_TEXT_BYTES = 2 ** 30             # text read from one CSV file, decompressed (1 GiB)
+STATS_CHUNK = 2 ** 22                # pixel values turned into floats at a time by statistics
+
+# -- running a network ----------------------------------------------------------------------
+INFER_BYTES = 64_000_000             # activations a large inference batch holds at once (float32)
 
 
 def _mb(n):
@@ -44,3 +54,9 @@ def check(layers, index_of=lambda layer: getattr(layer, "source_index", None)):
             raise LimitError(f"layer {index_of(layer)}, {layer.describe()}: an output of "
                             f"{layer.out_sx}x{layer.out_sy} pixels is wider than {MAX_SIDE}, the "
                             f"limit", index_of(layer))
+
+
+def check_layer_count(n, what="this network"):
+    """Raise LimitError for more layer definitions than ``MAX_LAYERS``, before any is read."""
+    if n > MAX_LAYERS:
+        raise LimitError(f"{what} has {n:,} layers; the limit is {MAX_LAYERS:,}", None)

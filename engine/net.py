@@ -63,6 +63,30 @@ class _LastPass:
         self.trace = self.pending = None
 
 
+class _Again:
+    """The record of a large inference ``forward``: its batch, run again for a ``backward``."""
+    __slots__ = ("x",)
+
+    def __init__(self, x):
+        self.x = x
+
+
+def _acts_on_request(net, x, out):
+    """A Trace of ``x`` through ``net`` whose layers' outputs are computed when read, a
+    piece of the batch at a time (one layer's output for the batch, not every layer's)."""
+    from .execution.plan import Deferred, Values
+    from .trace import Trace
+    rows = net.infer_rows()
+
+    def layer(i):
+        parts = [execution.run(net, net.check_batch(x[a:a + rows]))[0].acts[i]
+                 for a in range(0, len(x), rows)]
+        return np.concatenate(parts)
+
+    acts = Values([Deferred(lambda i=i: layer(i)) for i in range(len(net.layers) - 1)] + [out])
+    return Trace(acts)
+
+
 class Net:
     """A ConvNetJS-style network over batches ``(N, sy, sx, depth)``.
 
@@ -159,6 +183,32 @@ class Net:
 
     _check_batch = check_batch
 
+    def _batch_of(self, x):
+        """``x`` checked as ``check_batch`` does, but not converted (a large batch is
+        converted a piece at a time)."""
+        x = np.asarray(x)
+        if x.ndim == 3 and x.shape == self.input_shape:
+            x = x[None]
+        self.check_batch(x[:1] if x.ndim == 4 and len(x) else x)
+        return x
+
+    def infer_rows(self):
+        """Examples an inference pass runs at once: as many as ``limits.INFER_BYTES`` of
+        activations (and window copies) hold, at least 64."""
+        per = sum(limits.example_bytes(l) for l in self.layers) * self.dtype.itemsize // 4
+        return max(64, limits.INFER_BYTES // max(1, per))
+
+    def _infer_pieces(self, x, rows):
+        """The outputs of a large batch, ``rows`` examples at a time: memory bounded by a
+        piece's activations (and the output), not the batch's."""
+        out = None
+        for a in range(0, len(x), rows):
+            o = execution.infer(self, self.check_batch(x[a:a + rows])).output
+            if out is None:
+                out = np.empty((len(x),) + o.shape[1:], o.dtype)
+            out[a:a + len(o)] = o
+        return out
+
     def trace(self, x, y=None, input_grad=True, score_grad=None, out_grad=None):
         """Run ``x`` (and, with targets ``y``, back) in inference mode: a ``Trace`` the caller owns.
 
@@ -196,8 +246,14 @@ class Net:
         return execution.run(self, x, y, input_grad=input_grad)[0]
 
     def infer(self, x):
-        """The outputs for a batch (inference), a large batch shared with the worker processes."""
-        return execution.infer(self, self.check_batch(x)).output
+        """The outputs for a batch (inference), a large batch shared with the worker processes
+        and run in pieces of ``infer_rows()`` examples (100,000 images take the memory of one
+        piece and the outputs, not of 100,000 images' activations)."""
+        x = self._batch_of(x)
+        rows = self.infer_rows()
+        if len(x) <= rows:
+            return execution.infer(self, self.check_batch(x)).output
+        return self._infer_pieces(x, rows)
 
     def predict(self, x):
         """Most likely class (or the values, for regression) of each example."""
@@ -212,8 +268,18 @@ class Net:
         """Run a batch through the net; returns the last layer's output.
 
         Each layer's ``out_act`` then shows this batch. Inference (``training=False``)
-        is safe on several threads at once.
+        is safe on several threads at once. An inference batch of more than ``infer_rows()``
+        examples runs in pieces, keeping only the output: a layer's ``out_act`` is then
+        computed when it is read (by a copy of the net as it was, so training in between
+        does not change it), and a ``backward`` runs the forward pass again whole.
         """
+        if not training:
+            big = self._batch_of(x)
+            if len(big) > self.infer_rows():
+                out = self._infer_pieces(big, self.infer_rows())
+                self._last.pending = _Again(big)
+                self._last.trace = _acts_on_request(self.copy(), big, out)
+                return out
         trace, _, pending = execution.plan.forward(self, self.check_batch(x), training)
         self._last.pending = pending
         self._last.trace = trace
@@ -228,6 +294,8 @@ class Net:
         pending = self._last.pending
         if pending is None:
             raise RuntimeError("backward() needs a forward() pass first")
+        if isinstance(pending, _Again):  # a large inference batch kept only its output
+            _, _, pending = execution.plan.forward(self, self.check_batch(pending.x), False)
         y = self.loss_layer.targets(y, len(pending.x), self.dtype)
         trace, _ = execution.plan.backward(self, pending, y, input_grad, self.flat_buffers()[1])
         self._last.trace = trace
@@ -347,6 +415,10 @@ class Net:
         if not isinstance(obj, dict) or not isinstance(obj.get("layers"), list) or not obj["layers"]:
             raise SnapshotError("snapshot: expected an object with a non-empty 'layers' list")
         entries = obj["layers"]
+        try:
+            limits.check_layer_count(len(entries), "the snapshot")
+        except SpecError as e:
+            raise SnapshotError(str(e)) from None
         layers = []
         shape = None
         for i, entry in enumerate(entries):

@@ -15,6 +15,7 @@ one out. Everything else reads this table:
 Rules that tie several options or the input volume together (lrn's odd ``n``, a pool's
 padding smaller than its window, a window larger than its input) stay in the layers.
 """
+import difflib
 import math
 import numbers
 import pathlib
@@ -368,6 +369,41 @@ def read(opts, layer_type, key, default=None, option=None):
                             f"{', ' + rng if rng else ''})")
         return default if default is not None else option.default
     return check_value(value, option, layer_type)
+
+
+#: Keys ConvNetJS's ``makeLayers`` itself writes into every definition after the input
+#: layer (the input volume it computed): accepted, and ignored (the engine computes them).
+CONVNETJS_SPEC_KEYS = ("in_sx", "in_sy", "in_depth")
+
+
+def known_keys(layer_type):
+    """Every key a ``layer_type`` definition may hold: ``type``, its options and their aliases
+    (and the input size ConvNetJS's ``makeLayers`` leaves in a definition)."""
+    keys = {"type"}
+    for o in TABLE[layer_type].options:
+        keys.add(o.key)
+        keys.update(o.aliases)
+    if layer_type != "input":
+        keys.update(CONVNETJS_SPEC_KEYS)
+    return keys
+
+
+def check_keys(opts, layer_type):
+    """SpecError for the first key of ``opts`` that ``layer_type`` does not know, naming the
+    closest known one ("conv: unknown option 'activaton': did you mean 'activation'?").
+
+    A misspelt option would otherwise be ignored and the layer built without it (a conv
+    without its relu, a layer without its dropout)."""
+    known = known_keys(layer_type)
+    for key in opts:
+        if key in known:
+            continue
+        shown = sorted(k for k in known if k != "type" and k not in CONVNETJS_SPEC_KEYS)
+        close = difflib.get_close_matches(str(key), shown, n=1, cutoff=0.6) if isinstance(key, str) else []
+        hint = (f"did you mean '{close[0]}'?" if close else
+                f"{layer_type} takes {', '.join(repr(k) for k in shown)}" if shown else
+                f"{layer_type} takes no options")
+        raise SpecError(f"{layer_type}: unknown option {str(key)!r}: {hint}")
 
 
 def parse(opts, layer_type):

@@ -5,7 +5,7 @@ A record is one JSON file, ``runs/<id>.json`` in a session folder (see
 
 - ``id`` ("run-0003", the file's name), ``name`` (the user's; "run 3" to start with),
   ``note`` (free text the user edits), ``created`` and ``updated`` (ISO 8601, UTC);
-- ``status``: ``running``, ``done``, ``early stopped``, ``stopped``, ``diverged``
+- ``status``: ``running``, ``done``, ``early stopped``, ``not learning``, ``stopped``, ``diverged``
   (a process killed while training leaves ``running``: ``Session.runs()`` reports such a
   run as ``interrupted`` when the process it names, ``process: {"pid", "host"}``, is
   gone); ``message``: the last word of the run (why it diverged ...);
@@ -371,7 +371,8 @@ class RunRecorder:
                 rec["metrics"]["best_validation_accuracy"] = clean(report.get("validation_accuracy"))
                 rec["metrics"]["best_examples_seen"] = seen
         elif tag in ("done", "stopped", "diverged"):
-            rec["status"] = "early stopped" if report.get("early_stopped") else tag
+            rec["status"] = ("early stopped" if report.get("early_stopped")
+                             else "not learning" if report.get("not_learning") else tag)
             rec["message"] = report.get("message")
         m = rec["metrics"]
         m["examples_seen"] = seen

@@ -33,6 +33,7 @@ def expand(layer_defs):
     """
     if not isinstance(layer_defs, (list, tuple)) or not layer_defs:
         raise SpecError("a network needs a list of layers, starting with an input layer")
+    limits.check_layer_count(len(layer_defs))
     out = []
     last = len(layer_defs) - 1
     for i, d in enumerate(layer_defs):
@@ -54,6 +55,10 @@ def expand(layer_defs):
 def _expand_def(d, i, t):
     """The layers one definition stands for (ConvNetJS's shorthands), as defs."""
     out = []
+    try:
+        options.check_keys(d, t)
+    except SpecError as e:
+        raise SpecError(f"layer {i}, {e}", i) from None
     d = copy.deepcopy(d)
     if t in LOSS_TYPES:
         key = "num_neurons" if t == "regression" else "num_classes"
@@ -168,7 +173,7 @@ def check(layer_defs):
         error = None
     except SpecError as e:
         error = e
-    if not isinstance(layer_defs, (list, tuple)):
+    if not isinstance(layer_defs, (list, tuple)) or len(layer_defs) > limits.MAX_LAYERS:
         return [], error
     rows = [None] * len(layer_defs)
     shape = None

@@ -61,16 +61,21 @@ def load_dataset(state, path, min_interval=0.05):
     return datasets.load(path, progress=progress, cancelled=lambda: state.cancelled)
 
 
-def _class_sums(images, labels, k, state, chunk=2048):
-    """Per-class sums of the images ``(k, H*W*C)`` float64, by one-hot products in chunks."""
+def _class_sums(images, labels, k, state, chunk=None):
+    """Per-class sums of the images ``(k, H*W*C)`` float64, a chunk of images at a time (about
+    ``limits.STATS_CHUNK`` pixel values), each chunk's rows sorted by class and summed."""
+    from engine.limits import STATS_CHUNK
     n = len(images)
     flat = images.reshape(n, -1)
     sums = np.zeros((k, flat.shape[1]), np.float64)
-    eye = np.eye(k, dtype=np.float32)
+    chunk = chunk or max(1, STATS_CHUNK // max(1, flat.shape[1]))
     for start in range(0, n, chunk):
         state.check()
-        x = flat[start:start + chunk].astype(np.float32)
-        sums += (eye[labels[start:start + chunk]].T @ x).astype(np.float64)
+        lab = labels[start:start + chunk]
+        order = np.argsort(lab, kind="stable")
+        x = flat[start:start + chunk][order].astype(np.float64)
+        classes, first = np.unique(lab[order], return_index=True)
+        sums[classes] += np.add.reduceat(x, first, axis=0)
         state.set_progress(0.8 * min(1.0, (start + chunk) / max(1, n)))
     return sums
 

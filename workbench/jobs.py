@@ -220,7 +220,7 @@ class TrainingJob(QObject):
     -------
     report(dict) : the Run's progress/eval/done/stopped/diverged reports
     weights(object) : Weights captured on the training thread
-    finished(str) : "done", "stopped", "diverged" or "error: ..."
+    finished(str) : "done", "stopped", "diverged", "not learning" or "error: ..."
     """
 
     report = Signal(dict)
@@ -258,6 +258,8 @@ class TrainingJob(QObject):
                 _emit(self.report, r)
                 if r["tag"] in ("diverged", "stopped"):
                     end = r["tag"]
+                elif r.get("not_learning"):
+                    end = "not learning"
                 now = time.monotonic()
                 if now - last >= self.publish_every:
                     last = now

@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
         dialogs.warn(self, title, text)
 
     def _run_finished(self, how):
-        if how == "diverged":
+        if how in ("diverged", "not learning"):
             self.tabs.setCurrentWidget(self.train_tab)
 
     def _confirm_stop(self):

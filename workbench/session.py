@@ -52,7 +52,8 @@ class Session(QObject):
     historyRestored(dict) : the record of the run whose weights were restored from a session
         folder (its curves and metrics, to show as if it had just trained here)
     runningChanged(bool), pausedChanged(bool)
-    finished(str) : the run ended: "done", "stopped", "diverged" or "error: ..."
+    finished(str) : the run ended: "done", "stopped", "diverged", "not learning" (a run at
+        chance: the engine's ``done`` report with ``not_learning``) or "error: ..."
     inspected(object) : Inspect's pictures of one example (``viz.network_state``)
     inspectFailed(str)
     drawingChanged(object) : the drawn digit as the network sees it (28x28 floats) or None

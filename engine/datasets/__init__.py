@@ -139,9 +139,13 @@ def _per_class(labels, k):
     return np.bincount(labels, minlength=k)[:k].tolist() if len(labels) else [0] * k
 
 
-def pixel_stats(images, chunk=4096):
-    """Per-channel mean and standard deviation of uint8 images (in 0..255), without a float copy."""
+def pixel_stats(images, chunk=None):
+    """Per-channel mean and standard deviation of uint8 images (in 0..255), without a float copy
+    of them: ``chunk`` images at a time (default: about ``limits.STATS_CHUNK`` pixel values)."""
+    from ..limits import STATS_CHUNK
     c = images.shape[-1]
+    if chunk is None:
+        chunk = max(1, STATS_CHUNK // max(1, int(np.prod(images.shape[1:]))))
     n = 0
     s = np.zeros(c)
     s2 = np.zeros(c)

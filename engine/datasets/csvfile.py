@@ -22,9 +22,10 @@ import zlib
 
 import numpy as np
 
+from .. import limits
 from ..errors import DataError
-from ._common import (PixelScale, destinations, make_dataset, read_class_names, split_for_test,
-                      split_text)
+from ._common import (PixelScale, check_examples, destinations, make_dataset, read_class_names,
+                      size_text, split_for_test, split_text)
 
 #: The longest line read (a 256x256 RGB image is about 0.8 MB of text).
 MAX_LINE_BYTES = 64 * 2 ** 20
@@ -61,7 +62,9 @@ class CsvFile:
         return raw, raw
 
     def _lines(self, f):
-        """``(line number, line)`` of the non-empty lines."""
+        """``(line number, line)`` of the non-empty lines; the text read (decompressed, for a
+        ``.csv.gz``) is counted against ``limits.MAX_TEXT_BYTES`` as it is read."""
+        read = 0
         for number in itertools.count(1):
             try:
                 line = f.readline(MAX_LINE_BYTES + 1)
@@ -71,13 +74,23 @@ class CsvFile:
                 raise DataError(f"{self.name}: cannot read ({e.strerror or e})") from None
             if not line:
                 return
+            read += len(line)
+            if read > limits.MAX_TEXT_BYTES:
+                raise DataError(self.too_much_text(f"more than {size_text(limits.MAX_TEXT_BYTES)} of text"))
             if len(line) > MAX_LINE_BYTES:
                 raise DataError(f"{self.name} line {number}: longer than {MAX_LINE_BYTES // 2 ** 20} MB")
             if line.strip():
                 yield number, line
 
+    def too_much_text(self, what):
+        return (f"{self.name}: {what}{' once decompressed' if self.name.lower().endswith('.gz') else ''}; "
+                f"the limit for a CSV file is {size_text(limits.MAX_TEXT_BYTES)} (save larger "
+                f"datasets as .npz or IDX files)")
+
     def survey(self, job, progress_share):
         """Count rows, check their length, read labels; refuse sizes beyond the memory limit."""
+        if self.size > limits.MAX_TEXT_BYTES:
+            raise DataError(self.too_much_text(f"{size_text(self.size)} of text"))
         raw, f = self._open()
         self.header = None
         labels, self.numbers = array.array("q"), array.array("q")  # 8 bytes a row, not a Python int
@@ -104,8 +117,13 @@ class CsvFile:
                 if value is None or value != int(value):
                     raise DataError(f"{self.name} line {number}: label {first.decode('utf-8', 'replace')!r} "
                                     f"is not a whole number")
+                if abs(value) >= 2 ** 62:
+                    raise DataError(f"{self.name} line {number}: label {first.decode('utf-8', 'replace')} "
+                                    f"is too large to number a class")
                 labels.append(int(value))
                 self.numbers.append(number)
+                if len(labels) > limits.MAX_EXAMPLES:
+                    check_examples(len(labels), self.name)
                 if len(labels) > max_rows:
                     job.check_size(len(labels) * (ncols - 1), self.name)
                 if len(labels) % 1000 == 0:

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .. import limits
 from ..errors import DataError
 from ._common import destinations, make_dataset, natural_key, split_for_test, split_text
 
@@ -60,7 +61,11 @@ def _subdirs(folder):
 def _images_under(folder):
     """Image files anywhere under ``folder`` (sorted), and the number of other files."""
     found, other = [], 0
-    for dirpath, dirnames, filenames in os.walk(folder):
+
+    def refuse(e):  # os.walk would skip a folder it cannot list, and the class would vanish
+        raise DataError(f"{e.filename or folder}: cannot list ({e.strerror or e})")
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=refuse):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in sorted(filenames, key=natural_key):
             if f.startswith("."):
@@ -102,6 +107,8 @@ def find_layout(root):
             else:
                 empty.append(str(c.relative_to(root)))
     names = sorted({c for part in files.values() for c in part}, key=natural_key)
+    if len(names) > limits.MAX_CLASSES:
+        raise DataError(f"{root}: {len(names):,} class folders; the limit is {limits.MAX_CLASSES:,} classes")
     if len(names) < 2:
         what = f"one class folder with images ({names[0]})" if names else "no class folders with images"
         raise DataError(f"{root}: found {what}; a dataset needs at least two classes, one folder of "
@@ -120,10 +127,26 @@ def find_layout(root):
     return parts, names, notes
 
 
+#: EXIF orientations that turn the picture a quarter (its width and height swap).
+_QUARTER_TURNS = {5, 6, 7, 8}
+
+
+def _orientation(im):
+    """The EXIF orientation (1..8) of an opened image; 1 (as stored) when it has none."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # a damaged EXIF block: the picture as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
 def _probe(path, Image):
-    """``(width, height, colour)`` from a file's header."""
+    """``(width, height, colour)`` from a file's header, as the picture is shown (a photo's
+    EXIF orientation applied, as every viewer does)."""
     with Image.open(path) as im:
         w, h = im.size
+        if _orientation(im) in _QUARTER_TURNS:
+            w, h = h, w
         if w * h > Image.MAX_IMAGE_PIXELS:
             raise ValueError(f"{w}x{h} pixels, too large for a dataset image")
         mode = im.mode
@@ -138,10 +161,15 @@ def _probe(path, Image):
 def _decode(path, size, channels, Image):
     """The pixels of one file as ``(H, W)`` or ``(H, W, 3)`` uint8, and whether it was resized /
     had transparency."""
+    from PIL import ImageOps
     with Image.open(path) as im:
-        resized = im.size != size
-        if resized and im.format == "JPEG":
-            im.draft("RGB" if channels == 3 else "L", size)  # decode at a reduced scale when it can
+        turned = _orientation(im) in _QUARTER_TURNS
+        shown = im.size[::-1] if turned else im.size
+        resized = shown != size
+        if resized and im.format == "JPEG":  # decode at a reduced scale when it can
+            im.draft("RGB" if channels == 3 else "L", size[::-1] if turned else size)
+        if _orientation(im) != 1:
+            im = ImageOps.exif_transpose(im)
         alpha = im.mode in _ALPHA_MODES or "transparency" in im.info
         if alpha:
             rgba = im.convert("RGBA")

@@ -17,8 +17,8 @@ import zlib
 import numpy as np
 
 from ..errors import DataError
-from ._common import (CHUNK_BYTES, Job, destinations, make_dataset, read_class_names, split_for_test,
-                      split_text)
+from ._common import (CHUNK_BYTES, Job, check_examples, destinations, make_dataset, read_class_names,
+                      split_for_test, split_text)
 
 IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -94,6 +94,8 @@ class IdxFile:
 
     def read_into(self, buf, job=None):
         """Fill the bytes of ``buf`` (a writable buffer) from the data, piece by piece."""
+        if getattr(buf, "nbytes", None) == 0:  # (a view of zero-sized rows cannot be cast)
+            return
         mv = memoryview(buf).cast("B")
         pos, n = 0, len(mv)
         while pos < n:
@@ -234,7 +236,9 @@ def _read_labels(path, job, where):
                             f"{'x'.join(map(str, f.dims))}")
         if f.dtype.kind not in "iu":
             raise DataError(f"{f.name}: labels must be whole numbers, got {f.dtype.name} values")
-        return f.read_array(job).astype(np.int64)
+        # the header's count is checked before anything is allocated or inflated
+        check_examples(f.dims[0], f.name)
+        return f.read_array(job or Job()).astype(np.int64)
 
 
 def _open_images(path, n_labels, labels_path):
@@ -246,6 +250,11 @@ def _open_images(path, n_labels, labels_path):
         if len(f.dims) == 4 and f.dims[3] not in (1, 3):
             raise DataError(f"{f.name}: images with {f.dims[3]} channels; the engine takes 1 (grey) "
                             f"or 3 (RGB)")
+        if 0 in f.dims[1:]:
+            h, w = f.dims[1:3]
+            raise DataError(f"{f.name}: its header says images of {w}x{h} pixels"
+                            + (f" with {f.dims[3]} channels" if len(f.dims) == 4 else "")
+                            + "; an image needs at least one pixel")
         if f.dims[0] != n_labels:
             raise DataError(f"{f.name}: {f.dims[0]} images but {pathlib.Path(labels_path).name} has "
                             f"{n_labels} labels")

@@ -14,9 +14,10 @@ import zlib
 
 import numpy as np
 
+from .. import limits
 from ..errors import DataError
-from ._common import (CHUNK_BYTES, PixelScale, as_labels, destinations, image_layout, make_dataset,
-                      read_class_names, split_for_test, split_text)
+from ._common import (CHUNK_BYTES, PixelScale, as_labels, check_examples, destinations, image_layout,
+                      make_dataset, read_class_names, split_for_test, split_text)
 
 ROLES = {
     "x_train": ("x_train", "train_x", "train_images", "images_train", "xtrain"),
@@ -136,7 +137,9 @@ def load_npz(path, job):
 
         labels, images = {}, {}
         for part, (xk, yk) in parts.items():
-            labels[part] = as_labels(member(yk).read(job, f"{name}: {yk}"), f"{name}: {yk}")
+            ym = member(yk)
+            check_examples(ym.shape[0] if ym.shape else 1, f"{name}: {yk}")
+            labels[part] = as_labels(ym.read(job, f"{name}: {yk}"), f"{name}: {yk}")
             images[part] = member(xk)
             n = images[part].shape[0] if images[part].shape else 0
             if n != len(labels[part]):
@@ -196,7 +199,11 @@ def load_npz(path, job):
 
         names, names_from = None, None
         if roles["names"]:
-            arr = member(roles["names"]).read(job, f"{name}: {roles['names']}")
+            nm = member(roles["names"])
+            if nm.count > limits.MAX_CLASSES:
+                raise DataError(f"{name}: {roles['names']} holds {nm.count:,} class names; the limit is "
+                                f"{limits.MAX_CLASSES:,} classes")
+            arr = nm.read(job, f"{name}: {roles['names']}")
             if arr.dtype.kind not in "US" or arr.ndim != 1:
                 raise DataError(f"{name}: {roles['names']} must be a list of texts, got {arr.dtype} "
                                 f"{arr.shape}")

@@ -152,6 +152,13 @@ def test_the_dataset_is_named_by_the_experiments_data(tmp_path, capsys):
     ('{"layer_defs": [', "not valid JSON"),
     ('[{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1}, {"type": "softmax"}]',
      "layer 1, softmax: missing 'num_classes'"),
+    # a misspelt option was ignored: the conv trained without it, and was saved with it (issue 20)
+    ('[{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1}, {"type": "conv", "sx": 5, '
+     '"filterz": 3}, {"type": "softmax", "num_classes": 10}]',
+     "layer 1, conv: unknown option 'filterz': did you mean 'filters'?"),
+    ('{"layer_defs": [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1}, {"type": "conv", '
+     '"sx": 5, "filters": 3, "activaton": "relu"}, {"type": "softmax", "num_classes": 10}]}',
+     "layer 1, conv: unknown option 'activaton': did you mean 'activation'?"),
 ])
 def test_a_bad_experiment_file_is_one_line_and_nonzero(tmp_path, capsys, text, words):
     spec = tmp_path / "bad.json"
@@ -232,3 +239,32 @@ def test_bad_train_arguments_are_refused_before_any_training(argv, words, capsys
     assert main(["train", "--epochs", "1"] + argv if "--epochs" not in argv else ["train"] + argv) == 2
     err = capsys.readouterr().err.strip()
     assert re.search(words, err) and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_a_run_at_chance_says_it_is_not_learning_exits_3_and_keeps_its_record(tmp_path, capsys):
+    """`train --epochs 0.5 --method sgd --learning-rate 1 --momentum 0.9 --seed 2` sat at 0.0958
+    and exited 0, status "done" (issue 20). The same on 4,000 images of MNIST, seed 3: it
+    neither blows up nor learns; it says so as a divergence does."""
+    from .dataset_files import write_small_mnist
+    data = write_small_mnist(tmp_path / "small.npz")
+    out = tmp_path / "net.json"
+    rc = main(["train", "--data", str(data), "--epochs", "2", "--method", "sgd", "--learning-rate", "1",
+               "--momentum", "0.9", "--seed", "3", "--quiet", "--out", str(out),
+               "--session", str(tmp_path / "s")])
+    captured = capsys.readouterr()
+    err = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert rc == 3 and len(err) == 1, captured.err
+    assert "accuracy is" in err[0] and "chance level" in err[0] and "not learning" in err[0]
+    assert "try 0.01" in err[0] and "last good weights" in err[0]
+    _, meta = engine.snapshots.load_snapshot(out)
+    assert "not learning" in meta["not_learning"]
+    from engine.runs import list_runs
+    runs = list_runs(tmp_path / "s")
+    assert [r["status"] for r in runs] == ["not learning"] and "not learning" in runs[0]["message"]
+
+
+def test_a_short_run_that_learns_is_not_called_not_learning(tmp_path, capsys):
+    from .dataset_files import write_small_mnist
+    data = write_small_mnist(tmp_path / "small.npz")
+    assert main(["train", "--data", str(data), "--epochs", "1.5", "--quiet", "--seed", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["test_accuracy"] > 0.5

@@ -173,3 +173,55 @@ def test_a_tiny_snapshot_asking_for_a_huge_layer_is_refused_before_allocating():
     with pytest.raises(engine.SnapshotError, match="expected 1000000 filters|limit"):
         engine.Net.from_json(snap)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 50 * 1024  # KB
+
+
+@pytest.mark.parametrize("key,words", [
+    ("activaton", "conv: unknown option 'activaton': did you mean 'activation'?"),
+    ("drop_prb", "conv: unknown option 'drop_prb': did you mean 'drop_prob'?"),
+    ("filterz", "did you mean 'filters'?"),
+    ("qqqq", "conv takes 'activation', "),
+])
+def test_a_misspelt_layer_option_is_an_error_naming_the_closest_one(key, words):
+    """It was ignored: {'activaton': 'relu', 'drop_prb': 0.5} built a conv with no relu and no
+    dropout (issue 20)."""
+    defs = [{"type": "input", "out_sx": 8, "out_sy": 8, "out_depth": 1},
+            {"type": "conv", "sx": 3, "filters": 2, key: 0.5 if key == "drop_prb" else "relu"},
+            {"type": "softmax", "num_classes": 2}]
+    for call in (engine.Net, engine.infer_shapes):
+        with pytest.raises(engine.SpecError) as info:
+            call(defs)
+        assert words in str(info.value) and info.value.layer_index == 1
+    rows, error = engine.spec.check(defs)
+    assert words in str(error) and rows[0] is not None and rows[1] is None
+
+
+def test_what_convnetjs_writes_into_layer_defs_and_snapshots_stays_accepted():
+    """ConvNetJS's makeLayers leaves in_sx/in_sy/in_depth in each definition; its snapshots
+    carry keys of their own (in_*, out_*, layer_type, ...): both still load."""
+    defs = [{"type": "input", "width": 8, "height": 8, "depth": 1},
+            {"type": "conv", "sx": 3, "filters": 2, "in_sx": 8, "in_sy": 8, "in_depth": 1,
+             "activation": "relu", "bias_pref": 0.1, "l1_decay_mul": 0, "l2_decay_mul": 1},
+            {"type": "fc", "filters": 4, "in_sx": 6, "in_sy": 6, "in_depth": 2},
+            {"type": "softmax", "num_classes": 2, "in_sx": 1, "in_sy": 1, "in_depth": 4}]
+    net = engine.Net(defs)
+    snap = net.to_json()
+    for entry in snap["layers"]:
+        entry["convnetjs_extra"] = 1
+    engine.Net.from_json(snap)
+    for name in engine.presets.list_presets():
+        engine.Net(engine.presets.load_preset(name)["layer_defs"])
+
+
+def test_a_spec_of_100000_layers_is_refused_at_once():
+    """100,000 relu layers: _ArrayMemoryError after 7 s at 5.7 GB (issue 20)."""
+    defs = ([{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1}] + [{"type": "relu"}] * 100_000
+            + [{"type": "softmax", "num_classes": 10}])
+    for call in (engine.Net, engine.infer_shapes):
+        with pytest.raises(engine.LimitError, match="this network has 100,002 layers; the limit is 1,000"):
+            call(defs)
+    rows, error = engine.spec.check(defs)
+    assert rows == [] and isinstance(error, engine.LimitError)
+    snap = {"layers": [{"layer_type": "input", "out_sx": 1, "out_sy": 1, "out_depth": 1}]
+            + [{"layer_type": "relu", "out_sx": 1, "out_sy": 1, "out_depth": 1}] * 2000}
+    with pytest.raises(SnapshotError, match="the snapshot has 2,001 layers; the limit is 1,000"):
+        engine.Net.from_json(snap)

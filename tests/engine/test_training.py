@@ -221,3 +221,42 @@ def test_two_unlucky_single_batches_are_not_a_collapse():
     assert watch.check(1.0, 0.3, examples=100)[0] is None
     why, _ = watch.check(1.0, 0.3, examples=100)
     assert "fell from" in why and "chance level" in why
+
+
+def noise_data(n, seed):
+    """Images of noise with labels that have nothing to do with them: nothing to learn."""
+    rng = np.random.default_rng(seed)
+    return ImageSet(rng.integers(0, 256, (n, 10, 10, 1)).astype(np.uint8), rng.integers(0, 3, n))
+
+
+def test_a_run_at_chance_says_it_is_not_learning_like_a_divergence():
+    """Runs that sat at chance ended "done" (issue 20): it is a done report that says so,
+    with a rate to try, after the first epoch (here: 3,000 examples, once 5,000 are seen)."""
+    net = engine.Net(DEFS, seed=0)
+    trainer = engine.Trainer(net, method="adam", learning_rate=0.01, batch_size=10)
+    run = Run(trainer, noise_data(3000, 0), noise_data(300, 1), noise_data(300, 2), seed=0, epochs=5,
+              chunk_seconds=0.02, eval_every=3000)
+    reports = list(run.reports())
+    last = reports[-1]
+    assert last["tag"] == "done" and last["not_learning"] is True
+    assert run.examples_seen == 6000  # judged at the first evaluation past 5,000 examples: epoch 2
+    assert "The validation accuracy is" in last["message"] and "chance level (3" in last["message"]
+    assert "not learning; the learning rate (0.01) is too high: try 0.001" in last["message"]
+    assert last["suggested_learning_rate"] == pytest.approx(0.001)
+    assert all(np.isfinite(a).all() for a in net.state_arrays())
+    # a rate far below what trains is told to go up
+    assert engine.training.not_learning_advice("sgd", 1e-5, 0.9)[0] == pytest.approx(1e-4)
+    assert engine.training.not_learning_advice("adadelta", 1.0)[0] is None
+
+
+def test_short_runs_and_runs_that_learn_are_not_judged():
+    # too few examples to tell: 1,200 of noise end "done" as before
+    net = engine.Net(DEFS, seed=0)
+    run = Run(engine.Trainer(net, method="adam", learning_rate=0.01, batch_size=10), noise_data(300, 0),
+              noise_data(60, 1), None, seed=0, epochs=4, chunk_seconds=0.02)
+    last = list(run.reports())[-1]
+    assert last["tag"] == "done" and "not_learning" not in last
+    # a run that learns, judged at its end
+    run = make_run(epochs=20, chunk_seconds=0.02, eval_every=10 ** 9)
+    last = list(run.reports())[-1]
+    assert run.examples_seen == 6000 and last["tag"] == "done" and "not_learning" not in last

@@ -191,6 +191,14 @@ def test_code_view_syncs_both_ways(window, qtbot):
     code.apply_text()
     assert window.doc.error.layer_index == 1
     assert "'sx' must be at least 1" in code.status.text() and code.status.text().startswith("line ")
+    # a misspelt option is an error naming the closest known one (it was ignored: issue 20)
+    layers[1]["sx"] = 5
+    layers[1]["activaton"] = layers[1].pop("activation")
+    code.editor.setPlainText(json.dumps(layers, indent=1))
+    code.apply_text()
+    assert window.doc.error.layer_index == 1
+    assert "unknown option 'activaton': did you mean 'activation'?" in code.status.text()
+    del layers[1]["activaton"]
     # and edits in the stack rewrite the text
     window.undo_action.trigger()
     assert json.loads(code.editor.toPlainText()) == window.doc.layers

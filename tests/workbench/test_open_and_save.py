@@ -132,6 +132,18 @@ def test_a_bad_file_is_one_dialog_and_changes_nothing(trained, tmp_path, dialogs
     assert_refused(w, before, dialogs_shown, words, path)
 
 
+def test_a_misspelt_layer_option_opens_with_its_error_on_the_card(window, tmp_path, dialogs_shown):
+    """It was silently ignored (a conv trained without its relu, issue 20); like any fault of
+    the stack but size, it opens and the card and the status say what is wrong."""
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps({"layer_defs": [INPUT, {"type": "conv", "sx": 5, "filters": 8,
+                                                       "activaton": "relu"}, SOFTMAX]}))
+    assert window.files.open_path(str(path)) and not dialogs_shown
+    assert window.doc.error.layer_index == 1
+    assert "unknown option 'activaton': did you mean 'activation'?" in str(window.doc.error)
+    assert not window.train_action.isEnabled()
+
+
 @pytest.mark.parametrize("how", ["open_path", "open_experiment", "open_snapshot"])
 def test_devices_folders_and_vanished_files_are_one_dialog(trained, tmp_path, dialogs_shown, how):
     w = trained

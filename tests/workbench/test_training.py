@@ -204,3 +204,26 @@ def test_one_more_epoch_trains_one_pass_then_stops(tiny, qtbot):
     assert examples(w) == 40000
     assert w.train_tab.controls.message.text() == "Finished."
     assert w.train_tab.accuracy_plot.val_s.n >= 1  # the final evaluation reached the plot
+
+
+def test_a_run_at_chance_ends_in_a_not_learning_message_like_a_divergence(tiny, qtbot, monkeypatch):
+    """A run that sat at chance ended "Finished." (issue 20): it says so as a divergence does,
+    with the rate to try on its button. (Judged here from the first example on, so that a run
+    of 1,100 examples at a rate far too low stands for an epoch at chance.)"""
+    import engine.training
+    monkeypatch.setattr(engine.training, "NOT_LEARNING_MIN_EXAMPLES", 0)
+    w = tiny
+    s = w.session
+    assert s.load_experiment(s.experiment().replace(
+        epochs=0.02, trainer=dict(s.settings.trainer, method="sgd", learning_rate=1e-7, momentum=0.0,
+                                  batch_size=20)))
+    ended = []
+    s.finished.connect(ended.append)
+    w.tabs.setCurrentWidget(w.build_tab)
+    qtbot.mouseClick(w.train_tab.controls.train_button, Qt.LeftButton)
+    c = w.train_tab.controls
+    qtbot.waitUntil(lambda: bool(ended), timeout=60000)
+    assert ended == ["not learning"] and w.tabs.currentWidget() is w.train_tab
+    text = c.message.text()
+    assert "not learning" in text and "may be too low: try 1e-06" in text and "Finished" not in text
+    assert c.rate_button.isVisible() and c.rate_button.text() == "Use learning rate 1e-06"

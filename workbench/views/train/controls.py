@@ -578,7 +578,7 @@ class TrainPanel(QWidget):
                 self._set("validation", f"{r['validation_accuracy']:.2%}")
             if "test_accuracy" in r:
                 self._set("test", f"{r['test_accuracy']:.2%}")
-        elif tag == "diverged":
+        elif tag == "diverged" or r.get("not_learning"):  # a run at chance is said as a divergence
             rate = r.get("suggested_learning_rate")
             self._suggested = rate
             self.rate_button.setText(f"Use learning rate {rate:g}" if rate is not None else "")
