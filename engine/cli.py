@@ -293,6 +293,12 @@ def cmd_eval(a):
     return 0
 
 
+def cmd_teach_bench(a):
+    from .teach_bench import bench
+    bench(a.seconds, a.class_seconds, range(a.seeds))
+    return 0
+
+
 def cmd_bench(a):
     from .bench import run
     sizes = [int(s) for s in a.batch_sizes.split(",")]
@@ -393,6 +399,11 @@ def parser():
     b.add_argument("--seconds", type=float, default=5.0)
     b.add_argument("--compare", default="", help="comma list: torch, convnetjs")
     b.set_defaults(func=cmd_bench)
+    tb = sub.add_parser("teach-bench", help="teaching's figures on the demo network (JSON lines): "
+                        "a style corrected by one teach, and three drawn classes learnt")
+    from .teach_bench import add_arguments as add_teach_bench_arguments
+    add_teach_bench_arguments(tb)
+    tb.set_defaults(func=cmd_teach_bench)
     s = sub.add_parser("presets", help="list the bundled presets")
     s.set_defaults(func=cmd_presets)
     y = sub.add_parser("layers", help="every layer type and its options (a Markdown table)")
