@@ -50,6 +50,8 @@ FORMAT = "convnet-workbench session"
 VERSION = 1
 INFO = "session.json"
 BEST = "best.json"
+#: The Draw place's examples (the workbench's ``teaching``), kept with the session.
+EXAMPLES = "examples.npz"
 
 
 def _process_alive(process):
@@ -171,7 +173,7 @@ class Session:
             shutil.rmtree(tmp)
         try:
             tmp.mkdir()
-            keep = [INFO, BEST, self.info.get("checkpoint")]
+            keep = [INFO, BEST, EXAMPLES, self.info.get("checkpoint")]
             for name in keep:
                 if name and (self.path / name).exists():
                     shutil.copy2(self.path / name, tmp / name)
