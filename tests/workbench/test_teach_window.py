@@ -168,3 +168,12 @@ def test_examples_survive_a_restart_and_trade_as_an_image_folder(window, draw, q
     np.testing.assert_array_equal(again.images, t.images)
     again.import_folder(out)  # an image folder opens again (the digits: the dataset's classes)
     assert not again.own and sorted(again.labels.tolist()) == [3, 3, 4, 4]
+
+
+def test_the_draw_place_with_teaching_still_fits_a_1024x640_window(window, qtbot):
+    window.tabs.setCurrentWidget(window.draw_panel)
+    window.resize(1024, 640)
+    qtbot.waitUntil(lambda: window.height() == 640)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1024 and hint.height() <= 640
+    assert window.draw_panel.canvas.height() >= 200

@@ -9,7 +9,7 @@ again while the panel is on screen.
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton,
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from engine.errors import EngineError
@@ -73,7 +73,12 @@ class DrawPanel(QWidget):
         left.addWidget(self.canvas, 1)
         left.addWidget(self.tools)
         left.addWidget(self._explanation(session))
-        right = QGridLayout()
+        # the right column scrolls when the window is short (its prediction, teaching and
+        # buttons would otherwise set the window's least height: it must fit 1024x640)
+        right_widget = QWidget()
+        right_widget.setObjectName("drawSide")
+        right = QGridLayout(right_widget)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(QLabel("What the network sees"), 0, 0)
         right.addWidget(self.pixels, 1, 0, Qt.AlignTop)
         right.addWidget(self.bars, 2, 0)
@@ -81,9 +86,16 @@ class DrawPanel(QWidget):
         for row, w in enumerate((self.teach_box, open_img, into, demo, self.timing), start=3):
             right.addWidget(w, row, 0)
         right.setRowStretch(2, 1)
+        side = QScrollArea()
+        side.setObjectName("drawSideScroll")
+        side.setWidgetResizable(True)
+        side.setFrameShape(QFrame.NoFrame)
+        side.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        side.setWidget(right_widget)
+        side.setMinimumWidth(right_widget.minimumSizeHint().width() + 16)
         top = QHBoxLayout()
         top.addLayout(left, 3)
-        top.addLayout(right, 2)
+        top.addWidget(side, 2)
         lay = QVBoxLayout(self)
         lay.addLayout(top, 1)
         lay.addWidget(self.examples)
