@@ -198,3 +198,12 @@ def test_own_classes_read_at_least_nine_in_ten_new_drawings():
     for seed in (0, 1):
         r = own_classes(seconds=None, steps=400, seed=seed)
         assert r["new_right"] >= 14
+
+
+def test_a_session_saved_as_another_folder_takes_the_examples_with_it(tmp_path, demo):
+    from engine.session import EXAMPLES, Session
+    _, exp = demo
+    s = Session.create(tmp_path / "work", exp)
+    (s.path / EXAMPLES).write_bytes(b"the examples")
+    copy = s.save_as(tmp_path / "copy")
+    assert (copy.path / EXAMPLES).read_bytes() == b"the examples"

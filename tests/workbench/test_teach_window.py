@@ -177,3 +177,28 @@ def test_the_draw_place_with_teaching_still_fits_a_1024x640_window(window, qtbot
     hint = window.minimumSizeHint()
     assert hint.width() <= 1024 and hint.height() <= 640
     assert window.draw_panel.canvas.height() >= 200
+
+
+def test_examples_come_back_in_the_next_window_after_a_crash_and_after_a_close(window, draw, qtbot, dataset,
+                                                                              settings):
+    from workbench.main_window import MainWindow
+    for k in range(2):
+        draw.canvas.set_image(drawings.drawings("seven-crossbar", 1, seed=k)[0])
+        draw.teach_box.choose(7)
+        assert draw.add_example()
+    folder = window.keeper.path
+    # the window is not closed (a crash): the next one starts in the same folder
+    w2 = MainWindow(dataset, settings=settings)
+    w2.ask_to_save = False
+    qtbot.addWidget(w2)
+    assert w2.keeper.path == folder and w2.keeper.crashed is not None
+    assert w2.session.teaching.labels.tolist() == [7, 7]
+    np.testing.assert_array_equal(w2.session.teaching.images, window.session.teaching.images)
+    w2.session.teaching.remove([0])
+    w2.session.shutdown()
+    w2.close()
+    w3 = MainWindow(dataset, settings=settings)
+    w3.ask_to_save = False
+    qtbot.addWidget(w3)
+    assert w3.keeper.path == folder and w3.session.teaching.labels.tolist() == [7]
+    w3.session.shutdown()
