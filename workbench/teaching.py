@@ -18,6 +18,7 @@ Kept: ``examples.npz`` in the session folder, written (atomically) at every chan
 when a window starts in the folder or opens it; ``export_folder``/``import_folder`` trade
 them as an image-folder dataset.
 """
+import copy
 import io
 import pathlib
 import threading
@@ -294,7 +295,8 @@ class Teaching(QObject):
         self._stop.clear()
         w = s.weights
         images, labels = examples if examples is not None else (self.images, self.labels)
-        self._pending = {"run_id": s.run_id, "before": w.network(), "text": text, "fresh": fresh}
+        self._pending = {"run_id": s.run_id, "layers": copy.deepcopy(s.doc.layers), "before": w.network(),
+                         "text": text, "fresh": fresh}
         self._job.start(_teach_task, w, s.experiment(), images.copy(), labels.copy(),
                         mix_with, seconds, steps, self._stop, fresh, held_out)
         return True
@@ -325,7 +327,7 @@ class Teaching(QObject):
             return
         net, report = result
         s = self.session
-        if s.running or s.run_id != pending["run_id"]:
+        if s.running or s.run_id != pending["run_id"] or s.doc.layers != pending["layers"]:
             self.failed.emit("The network changed while it was being taught (a run, a new network): "
                              "the teach was not applied.")
             return
@@ -394,7 +396,8 @@ class Teaching(QObject):
             self.failed.emit("The network does not fit your classes (see Build).")
             return
         ds = s.dataset  # its held-out drawings stay out of training, to evaluate on
-        self._start(None, self.classes_seconds, self.classes_steps, fresh=True, text=f"Train on {', '.join(self.class_names)}",
+        self._start(None, self.classes_seconds, self.classes_steps, fresh=True,
+                    text=f"Train on {', '.join(self.class_names)}",
                     examples=(ds.train.images, ds.train.labels), held_out=ds.test)
 
     def _dataset_failed(self, info):

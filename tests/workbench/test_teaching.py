@@ -123,3 +123,16 @@ def test_the_examples_file_round_trips(tmp_path):
     got = read_examples(tmp_path / EXAMPLES_FILE)
     np.testing.assert_array_equal(got[0], images)
     assert got[1].tolist() == [2, 0, 1] and got[2] == ["x", "y", "z"]
+
+
+def test_a_teach_is_not_applied_to_a_network_edited_meanwhile(session, qtbot):
+    t = session.teaching
+    add_ones(t)
+    t.teach_steps, t.teach_seconds = None, 600.0
+    with qtbot.waitSignal(t.failed, timeout=60000) as got:
+        assert t.teach()
+        layers = [dict(d) for d in session.doc.layers]
+        layers[1]["filters"] = 0  # an invalid edit: the live network stays as it was
+        session.doc.replace_layers(layers)
+        t.stop()
+    assert "not applied" in got.args[0] and t.undo_stack.count() == 3
