@@ -345,6 +345,12 @@ def cmd_eval(a):
     return 0
 
 
+def cmd_teach_bench(a):
+    from .teach_bench import bench
+    bench(a.seconds, a.class_seconds, range(a.seeds))
+    return 0
+
+
 def cmd_bench(a):
     try:
         sizes = [int(s) for s in a.batch_sizes.split(",")]
@@ -484,6 +490,11 @@ def parser():
     b.add_argument("--epochs", type=float, help="with --to-accuracy: the experiment's epochs instead")
     b.add_argument("--progress", action="store_true", help="with --to-accuracy: a line per evaluation")
     b.set_defaults(func=cmd_bench)
+    tb = sub.add_parser("teach-bench", help="teaching's figures on the demo network (JSON lines): "
+                        "a style corrected by one teach, and three drawn classes learnt")
+    from .teach_bench import add_arguments as add_teach_bench_arguments
+    add_teach_bench_arguments(tb)
+    tb.set_defaults(func=cmd_teach_bench)
     s = sub.add_parser("presets", help="list the bundled presets")
     s.set_defaults(func=cmd_presets)
     y = sub.add_parser("layers", help="every layer type and its options (a Markdown table)")

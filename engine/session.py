@@ -64,6 +64,8 @@ LOCK = ".session.lock"
 _WIN_LOCK_OFFSET = 4096
 #: The name a checkpoint of the folder has (``session.json``'s "checkpoint" must be one).
 CHECKPOINT_NAME = re.compile(r"checkpoint-[0-9]{6,16}\.npz")
+#: The Draw place's examples (the workbench's ``teaching``), kept with the session.
+EXAMPLES = "examples.npz"
 
 
 def _process_alive(process):
@@ -371,7 +373,7 @@ class Session:
         except OSError as e:
             raise SessionError(f"{path}: cannot write in {parent} ({e.strerror or e})") from None
         try:
-            keep = [INFO, BEST, self.info.get("checkpoint")]
+            keep = [INFO, BEST, EXAMPLES, self.info.get("checkpoint")]
             for name in keep:
                 if name and (self.path / name).exists():
                     shutil.copy2(self.path / name, tmp / name)

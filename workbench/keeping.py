@@ -187,6 +187,9 @@ class SessionKeeper(QObject):
     def _claim(self, folder):
         self.folder = KeptFolder(folder)
         self.session.folder = self.folder
+        teaching = getattr(self.session, "teaching", None)
+        if teaching is not None:  # the learner's examples (issue #25): a file of their own there
+            teaching.use_folder(folder.path)
         self._cache = {}
         self._saved_key = None
         try:

@@ -145,6 +145,9 @@ class Session(QObject):
             getattr(p, name).connect(getattr(self, name))  # the session's signals of old, forwarded
         #: Explanations, unit images and the embedding map (issue #14), in their own jobs.
         self.understanding = Understanding(self)
+        #: The learner's own examples and teaching with them (issue #25).
+        from .teaching import Teaching
+        self.teaching = Teaching(self)
         self.doc.changed.connect(self._sync_network)
         if experiment is not None:
             self.load_experiment(experiment)
@@ -399,6 +402,18 @@ class Session(QObject):
         self._set_net(net, trained=False, keep_displaced=False)
         self._net_layers = layers
 
+    def take_weights(self, net):
+        """Make ``net`` (of the live network's structure) the live weights, trained and not in a
+        file: a teach's result, or the weights before it on Undo (not while training)."""
+        if self.running or net is None:
+            return False
+        if self._net_layers is not None and self.doc.layers != self._net_layers:
+            return False  # the network was edited since: these weights are not of it
+        layers = copy.deepcopy(self._net_layers)
+        self._set_net(net, trained=True, keep_displaced=False, unsaved=True)
+        self._net_layers = layers
+        return True
+
     def _apply_trainer(self):
         if self.trainer is not None:
             for key, value in self._exp.trainer.items():
@@ -569,6 +584,7 @@ class Session(QObject):
         self.data.shutdown()
         self.predictions.shutdown()
         self.understanding.shutdown()
+        self.teaching.shutdown()
 
     # -- Inspect, Draw, the gallery, Evaluate: ``predictions``'s (the names of old, kept) ----------
     @property

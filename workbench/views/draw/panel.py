@@ -8,9 +8,9 @@ training, a run's end) are asked again by the session's ``predictions``, whateve
 is on screen, so the answer shown is always the current weights'.
 """
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton,
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from engine.errors import EngineError
@@ -74,16 +74,32 @@ class DrawPanel(QWidget):
         left.addWidget(self.canvas, 1)
         left.addWidget(self.tools)
         left.addWidget(self._explanation(session))
-        right = QGridLayout()
+        # the right column scrolls when the window is short (its prediction, teaching and
+        # buttons would otherwise set the window's least height: it must fit 1024x640)
+        right_widget = QWidget()
+        right_widget.setObjectName("drawSide")
+        right = QGridLayout(right_widget)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(QLabel("What the network sees"), 0, 0)
         right.addWidget(self.pixels, 1, 0, Qt.AlignTop)
         right.addWidget(self.bars, 2, 0)
-        for row, w in enumerate((open_img, into, demo, self.timing), start=3):
+        self.teach_box, self.examples = self._teaching(session)
+        for row, w in enumerate((self.teach_box, open_img, into, demo, self.timing), start=3):
             right.addWidget(w, row, 0)
         right.setRowStretch(2, 1)
-        lay = QHBoxLayout(self)
-        lay.addLayout(left, 3)
-        lay.addLayout(right, 2)
+        side = QScrollArea()
+        side.setObjectName("drawSideScroll")
+        side.setWidgetResizable(True)
+        side.setFrameShape(QFrame.NoFrame)
+        side.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        side.setWidget(right_widget)
+        side.setMinimumWidth(right_widget.minimumSizeHint().width() + 16)
+        top = QHBoxLayout()
+        top.addLayout(left, 3)
+        top.addWidget(side, 2)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top, 1)
+        lay.addWidget(self.examples)
         esc = QShortcut(QKeySequence(Qt.Key_Escape), self)
         esc.setContext(Qt.WidgetWithChildrenShortcut)
         esc.activated.connect(self.canvas.clear)
@@ -152,6 +168,42 @@ class DrawPanel(QWidget):
         self.explanation = DrawExplanation(session, self.canvas)
         return self.explanation
 
+    # -- teaching (issue #25) ---------------------------------------------------------------------
+    def _teaching(self, session):
+        from .teach import ExamplesStrip, TeachBox
+        box = TeachBox(session)
+        box.addRequested.connect(self.add_example)
+        self.canvas.installEventFilter(self)
+        return box, ExamplesStrip(session, box)
+
+    def eventFilter(self, obj, e):
+        """With the canvas focused: digit keys choose the label, Enter adds the drawing."""
+        if obj is self.canvas and e.type() == QEvent.KeyPress and not e.modifiers() & ~Qt.KeypadModifier:
+            if Qt.Key_0 <= e.key() <= Qt.Key_9:
+                self.teach_box.choose(e.key() - Qt.Key_0)
+                return True
+            if e.key() in (Qt.Key_Return, Qt.Key_Enter):
+                self.add_example()
+                return True
+        return super().eventFilter(obj, e)
+
+    def add_example(self):
+        """Add the drawing, as the network sees it, to My examples with the chosen label; the
+        canvas is cleared for the next one."""
+        if self.colour or self.canvas.is_empty():
+            self.bars.set_message("Draw something first, then Add.")
+            return False
+        if self.session.teaching.busy:
+            return False
+        self.update_prediction()  # the drawn digit, now (not 40 ms from now)
+        try:
+            self.session.teaching.add(self.session.drawn, self.teach_box.label)
+        except EngineError as e:
+            self.teach_box.result.setText(str(e))
+            return False
+        self.canvas.clear()
+        return True
+
     # -- commands ------------------------------------------------------------------------------
     # -- colour datasets: pictures instead of drawings ----------------------------------------------
     def _colour_panel(self):
@@ -189,6 +241,8 @@ class DrawPanel(QWidget):
         self.colour_panel.setVisible(colour)
         self.open_button.setVisible(not colour)  # the colour panel has its own
         self.demo_button.setVisible(not colour)  # a digits network
+        self.teach_box.setVisible(not colour)  # examples are drawn digits
+        self.examples.setVisible(not colour)
         if colour:
             h, w, _ = ds.image_shape
             self.colour_note.setText(f"{ds.name} is in colour, and a drawing would be a grey digit: "
