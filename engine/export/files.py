@@ -13,6 +13,13 @@ import tempfile
 from .errors import ExportError
 
 
+def printable(text, limit=200):
+    """``text`` as one line of printable characters (others escaped), at most ``limit`` long:
+    for prose (README.md) that shows a name from a file."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
 def check_writable_file(path):
     """ExportError (one line) unless a file can be created at ``path``."""
     path = pathlib.Path(path)
