@@ -157,3 +157,18 @@ def fsync_folder(path):
         pass
     finally:
         os.close(fd)
+
+
+def safe_file_name(name, default="network", limit=80):
+    """``name`` (a network's or an experiment's, from a file) as a file name that stays in the
+    folder it is put in: letters, digits, ``-``, ``_``, ``.``, spaces inside; anything else
+    (``/``, ``..``, control characters) becomes ``-``; no leading dot; at most ``limit``
+    characters; ``default`` when nothing is left."""
+    out = []
+    for c in str(name):
+        out.append(c if (c.isalnum() or c in "-_. ") and c.isprintable() else "-")
+    text = "".join(out)
+    while "--" in text:
+        text = text.replace("--", "-")
+    text = text.strip(" .-")[:limit].strip(" .-")
+    return text or default
