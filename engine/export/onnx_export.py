@@ -244,7 +244,8 @@ def to_onnx(net, path, experiment=None, examples=parity.DEFAULT_EXAMPLES,
     progress = progress or (lambda fraction, message: None)
     t0 = time.perf_counter()
     path = pathlib.Path(path)
-    check_writable_file(path)
+    check_writable_file(path)  # a device, a FIFO, a folder: refused now, before any work
+    check_writable_file(report_path(path))
     onnx = require("ONNX export", "onnx")
     ort = require("Checking the ONNX model", "onnxruntime")
     net = net.copy()

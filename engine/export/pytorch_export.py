@@ -30,7 +30,8 @@ from ..data import MNIST_DIR, MNIST_FILES
 from ..net import Net
 from . import parity
 from .errors import ExportError, ParityError, require
-from .files import check_writable_folder, move_folder_into_place, printable, staging_folder
+from ..io import atomic_write, atomic_write_text
+from .files import check_writable_folder, copy_file, move_folder_into_place, printable, staging_folder
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
 FILES = ("model.py", "weights.pt", "train.py", "experiment.json", "README.md", "parity.json")
@@ -338,18 +339,22 @@ def to_pytorch(net, experiment, out_dir, examples=parity.DEFAULT_EXAMPLES,
     progress = progress or (lambda fraction, message: None)
     t0 = time.perf_counter()
     out_dir = pathlib.Path(out_dir)
-    check_writable_folder(out_dir)
+    # a device or a FIFO where a file of the export would go: refused now, before any work
+    check_writable_folder(out_dir, FILES + ("data",))
+    if (out_dir / "data").is_dir():
+        check_writable_folder(out_dir / "data", [f for pair in MNIST_FILES.values() for f in pair]
+                              + [f + ".gz" for pair in MNIST_FILES.values() for f in pair])
     torch = require("PyTorch export", "torch")
     net = net.copy()
     weights_note = weights_note or "weights of the network exported"
     staged = staging_folder(out_dir)
     try:
         progress(0.0, "writing model.py and weights.pt")
-        (staged / "model.py").write_text(model_source(net, experiment.name))
-        torch.save({k: torch.from_numpy(v.copy()) for k, v in state_dict_arrays(net).items()},
-                   staged / "weights.pt")
-        shutil.copyfile(TEMPLATES / "train.py", staged / "train.py")
-        (staged / "experiment.json").write_text(experiment.to_text())
+        atomic_write_text(staged / "model.py", model_source(net, experiment.name))
+        state = {k: torch.from_numpy(v.copy()) for k, v in state_dict_arrays(net).items()}
+        atomic_write(staged / "weights.pt", lambda f: torch.save(state, f))
+        copy_file(TEMPLATES / "train.py", staged / "train.py")
+        atomic_write_text(staged / "experiment.json", experiment.to_text())
         copied = None
         if copy_data:
             progress(0.2, "copying the dataset")
@@ -357,8 +362,8 @@ def to_pytorch(net, experiment, out_dir, examples=parity.DEFAULT_EXAMPLES,
             if copied:
                 (staged / "data").mkdir()
                 for f in copied:
-                    shutil.copyfile(f, staged / "data" / f.name)
-        (staged / "README.md").write_text(_readme(net, experiment, bool(copied), weights_note))
+                    copy_file(f, staged / "data" / f.name)
+        atomic_write_text(staged / "README.md", _readme(net, experiment, bool(copied), weights_note))
 
         progress(0.4, "computing the engine's outputs")
         x, labels, inputs = parity.parity_inputs(net, experiment, examples, dataset=dataset)
@@ -388,7 +393,7 @@ def to_pytorch(net, experiment, out_dir, examples=parity.DEFAULT_EXAMPLES,
                               f"network back: {parity.describe(roundtrip)}; nothing written", report)
         report.update({"torch_version": torch.__version__, "weights": weights_note,
                        "data_copied": bool(copied), "seconds": round(time.perf_counter() - t0, 3)})
-        (staged / "parity.json").write_text(json.dumps(report, indent=1) + "\n")
+        atomic_write_text(staged / "parity.json", json.dumps(report, indent=1) + "\n")
         progress(0.95, "moving the folder into place")
         move_folder_into_place(staged, out_dir)
     except OSError as e:
