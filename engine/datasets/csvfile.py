@@ -23,6 +23,7 @@ import zlib
 import numpy as np
 
 from ..errors import DataError
+from ..io import open_regular
 from ._common import (PixelScale, destinations, make_dataset, read_class_names, split_for_test,
                       split_text)
 
@@ -51,7 +52,7 @@ class CsvFile:
 
     def _open(self):
         try:
-            raw = open(self.path, "rb")
+            raw = open_regular(self.path, DataError)  # a FIFO or a device: refused at once
         except OSError as e:
             raise DataError(f"{self.path}: cannot read ({e.strerror or e})") from None
         if raw.read(2) == b"\x1f\x8b":

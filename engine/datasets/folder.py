@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..errors import DataError
+from ..io import open_regular
 from ._common import destinations, make_dataset, natural_key, split_for_test, split_text
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm",
@@ -122,7 +123,7 @@ def find_layout(root):
 
 def _probe(path, Image):
     """``(width, height, colour)`` from a file's header."""
-    with Image.open(path) as im:
+    with open_regular(path, DataError) as f, Image.open(f) as im:
         w, h = im.size
         if w * h > Image.MAX_IMAGE_PIXELS:
             raise ValueError(f"{w}x{h} pixels, too large for a dataset image")
@@ -138,7 +139,7 @@ def _probe(path, Image):
 def _decode(path, size, channels, Image):
     """The pixels of one file as ``(H, W)`` or ``(H, W, 3)`` uint8, and whether it was resized /
     had transparency."""
-    with Image.open(path) as im:
+    with open_regular(path, DataError) as f, Image.open(f) as im:
         resized = im.size != size
         if resized and im.format == "JPEG":
             im.draft("RGB" if channels == 3 else "L", size)  # decode at a reduced scale when it can

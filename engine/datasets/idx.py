@@ -17,6 +17,7 @@ import zlib
 import numpy as np
 
 from ..errors import DataError
+from ..io import open_regular
 from ._common import (CHUNK_BYTES, Job, destinations, make_dataset, read_class_names, split_for_test,
                       split_text)
 
@@ -34,7 +35,7 @@ class IdxFile:
         self.name = self.path.name
         self.consumed = 0
         try:
-            self._raw = open(self.path, "rb")
+            self._raw = open_regular(self.path, DataError)  # a FIFO or a device: refused at once
         except IsADirectoryError:
             raise DataError(f"{self.path}: is a folder, not an IDX file") from None
         except OSError as e:

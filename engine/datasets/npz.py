@@ -15,6 +15,7 @@ import zlib
 import numpy as np
 
 from ..errors import DataError
+from ..io import check_readable
 from ._common import (CHUNK_BYTES, PixelScale, as_labels, destinations, image_layout, make_dataset,
                       read_class_names, split_for_test, split_text)
 
@@ -107,6 +108,7 @@ def _pick(keys, role):
 def load_npz(path, job):
     path = pathlib.Path(path)
     name = path.name
+    check_readable(path, DataError)  # a FIFO or a device: refused at once, not waited on
     try:
         zf = zipfile.ZipFile(path)
     except IsADirectoryError:
