@@ -151,3 +151,33 @@ def test_train_out_and_save_experiment_refuse_a_fifo_before_training(tmp_path, c
         assert main(["train", "--preset", "convnetjs-demo", "--epochs", "0.001", flag, str(fifo)]) == 2
         assert "not a regular file" in capsys.readouterr().err
         assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def _writers(tmp_path):
+    from engine import Net, runs
+    from engine.experiment import preset, save_experiment
+    from engine.snapshots import save_snapshot
+    exp = preset("convnetjs-demo")
+    net = Net.from_json(json.loads(open(DEMO).read()))
+    return {
+        "snapshot": lambda p: save_snapshot(net, p),
+        "experiment": lambda p: exp.save(p),
+        "experiment with weights": lambda p: save_experiment(exp, p, net),
+        "runs csv": lambda p: runs.export_csv([], p),
+    }
+
+
+@pytest.mark.parametrize("writer", ["snapshot", "experiment", "experiment with weights", "runs csv"])
+def test_the_engines_writers_refuse_a_fifo_and_write_through_a_symlink(writer, tmp_path):
+    write = _writers(tmp_path)[writer]
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="pipe"):
+        write(fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    write(link)
+    assert link.is_symlink() and target.read_text() != "old" and no_temporary_files(tmp_path)
