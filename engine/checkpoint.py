@@ -21,6 +21,7 @@ generators' states). It is written to a temporary file and renamed into place.
 """
 import io
 import json
+import os
 import re
 import zipfile
 import zlib
@@ -29,6 +30,7 @@ import numpy as np
 
 from . import fields
 from .errors import DataError, EngineError
+from .io import open_regular
 
 FORMAT = "convnet-workbench checkpoint"
 VERSION = 1
@@ -135,8 +137,11 @@ def write(path, ck):
 def read(path):
     """A checkpoint from a file; CheckpointError naming the file when it is not one."""
     name = getattr(path, "name", str(path))
+    if not os.path.lexists(path):
+        raise CheckpointError(f"{name}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # open_regular: a FIFO or a device is refused at once, not waited on
+        with open_regular(path, CheckpointError) as f, np.load(f, allow_pickle=False) as z:
             files = list(z.files)
             if "state.json" not in files:
                 raise CheckpointError(f"{name}: not a checkpoint (no state.json)")

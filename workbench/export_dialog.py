@@ -13,6 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
+from engine.io import safe_file_name
+
 from . import dialogs
 from .jobs import Job
 
@@ -160,7 +162,8 @@ class ExportDialog(QDialog):
         return self.format.currentData()
 
     def _default_path(self, fmt):
-        name = self.session.doc.name or "network"
+        # the name comes from a file: a file name inside the folder, never a path of its own
+        name = safe_file_name(self.session.doc.name or "network")
         folder = pathlib.Path(dialogs.last_save_folder())  # not the data's folder, opened last
         return str(folder / (f"{name}.onnx" if fmt == "onnx" else f"{name}-pytorch"))
 

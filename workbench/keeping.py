@@ -41,7 +41,7 @@ from PySide6.QtWidgets import QWidget
 from engine import checkpoint
 from engine import runs as records
 from engine.errors import EngineError
-from engine.io import atomic_write_text
+from engine.io import atomic_write_text, read_json
 from engine.session import INFO, Session as Folder
 
 from . import datatasks, runs_kept
@@ -97,8 +97,8 @@ def _reason(error):
 
 def _read_marker(folder):
     try:
-        return json.loads((pathlib.Path(folder) / MARKER).read_text())
-    except (OSError, ValueError):
+        return read_json(pathlib.Path(folder) / MARKER)  # a FIFO: refused at once
+    except (EngineError, OSError, ValueError):
         return None
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..data import MNIST_DIR, Dataset
 from ..errors import DataError
+from ..io import open_regular
 from ._common import MAX_BYTES, TEST_FRACTION, Job, LoadCancelled, PixelScale
 from .fit import check_fit, fit_layer_defs, fit_problems, size_fits
 from .folder import read_image
@@ -83,7 +84,7 @@ def detect(path):
     if csvfile.is_csv_name(path):
         return "csv"
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, DataError) as f:
             head = f.read(4)
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None

@@ -8,6 +8,7 @@ import numpy as np
 from .. import limits
 from ..data import Dataset, ImageSet
 from ..errors import Cancelled, DataError, EngineError
+from ..io import open_regular
 
 #: The most image memory (as uint8) a load may allocate; checked before allocating.
 MAX_BYTES = 4 * 2 ** 30
@@ -201,7 +202,7 @@ def read_class_names(folder, where=None):
     if not path.is_file():
         return None
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, DataError) as f:
             raw = f.read(2 ** 20 + 1)
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None

@@ -24,8 +24,17 @@ import numpy as np
 
 from .. import limits
 from ..errors import DataError
-from ._common import (PixelScale, check_examples, destinations, make_dataset, read_class_names,
-                      size_text, split_for_test, split_text)
+from ..io import open_regular
+from ._common import (
+    PixelScale,
+    check_examples,
+    destinations,
+    make_dataset,
+    read_class_names,
+    size_text,
+    split_for_test,
+    split_text,
+)
 
 #: The longest line read (a 256x256 RGB image is about 0.8 MB of text).
 MAX_LINE_BYTES = 64 * 2 ** 20
@@ -52,7 +61,7 @@ class CsvFile:
 
     def _open(self):
         try:
-            raw = open(self.path, "rb")
+            raw = open_regular(self.path, DataError)  # a FIFO or a device: refused at once
         except OSError as e:
             raise DataError(f"{self.path}: cannot read ({e.strerror or e})") from None
         if raw.read(2) == b"\x1f\x8b":

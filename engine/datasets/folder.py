@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import limits
 from ..errors import DataError
+from ..io import open_regular
 from ._common import destinations, make_dataset, natural_key, split_for_test, split_text
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm",
@@ -143,7 +144,7 @@ def _orientation(im):
 def _probe(path, Image):
     """``(width, height, colour)`` from a file's header, as the picture is shown (a photo's
     EXIF orientation applied, as every viewer does)."""
-    with Image.open(path) as im:
+    with open_regular(path, DataError) as f, Image.open(f) as im:
         w, h = im.size
         if _orientation(im) in _QUARTER_TURNS:
             w, h = h, w
@@ -162,7 +163,7 @@ def _decode(path, size, channels, Image):
     """The pixels of one file as ``(H, W)`` or ``(H, W, 3)`` uint8, and whether it was resized /
     had transparency."""
     from PIL import ImageOps
-    with Image.open(path) as im:
+    with open_regular(path, DataError) as f, Image.open(f) as im:
         turned = _orientation(im) in _QUARTER_TURNS
         shown = im.size[::-1] if turned else im.size
         resized = shown != size

@@ -17,8 +17,17 @@ import zlib
 import numpy as np
 
 from ..errors import DataError
-from ._common import (CHUNK_BYTES, Job, check_examples, destinations, make_dataset, read_class_names,
-                      split_for_test, split_text)
+from ..io import open_regular
+from ._common import (
+    CHUNK_BYTES,
+    Job,
+    check_examples,
+    destinations,
+    make_dataset,
+    read_class_names,
+    split_for_test,
+    split_text,
+)
 
 IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -34,7 +43,7 @@ class IdxFile:
         self.name = self.path.name
         self.consumed = 0
         try:
-            self._raw = open(self.path, "rb")
+            self._raw = open_regular(self.path, DataError)  # a FIFO or a device: refused at once
         except IsADirectoryError:
             raise DataError(f"{self.path}: is a folder, not an IDX file") from None
         except OSError as e:

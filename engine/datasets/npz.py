@@ -16,8 +16,19 @@ import numpy as np
 
 from .. import limits
 from ..errors import DataError
-from ._common import (CHUNK_BYTES, PixelScale, as_labels, check_examples, destinations, image_layout,
-                      make_dataset, read_class_names, split_for_test, split_text)
+from ..io import check_readable
+from ._common import (
+    CHUNK_BYTES,
+    PixelScale,
+    as_labels,
+    check_examples,
+    destinations,
+    image_layout,
+    make_dataset,
+    read_class_names,
+    split_for_test,
+    split_text,
+)
 
 ROLES = {
     "x_train": ("x_train", "train_x", "train_images", "images_train", "xtrain"),
@@ -108,6 +119,7 @@ def _pick(keys, role):
 def load_npz(path, job):
     path = pathlib.Path(path)
     name = path.name
+    check_readable(path, DataError)  # a FIFO or a device: refused at once, not waited on
     try:
         zf = zipfile.ZipFile(path)
     except IsADirectoryError:

@@ -23,7 +23,7 @@ process's threads. Workers are started again on the next step, up to
 """
 import atexit
 import os
-import pickle
+import json
 import select
 import signal
 import subprocess
@@ -43,6 +43,7 @@ _ERRORS = {"DataError": DataError, "SpecError": SpecError, "SnapshotError": Snap
 
 MAX_RESTARTS = 3          # workers lost in one process before the threads keep the work
 MAX_MESSAGE = 1 << 31     # bytes; a longer length prefix is garbage
+RECV_CHUNK = 64 << 20     # bytes allocated before they arrive, at most
 WAIT_SECONDS = 5.0        # the least time a worker gets to answer a step ...
 WAIT_FACTOR = 20.0        # ... or this many times this process's own share, if longer
 FETCH_SECONDS = 30.0
@@ -119,8 +120,17 @@ class Channel:
         size = int.from_bytes(head, "little")
         if size > MAX_MESSAGE:
             raise EOFError(f"a message of {size} bytes: the pipe holds garbage")
-        buf = bytearray(size)
-        self._read_into(memoryview(buf), deadline)
+        if size <= RECV_CHUNK:  # a step's message: read in place
+            buf = bytearray(size)
+            self._read_into(memoryview(buf), deadline)
+            return buf
+        # a length that claims more: memory grows with what actually arrives, so 8 bytes
+        # saying 2**31 - 1 cannot make this process allocate 2 GB
+        buf = bytearray()
+        while len(buf) < size:
+            chunk = bytearray(min(RECV_CHUNK, size - len(buf)))
+            self._read_into(memoryview(chunk), deadline)
+            buf += chunk
         return buf
 
     def close(self):
@@ -198,7 +208,7 @@ class _Pool:
                         w.ch.poll(0.05)
             if all(w.poll_ready() for w in self.workers[:count]):
                 return self.workers[:count]
-        except (OSError, EOFError, Timeout, EngineError, pickle.UnpicklingError):
+        except (OSError, EOFError, Timeout, EngineError):
             self.lose_all()
         self.lock.release()
         return None
@@ -305,9 +315,8 @@ class Step:
             err = np.geterr()
             for w, (x, y) in zip(self.workers, parts):
                 if w.token != net.token:
-                    blob = pickle.dumps((net.dtype.str, [l.clone(share_params=False) for l in net.layers],
-                                         int(net.rng.integers(2 ** 63))), protocol=pickle.HIGHEST_PROTOCOL)
-                    w.ch.send(_pack(("setup", net.token, blob)), WAIT_SECONDS)
+                    blob, weights = _net_blob(net)
+                    w.ch.send(_pack(("setup", net.token, blob), *weights), WAIT_SECONDS)
                     w.token = net.token
                 w.step += 1
                 if y is None:
@@ -344,7 +353,7 @@ class Step:
                 for text in caught:
                     warnings.warn(f"{text} (in an engine worker)", RuntimeWarning, stacklevel=3)
                 results.append((loss, out, grads))
-        except (OSError, EOFError, Timeout, pickle.UnpicklingError, ValueError, TypeError):
+        except (OSError, EOFError, Timeout, ValueError, TypeError):
             _pool.lose_all()  # dead, stuck or garbled: the caller's threads take over
             raise _Lost() from None
         except BaseException:
@@ -386,27 +395,113 @@ def _spin(ch, seconds):
         pass
 
 
+#: The array types a message may carry (native byte order): no objects, nothing that unpickles.
+_DTYPES = frozenset(np.dtype(t).str for t in (np.float32, np.float64, np.int64, np.int32, np.uint8,
+                                               np.bool_))
+MAX_HEADER = 1 << 20      # bytes of a message's JSON header (a worker's error text, its warnings)
+MAX_DIMS = 8
+
+
+class Garbled(EOFError):
+    """A message that is not one ``_pack`` makes: the pipe holds garbage (an EOFError, as a
+    closed pipe: the other end is abandoned)."""
+
+
+def _plain(o):
+    """numpy scalars in a header as JSON numbers."""
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    raise TypeError(f"{type(o).__name__} cannot go in a worker message")
+
+
 def _pack(header, *arrays):
-    """One message: a pickled header, then the arrays' bytes (shapes and dtypes in front).
+    """One message: an 8-byte length, a JSON header (the header tuple and each array's shape
+    and dtype), then the arrays' raw bytes. Nothing in it can run code when read (no pickle).
 
     One write per step each way: every separate message would wake the other side.
     """
     arrays = [np.ascontiguousarray(a) for a in arrays]
-    meta = pickle.dumps((header, [(a.shape, a.dtype.str) for a in arrays]), pickle.HIGHEST_PROTOCOL)
-    return b"".join([len(meta).to_bytes(8, "little"), meta] + [memoryview(a).cast("B") for a in arrays])
+    for a in arrays:
+        if a.dtype.str not in _DTYPES:
+            raise TypeError(f"an array of {a.dtype} cannot go in a worker message")
+    meta = json.dumps([list(header), [[list(a.shape), a.dtype.str] for a in arrays]],
+                      default=_plain, separators=(",", ":")).encode("utf-8")
+    return b"".join([len(meta).to_bytes(8, "little"), meta]
+                    + [memoryview(a).cast("B") if a.size else b"" for a in arrays])
 
 
 def _unpack(buf):
-    """``(header, arrays)`` from ``_pack``'s bytes; the arrays are read-only views of ``buf``."""
+    """``(header, arrays)`` from ``_pack``'s bytes; the arrays are read-only views of ``buf``.
+
+    Raises ``Garbled`` unless the header is JSON of the expected form, every dtype one a
+    message may carry, every shape a few non-negative whole numbers, and the arrays' sizes
+    add up to exactly the bytes that came (so a header cannot make the reader allocate).
+    """
+    if len(buf) < 8:
+        raise Garbled("a message shorter than its header")
     size = int.from_bytes(buf[:8], "little")
-    header, specs = pickle.loads(buf[8:8 + size])
+    if size > min(MAX_HEADER, len(buf) - 8):
+        raise Garbled(f"a message header of {size} bytes")
+    try:
+        obj = json.loads(bytes(buf[8:8 + size]).decode("utf-8"))
+        header, specs = obj
+        if not isinstance(header, list) or not isinstance(specs, list):
+            raise ValueError("not lists")
+    except (ValueError, TypeError, RecursionError) as e:
+        raise Garbled(f"a message header that is not one: {e}") from None
     arrays, offset = [], 8 + size
-    for shape, dtype in specs:
-        dtype = np.dtype(dtype)
-        count = int(np.prod(shape, dtype=np.int64))
+    for spec in specs:
+        if not (isinstance(spec, list) and len(spec) == 2 and isinstance(spec[0], list)
+                and len(spec[0]) <= MAX_DIMS and isinstance(spec[1], str) and spec[1] in _DTYPES
+                and all(type(d) is int and 0 <= d <= len(buf) for d in spec[0])):
+            raise Garbled(f"a message array described as {str(spec)[:80]}")
+        shape, dtype = tuple(spec[0]), np.dtype(spec[1])
+        count = 1
+        for d in shape:
+            count *= d
+        if count * dtype.itemsize > len(buf) - offset:
+            raise Garbled("a message shorter than its arrays")
         arrays.append(np.frombuffer(buf, dtype, count, offset).reshape(shape))
         offset += count * dtype.itemsize
-    return header, arrays
+    if offset != len(buf):
+        raise Garbled("a message longer than its arrays")
+    return tuple(header), arrays
+
+
+def _net_blob(net):
+    """What a worker needs to replicate ``net``: a JSON-able header (dtype, seed, each layer's
+    type, options and input shape) and the arrays (each layer's parameters and state, in
+    order). ``_pack(("setup", token, header), *arrays)``; ``_net_from_blob`` reads it."""
+    layers = [[l.layer_type, l.opts, [l.in_sy, l.in_sx, l.in_depth], getattr(l, "source_index", i)]
+              for i, l in enumerate(net.layers)]
+    arrays = [getattr(l, a) for l in net.layers for a in l.param_attrs + l.state_attrs]
+    return {"dtype": net.dtype.str, "seed": int(net.rng.integers(2 ** 63)), "layers": layers}, arrays
+
+
+def _net_from_blob(header, arrays, threads=1):
+    """The net ``_net_blob`` described: layers built from their options as a spec builds them
+    (no code runs but the engine's own), parameters and state copied from ``arrays``, whose
+    dtypes and shapes must be the ones the layers allocate."""
+    from ..layers import LAYER_TYPES
+    from ..net import Net
+    dtype = np.dtype(header["dtype"])
+    layers, arrays = [], list(arrays)
+    for t, opts, in_shape, source in header["layers"]:
+        layer = LAYER_TYPES[t](opts, None if t == "input" else tuple(in_shape))
+        layer.source_index = source
+        layer.init_params(np.random.default_rng(0), dtype)
+        for name in layer.param_attrs + layer.state_attrs:
+            want, got = getattr(layer, name), arrays.pop(0)
+            if got.shape != want.shape or got.dtype != want.dtype:
+                raise Garbled(f"a setup message's {t} {name}: {got.dtype}{got.shape}, "
+                              f"expected {want.dtype}{want.shape}")
+            want[...] = got
+        layers.append(layer)
+    if arrays:
+        raise Garbled("a setup message with arrays left over")
+    return Net.from_layers(layers, dtype=dtype, seed=int(header["seed"]), threads=threads)
 
 
 class _Lost(Exception):
@@ -423,7 +518,7 @@ def fetch(worker, token, step, index, kind):
             worker.ch.send(_pack(("fetch", index, kind)), FETCH_SECONDS)
             _, arrays = _unpack(worker.ch.recv(FETCH_SECONDS))
             return arrays[0].copy() if arrays else None
-        except (OSError, EOFError, Timeout, pickle.UnpicklingError, ValueError, TypeError):
+        except (OSError, EOFError, Timeout, ValueError, TypeError):
             _pool.lose_all()
             raise EngineError("the engine worker holding that batch's share stopped "
                               "answering") from None

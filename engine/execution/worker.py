@@ -1,12 +1,11 @@
 """``python -m engine.execution.worker``: a worker process (started by ``processes``, not by hand).
 
-It holds a copy of the caller's net (the layers arrive pickled once per net), and for
+It holds a copy of the caller's net (its layers' options arrive as JSON, their weights as raw arrays, once per net), and for
 each message runs its share of a training step or an inference pass with the weights
 that came with it, replying with the gradients and outputs. It keeps the last step's
 trace, so that the caller can fetch a layer's share of activations or gradients.
 """
 import os
-import pickle
 import signal
 import sys
 import warnings
@@ -14,9 +13,8 @@ import warnings
 import numpy as np
 
 from .. import parallel
-from ..net import Net
 from .plan import run
-from .processes import SPIN_SECONDS, Channel, _pack, _spin, _unpack
+from .processes import SPIN_SECONDS, Channel, _net_from_blob, _pack, _spin, _unpack
 
 
 def serve(ch):
@@ -30,8 +28,7 @@ def serve(ch):
         msg, arrays = _unpack(ch.recv())
         kind = msg[0]
         if kind == "setup":
-            dtype, layers, seed = pickle.loads(msg[2])
-            net = Net.from_layers(layers, dtype=dtype, seed=seed, threads=1)
+            net = _net_from_blob(msg[2], arrays)
             trace = None
         elif kind == "step":
             _, n_total, err = msg

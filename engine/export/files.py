@@ -8,68 +8,74 @@ one, leaving the folder's other files alone).
 import os
 import pathlib
 import shutil
+import stat
 import tempfile
 
+from ..io import (_kind, _refuse_non_regular, atomic_write, atomic_write_many, open_regular,
+                  writable_target)
 from .errors import ExportError
 
 
+def printable(text, limit=200):
+    """``text`` as one line of printable characters (others escaped), at most ``limit`` long:
+    for prose (README.md) that shows a name from a file."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
 def check_writable_file(path):
-    """ExportError (one line) unless a file can be created at ``path``."""
+    """ExportError (one line) unless a regular file can be written at ``path`` (a symlink: at
+    its target); a device, a FIFO, a socket or a folder is refused, before any work."""
     path = pathlib.Path(path)
-    parent = path.parent
     if path.is_dir():
         raise ExportError(f"{path}: is a folder; give a file name for the model")
-    if not parent.is_dir():
-        raise ExportError(f"{path}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ExportError(f"{path}: cannot write in {parent} (permission denied)")
-    if path.exists() and not os.access(path, os.W_OK):
+    try:
+        target = writable_target(path)
+    except OSError as e:
+        raise ExportError(str(e)) from None
+    if target.exists() and not os.access(target, os.W_OK):
         raise ExportError(f"{path}: cannot be overwritten (permission denied)")
+    return target
 
 
-def check_writable_folder(path):
-    """ExportError unless ``path`` is a folder that can be made or written into."""
+def check_writable_folder(path, names=()):
+    """ExportError unless ``path`` is a folder that can be made or written into, and each of
+    its files ``names`` that exists is a regular file (or a symlink to one)."""
     path = pathlib.Path(path)
-    if path.exists() and not path.is_dir():
-        raise ExportError(f"{path}: is a file, not a folder")
-    parent = path.parent
+    real = pathlib.Path(os.path.realpath(path))
+    if real.exists() and not real.is_dir():
+        st = os.stat(real)
+        raise ExportError(f"{path}: is a file, not a folder" if stat.S_ISREG(st.st_mode) else
+                          f"{path}: {_kind(st.st_mode)}, not a folder")
+    parent = real.parent
     if not parent.is_dir():
         raise ExportError(f"{path}: the folder {parent} does not exist")
-    target = path if path.is_dir() else parent
+    target = real if real.is_dir() else parent
     if not os.access(target, os.W_OK | os.X_OK):
         raise ExportError(f"{path}: cannot write in {target} (permission denied)")
+    if real.is_dir():
+        for name in names:
+            if os.path.lexists(real / name):
+                check_writable_file(real / name)
+    return real
 
 
 def write_files(contents):
-    """Write ``{path: bytes or str}``: all staged first, then renamed into place.
+    """Write ``{path: bytes or str}`` with ``engine.io.atomic_write_many``: every target checked
+    (regular files only, through symlinks), all staged, then renamed into place.
 
     An error while staging leaves every destination as it was.
     """
-    staged = []
     try:
-        for path, data in contents.items():
-            path = pathlib.Path(path)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            staged.append((tmp, path))
-            # mkstemp makes the file private (0600); an export is meant to be shared
-            os.fchmod(fd, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data.encode("utf-8") if isinstance(data, str) else data)
-                f.flush()
-                os.fsync(f.fileno())
-        for tmp, path in staged:
-            os.replace(tmp, path)
+        atomic_write_many(contents)
     except OSError as e:
-        raise ExportError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        raise ExportError(f"cannot write: {e.strerror or e}" if e.strerror else str(e)) from None
 
 
 def staging_folder(out_dir):
-    """A new empty temporary folder beside ``out_dir`` to build the export in."""
-    out_dir = pathlib.Path(out_dir)
+    """A new empty temporary folder (unique: ``mkdtemp``) beside ``out_dir`` (its real place, when
+    it is a symlink) to build the export in."""
+    out_dir = pathlib.Path(os.path.realpath(out_dir))
     try:
         staged = pathlib.Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp",
                                                 dir=out_dir.parent))
@@ -80,8 +86,11 @@ def staging_folder(out_dir):
 
 
 def move_folder_into_place(staged, out_dir):
-    """Move the finished ``staged`` folder to ``out_dir`` (see the module's docstring)."""
-    staged, out_dir = pathlib.Path(staged), pathlib.Path(out_dir)
+    """Move the finished ``staged`` folder to ``out_dir`` (see the module's docstring). A file
+    of an existing folder that is a symlink is written through (``atomic_write``); one that is
+    not a regular file is refused, not replaced."""
+    staged, shown = pathlib.Path(staged), pathlib.Path(out_dir)
+    out_dir = pathlib.Path(os.path.realpath(shown))
     try:
         if out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
@@ -93,9 +102,22 @@ def move_folder_into_place(staged, out_dir):
             dest = out_dir / rel
             if item.is_dir():
                 dest.mkdir(exist_ok=True)
+            elif os.path.islink(dest):
+                atomic_write(dest, lambda f, item=item: _copy_into(item, f))
             else:
+                _refuse_non_regular(dest)
                 os.replace(item, dest)
     except OSError as e:
-        raise ExportError(f"cannot write {out_dir}: {e.strerror or e}") from None
+        raise ExportError(f"cannot write {shown}: {e.strerror or e}" if e.strerror else str(e)) from None
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+
+
+def _copy_into(path, f):
+    with open_regular(path, ExportError) as src:
+        shutil.copyfileobj(src, f, 1 << 20)
+
+
+def copy_file(src, dest):
+    """Copy the regular file ``src`` (``open_regular``: a FIFO or device refused) to ``dest``."""
+    atomic_write(dest, lambda f: _copy_into(src, f))

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from .errors import ExportError, ParityError, require
-from .files import check_writable_file, write_files
+from .files import check_writable_file, printable, write_files
 from . import parity
 
 OPSET = 17
@@ -244,12 +244,14 @@ def to_onnx(net, path, experiment=None, examples=parity.DEFAULT_EXAMPLES,
     progress = progress or (lambda fraction, message: None)
     t0 = time.perf_counter()
     path = pathlib.Path(path)
-    check_writable_file(path)
+    check_writable_file(path)  # a device, a FIFO, a folder: refused now, before any work
+    check_writable_file(report_path(path))
     onnx = require("ONNX export", "onnx")
     ort = require("Checking the ONNX model", "onnxruntime")
     net = net.copy()
     progress(0.0, "building the ONNX graph")
-    model = build_model(net, name or (experiment.name if experiment is not None else path.stem))
+    # the model's name and doc string are protobuf strings: printable UTF-8 only
+    model = build_model(net, printable(name or (experiment.name if experiment is not None else path.stem)))
     data = model.SerializeToString()
     progress(0.2, "checking the model (onnx.checker, full check)")
     try:

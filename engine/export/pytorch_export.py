@@ -13,8 +13,10 @@ Layouts: PyTorch's images are ``[N, C, H, W]``; conv filters ``(F, sy, sx, C)`` 
 input in the engine's ``(y, x, channel)`` order; every volume stays 4-D (an fc gives
 ``[N, K, 1, 1]``) as in the engine.
 """
+import ast
 import importlib.util
 import json
+import re
 import pathlib
 import shutil
 import string
@@ -28,7 +30,8 @@ from ..data import MNIST_DIR, MNIST_FILES
 from ..net import Net
 from . import parity
 from .errors import ExportError, ParityError, require
-from .files import check_writable_folder, move_folder_into_place, staging_folder
+from ..io import atomic_write, atomic_write_text
+from .files import check_writable_folder, copy_file, move_folder_into_place, printable, staging_folder
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
 FILES = ("model.py", "weights.pt", "train.py", "experiment.json", "README.md", "parity.json")
@@ -72,44 +75,72 @@ class Maxout(nn.Module):
 }
 
 
+def _int(value):
+    """An int literal for generated source (a layer's sizes come from a file)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ExportError(f"a layer setting is {value!r}, not a whole number")
+    return repr(int(value))
+
+
+def _float(value):
+    """A float literal for generated source."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value):
+        raise ExportError(f"a layer setting is {value!r}, not a finite number")
+    return repr(float(value))
+
+
 def _module(layer):
     """``(constructor source, helper class needed or None)`` of an engine layer, or None
-    for the input and loss layers."""
+    for the input and loss layers. Every value in the source is a number literal made here."""
     t = layer.layer_type
+    i, f = _int, _float
     if t == "conv":
-        return (f"nn.Conv2d({layer.in_depth}, {layer.filters}, kernel_size=({layer.sy}, {layer.sx}), "
-                f"stride={layer.stride}, padding={layer.pad})"), None
+        return (f"nn.Conv2d({i(layer.in_depth)}, {i(layer.filters)}, kernel_size=({i(layer.sy)}, "
+                f"{i(layer.sx)}), stride={i(layer.stride)}, padding={i(layer.pad)})"), None
     if t == "fc":
-        return f"Dense({layer.num_inputs}, {layer.num_neurons})", "Dense"
+        return f"Dense({i(layer.num_inputs)}, {i(layer.num_neurons)})", "Dense"
     if t == "pool":
         if layer.pad == 0:
-            return f"nn.MaxPool2d(kernel_size=({layer.sy}, {layer.sx}), stride={layer.stride})", None
-        return f"MaxPool(({layer.sy}, {layer.sx}), stride={layer.stride}, padding={layer.pad})", "MaxPool"
+            return (f"nn.MaxPool2d(kernel_size=({i(layer.sy)}, {i(layer.sx)}), "
+                    f"stride={i(layer.stride)})"), None
+        return (f"MaxPool(({i(layer.sy)}, {i(layer.sx)}), stride={i(layer.stride)}, "
+                f"padding={i(layer.pad)})"), "MaxPool"
     if t == "relu":
         return "nn.ReLU()", None
     if t == "leaky_relu":
-        return f"nn.LeakyReLU({layer.alpha!r})", None
+        return f"nn.LeakyReLU({f(layer.alpha)})", None
     if t == "sigmoid":
         return "nn.Sigmoid()", None
     if t == "tanh":
         return "nn.Tanh()", None
     if t == "maxout":
-        return f"Maxout({layer.group_size})", "Maxout"
+        return f"Maxout({i(layer.group_size)})", "Maxout"
     if t == "dropout":
-        return f"nn.Dropout({layer.drop_prob!r})  # inverted, as the engine's: identity in eval mode", None
+        return f"nn.Dropout({f(layer.drop_prob)})  # inverted, as the engine's: identity in eval mode", None
     if t == "lrn":
-        return (f"nn.LocalResponseNorm({layer.n}, alpha={layer.alpha!r}, beta={layer.beta!r}, "
-                f"k={layer.k!r})"), None
+        return (f"nn.LocalResponseNorm({i(layer.n)}, alpha={f(layer.alpha)}, beta={f(layer.beta)}, "
+                f"k={f(layer.k)})"), None
     if t == "batchnorm":
-        return f"nn.BatchNorm2d({layer.in_depth}, eps={layer.eps!r}, momentum={layer.momentum!r})", None
+        return (f"nn.BatchNorm2d({i(layer.in_depth)}, eps={f(layer.eps)}, "
+                f"momentum={f(layer.momentum)})"), None
     return None
+
+
+#: What a name in generated source may be: a module attribute (``conv1``) or a file name.
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,63}\Z")
 
 
 def module_names(net):
     """The attribute name of each layer's module (None for the input and loss layers)."""
     last = len(net.layers) - 1
-    return [None if i == 0 or i == last else f"{layer.layer_type}{i}"
-            for i, layer in enumerate(net.layers)]
+    names = [None if i == 0 or i == last else f"{layer.layer_type}{i}"
+             for i, layer in enumerate(net.layers)]
+    for i, name in enumerate(names):
+        if name is not None and not IDENTIFIER.match(name):
+            raise ExportError(f"layer {i}: its type {net.layers[i].layer_type!r} cannot name a "
+                              f"PyTorch module attribute")
+    return names
 
 
 def _bias_pref(net, i):
@@ -146,7 +177,8 @@ def model_source(net, title="network"):
         if helper and helper not in helpers:
             helpers.append(helper)
         init.append(f"        self.{name} = {source}")
-        fwd.append(f"        x = self.{name}(x)  # {layer.out_depth}x{layer.out_sy}x{layer.out_sx}")
+        fwd.append(f"        x = self.{name}(x)  # "
+                   f"{_int(layer.out_depth)}x{_int(layer.out_sy)}x{_int(layer.out_sx)}")
         if layer.layer_type in ("conv", "fc"):
             bias_pref[name] = _bias_pref(net, i)
     loss = net.layers[-1]
@@ -161,11 +193,11 @@ def model_source(net, title="network"):
     sy, sx, depth = net.input_shape
     kind = parity.OUTPUT_KINDS[loss.layer_type]
     fields = {
-        "title": title, "channels": depth, "height": sy, "width": sx, "outputs": loss.out_depth,
+        "name": repr(str(title)), "channels": _int(depth), "height": _int(sy), "width": _int(sx),
+        "outputs": _int(loss.out_depth),
         "output_doc": {"probabilities": "class probabilities", "scores": "the svm's raw class scores",
                        "values": "the regression's values"}[kind],
-        "loss": loss.layer_type, "helpers": "".join("\n" + _HELPERS[h] for h in helpers),
-        "describe": f"{title}: one attribute per engine layer, named by its index (LAYERS lists them).",
+        "loss": repr(loss.layer_type), "helpers": "".join("\n" + _HELPERS[h] for h in helpers),
         "init_lines": "\n".join(init) or "        pass",
         "scores_doc": " (the softmax's logits)" if kind == "probabilities" else "",
         "forward_lines": "\n".join(fwd),
@@ -174,7 +206,26 @@ def model_source(net, title="network"):
                           else "self.scores(x)",
         "layers": "\n".join(layers), "bias_pref": repr(bias_pref),
     }
-    return string.Template((TEMPLATES / "model.py.tmpl").read_text()).substitute(fields)
+    source = string.Template((TEMPLATES / "model.py.tmpl").read_text()).substitute(fields)
+    check_generated_source(source, {"NAME": str(title)})
+    return source
+
+
+def check_generated_source(source, constants):
+    """ExportError unless ``source`` parses and its module-level ``constants`` hold exactly
+    the values given: a value that escaped its literal would change them or the parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as e:
+        raise ExportError(f"the generated model.py does not parse ({type(e).__name__}: {e}); "
+                          f"nothing written") from None
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id in constants:
+            found[node.targets[0].id] = ast.literal_eval(node.value)
+    if found != constants:
+        raise ExportError("the generated model.py does not hold the names it was given; nothing written")
 
 
 def state_dict_arrays(net):
@@ -215,13 +266,13 @@ def _readme(net, experiment, copied_data, weights_note):
     t = experiment.trainer
     schedule = experiment.schedule["kind"] if experiment.schedule else "constant"
     fields = {
-        "title": experiment.name,
+        "title": printable(experiment.name),
         "layers": "\n".join(f"    {i:2d}  {l.describe()}  ->  {l.out_sx}x{l.out_sy}x{l.out_depth}"
                             for i, l in enumerate(net.layers)),
         "channels": depth, "height": sy, "width": sx, "outputs": net.layers[-1].out_depth,
         "output": parity.OUTPUT_KINDS[net.layers[-1].layer_type],
-        "method": t["method"], "learning_rate": t["learning_rate"], "batch_size": t["batch_size"],
-        "schedule": schedule, "weights_note": weights_note,
+        "method": printable(t["method"]), "learning_rate": t["learning_rate"], "batch_size": t["batch_size"],
+        "schedule": printable(schedule), "weights_note": printable(weights_note, 400),
         "epochs": f"{experiment.epochs:g} epoch{'' if experiment.epochs == 1 else 's'}",
         "data_note": ("`data/` holds the dataset's IDX files (copied by the exporter), the default "
                       "for `--data`." if copied_data else
@@ -288,18 +339,22 @@ def to_pytorch(net, experiment, out_dir, examples=parity.DEFAULT_EXAMPLES,
     progress = progress or (lambda fraction, message: None)
     t0 = time.perf_counter()
     out_dir = pathlib.Path(out_dir)
-    check_writable_folder(out_dir)
+    # a device or a FIFO where a file of the export would go: refused now, before any work
+    check_writable_folder(out_dir, FILES + ("data",))
+    if (out_dir / "data").is_dir():
+        check_writable_folder(out_dir / "data", [f for pair in MNIST_FILES.values() for f in pair]
+                              + [f + ".gz" for pair in MNIST_FILES.values() for f in pair])
     torch = require("PyTorch export", "torch")
     net = net.copy()
     weights_note = weights_note or "weights of the network exported"
     staged = staging_folder(out_dir)
     try:
         progress(0.0, "writing model.py and weights.pt")
-        (staged / "model.py").write_text(model_source(net, experiment.name))
-        torch.save({k: torch.from_numpy(v.copy()) for k, v in state_dict_arrays(net).items()},
-                   staged / "weights.pt")
-        shutil.copyfile(TEMPLATES / "train.py", staged / "train.py")
-        (staged / "experiment.json").write_text(experiment.to_text())
+        atomic_write_text(staged / "model.py", model_source(net, experiment.name))
+        state = {k: torch.from_numpy(v.copy()) for k, v in state_dict_arrays(net).items()}
+        atomic_write(staged / "weights.pt", lambda f: torch.save(state, f))
+        copy_file(TEMPLATES / "train.py", staged / "train.py")
+        atomic_write_text(staged / "experiment.json", experiment.to_text())
         copied = None
         if copy_data:
             progress(0.2, "copying the dataset")
@@ -307,8 +362,8 @@ def to_pytorch(net, experiment, out_dir, examples=parity.DEFAULT_EXAMPLES,
             if copied:
                 (staged / "data").mkdir()
                 for f in copied:
-                    shutil.copyfile(f, staged / "data" / f.name)
-        (staged / "README.md").write_text(_readme(net, experiment, bool(copied), weights_note))
+                    copy_file(f, staged / "data" / f.name)
+        atomic_write_text(staged / "README.md", _readme(net, experiment, bool(copied), weights_note))
 
         progress(0.4, "computing the engine's outputs")
         x, labels, inputs = parity.parity_inputs(net, experiment, examples, dataset=dataset)
@@ -338,7 +393,7 @@ def to_pytorch(net, experiment, out_dir, examples=parity.DEFAULT_EXAMPLES,
                               f"network back: {parity.describe(roundtrip)}; nothing written", report)
         report.update({"torch_version": torch.__version__, "weights": weights_note,
                        "data_copied": bool(copied), "seconds": round(time.perf_counter() - t0, 3)})
-        (staged / "parity.json").write_text(json.dumps(report, indent=1) + "\n")
+        atomic_write_text(staged / "parity.json", json.dumps(report, indent=1) + "\n")
         progress(0.95, "moving the folder into place")
         move_folder_into_place(staged, out_dir)
     except OSError as e:

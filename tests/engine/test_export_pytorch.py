@@ -79,7 +79,7 @@ def test_folder_contents(tmp_path):
         text = (tmp_path / "demo" / f).read_text()
         imports = {line.split()[1].split(".")[0] for line in text.splitlines()
                    if line.startswith(("import ", "from "))}
-        assert imports <= {"argparse", "gzip", "json", "math", "os", "pathlib", "sys", "time",
+        assert imports <= {"argparse", "gzip", "json", "math", "os", "pathlib", "sys", "tempfile", "time",
                            "numpy", "torch", "model"}, (f, imports)
     assert not list(tmp_path.glob(".*"))  # no staging folder left
 

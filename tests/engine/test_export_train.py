@@ -75,3 +75,31 @@ def test_bad_options_say_so(folder, tmp_path):
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("error:")
     assert "train-images-idx3-ubyte" in proc.stderr
+
+
+def test_a_device_or_pipe_out_is_refused_before_training(folder, tmp_path):
+    """``--out /dev/null`` or a FIFO: one line before any training, and the device stays a device."""
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for out in ("/dev/null", str(fifo)):
+        proc = subprocess.run([sys.executable, str(folder / "train.py"), "--out", out, "--cpu",
+                               "--epochs", "0.01"], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, env=env)
+        assert proc.returncode != 0 and "not a regular file" in proc.stderr.strip().splitlines()[-1]
+        assert "epoch" not in proc.stderr
+    import stat
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_symlinked_out_is_written_through(folder, tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("{}")
+    target.chmod(0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    run([sys.executable, str(folder / "train.py"), "--epochs", "0.01", "--out", str(link), "--cpu",
+         "--log-every", "100000"], tmp_path)
+    assert link.is_symlink() and "layers" in json.loads(target.read_text())
+    assert (target.stat().st_mode & 0o777) == 0o600
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

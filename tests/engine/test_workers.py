@@ -2,6 +2,8 @@
 import os
 import signal
 
+import time
+
 import numpy as np
 import pytest
 
@@ -320,3 +322,92 @@ def test_training_goes_without_a_worker_that_slows_it(started, monkeypatch):
     for i in range(5):
         trainer.train(*batch(20, seed=i))
     assert started.step == steps, "a step went to the slow worker"
+
+
+class _Touch:
+    """A pickle that creates a file when it is loaded."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _frame(payload):
+    return len(payload).to_bytes(8, "little") + payload
+
+
+def test_a_pickle_frame_on_the_pipe_runs_nothing(ready, monkeypatch, tmp_path):
+    """The messages are JSON and raw arrays: a pickle frame in either direction is garbage
+    (the worker is abandoned and the step done on threads), never code that runs."""
+    import pickle
+    marker = tmp_path / "PWNED"
+    frame = pickle.dumps(((("setup", 1, b""), []), _Touch(marker)))
+    with pytest.raises(EOFError):
+        workers._unpack(_frame(frame))
+    assert not marker.exists()
+    monkeypatch.setattr(workers, "WAIT_SECONDS", 0.5)
+    shared = engine.Net(DEMO, seed=1, threads=2)
+    shared.train_step(*batch(20))
+    os.write(ready.ch.wfd, _frame(pickle.dumps((("step", 20, {}), []))) + _frame(frame))
+    assert _same_step_as_one_thread(shared) < 5
+    ready.proc.wait(timeout=30)  # the worker gave up on the garbage and ended
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("spec", [[[2 ** 31 - 1], "<f8"], [[4], "|O"], [[-1], "<f4"], [[1] * 9, "<f4"],
+                                  [[2, 2], "<f4", "x"], ["a", "<f4"]])
+def test_a_header_cannot_describe_arrays_that_did_not_come(spec):
+    import json
+    meta = json.dumps([["ok"], [spec]]).encode()
+    with pytest.raises(EOFError):
+        workers._unpack(_frame(meta) + b"\x00" * 16)
+
+
+def test_a_length_of_two_gigabytes_allocates_only_what_arrives():
+    """8 bytes saying 2**31 - 1 followed by nothing: the reader times out having allocated
+    one chunk, not 2 GB (traced allocations are deterministic: no timing involved)."""
+    import tracemalloc
+    r, w = os.pipe()
+    ch = workers.Channel(r, w)
+    try:
+        os.write(w, (2 ** 31 - 1).to_bytes(8, "little") + b"x" * 1000)
+        tracemalloc.start()
+        try:
+            with pytest.raises(workers.Timeout):
+                ch.recv(timeout=0.2)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak <= workers.RECV_CHUNK + (1 << 20)
+    finally:
+        ch.close()
+
+
+def test_messages_round_trip_every_kind_of_array():
+    arrays = [np.arange(6, dtype=np.float32).reshape(2, 3), np.zeros((0, 4)), np.array([3], np.int64),
+              np.array([True, False])]
+    header, back = workers._unpack(workers._pack(("ok", np.float32(1.5), ["warned"]), *arrays))
+    assert header == ("ok", 1.5, ["warned"])
+    for a, b in zip(arrays, back):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+    with pytest.raises(TypeError):
+        workers._pack(("ok",), np.array([object()]))
+
+
+def test_a_worker_replicates_every_layer_type_without_pickle():
+    """The setup message (layer options as JSON, weights and batchnorm statistics as raw
+    arrays) rebuilds each kind of net exactly: the same outputs, bit for bit."""
+    from .export_nets import NETS
+    for name, make in sorted(NETS.items()):
+        net = make()
+        header, weights = workers._net_blob(net)
+        msg, arrays = workers._unpack(workers._pack(("setup", 1, header), *weights))
+        copy = workers._net_from_blob(msg[2], arrays)
+        sy, sx, d = net.input_shape
+        x = np.random.default_rng(0).standard_normal((4, sy, sx, d)).astype(np.float32)
+        assert np.array_equal(net.forward(x), copy.forward(x)), name
+    weights[0] = weights[0][:-1]  # a weight array of the wrong shape is garbage, not a net
+    with pytest.raises(EOFError):
+        workers._net_from_blob(header, weights)

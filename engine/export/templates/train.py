@@ -48,6 +48,7 @@ import math
 import os
 import pathlib
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -349,18 +350,33 @@ def evaluate(net, images, labels, world, loss, batch=1000):
     return accuracy, loss_total / max(total, 1)
 
 
+def output_file(path):
+    """Where a save to ``path`` goes (a symlink's target); exits with one line when ``path`` is
+    a device, a pipe or a folder, or its folder is missing: checked before training starts."""
+    target = pathlib.Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        raise SystemExit(f"error: {path}: not a regular file; choose a file name")
+    if not target.parent.is_dir():
+        raise SystemExit(f"error: {path}: the folder {target.parent} does not exist")
+    return target
+
+
 def write_snapshot(net, path, meta):
-    """The weights as a ConvNetJS snapshot, written to a temporary file renamed into place."""
+    """The weights as a ConvNetJS snapshot, written to a temporary file of this process's own
+    (mkstemp, beside the target) renamed into place; a symlink is written through."""
     obj = exported.to_convnetjs(net)
     obj["workbench"] = meta
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    target = output_file(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        tmp.write_text(json.dumps(obj))
-        os.replace(tmp, path)
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(obj))
+            os.fchmod(f.fileno(), mode)
+        os.replace(tmp, target)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -385,6 +401,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    output_file(args.out)
+    if args.weights_out:
+        output_file(args.weights_out)
     experiment = json.loads(pathlib.Path(args.experiment).read_text())
     trainer = dict(experiment["trainer"])
     for key in ("batch_size", "learning_rate"):

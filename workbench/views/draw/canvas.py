@@ -8,6 +8,7 @@ from PySide6.QtGui import (QColor, QFont, QFontMetrics, QImage, QImageReader, QP
 from PySide6.QtWidgets import QWidget
 
 from engine.digits import resize
+from engine.io import check_readable
 
 from ...colour import class_name, named, pixels_qimage
 
@@ -396,6 +397,7 @@ def load_image_file(path):
     name = pathlib.Path(path).name or str(path)
     if pathlib.Path(path).is_dir():
         raise ValueError(f"{path}: is a folder, not a picture")
+    check_readable(path, ValueError)  # a FIFO or a device: refused at once, not waited on
     reader = QImageReader(str(path))
     size = reader.size()
     if not reader.canRead() or not size.isValid():
