@@ -12,7 +12,6 @@ of the same format, so that what a process pays once (Pillow's plugins, the deco
 malloc arenas: about 10 MB) is not counted against the dataset.
 """
 import argparse
-import json
 import pathlib
 import subprocess
 import sys

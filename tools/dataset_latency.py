@@ -47,11 +47,11 @@ def measure(folder, place="train", tick_ms=5, after_s=1.0, timeout_s=300):
     from PySide6.QtWidgets import QApplication
 
     from engine.data import load_mnist
-    from workbench import theme
     from workbench.bench import _Lateness
-    from workbench.main_window import MainWindow
+    from workbench.views import theme
     from workbench.views.data import dialogs
     from workbench.views.data.box import OPEN
+    from workbench.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     theme.apply(app)

@@ -25,13 +25,13 @@ def main():
     suffix = "" if (w_, h_) == (1280, 800) else f"-{w_}x{h_}"
     app = QApplication([])
     from engine.data import load_mnist
-    from workbench import theme
-    from workbench.main_window import MainWindow
+    from workbench.views import theme
+    from workbench.window.main_window import MainWindow
     theme.apply(app)
     import tempfile
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="wb-shots-"))  # settings and the session folder
     s = QSettings(str(scratch / "screenshots.ini"), QSettings.IniFormat)
-    from engine.experiment import preset
+    from engine.runs.experiment import preset
     demo = preset("convnetjs-demo").replace(epochs=100)  # trains on through the shots
     w = MainWindow(load_mnist(), settings=s, experiment=demo)
     w.resize(w_, h_)

@@ -16,7 +16,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # this checkout's code
 
 from engine.data import load_mnist  # noqa: E402
-from engine.training import make_run  # noqa: E402
+from engine.runs.run import make_run  # noqa: E402
 from workbench.tour.steps import load_tour, step_experiment  # noqa: E402
 
 

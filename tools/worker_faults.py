@@ -30,9 +30,10 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=3)
     a = parser.parse_args(argv)
     import numpy as np
+
     import engine
-    from engine.bench import DEMO
-    from engine.execution import processes as workers
+    from engine.cli.bench import DEMO
+    from engine.core.execution import processes as workers
     if not workers.enabled() or not pathlib.Path("/proc/self/stat").exists():
         sys.exit("needs worker processes and Linux /proc")
     for run in range(a.runs):

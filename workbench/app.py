@@ -75,11 +75,11 @@ def start(argv=None):
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from engine import EngineError
+    from engine.core.parallel import hold_freed_memory
     from engine.data import load_mnist
-    from engine.parallel import hold_freed_memory
-
-    from . import logs, theme
-    from .main_window import MainWindow
+    from workbench.views import theme
+    from workbench.window import logs
+    from workbench.window.main_window import MainWindow
 
     hold_freed_memory()  # training frees and reallocates the same buffers every step
     app = QApplication.instance() or QApplication(sys.argv[:1])

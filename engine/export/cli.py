@@ -31,7 +31,8 @@ def add_parser(subparsers):
 
 
 def cmd_export(a):
-    from ..experiment import Experiment, preset
+    from engine.runs.experiment import Experiment, preset
+
     from . import export_file
     from .errors import ExportError
     if a.examples < 1:

@@ -1,7 +1,7 @@
 """The exporters' errors, and the one line that says what to install."""
 import importlib
 
-from ..errors import EngineError
+from engine.core.errors import EngineError
 
 INSTALL_HINT = "pip install 'convnet-workbench[export]'"
 

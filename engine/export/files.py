@@ -11,8 +11,8 @@ import shutil
 import stat
 import tempfile
 
-from ..io import (_kind, _refuse_non_regular, atomic_write, atomic_write_many, open_regular,
-                  writable_target)
+from engine.core.io import _kind, _refuse_non_regular, atomic_write, atomic_write_many, open_regular, writable_target
+
 from .errors import ExportError
 
 

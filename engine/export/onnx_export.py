@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
+from . import parity
 from .errors import ExportError, ParityError, require
 from .files import check_writable_file, printable, write_files
-from . import parity
 
 OPSET = 17
 IR_VERSION = 8  # the IR version of opset 17 (onnx 1.12): readable by every runtime that runs opset 17

@@ -8,12 +8,12 @@ same range. Outputs must agree to ``tolerance`` in absolute terms; for raw
 scores and values (svm, regression) the tolerance scales with the largest output
 magnitude, since float32 rounding does.
 """
-import pathlib
 
 import numpy as np
 
-from ..data import MNIST_DIR, MNIST_FILES, load_idx_pair, network_input
-from ..errors import EngineError
+from engine.core.errors import EngineError
+from engine.data.containers import MNIST_DIR, MNIST_FILES, network_input
+from engine.data.mnist import load_idx_pair
 
 DEFAULT_EXAMPLES = 1000
 DEFAULT_TOLERANCE = 1e-5
@@ -29,7 +29,7 @@ def parity_test_sets(experiment=None, dataset=None):
     if dataset is not None and len(dataset.test):
         yield dataset.test.images, dataset.test.labels, f"{dataset.name} test images"
     if experiment is not None and experiment.data:
-        from ..datasets import load
+        from engine.data.formats import load
         try:
             ds = load(experiment.data)
         except EngineError:

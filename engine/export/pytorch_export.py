@@ -16,8 +16,8 @@ input in the engine's ``(y, x, channel)`` order; every volume stays 4-D (an fc g
 import ast
 import importlib.util
 import json
-import re
 import pathlib
+import re
 import shutil
 import string
 import sys
@@ -26,11 +26,12 @@ import uuid
 
 import numpy as np
 
-from ..data import MNIST_DIR, MNIST_FILES
-from ..net import Net
+from engine.core.io import atomic_write, atomic_write_text
+from engine.core.net import Net
+from engine.data.containers import MNIST_DIR, MNIST_FILES
+
 from . import parity
 from .errors import ExportError, ParityError, require
-from ..io import atomic_write, atomic_write_text
 from .files import check_writable_folder, copy_file, move_folder_into_place, printable, staging_folder
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"

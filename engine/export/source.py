@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import EngineError, SnapshotError
-from ..experiment import Experiment, ExperimentError
-from ..io import read_json
-from ..net import Net, spec_from_layers
+from engine.core.errors import EngineError, SnapshotError
+from engine.core.io import read_json
+from engine.core.net import Net, spec_from_layers
+from engine.runs.experiment import Experiment, ExperimentError
+
 from .errors import ExportError
 
 
@@ -73,7 +74,7 @@ def experiment_for(net, meta=None, name="network"):
 
 def check_same_network(net, experiment, what):
     """ExportError unless ``experiment``'s layer_defs build the network ``net`` holds."""
-    from ..spec import infer_shapes
+    from engine.core.spec import infer_shapes
     try:
         shapes = infer_shapes(experiment.layer_defs)
     except EngineError as e:

@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from engine import bench_rounds
-from engine.experiment import Experiment, preset
+from engine.cli import bench_rounds
+from engine.runs.experiment import Experiment, preset
 
 
 def _bench(*args, timeout=300):

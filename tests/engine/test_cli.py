@@ -11,12 +11,11 @@ import pytest
 
 import engine
 import engine.snapshots
-
-from engine import experiment as experiment_module
 from engine.cli import experiment_from_args, main, parser
 from engine.data import MNIST_DIR
-from engine.experiment import Experiment, preset
-from engine.snapshots import load_trained
+from engine.runs import experiment as experiment_module
+from engine.runs.experiment import Experiment, preset
+from engine.runs.snapshots import load_trained
 
 
 def test_train_then_eval(tmp_path, capsys):
@@ -258,7 +257,7 @@ def test_a_run_at_chance_says_it_is_not_learning_exits_3_and_keeps_its_record(tm
     assert "try 0.01" in err[0] and "last good weights" in err[0]
     _, meta = engine.snapshots.load_snapshot(out)
     assert "not learning" in meta["not_learning"]
-    from engine.runs import list_runs
+    from engine.runs.records import list_runs
     runs = list_runs(tmp_path / "s")
     assert [r["status"] for r in runs] == ["not learning"] and "not learning" in runs[0]["message"]
 

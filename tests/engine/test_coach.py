@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.coach import Coach
 from engine.data import Dataset, ImageSet, load_mnist
-from engine.experiment import Experiment, preset
-from engine.session import SessionError, Training
-from engine.settings import with_settings
-from engine.training import make_run
+from engine.runs.coach import Coach
+from engine.runs.experiment import Experiment, preset
+from engine.runs.run import make_run
+from engine.runs.session_folder import SessionError, Training
+from engine.runs.settings import with_settings
 from tests.engine.dataset_files import images
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import engine
-from engine.experiment import preset
-from engine.spec import check, cost_totals
+from engine.core.spec import check, cost_totals
+from engine.runs.experiment import preset
 
 
 def costs(defs):

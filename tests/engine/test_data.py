@@ -5,8 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from engine import DataError
-from engine import data
+from engine import DataError, data
 
 
 def write_idx(path, arr, code=0x08, gz=False):

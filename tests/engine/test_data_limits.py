@@ -6,8 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from engine import DataError, datasets, limits
+from engine import DataError
+from engine.core import limits
 from engine.data import Dataset, ImageSet
+from engine.data import formats as datasets
 
 from . import dataset_files as files
 
@@ -195,7 +197,7 @@ DEMO_LIKE = [{"type": "input", "out_sx": 12, "out_sy": 12, "out_depth": 1},
 def test_forward_and_predict_of_a_large_batch_run_in_pieces_with_the_same_numbers(monkeypatch):
     """Net.forward of 100,000 images took 12.8 GB: it held every activation of the whole batch."""
     import engine
-    from engine import execution
+    from engine.core import execution
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (700, 12, 12, 1), dtype=np.uint8)
     xf = engine.data.to_float(x)

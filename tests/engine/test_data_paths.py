@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 
-from engine.experiment import Experiment, data_for_file, data_from_file, load_experiment, save_experiment
-from engine.snapshots import load_trained, save_snapshot
+from engine.runs.experiment import Experiment, data_for_file, data_from_file, load_experiment, save_experiment
+from engine.runs.snapshots import load_trained, save_snapshot
 
 from .dataset_files import images, write_npz
 

@@ -7,11 +7,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from engine import DataError, SpecError, datasets
+from engine import DataError, SpecError
 from engine.data import accuracy
-from engine.datasets import LoadCancelled
-from engine.experiment import Experiment
-from engine.training import make_run
+from engine.data import formats as datasets
+from engine.data.formats import LoadCancelled
+from engine.runs.experiment import Experiment
+from engine.runs.run import make_run
 
 from . import dataset_files as files
 
@@ -195,7 +196,7 @@ def test_gzip_bombs_do_not_inflate(tmp_path, monkeypatch):
         tracemalloc.stop()
     assert len(ds.train) + len(ds.test) == 2 and peak < 20 * 2 ** 20
     # a CSV that is one endless line
-    from engine.datasets import csvfile
+    from engine.data.formats import csvfile
     monkeypatch.setattr(csvfile, "MAX_LINE_BYTES", 1000)
     (tmp_path / "bomb.csv.gz").write_bytes(gzip.compress(b"1," + b"0," * 10 ** 6))
     with pytest.raises(DataError, match=r"bomb\.csv\.gz line 1: longer than"):
@@ -418,5 +419,5 @@ def test_rgb_network_learns_coloured_shapes_from_a_folder(tmp_path):
 
 
 def test_a_cancelled_load_is_the_engines_one_cancellation():
-    from engine.errors import Cancelled, EngineError
+    from engine.core.errors import Cancelled, EngineError
     assert issubclass(LoadCancelled, Cancelled) and issubclass(LoadCancelled, EngineError)

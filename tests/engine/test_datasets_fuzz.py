@@ -9,7 +9,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import DataError, datasets
+from engine import DataError
+from engine.data import formats as datasets
 
 from . import dataset_files as files
 

@@ -1,12 +1,11 @@
-"""engine.digits.to_mnist: drawings become digits that a network trained on MNIST reads."""
+"""engine.data.digits.to_mnist: drawings become digits that a network trained on MNIST reads."""
 import pathlib
 
 import numpy as np
 import pytest
 
-from engine import digits
-from engine.data import center_crop, load_mnist, to_float
-from engine.snapshots import load_snapshot
+from engine.data import center_crop, digits, load_mnist, to_float
+from engine.runs.snapshots import load_snapshot
 
 SNAPSHOT = pathlib.Path(__file__).parents[2] / "resources" / "snapshots" / "convnetjs-demo-trained.json"
 

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 import engine
-from engine import DataError, OptionError, embedding
+from engine import DataError, OptionError
+from engine.core.errors import Cancelled
 from engine.data import RESOURCES, load_mnist, network_input
-from engine.errors import Cancelled
-from engine.snapshots import load_snapshot
+from engine.runs.snapshots import load_snapshot
+from engine.understand import embedding
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,9 @@ import pytest
 
 import engine
 from engine import SnapshotError
-from engine.experiment import (Experiment, ExperimentError, load_experiment, preset,
-                               save_experiment)
-from engine.presets import list_presets, load_preset, load_spec_file
-from engine.snapshots import experiment_of, load_snapshot, load_trained, save_snapshot
+from engine.runs.experiment import Experiment, ExperimentError, load_experiment, preset, save_experiment
+from engine.runs.presets import list_presets, load_preset, load_spec_file
+from engine.runs.snapshots import experiment_of, load_snapshot, load_trained, save_snapshot
 
 SMALL = [{"type": "input", "out_sx": 8, "out_sy": 8, "out_depth": 1},
          {"type": "conv", "sx": 3, "filters": 2, "activation": "relu"},

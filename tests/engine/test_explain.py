@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 import engine
-from engine import DataError, OptionError, explain, unit_images
+from engine import DataError, OptionError
+from engine.core.errors import Cancelled
 from engine.data import RESOURCES, center_crop, load_mnist, network_input
-from engine.errors import Cancelled
-from engine.snapshots import load_snapshot
+from engine.runs.snapshots import load_snapshot
+from engine.understand import explain, unit_images
 
 METHODS = ["saliency", "gradient_x_input", "occlusion", "grad_cam"]
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from engine import EngineError, Net
-from engine.experiment import Experiment, preset, preset_names
+from engine.core.layers import LAYER_TYPES
 from engine.export import ExportError, ParityError, export_file, load_source, onnx_export, to_onnx
-from engine.layers import LAYER_TYPES
+from engine.runs.experiment import Experiment, preset, preset_names
 
 from .export_nets import LAYER_TYPES_COVERED, NETS, engine_out, inputs_for, tolerance
 

@@ -2,10 +2,10 @@
 when they fit the network's input (centre-cropped as training with a crop evaluates)."""
 import numpy as np
 
-from engine import datasets
+from engine.data import formats as datasets
 from engine.data import network_input
-from engine.experiment import Experiment
 from engine.export.parity import parity_inputs
+from engine.runs.experiment import Experiment
 
 from . import dataset_files as df
 

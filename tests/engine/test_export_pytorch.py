@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from engine import Net, Trainer
+from engine.core.schedules import Schedule
+from engine.core.trainer import METHODS
 from engine.data import Augment, load_mnist, split_validation
-from engine.experiment import Experiment, preset, preset_names
 from engine.export import ExportError, ParityError, export_file, load_source, pytorch_export, to_pytorch
-from engine.schedules import Schedule
-from engine.trainer import METHODS
+from engine.runs.experiment import Experiment, preset, preset_names
 
 from .export_nets import NETS, engine_out, import_file, inputs_for, tolerance
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from engine.experiment import preset
 from engine.export import export_file, to_pytorch
+from engine.runs.experiment import preset
 
 pytest.importorskip("torch", reason="the export extra is not installed: pip install -e '.[export]'")
 

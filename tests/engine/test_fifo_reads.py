@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from engine.errors import EngineError
+from engine.core.errors import EngineError
 
 from . import dataset_files as df
 
@@ -112,13 +112,13 @@ def test_a_fifo_png_in_a_class_folder(tmp_path):
 
 
 def test_a_checkpoint_that_is_a_fifo(fifo):
-    from engine import checkpoint
+    from engine.runs import checkpoint
     e = in_thread(checkpoint.read, fifo("checkpoint-000001.npz"))
     assert isinstance(e, checkpoint.CheckpointError) and "pipe" in str(e), e
 
 
 def test_a_session_json_that_is_a_fifo(tmp_path):
-    from engine.session import INFO, Session, SessionError
+    from engine.runs.session_folder import INFO, Session, SessionError
     (tmp_path / "s").mkdir()
     os.mkfifo(tmp_path / "s" / INFO)
     e = in_thread(Session.open, tmp_path / "s")
@@ -126,7 +126,7 @@ def test_a_session_json_that_is_a_fifo(tmp_path):
 
 
 def test_a_run_record_that_is_a_fifo(tmp_path):
-    from engine import runs
+    from engine.runs import records as runs
     path = runs._path(tmp_path, "r1")
     path.parent.mkdir(parents=True)
     os.mkfifo(path)
@@ -135,13 +135,13 @@ def test_a_run_record_that_is_a_fifo(tmp_path):
 
 
 def test_the_loader_in_process(fifo):
-    from engine import datasets
+    from engine.data import formats as datasets
     e = in_thread(datasets.load, fifo("fifo.npz"))
     assert isinstance(e, EngineError) and "pipe" in str(e), e
 
 
 def test_a_device_is_refused_by_every_opener(tmp_path):
-    from engine.io import open_regular, read_bytes
+    from engine.core.io import open_regular, read_bytes
     for opener in (open_regular, read_bytes):
         e = in_thread(opener, "/dev/zero")
         assert isinstance(e, EngineError) and "character device" in str(e), e

@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from engine.cli import main
-from engine.io import atomic_write, atomic_write_many, atomic_write_text
+from engine.core.io import atomic_write, atomic_write_many, atomic_write_text
 
 DEMO = "resources/snapshots/convnetjs-demo-trained.json"
 
@@ -154,9 +154,10 @@ def test_train_out_and_save_experiment_refuse_a_fifo_before_training(tmp_path, c
 
 
 def _writers(tmp_path):
-    from engine import Net, runs
-    from engine.experiment import preset, save_experiment
-    from engine.snapshots import save_snapshot
+    from engine import Net
+    from engine.runs import records as runs
+    from engine.runs.experiment import preset, save_experiment
+    from engine.runs.snapshots import save_snapshot
     exp = preset("convnetjs-demo")
     net = Net.from_json(json.loads(open(DEMO).read()))
     return {

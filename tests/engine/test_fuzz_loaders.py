@@ -6,15 +6,15 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
+from engine.core.errors import EngineError
+from engine.core.io import parse_json
+from engine.core.options import TABLE
 from engine.data import RESOURCES
-from engine.errors import EngineError
-from engine.experiment import Experiment
-from engine.io import parse_json
-from engine.options import TABLE
+from engine.runs.experiment import Experiment
 
 FUZZ = settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", 150)), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine.layers import LAYER_TYPES
+from engine.core.layers import LAYER_TYPES
 
 
 def inp(sx, sy, depth):
@@ -160,7 +160,7 @@ def test_float32_is_default_and_float64_goes_end_to_end():
 
 @pytest.mark.parametrize("t,stride", [(1, 1), (7, 1), (1, 2)])
 def test_tiled_windows_of_a_strided_view_equal_those_of_a_copy(t, stride):
-    from engine import kernels as im2col
+    from engine.core import kernels as im2col
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 9, 9, 3)).transpose(0, 2, 1, 3)  # not C-contiguous
     oh = ow = (9 - 3) // stride + 1
@@ -178,7 +178,7 @@ def test_tiled_windows_of_a_strided_view_equal_those_of_a_copy(t, stride):
 def test_a_trace_from_a_score_gradient_gives_that_scores_input_gradient():
     """``score_grad`` one-hot on class c: the input gradient is d(score c)/d(input), whole
     batch or cut into pieces (explanations are built on it)."""
-    from engine.experiment import preset
+    from engine.runs.experiment import preset
     net = preset("convnetjs-demo").build_net(dtype=np.float64, seed=0)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((40, 24, 24, 1)) * 0.3

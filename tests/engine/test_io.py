@@ -5,7 +5,7 @@ import stat
 import pytest
 
 from engine import EngineError, SnapshotError
-from engine.io import atomic_write_text, read_json
+from engine.core.io import atomic_write_text, read_json
 
 
 def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path):
@@ -83,7 +83,8 @@ def test_a_deeply_nested_field_is_refused_when_read_not_later_when_copied(tmp_pa
     """A 600-deep list inside a layer parses (json's limit is about 1,000) but made
     copy.deepcopy recurse past Python's limit when an experiment was built from it."""
     import json
-    from engine.experiment import Experiment, ExperimentError
+
+    from engine.runs.experiment import Experiment, ExperimentError
     layers = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1, "note": 0},
               {"type": "softmax", "num_classes": 10}]
     p = tmp_path / "deep.json"
@@ -97,7 +98,7 @@ def test_a_deeply_nested_field_is_refused_when_read_not_later_when_copied(tmp_pa
 
 def test_a_network_over_the_limits_is_a_limit_error_that_is_a_spec_error():
     import engine
-    from engine.errors import LimitError
+    from engine.core.errors import LimitError
     huge = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
             {"type": "fc", "num_neurons": 10 ** 7}, {"type": "softmax", "num_classes": 10}]
     with pytest.raises(LimitError, match="the limit is 50,000,000") as e:
@@ -123,6 +124,6 @@ def test_reading_a_small_file_does_not_allocate_the_cap(tmp_path):
 
 
 def test_one_csv_writer_for_run_records_and_sweeps():
-    from engine.io import csv_text
+    from engine.core.io import csv_text
     text = csv_text(["a", "b", "c", "d"], [[None, 0.123456789, {"k": 1}, 'say "hi"']])
     assert text == 'a,b,c,d\n,0.123457,"{""k"": 1}","say ""hi"""\n'

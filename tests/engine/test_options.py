@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import engine
-from engine import SpecError, options
+from engine import SpecError
 from engine.cli import main
-from engine.layers import LAYER_TYPES
-from engine.options import TABLE
+from engine.core import options
+from engine.core.layers import LAYER_TYPES
+from engine.core.options import TABLE
 
 README = pathlib.Path(__file__).resolve().parents[2] / "docs" / "layers.md"
 BIG = (64, 64, 64)  # an input volume every option value in range fits

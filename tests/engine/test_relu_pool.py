@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine.execution import plan
+from engine.core.execution import plan
 
 
 def unfused_step(layers, x, y, input_grad):

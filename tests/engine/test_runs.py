@@ -5,9 +5,21 @@ import json
 
 import pytest
 
-from engine.experiment import preset
-from engine.runs import (RunError, RunRecorder, annotate_run, delete_run, diff_settings, export_csv,
-                         list_runs, load_run, new_run_id, rename_run, runs_csv, save_run)
+from engine.runs.experiment import preset
+from engine.runs.records import (
+    RunError,
+    RunRecorder,
+    annotate_run,
+    delete_run,
+    diff_settings,
+    export_csv,
+    list_runs,
+    load_run,
+    new_run_id,
+    rename_run,
+    runs_csv,
+    save_run,
+)
 
 
 def record(session, lr, filters=8, test=0.9):

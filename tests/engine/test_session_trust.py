@@ -9,13 +9,15 @@ import shutil
 import numpy as np
 import pytest
 
-from engine import checkpoint, io as engine_io
 from engine.cli import SAVE_FAILED, main
-from engine.experiment import preset
-from engine.runs import RunError, list_runs, load_run
-from engine.session import Session, SessionError
-from engine.snapshots import load_snapshot
+from engine.core import io as engine_io
+from engine.runs import checkpoint
+from engine.runs.experiment import preset
+from engine.runs.records import RunError, list_runs, load_run
+from engine.runs.session_folder import Session, SessionError
+from engine.runs.snapshots import load_snapshot
 from tests.engine.dataset_files import images
+
 
 def tiny_experiment(**changes):
     exp = preset("convnetjs-demo")
@@ -176,7 +178,7 @@ def test_the_app_path_applying_a_damaged_checkpoint_is_a_checkpoint_error(sessio
         arrays = {k: z[k] for k in z.files if k != "state.json"}
         info = json.loads(bytes(z["state.json"]).decode())
     ck = {"info": info, "arrays": arrays}
-    from engine.datasets import load
+    from engine.data.formats import load
     exp = checkpoint.experiment_of(ck)
     net = exp.build_net()
     trainer = exp.build_trainer(net)
@@ -288,7 +290,7 @@ def test_an_out_that_cannot_be_written_after_training_goes_to_a_named_file(sessi
 
 
 def test_a_failed_commit_leaves_no_orphan_checkpoint(tiny, tmp_path, monkeypatch):
-    from engine.datasets import load
+    from engine.data.formats import load
     data = load(str(tiny[1]))
     exp = tiny_experiment(validation=100, seed=1, epochs=0.3)
     s = Session.create(tmp_path / "s", exp, lock=True)
@@ -305,7 +307,7 @@ def test_a_failed_commit_leaves_no_orphan_checkpoint(tiny, tmp_path, monkeypatch
         return real(path, text)
 
     monkeypatch.setattr(engine_io, "atomic_write_text", info_fails)
-    monkeypatch.setattr("engine.session.atomic_write_text", info_fails)
+    monkeypatch.setattr("engine.runs.records.session_folder.atomic_write_text", info_fails)
     next(gen)
     with pytest.raises(OSError):
         tr.save()

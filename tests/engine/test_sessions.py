@@ -9,12 +9,12 @@ import time
 import numpy as np
 import pytest
 
-from engine import checkpoint
 from engine.cli import main
-from engine.experiment import preset
-from engine.runs import list_runs
-from engine.session import Session, SessionError
-from engine.snapshots import load_snapshot, load_trained
+from engine.runs import checkpoint
+from engine.runs.experiment import preset
+from engine.runs.records import list_runs
+from engine.runs.session_folder import Session, SessionError
+from engine.runs.snapshots import load_snapshot, load_trained
 from tests.engine.dataset_files import write_small_mnist
 
 
@@ -128,7 +128,7 @@ def test_resuming_on_other_data_is_refused(small_mnist, tmp_path, capsys):
 
 
 def test_a_save_that_fails_midway_keeps_the_last_complete_one(small_mnist, tmp_path, monkeypatch):
-    from engine.datasets import load
+    from engine.data.formats import load
     data = load(small_mnist)
     exp = preset("convnetjs-demo").replace(epochs=0.2, validation=1000, seed=1)
     session = Session.create(tmp_path / "s", exp)
@@ -144,7 +144,7 @@ def test_a_save_that_fails_midway_keeps_the_last_complete_one(small_mnist, tmp_p
             f.write(data[:100])
         raise OSError("disk full")
 
-    monkeypatch.setattr("engine.io.atomic_write_bytes", broken)
+    monkeypatch.setattr("engine.core.io.atomic_write_bytes", broken)
     next(gen)
     with pytest.raises(OSError, match="disk full"):
         training.save()
@@ -247,7 +247,7 @@ def toy_dataset():
 def test_every_trainer_and_dropout_resume_exactly(method, tmp_path, monkeypatch):
     """The accumulators, the update count (adam's bias correction), the net's generator
     (dropout masks) and the data order and crops all come back."""
-    from engine.experiment import Experiment
+    from engine.runs.experiment import Experiment
     monkeypatch.setenv("ENGINE_PROCESSES", "0")
     data = toy_dataset()
     exp = Experiment(DROPOUT_DEFS, trainer={"method": method, "learning_rate": 0.01, "batch_size": 10,

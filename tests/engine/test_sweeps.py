@@ -9,12 +9,12 @@ import pytest
 import engine
 from engine.cli import main
 from engine.data import Dataset, ImageSet, load_mnist
-from engine.experiment import Experiment, preset
-from engine.lrfind import find_learning_rate
-from engine.race import Race
-from engine.runs import list_runs
-from engine.session import Session
-from engine.sweep import grid_settings, parse_ranges, parse_settings, random_settings, run_sweep
+from engine.runs.experiment import Experiment, preset
+from engine.runs.records import list_runs
+from engine.runs.session_folder import Session
+from engine.studies.lrfind import find_learning_rate
+from engine.studies.race import Race
+from engine.studies.sweep import grid_settings, parse_ranges, parse_settings, random_settings, run_sweep
 from tests.engine.dataset_files import images
 
 
@@ -122,7 +122,7 @@ def test_bad_sweeps_are_one_line_before_any_training(tmp_path, capsys, argv, wor
 
 
 def test_a_sweep_can_be_cancelled_from_its_progress(small_mnist, tmp_path):
-    from engine.datasets import load
+    from engine.data.formats import load
     data = load(small_mnist)
     exp = preset("convnetjs-demo").replace(validation=1000, seed=0, epochs=1)
     events = []
@@ -164,7 +164,7 @@ def test_lr_find_suggests_a_rate(capsys):
 
 
 def test_lr_find_leaves_the_weights_alone_and_reports_progress(mnist):
-    from engine.errors import Cancelled
+    from engine.core.errors import Cancelled
     exp = preset("convnetjs-demo").replace(trainer=dict(preset("convnetjs-demo").trainer, method="adam"))
     net = exp.build_net(seed=3)
     before = [a.copy() for a in net.state_arrays()]
@@ -258,7 +258,7 @@ def test_interleaved_and_one_after_another_give_the_same_curves(monkeypatch):
 
 
 def test_a_race_stops_when_cancelled_and_keeps_what_it_measured():
-    from engine.errors import Cancelled
+    from engine.core.errors import Cancelled
     race = Race(TOY, toy(), methods=["sgd", "adam"], seeds=2, points=4, interleave=True)
     calls = []
     with pytest.raises(Cancelled):

@@ -8,15 +8,22 @@ step counts they reached on the 2-core machine) run under ``-m slow``, and
 import numpy as np
 import pytest
 
-from engine import drawings
-from engine.data import load_mnist, predict
-from engine.digits import to_mnist
-from engine.errors import Cancelled, DataError, EngineError
-from engine.experiment import Experiment
-from engine.snapshots import load_snapshot
-from engine.teach import (as_pixels, check_class_names, examples_dataset, learn_classes, load_folder,
-                          save_folder, teach, wiggle)
-from engine.teach_bench import PRESET, SNAPSHOT, correct_style, own_classes
+from engine.cli.teach_bench import PRESET, SNAPSHOT, correct_style, own_classes
+from engine.core.errors import Cancelled, DataError, EngineError
+from engine.data import drawings, load_mnist, predict
+from engine.data.digits import to_mnist
+from engine.runs.experiment import Experiment
+from engine.runs.snapshots import load_snapshot
+from engine.runs.teach import (
+    as_pixels,
+    check_class_names,
+    examples_dataset,
+    learn_classes,
+    load_folder,
+    save_folder,
+    teach,
+    wiggle,
+)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +171,7 @@ def test_class_names_that_cannot_be_folders_are_refused(names, match):
 
 
 def test_examples_round_trip_through_an_image_folder(tmp_path):
-    from engine.datasets import load
+    from engine.data.formats import load
     imgs = np.concatenate([drawings.digits(c, 3, seed=i) for i, c in enumerate(("circle", "cross", "triangle"))])
     labels = np.repeat([0, 1, 2], 3)
     out = tmp_path / "mine"
@@ -201,7 +208,7 @@ def test_own_classes_read_at_least_nine_in_ten_new_drawings():
 
 
 def test_a_session_saved_as_another_folder_takes_the_examples_with_it(tmp_path, demo):
-    from engine.session import EXAMPLES, Session
+    from engine.runs.session_folder import EXAMPLES, Session
     _, exp = demo
     s = Session.create(tmp_path / "work", exp)
     (s.path / EXAMPLES).write_bytes(b"the examples")

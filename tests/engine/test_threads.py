@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine.execution import plan
+from engine.core.execution import plan
 
 DEFS = [{"type": "input", "out_sx": 10, "out_sy": 10, "out_depth": 1},
         {"type": "conv", "sx": 5, "filters": 4, "pad": 2, "activation": "relu"},

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import engine
+from engine.core.schedules import Schedule
 from engine.data import Augment, ImageSet
-from engine.schedules import Schedule
-from engine.training import Run
-from engine.training import make_run as run_of
+from engine.runs.run import Run
+from engine.runs.run import make_run as run_of
 
 DEFS = [{"type": "input", "out_sx": 8, "out_sy": 8, "out_depth": 1},
         {"type": "conv", "sx": 3, "filters": 4, "pad": 1, "activation": "relu"},
@@ -135,7 +135,7 @@ def mnist():
 
 
 def demo_run(mnist, lr, net=None, epochs=0.3, **trainer):
-    from engine.experiment import preset
+    from engine.runs.experiment import preset
     e = preset("convnetjs-demo").replace(
         trainer=dict(method="sgd", learning_rate=lr, momentum=0.9, batch_size=20, l2_decay=0.001,
                      **trainer), epochs=epochs, seed=0)
@@ -160,8 +160,8 @@ def test_a_finite_blow_up_is_caught_and_the_advice_trains(mnist, lr):
 
 
 def test_accuracy_collapse_of_a_trained_net_is_caught(mnist):
-    from engine.snapshots import load_snapshot
     from engine.data import RESOURCES
+    from engine.runs.snapshots import load_snapshot
     net, _ = load_snapshot(RESOURCES / "snapshots" / "convnetjs-demo-trained.json")
     good = [a.copy() for a in net.state_arrays()]
     reports = list(demo_run(mnist, 1.0, net=net).reports())
@@ -173,7 +173,7 @@ def test_accuracy_collapse_of_a_trained_net_is_caught(mnist):
 
 
 def test_the_demo_presets_own_settings_never_look_diverged(mnist):
-    from engine.experiment import preset
+    from engine.runs.experiment import preset
     e = preset("convnetjs-demo").replace(epochs=0.5, seed=1)
     net = e.build_net()
     reports = list(run_of(e, net, e.build_trainer(net), mnist, chunk_seconds=0.02,
@@ -210,7 +210,7 @@ def test_the_suggested_rate_really_trains(mnist):
 def test_two_unlucky_single_batches_are_not_a_collapse():
     """Stepping one batch of ten at a time: two batches at chance after one above one half
     are judged with the batches after them, not as an accuracy collapse."""
-    from engine.training import DivergenceWatch
+    from engine.runs.run import DivergenceWatch
     net = engine.Net(DEFS, seed=0)
     watch = DivergenceWatch(net)
     for acc in (0.8, 0.2, 0.1):

@@ -1,14 +1,14 @@
 """Training steps shared with worker processes give the same numbers as one thread."""
 import os
 import signal
-
 import time
 
 import numpy as np
 import pytest
 
 import engine
-from engine.execution import processes as workers
+from engine.core.execution import processes as workers
+from engine.core.execution import worker
 
 DEMO = [{"type": "input", "out_sx": 12, "out_sy": 12, "out_depth": 1},
         {"type": "conv", "sx": 5, "filters": 4, "stride": 1, "pad": 2, "activation": "relu"},
@@ -30,7 +30,7 @@ def started():
 @pytest.fixture
 def ready(monkeypatch):
     """A started worker that every step may use (the measured choice is tested apart)."""
-    from engine import execution
+    from engine.core import execution
     monkeypatch.setattr(execution.WorkerChoice, "want_worker", lambda self: True)
     workers.shutdown()
     assert workers.warm_up(1, timeout=60), "the worker process did not start"
@@ -270,7 +270,7 @@ def _feed(choice, worker_s, alone_s, steps):
 
 
 def test_choice_keeps_the_worker_only_while_it_makes_steps_faster(monkeypatch):
-    from engine import execution
+    from engine.core import execution
     monkeypatch.setattr(execution, "RECHECK_SECONDS", 1.0)
     c = execution.WorkerChoice()
     _feed(c, 0.010, 0.018, 2 * execution.PROBE_STEPS)
@@ -288,7 +288,7 @@ def test_choice_keeps_the_worker_only_while_it_makes_steps_faster(monkeypatch):
 
 
 def test_choice_checks_again_at_once_when_steps_get_slower():
-    from engine import execution
+    from engine.core import execution
     c = execution.WorkerChoice()
     _feed(c, 0.010, 0.018, 2 * execution.PROBE_STEPS)
     checks = c.checks
@@ -297,7 +297,7 @@ def test_choice_checks_again_at_once_when_steps_get_slower():
 
 
 def test_a_step_that_could_not_reach_the_worker_teaches_nothing():
-    from engine import execution
+    from engine.core import execution
     c = execution.WorkerChoice()
     for _ in range(10):  # the worker is still starting: every step runs alone
         assert c.want_worker()
@@ -306,7 +306,7 @@ def test_a_step_that_could_not_reach_the_worker_teaches_nothing():
 
 
 def test_training_goes_without_a_worker_that_slows_it(started, monkeypatch):
-    from engine import execution
+    from engine.core import execution
     finish = workers.Step.finish
 
     def slow_finish(self, timeout=workers.WAIT_SECONDS):
@@ -404,10 +404,10 @@ def test_a_worker_replicates_every_layer_type_without_pickle():
         net = make()
         header, weights = workers._net_blob(net)
         msg, arrays = workers._unpack(workers._pack(("setup", 1, header), *weights))
-        copy = workers._net_from_blob(msg[2], arrays)
+        copy = worker.net_from_blob(msg[2], arrays)
         sy, sx, d = net.input_shape
         x = np.random.default_rng(0).standard_normal((4, sy, sx, d)).astype(np.float32)
         assert np.array_equal(net.forward(x), copy.forward(x)), name
     weights[0] = weights[0][:-1]  # a weight array of the wrong shape is garbage, not a net
     with pytest.raises(EOFError):
-        workers._net_from_blob(header, weights)
+        worker.net_from_blob(header, weights)

@@ -20,9 +20,10 @@ def settings(tmp_path):
 
 @pytest.fixture
 def window(qtbot, dataset, settings):
-    from workbench import theme
-    from workbench.main_window import MainWindow
     from PySide6.QtWidgets import QApplication
+
+    from workbench.views import theme
+    from workbench.window.main_window import MainWindow
     theme.apply(QApplication.instance())
     w = MainWindow(dataset, settings=settings)
     w.ask_to_save = False
@@ -50,6 +51,7 @@ def data_dialogs(monkeypatch):
     ``answers["locate"]``; a warning that offers an action (``dialogs.ask_action``) is recorded
     as ``("action", title, text)`` (its button in ``actions``) and answered ``answers["action"]`` (default: Cancel)."""
     from PySide6.QtWidgets import QMessageBox
+
     from workbench.views.data import dialogs
 
     class Recorder(list):
@@ -73,7 +75,7 @@ def data_dialogs(monkeypatch):
         shown.actions.append(action)
         return shown.answers["action"]
 
-    from workbench import dialogs as common
+    from workbench.views import dialogs as common
     monkeypatch.setattr(common, "ask_action", ask_action)
     monkeypatch.setattr(dialogs, "ask_locate", ask_locate)
     monkeypatch.setattr(dialogs, "ask_dataset_path", ask_path)

@@ -4,8 +4,9 @@ import json
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from workbench import app, logs
-from workbench.main_window import MainWindow
+from workbench import app
+from workbench.window import logs
+from workbench.window.main_window import MainWindow
 
 
 def test_entry_point_starts_and_quits(qtbot, tmp_path, monkeypatch):

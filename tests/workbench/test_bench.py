@@ -28,7 +28,8 @@ def test_lateness_skips_start_up_and_clips_early_ticks():
 def test_understand_bench_runs_its_phases(qtbot, capsys):
     """A short run of ``python -m workbench.understand_bench``: the phase reports its work."""
     import json
-    from workbench import understand_bench
+
+    from workbench.bench import understand as understand_bench
     assert understand_bench.main(["--seconds", "1.5", "--no-training", "--phases", "draw_saliency"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["what"] for line in lines] == ["draw_saliency"]

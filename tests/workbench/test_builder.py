@@ -8,8 +8,8 @@ from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDro
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 import engine
-from engine.presets import list_presets, load_preset
-from workbench.layer_info import GROUPS
+from engine.runs.presets import list_presets, load_preset
+from workbench.state.layer_info import GROUPS
 
 
 def drop_point(view, row):
@@ -279,7 +279,7 @@ def test_save_and_reopen_spec_and_recent_files(window, tmp_path, settings):
 
 
 def test_geometry_and_recent_files_persist(qtbot, dataset, settings, tmp_path):
-    from workbench.main_window import MainWindow
+    from workbench.window.main_window import MainWindow
     w = MainWindow(dataset, settings=settings)
     qtbot.addWidget(w)
     w.resize(1024, 640)
@@ -325,7 +325,7 @@ def test_closing_with_unsaved_changes_asks(window, monkeypatch, tmp_path):
     answers = [QMessageBox.Cancel, QMessageBox.Save]
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
     path = tmp_path / "kept.json"
-    monkeypatch.setattr("workbench.files.QFileDialog.getSaveFileName",
+    monkeypatch.setattr("workbench.window.files.QFileDialog.getSaveFileName",
                         lambda *a, **k: (str(path), ""))
     assert not window.close()            # Cancel: the window stays
     assert window.isVisible()

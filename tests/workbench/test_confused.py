@@ -4,9 +4,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.data import predict
-from engine.snapshots import load_snapshot
-from workbench.files import TRAINED_DEMO
-from workbench.understand_tasks import cell_examples, class_metrics
+from engine.runs.snapshots import load_snapshot
+from workbench.tasks.understand import cell_examples, class_metrics
+from workbench.window.files import TRAINED_DEMO
 
 
 def test_precision_recall_f1_by_hand():

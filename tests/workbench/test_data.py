@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QMessageBox
 
-from engine import datasets
-from workbench import datatasks
+from engine.data import formats as datasets
+from workbench.tasks import data as datatasks
 from workbench.views.data.box import BUNDLED, OPEN
 
 from ..engine import dataset_files as df

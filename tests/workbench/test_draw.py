@@ -5,7 +5,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QPushButton
 
-from engine.digits import resize
+from engine.data.digits import resize
 
 
 def at(canvas, fx, fy):

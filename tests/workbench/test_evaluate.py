@@ -28,8 +28,8 @@ def test_new_weights_cancel_an_evaluation_of_the_old_ones(window, qtbot):
 
 
 def test_evaluating_without_weights_says_so(qtbot, dataset):
-    from workbench.session import Session
-    from workbench.views.evaluate.panel import EvaluatePanel
+    from workbench.state.session import Session
+    from workbench.views.evaluate.place import EvaluatePanel
     s = Session(dataset)  # nothing loaded
     ev = EvaluatePanel(s)
     qtbot.addWidget(ev)

@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from engine.experiment import Experiment, preset
-from engine.presets import list_presets
+from engine.runs.experiment import Experiment, preset
+from engine.runs.presets import list_presets
 
 from .conftest import TINY
 
@@ -201,8 +201,7 @@ def test_a_snapshot_with_a_broken_experiment_is_refused(window, tmp_path, monkey
 
 
 def test_an_experiment_file_with_weights_opens_with_them(window, tmp_path):
-    import engine
-    from engine.experiment import save_experiment
+    from engine.runs.experiment import save_experiment
     exp = preset("mlp").replace(epochs=2)
     net = exp.build_net(seed=5)
     path = tmp_path / "mlp-trained.json"
@@ -218,7 +217,7 @@ def test_an_experiment_file_with_weights_opens_with_them(window, tmp_path):
 
 
 def test_weights_saved_while_the_layers_are_invalid_carry_their_own_layers(window, tmp_path):
-    from engine.snapshots import load_trained
+    from engine.runs.snapshots import load_trained
     window.doc.select(2)
     window.build_tab.properties.editors["sx"][1].setValue(40)  # a pool window larger than its input
     assert not window.doc.valid

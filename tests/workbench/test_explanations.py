@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from engine import explain
 from engine.data import network_input
-from engine.snapshots import load_snapshot
-from workbench.files import TRAINED_DEMO
+from engine.runs.snapshots import load_snapshot
+from engine.understand import explain
 from workbench.views.explain import heat_rgba
+from workbench.window.files import TRAINED_DEMO
 
 from .test_draw import at
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from workbench import export_dialog
+from workbench.views import export_dialog
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_a_colour_dataset_in_use_is_what_the_export_is_checked_on(tiny, qtbot, t
     test images (not on random inputs), and the export goes where the user last saved, not
     into the data's folder (which opening the dataset made the last folder used)."""
     pytest.importorskip("onnxruntime")
-    from workbench import dialogs
+    from workbench.views import dialogs
 
     from ..engine import dataset_files as df
     w, s = tiny, tiny.session

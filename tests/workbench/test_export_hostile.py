@@ -57,7 +57,7 @@ def test_opening_and_exporting_a_hostile_name_runs_nothing(how, window, qtbot, t
 
 
 def test_the_default_export_path_is_a_file_name_in_the_default_folder(window, qtbot, tmp_path):
-    from workbench import dialogs
+    from workbench.views import dialogs
     saved = tmp_path / "saved"
     saved.mkdir()
     dialogs.remember(str(saved / "a.json"), saved=True)

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from engine.execution import processes as workers
+from engine.core.execution import processes as workers
 
 
 def train_on_a_worker_then_stop_it(window, qtbot):

@@ -9,7 +9,7 @@ from PySide6.QtCore import QTimer
 
 import engine
 from engine.data import network_input
-from engine.experiment import preset
+from engine.runs.experiment import preset
 
 
 def fresh_trace(weights, x, label):

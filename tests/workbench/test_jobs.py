@@ -10,10 +10,10 @@ import pytest
 
 import engine
 from engine.data import accuracy, network_input
-from engine.experiment import preset
-from workbench import jobs
-from workbench.jobs import Cancelled, Job, TaskState
-from workbench.weights import Weights
+from engine.runs.experiment import preset
+from workbench.state import jobs
+from workbench.state.jobs import Cancelled, Job, TaskState
+from workbench.state.weights import Weights
 
 from .conftest import TINY
 
@@ -168,7 +168,7 @@ def test_evaluate_task_equals_the_engines_accuracy(demo_weights, dataset):
 
 
 def test_a_task_state_hands_the_engine_its_progress_and_cancel_check():
-    from engine.errors import Cancelled as EngineCancelled
+    from engine.core.errors import Cancelled as EngineCancelled
     seen = []
     state = TaskState(on_progress=seen.append)
     rep = state.reporter(start=0.5, span=0.5)

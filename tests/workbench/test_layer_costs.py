@@ -1,5 +1,4 @@
 """The builder shows what each layer costs (multiply-adds, activation memory) and the totals."""
-import pytest
 
 import engine
 from workbench.views.build.costs import count, size

@@ -2,10 +2,10 @@
 import pytest
 
 import engine
-from engine.errors import SpecError
-from engine.layers import LAYER_TYPES
-from engine.options import TABLE
-from workbench.layer_info import DEFAULTS, DESCRIPTIONS, FIELDS, GROUPS, TITLES, summary
+from engine.core.errors import SpecError
+from engine.core.layers import LAYER_TYPES
+from engine.core.options import TABLE
+from workbench.state.layer_info import DEFAULTS, DESCRIPTIONS, FIELDS, GROUPS, TITLES, summary
 
 BIG = (64, 64, 64)
 

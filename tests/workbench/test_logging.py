@@ -4,9 +4,10 @@ import logging
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from workbench import app, logs
-from workbench.jobs import Job
-from workbench.main_window import MainWindow
+from workbench import app
+from workbench.state.jobs import Job
+from workbench.window import logs
+from workbench.window.main_window import MainWindow
 
 
 def _a_task_with_a_bug(state, values):

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 
-from engine.embedding import embed, last_hidden_layer
 from engine.data import network_input
-from engine.snapshots import load_snapshot
-from workbench.files import TRAINED_DEMO
-from workbench.understand_tasks import validation_indices
+from engine.runs.snapshots import load_snapshot
+from engine.understand.embedding import embed, last_hidden_layer
+from workbench.tasks.understand import validation_indices
 from workbench.views.map.place import class_colors, inside
+from workbench.window.files import TRAINED_DEMO
 
 
 @pytest.fixture

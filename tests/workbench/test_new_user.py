@@ -64,6 +64,7 @@ def test_an_empty_confusion_cell_says_so_and_offers_nothing_to_click(qtbot):
 
 def test_example_cards_show_whole_class_names(qtbot):
     from PySide6.QtGui import QFontMetrics
+
     from workbench.views.examples import ExampleGallery, name_width, small_font
     names = ["circle", "cross", "square", "triangle"]
     gallery = ExampleGallery()
@@ -229,6 +230,7 @@ def test_inspect_row_titles_are_whole_in_the_view(window, qtbot, size):
 def test_the_path_completer_does_not_cover_open_folder(qtbot, tmp_path):  # (a popup, offscreen)
     from PySide6.QtCore import QRect
     from PySide6.QtWidgets import QLineEdit
+
     from workbench.views.data.dialogs import DatasetFileDialog
     for name in ("shapes", "shoes", "shirts"):
         (tmp_path / name / "a").mkdir(parents=True)
@@ -267,7 +269,8 @@ README_APT = ("sudo apt-get install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
 
 
 def test_a_missing_xcb_library_is_said_with_the_apt_line_before_qt_starts(monkeypatch, capsys):
-    from workbench import app, main_window
+    from workbench import app
+    from workbench.window import main_window
     monkeypatch.setattr(app.sys, "platform", "linux")
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
@@ -304,7 +307,7 @@ def test_the_xcb_check_is_made_only_where_qt_would_use_xcb(monkeypatch, env, pla
 
 # -- 6. Runs: a default sweep of settings the method uses; the data of each run ------------------------
 def test_the_default_sweep_is_of_settings_the_method_uses(tiny, qtbot):
-    from engine.sweep import grid_settings, parse_settings
+    from engine.studies.sweep import grid_settings, parse_settings
     from workbench.views.runs.sweep import SweepDialog
     s = tiny.session
     for method, keys in (("adadelta", {"batch_size", "l2_decay"}), ("sgd", {"learning_rate", "momentum"}),
@@ -371,6 +374,7 @@ def test_restoring_a_run_that_had_not_finished_says_train_goes_on_from_there(cra
 # -- 1. the tour says what the window shows ------------------------------------------------------------
 def test_the_confused_example_note_says_what_the_draw_bars_say(window, qtbot):
     import re
+
     from workbench.tour.tour import Tour
     w, s = window, window.session
     tour = w.tour = Tour(w)
@@ -397,6 +401,7 @@ def test_the_confused_example_note_says_what_the_draw_bars_say(window, qtbot):
 
 def test_the_last_steps_done_line_names_the_button_it_has(window, qtbot):
     from workbench.tour.tour import Tour
+
     from .test_tour import tiny_lesson
     w = window
     tour = w.tour = Tour(w, lesson=tiny_lesson(w))

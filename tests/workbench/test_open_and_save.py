@@ -14,8 +14,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton
 
 import engine
-from engine.experiment import Experiment
-from engine.snapshots import load_trained
+from engine.runs.experiment import Experiment
+from engine.runs.snapshots import load_trained
 
 from .conftest import TINY
 
@@ -180,9 +180,10 @@ def test_recent_files_and_a_dropped_file_take_the_same_path(trained, tmp_path, d
 
 
 def test_the_command_line_file_takes_the_same_path(qtbot, tmp_path, monkeypatch, dialogs_shown):
-    from workbench import app
-    from workbench.main_window import MainWindow
     from PySide6.QtCore import QSettings
+
+    from workbench import app
+    from workbench.window.main_window import MainWindow
     QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(tmp_path))
     path = write_case(tmp_path, "brackets.json")
     seen = []
@@ -241,7 +242,7 @@ def test_a_name_from_a_file_is_plain_text_everywhere(window, tmp_path, monkeypat
     # a snapshot keeps the name saved in it
     snap = tmp_path / "snap.json"
     net = engine.Net(TINY, seed=0)
-    from engine.snapshots import save_snapshot
+    from engine.runs.snapshots import save_snapshot
     save_snapshot(net, snap, {"preset": name})
     assert window.files.open_snapshot(str(snap))
     assert window.doc.name == name
@@ -300,7 +301,7 @@ def test_file_dialogs_start_in_the_last_folder_used(window, tmp_path, monkeypatc
     # the plots' exports and Draw's "Open image…" start there too
     other = tmp_path / "other"
     other.mkdir()
-    from workbench import dialogs
+    from workbench.views import dialogs
     dialogs.remember(other / "x.png")
     window.train_tab.loss_plot._export_csv()
     assert pathlib.Path(starts[3]).parent == other
@@ -313,7 +314,8 @@ def test_a_slow_read_keeps_the_window_live_and_can_be_cancelled(trained, tmp_pat
     """A big file is read on a worker thread: timers fire meanwhile, a dialog offers Cancel,
     and cancelling changes nothing."""
     import threading
-    from workbench import opening
+
+    from workbench.tasks import opening
     w = trained
     release = threading.Event()
     real = opening.read_experiment
@@ -378,8 +380,9 @@ def test_a_big_file_is_read_in_another_process_and_the_window_stays_live(trained
     """Parsing JSON holds the GIL: a 50 MB snapshot parsed on a thread stopped the event loop
     for 0.5 s (p99 of a 10 ms timer's lateness 323-582 ms); read in another process, 1-10 ms."""
     from PySide6.QtCore import QElapsedTimer
-    from engine.snapshots import save_snapshot
-    from workbench import child, opening
+
+    from engine.runs.snapshots import save_snapshot
+    from workbench.tasks import child, opening
     w = trained
     in_child, real_run = [], child.run
     monkeypatch.setattr(child, "run", lambda f, *a, **k: in_child.append(f.__name__) or real_run(f, *a, **k))
@@ -443,7 +446,8 @@ def test_a_big_file_is_read_in_another_process_and_the_window_stays_live(trained
 
 
 def test_a_bad_file_read_in_another_process_is_the_same_one_dialog(trained, tmp_path, monkeypatch, dialogs_shown):
-    from workbench import opening, weights
+    from workbench.state import weights
+    from workbench.tasks import opening
     monkeypatch.setattr(opening, "SUBPROCESS_BYTES", 100)  # every file here goes to the other process
     monkeypatch.setattr(weights, "CHILD_PARAMS", 100)  # and every save
     for target, words in save_targets(tmp_path).items():
@@ -460,7 +464,7 @@ def test_a_bad_file_read_in_another_process_is_the_same_one_dialog(trained, tmp_
         assert_refused(w, before, dialogs_shown, BAD_FILES[case][1], path)
     good = tmp_path / "good.json"
     net = engine.Net(TINY, seed=4)
-    from engine.snapshots import save_snapshot
+    from engine.runs.snapshots import save_snapshot
     save_snapshot(net, good, {"preset": "good"})
     assert w.files.open_path(str(good)) and w.doc.name == "good"
     for a, pg in zip(w.session.weights.params(), net.params_and_grads()):

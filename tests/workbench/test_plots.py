@@ -94,7 +94,8 @@ def test_hover_shows_values_under_the_mouse(qtbot):
 
 
 def test_a_plot_redraws_on_its_own_at_a_limited_rate_and_only_on_screen(qtbot):
-    from PySide6.QtWidgets import QWidget, QVBoxLayout
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
     from workbench.views.train.plots import REFRESH_MS
     host = QWidget()
     v = LossPlotView(parent=host)
@@ -180,6 +181,7 @@ def test_no_plot_of_the_app_scales_its_axes(window, qtbot):
     """Every plot axis of the window (accuracy, loss, learning rate, examples) shows values as
     they are; only the cost axis of the sweep's scatter keeps its prefix (parameters (M))."""
     import pyqtgraph as pg
+
     from workbench.views.train.lrfind import LrFinderDialog
     lr = LrFinderDialog(window.session, window.experiments.studies)
     qtbot.addWidget(lr)

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from engine.cli import main as cli
-from engine.session import Session as Folder
+from engine.runs.session_folder import Session as Folder
 from tests.engine.dataset_files import write_small_mnist
 
 

@@ -5,10 +5,9 @@ import csv
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 
-from engine.runs import list_runs, load_run
-from workbench.keeping import run_color
+from engine.runs.records import list_runs, load_run
+from workbench.state.keeping import run_color
 from workbench.views.runs import table as T
 
 
@@ -173,7 +172,7 @@ def test_a_sweep_of_tiny_runs_fills_the_table_and_the_plots(tiny, qtbot):
     assert line.opts["pen"].color().name() == run_color(runs[0]["id"])
     scatter = place.sweep_plots.scatter
     assert len(scatter.points) == 4
-    from engine.spec import infer_shapes
+    from engine.core.spec import infer_shapes
     from tests.workbench.conftest import TINY
     macs = sum(l["macs"] for l in infer_shapes(TINY))  # every run has the tiny network
     assert [c for _, c, _ in scatter.points] == [macs] * 4
@@ -183,7 +182,7 @@ def test_a_sweep_of_tiny_runs_fills_the_table_and_the_plots(tiny, qtbot):
 
 def sweep_weights(folder, run):
     """A sweep run's final weights, from its session folder's checkpoint."""
-    from engine.session import Session
+    from engine.runs.session_folder import Session
     arrays = Session.open(folder / run).checkpoint()["arrays"]
     return [arrays[f"net/{i}"] for i in range(sum(k.startswith("net/") for k in arrays))]
 
@@ -214,6 +213,7 @@ def test_sweep_runs_differing_only_in_what_adadelta_ignores_are_the_same_run(tin
 
 def test_the_sweep_dialog_says_what_is_wrong_and_starts_nothing(tiny, qtbot):
     from PySide6.QtWidgets import QDialog
+
     from workbench.views.runs.sweep import SweepDialog
     d = SweepDialog(tiny.session, tiny)
     qtbot.addWidget(d)

@@ -12,13 +12,13 @@ import time
 import numpy as np
 import pytest
 
-from engine import checkpoint
 from engine.cli import main as cli
-from engine.datasets import load
-from engine.experiment import preset
-from engine.runs import list_runs, load_run
-from engine.session import Session as Folder
-from engine.snapshots import load_snapshot
+from engine.data.formats import load
+from engine.runs import checkpoint
+from engine.runs.experiment import preset
+from engine.runs.records import list_runs, load_run
+from engine.runs.session_folder import Session as Folder
+from engine.runs.snapshots import load_snapshot
 from tests.engine.dataset_files import write_small_mnist
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -34,7 +34,8 @@ def small_mnist(tmp_path_factory):
 def small_window(qtbot, small_mnist, tmp_path):
     """A window on the small dataset, its settings (and so its session) in ``tmp_path``."""
     from PySide6.QtCore import QSettings
-    from workbench.main_window import MainWindow
+
+    from workbench.window.main_window import MainWindow
     w = MainWindow(load(str(small_mnist)), settings=QSettings(str(tmp_path / "app.ini"), QSettings.IniFormat))
     w.ask_to_save = False
     qtbot.addWidget(w)
@@ -179,7 +180,8 @@ def test_a_folder_that_is_not_a_session_is_refused_and_nothing_changes(small_win
 def test_closing_saves_and_the_next_window_starts_in_the_same_session(small_window, small_mnist, tmp_path,
                                                                       qtbot):
     from PySide6.QtCore import QSettings
-    from workbench.main_window import MainWindow
+
+    from workbench.window.main_window import MainWindow
     w = small_window
     s = w.session
     s.load_experiment(preset("convnetjs-demo").replace(data=str(small_mnist), validation=1000, epochs=0.1))
@@ -223,7 +225,8 @@ def test_a_killed_app_restores_its_session_with_at_most_an_autosave_of_work_lost
     """The real app trains in a process of its own; SIGKILL; the next start offers the work
     as last saved, restores it, and Train goes on from there."""
     from PySide6.QtCore import QSettings
-    from workbench.main_window import MainWindow
+
+    from workbench.window.main_window import MainWindow
     autosave = 2.0
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-c", KILLED_APP, str(tmp_path), str(autosave)], cwd=ROOT,

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 
-from workbench.main_window import redo_shortcuts, undo_shortcuts
+from workbench.window.main_window import redo_shortcuts, undo_shortcuts
 
 # QKeySequence.keyBindings(Undo / Redo) as Qt's platform themes give them
 PLATFORMS = {

@@ -5,9 +5,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QListWidget, QPushButton
 
-from engine import drawings
-from engine.data import network_input
-from engine.digits import to_mnist
+from engine.data import drawings, network_input
+from engine.data.digits import to_mnist
 
 from .test_draw import stroke
 
@@ -113,7 +112,7 @@ def test_relabel_remove_and_undo_in_the_strip(window, draw, qtbot):
     t.undo_stack.undo()
     assert t.labels.tolist() == [7, 7, 7]
     # kept in the session folder at every change: a crash loses none
-    from workbench.teaching import EXAMPLES_FILE, read_examples
+    from workbench.state.teaching import EXAMPLES_FILE, read_examples
     images, labels, names = read_examples(window.keeper.path / EXAMPLES_FILE)
     assert labels.tolist() == [7, 7, 7] and names is None
     np.testing.assert_array_equal(images, t.images)
@@ -161,7 +160,7 @@ def test_examples_survive_a_restart_and_trade_as_an_image_folder(window, draw, q
     out = tmp_path / "shared"
     assert draw.examples.save_folder(str(out))
     assert sorted(p.name for p in out.iterdir()) == [str(d) for d in range(10)]
-    from workbench.teaching import Teaching
+    from workbench.state.teaching import Teaching
     again = Teaching(window.session)
     again.use_folder(window.keeper.path)  # a new window in the same session folder
     assert again.labels.tolist() == [3, 4, 3, 4]
@@ -181,7 +180,7 @@ def test_the_draw_place_with_teaching_still_fits_a_1024x640_window(window, qtbot
 
 def test_examples_come_back_in_the_next_window_after_a_crash_and_after_a_close(window, draw, qtbot, dataset,
                                                                               settings):
-    from workbench.main_window import MainWindow
+    from workbench.window.main_window import MainWindow
     for k in range(2):
         draw.canvas.set_image(drawings.drawings("seven-crossbar", 1, seed=k)[0])
         draw.teach_box.choose(7)

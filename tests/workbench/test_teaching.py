@@ -2,16 +2,16 @@
 import numpy as np
 import pytest
 
-from engine import drawings
-from engine.errors import DataError
-from engine.snapshots import load_trained
-from engine.teach_bench import SNAPSHOT
-from workbench.teaching import EXAMPLES_FILE, read_examples, write_examples
+from engine.cli.teach_bench import SNAPSHOT
+from engine.core.errors import DataError
+from engine.data import drawings
+from engine.runs.snapshots import load_trained
+from workbench.state.teaching import EXAMPLES_FILE, read_examples, write_examples
 
 
 @pytest.fixture
 def session(qtbot, dataset):
-    from workbench.session import Session
+    from workbench.state.session import Session
     s = Session(dataset)
     net, exp, _ = load_trained(SNAPSHOT)
     s.load_snapshot(net, "demo", exp)

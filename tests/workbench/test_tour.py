@@ -8,10 +8,10 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QPushButton, QTabBar, QWidget
 
-from workbench.theme import ACCENT
-from workbench.tour.tour import Tour
 from workbench.tour.highlight import visible_rect
 from workbench.tour.steps import TOUR_DIR, TourError, check_tour, load_tour
+from workbench.tour.tour import Tour
+from workbench.views.theme import ACCENT
 
 from .conftest import TINY
 

@@ -7,10 +7,9 @@ import math
 
 import pytest
 
-from engine.training import DivergenceWatch
-from workbench.tour.steps import load_tour, step_experiment
-
+from engine.runs.run import DivergenceWatch
 from tools.tour_rates import anneal, explode
+from workbench.tour.steps import load_tour, step_experiment
 
 TOUR = load_tour()
 

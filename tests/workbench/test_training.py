@@ -30,7 +30,8 @@ def test_training_starts_and_the_loss_curve_grows(tiny, qtbot):
 def test_the_window_trains_with_the_worker_process(tiny, qtbot):
     """Batches of 20 go half to the engine's worker process, from the training thread."""
     import pytest
-    from engine.execution import processes as workers
+
+    from engine.core.execution import processes as workers
     if not workers.warm_up(1, timeout=60):
         pytest.skip("no worker processes on this platform")
     w = tiny

@@ -2,7 +2,7 @@
 import numpy as np
 
 import engine
-from engine.unit_images import unit_images
+from engine.understand.unit_images import unit_images
 
 
 def units_panel(window, qtbot):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from engine.snapshots import load_trained
+from engine.runs.snapshots import load_trained
 
 from .conftest import TINY
 from .test_open_and_save import fingerprint
@@ -75,7 +75,7 @@ def test_closing_with_unchanged_layers_asks_about_the_weights_and_saves_them(tra
     w, s = trained_unchanged, trained_unchanged.session
     trained = s.weights.params()
     path = tmp_path / "kept-weights.json"
-    monkeypatch.setattr("workbench.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
+    monkeypatch.setattr("workbench.window.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
     asked.answers = [QMessageBox.Cancel, QMessageBox.Save]
     assert not w.close() and w.isVisible()  # Cancel: the window stays
     assert w.close()  # Save: the snapshot is written, then the window closes
@@ -127,7 +127,7 @@ def test_saving_unsaved_weights_and_changes_from_the_one_question(trained_unchan
     w, s = trained_unchanged, trained_unchanged.session
     s.set_trainer_option("momentum", 0.5)
     path = tmp_path / "both.json"
-    monkeypatch.setattr("workbench.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
+    monkeypatch.setattr("workbench.window.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
     asked.answers = [QMessageBox.Save]
     assert w.close()
     assert len(asked) == 1
@@ -141,7 +141,7 @@ def test_a_running_run_is_asked_about_and_stopped_before_it_is_saved(tiny, qtbot
     assert s.train()
     qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=10000)
     path = tmp_path / "running.json"
-    monkeypatch.setattr("workbench.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
+    monkeypatch.setattr("workbench.window.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
     asked.answers = [QMessageBox.Save]
     assert w.close()
     assert "is training" in asked[0]["text"] and len(asked) == 1  # no second "Stop training?"

@@ -14,8 +14,8 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
-from .. import datatasks
-from ..jobs import Job
+from workbench.state.jobs import Job
+from workbench.tasks import data as datatasks
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.digits import to_mnist
-
-from .. import datatasks, jobs
-from ..jobs import Job
+from engine.data.digits import to_mnist
+from workbench.state import jobs
+from workbench.state.jobs import Job
+from workbench.tasks import data as datatasks
 
 log = logging.getLogger(__name__)
 

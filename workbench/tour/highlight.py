@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QRegion
 from PySide6.QtWidgets import QWidget
 
-from ..theme import ACCENT
+from workbench.views.theme import ACCENT
 
 MARGIN = 3   # px between the target and the ring's inner edge
 WIDTH = 3    # px of ring

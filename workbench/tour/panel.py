@@ -8,10 +8,19 @@ words are shown as plain text, whatever the tour file holds.
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
-from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..theme import ACCENT
+from workbench.views.theme import ACCENT
 
 MIN_WIDTH, WIDTH, MAX_WIDTH = 210, 300, 340  # px: slim, beside places that need ~800 px at 1024x640
 
@@ -271,8 +280,10 @@ class TourPanel(QDockWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
+
     from engine.data import load_mnist
-    from .. import theme
+    from workbench.views import theme
+
     from .steps import load_tour
     app = QApplication([])
     theme.apply(app)

@@ -151,7 +151,7 @@ def step(tour, step_id):
 
 def lesson_experiment(tour):
     """The experiment the tour teaches on: its ``lesson`` preset with the lesson's changes."""
-    from engine.experiment import preset
+    from engine.runs.experiment import preset
     spec = tour["lesson"]
     return preset(spec["preset"]).replace(**{k: v for k, v in spec.items() if k != "preset"})
 

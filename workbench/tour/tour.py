@@ -417,8 +417,8 @@ class Tour(QObject):
     def _do_trained_demo(self, a):
         """The bundled trained weights of the demo network, when the lesson's network is that
         network (the tour's settings stay; another lesson network keeps its own weights)."""
-        from engine.snapshots import load_trained
-        from ..files import TRAINED_DEMO, same_network
+        from engine.runs.snapshots import load_trained
+        from workbench.tasks.opening import TRAINED_DEMO, same_network
         doc = self.session.doc
         net, _exp, _meta = load_trained(TRAINED_DEMO)
         if same_network(doc.layers, net):
@@ -487,7 +487,8 @@ class Tour(QObject):
         preprocesses the canvas again: its answer can differ from the test image's), or None
         when the network does not take drawings."""
         from engine.data import network_input
-        from engine.digits import to_mnist
+        from engine.data.digits import to_mnist
+
         from ..views.draw.canvas import canvas_pixels
         sy, sx, depth = weights.input_shape
         if depth != 1 or sy != sx or sy > 28 or weights.loss_type == "regression":

@@ -5,11 +5,12 @@ def run_alone(make_view, size=(900, 600), trained=True, then=None):
     """Show ``make_view(session)`` in its own window on MNIST (with the trained demo network's
     weights unless ``trained`` is False), call ``then(view)`` once shown, and run the app."""
     from PySide6.QtWidgets import QApplication
+
     from engine.data import load_mnist
-    from engine.snapshots import load_snapshot
-    from .. import theme
-    from ..files import TRAINED_DEMO
-    from ..session import Session
+    from engine.runs.snapshots import load_snapshot
+    from workbench.state.session import Session
+    from workbench.tasks.opening import TRAINED_DEMO
+    from workbench.views import theme
     app = QApplication.instance() or QApplication([])
     theme.apply(app)
     session = Session(load_mnist())

@@ -10,7 +10,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QRectF, QSize, Qt, S
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate
 
-from ..colour import class_name, stored_qimage
+from workbench.views.colour import class_name, stored_qimage
 
 RIGHT = QColor("#2e9d62")
 WRONG = QColor("#d64545")

@@ -10,12 +10,10 @@ map over it. The maps themselves come from the session's background jobs
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolTip,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolTip, QWidget
 
-from ..colour import class_name, stored_qimage
-from ..understand_tasks import METHODS
-
+from workbench.tasks.understand import METHODS
+from workbench.views.colour import class_name, stored_qimage
 
 # -- pictures -----------------------------------------------------------------------------------
 WARM_LOW, WARM_HIGH = np.array([230, 50, 40.0]), np.array([255, 235, 70.0])

@@ -131,8 +131,9 @@ class CodeView(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
-    from ...document import NetworkDocument
-    from engine.presets import load_preset
+
+    from engine.runs.presets import load_preset
+    from workbench.state.document import NetworkDocument
     app = QApplication([])
     doc = NetworkDocument(load_preset("convnetjs-demo")["layer_defs"], "demo")
     w = CodeView(doc)

@@ -7,7 +7,7 @@ backward pass. A training step runs each product about three times (forward, the
 weights' gradient, the input's gradient).
 """
 import engine
-from engine.spec import cost_totals
+from engine.core.spec import cost_totals
 
 
 def count(n):

@@ -9,8 +9,8 @@ network" changes the input layer and the class count in one step that Undo takes
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
-from engine.datasets import describe
-from engine.errors import EngineError
+from engine.core.errors import EngineError
+from engine.data.formats import describe
 
 from ..data import dialogs
 from .stack import WARNING_COLOR

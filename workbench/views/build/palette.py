@@ -2,8 +2,8 @@
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem
 
-from ...icons import layer_icon
-from ...layer_info import DESCRIPTIONS, GROUPS, TITLES
+from workbench.state.layer_info import DESCRIPTIONS, GROUPS, TITLES
+from workbench.views.icons import layer_icon
 
 PALETTE_MIME = "application/x-convnet-workbench-layer"
 

@@ -53,10 +53,11 @@ class BuildPlace(QSplitter):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
+
     from engine.data import load_mnist
-    from engine.experiment import preset
-    from ... import theme
-    from ...session import Session
+    from engine.runs.experiment import preset
+    from workbench.state.session import Session
+    from workbench.views import theme
     app = QApplication([])
     theme.apply(app)
     w = BuildPlace(Session(load_mnist(), preset("convnetjs-demo")))

@@ -1,10 +1,9 @@
 """The properties editor: typed fields for the selected layer; changes apply at once."""
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QLabel,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from ...layer_info import DESCRIPTIONS, FIELDS, TITLES, layer_type, volume
-from ...undo_keys import being_edited
+from workbench.state.layer_info import DESCRIPTIONS, FIELDS, TITLES, layer_type, volume
+from workbench.views.undo_keys import being_edited
 
 
 class LayerPropertiesView(QWidget):
@@ -153,8 +152,9 @@ class LayerPropertiesView(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
-    from ...document import NetworkDocument
-    from engine.presets import load_preset
+
+    from engine.runs.presets import load_preset
+    from workbench.state.document import NetworkDocument
     app = QApplication([])
     doc = NetworkDocument(load_preset("convnetjs-demo")["layer_defs"], "demo")
     doc.select(1)

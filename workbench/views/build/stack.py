@@ -7,14 +7,22 @@ the invalid one is outlined with the engine's message.
 import html
 import json
 
-from PySide6.QtCore import (QAbstractListModel, QByteArray, QMimeData, QModelIndex, QPoint,
-                            QRect, QRectF, QSize, Qt)
+from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, QPoint, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListView, QMenu, QStyle,
-                               QStyledItemDelegate, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QListView,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ...icons import color_for, paint_icon
-from ...layer_info import GROUPS, TITLES, layer_type, summary, volume
+from workbench.state.layer_info import GROUPS, TITLES, layer_type, summary, volume
+from workbench.views.icons import color_for, paint_icon
+
 from . import costs
 from .palette import PALETTE_MIME
 
@@ -392,8 +400,9 @@ class LayerStackPanel(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
-    from ...document import NetworkDocument
-    from engine.presets import load_preset
+
+    from engine.runs.presets import load_preset
+    from workbench.state.document import NetworkDocument
     app = QApplication([])
     doc = NetworkDocument(load_preset("convnetjs-demo")["layer_defs"], "ConvNetJS MNIST demo")
     w = LayerStackPanel(doc)

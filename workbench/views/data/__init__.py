@@ -1,0 +1,1 @@
+"""Data: the dataset box, the dataset dialogs and the place that shows the dataset in use."""

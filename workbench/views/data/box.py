@@ -9,10 +9,9 @@ size chosen for a small dataset) are shown under the box.
 import pathlib
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from engine.datasets import describe
+from engine.data.formats import describe
 
 from . import dialogs
 
@@ -260,9 +259,10 @@ class DatasetBox(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
+
     from engine.data import load_mnist
-    from ... import theme
-    from ...session import Session
+    from workbench.state.session import Session
+    from workbench.views import theme
     app = QApplication([])
     theme.apply(app)
     s = Session(load_mnist())

@@ -9,7 +9,7 @@ import pathlib
 from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QLineEdit, QMessageBox, QPushButton
 
-from ... import dialogs as common
+from workbench.views import dialogs as common
 
 DATASET_FILTER = ("Datasets (*.npz *.csv *.csv.gz *ubyte *ubyte.gz *.idx *.idx.gz *idx3* *idx1*);;"
                   "All files (*)")

@@ -3,14 +3,12 @@ import pathlib
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (QColor, QFont, QFontMetrics, QImage, QImageReader, QPainter, QPainterPath, QPen,
-                           QPixmap)
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QImageReader, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
-from engine.digits import resize
-from engine.io import check_readable
-
-from ...colour import class_name, named, pixels_qimage
+from engine.core.io import check_readable
+from engine.data.digits import resize
+from workbench.views.colour import class_name, named, pixels_qimage
 
 SIZE = 280  # the canvas's own resolution (10x MNIST)
 
@@ -426,7 +424,8 @@ def load_image_file(path):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication, QHBoxLayout
-    from ... import theme
+
+    from workbench.views import theme
     app = QApplication([])
     theme.apply(app)
     w = QWidget()

@@ -9,8 +9,9 @@ the 28x28 digit's frame; ``to_mnist``'s frame lays it back over the strokes.
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ...understand_tasks import METHODS
-from ...colour import class_name
+from workbench.tasks.understand import METHODS
+from workbench.views.colour import class_name
+
 from ..explain import ExplainControls, canvas_rect, heat_image
 
 KEY = "draw"

@@ -1,0 +1,1 @@
+"""Evaluate: test accuracy, the confusion matrix and the examples behind each cell."""

@@ -9,12 +9,21 @@ probabilities); nothing here computes on the network.
 """
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ...understand_tasks import VIEWS, cell_examples, class_metrics
+from workbench.tasks.understand import VIEWS, cell_examples, class_metrics
+from workbench.views.colour import class_name
+
 from ..examples import ExampleGallery
-from ...colour import class_name
 
 
 def _fmt(v):
@@ -153,8 +162,9 @@ class ConfusedExamples(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication, QSplitter
+
     from engine.data import load_mnist
-    from ... import theme
+    from workbench.views import theme
     app = QApplication([])
     theme.apply(app)
     test = load_mnist().test

@@ -1,0 +1,1 @@
+"""Inspect: one row per layer (activations, gradients, filters) and the side panel."""

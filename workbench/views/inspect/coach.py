@@ -8,7 +8,15 @@ healthy range are tinted; the alerts raised so far are listed below.
 """
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 BAD = QColor(225, 87, 89, 90)
 GOOD = QColor(89, 161, 79, 60)

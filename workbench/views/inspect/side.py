@@ -10,12 +10,22 @@ Both ask ``session.understanding``; its background jobs do the work on published
 """
 from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ...colour import class_name, stored_qimage
+from workbench.tasks.understand import METHODS
+from workbench.views.colour import class_name, stored_qimage
+
 from ..explain import ExplainControls, ExplanationView
-from ...understand_tasks import METHODS
 
 
 def _names(session):

@@ -8,14 +8,27 @@ layout drawn as it forms), with progress and Cancel.
 """
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGraphicsPathItem, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QGraphicsPathItem,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.embedding import MAX_POINTS
+from engine.understand.embedding import MAX_POINTS
+from workbench.views.colour import class_name, stored_qimage
+
 from ..examples import ExampleGallery
-from ...colour import class_name, stored_qimage
 
 #: Ten well-separated class colours (Tableau's), then evenly spaced hues.
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",

@@ -1,0 +1,1 @@
+"""Runs: every run kept, compared, repeated and resumed; sweeps and the trainers' race."""

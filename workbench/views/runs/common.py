@@ -1,16 +1,15 @@
 """What several runs views say about a run: its colour, its key settings, its numbers, in words."""
 import html
 import json
-import pathlib
 import math
+import pathlib
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-from engine.errors import EngineError
-from engine.runs import run_settings
-
-from ...keeping import run_color
+from engine.core.errors import EngineError
+from engine.runs.records import run_settings
+from workbench.state.keeping import run_color
 
 
 def color(run_id, alpha=255):

@@ -12,7 +12,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ...theme import plain_axes
+from workbench.views.theme import plain_axes
+
 from ..train.plots import thin
 from .common import DrawnWhenShown, color, column, plain_tip, value_text
 

@@ -7,12 +7,21 @@ highlighted (the accent colour behind, bold); "only differences" hides the other
 """
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.runs import diff_settings
+from engine.runs.records import diff_settings
+from workbench.views.theme import ACCENT
 
-from ...theme import ACCENT
 from .common import plain_tip, swatch, value_text
 
 DIFFERS = Qt.UserRole + 1

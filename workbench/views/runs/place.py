@@ -7,10 +7,20 @@ runs; while a race or sweep runs its progress and Cancel are in the toolbar, and
 window goes on working (they train on threads of their own).
 """
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
-                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.errors import EngineError
+from engine.core.errors import EngineError
 
 from .curves import RunCurvesView
 from .diff import SettingsDiffView

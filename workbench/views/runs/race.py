@@ -7,18 +7,27 @@ summary as it grows (an interleaved race's curves grow together) and a line per 
 with its final mean, spread and diverged seeds.
 """
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
-                               QFormLayout, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout,
-                               QWidget)
-from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.race import DEMO_TRAINERS
+from engine.studies.race import DEMO_TRAINERS
+from workbench.views.theme import plain_axes
 
 from .common import DrawnWhenShown
-
-from ...theme import plain_axes
 
 #: One colour per trainer (the run colours are for runs).
 METHOD_COLORS = {"sgd": "#9c755f", "momentum": "#4e79a7", "nesterov": "#76b7b2", "adagrad": "#edc948",

@@ -14,16 +14,29 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QPushButton, QSpinBox, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.errors import EngineError
-from engine.runs import diff_settings
-from engine.spec import infer_shapes
-from engine.sweep import grid_settings, parse_ranges, parse_settings, random_settings
+from engine.core.errors import EngineError
+from engine.core.spec import infer_shapes
+from engine.runs.records import diff_settings
+from engine.studies.sweep import grid_settings, parse_ranges, parse_settings, random_settings
+from workbench.views.theme import plain_axes
 
-from ...theme import plain_axes
 from .common import DrawnWhenShown, accuracy_of, color, plain_tip, settings_of, value_text
 
 COMMON = ("learning_rate", "batch_size", "method", "momentum", "l2_decay", "l1_decay",
@@ -220,7 +233,7 @@ class SweepDialog(QDialog):
     def _accept(self):
         try:
             self.plan = self.make_plan()
-            from engine.sweep import check_plan
+            from engine.studies.sweep import check_plan
             check_plan(self.session.experiment().replace(epochs=self.epochs.value()), self.plan)
         except (EngineError, ValueError) as e:
             self.error.setText(str(e))  # the dialog stays: nothing has started

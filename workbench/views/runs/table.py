@@ -9,7 +9,8 @@ files and are shown as plain text.
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem
 
-from ...keeping import local_time
+from workbench.state.keeping import local_time
+
 from .common import accuracy_of, data_of, key_settings, percent, plain_tip, swatch
 
 COLUMNS = ("", "Name", "When", "Status", "Data", "Network and trainer", "Test", "Validation", "Examples/s",

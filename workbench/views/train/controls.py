@@ -9,14 +9,28 @@ import math
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
-                               QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.datasets import describe
-from engine.errors import EngineError
-from engine.schedules import KINDS
-from engine.trainer import METHODS
+from engine.core.errors import EngineError
+from engine.core.schedules import KINDS
+from engine.core.trainer import METHODS
+from engine.data.formats import describe
 
 from ..data.box import DatasetBox
 
@@ -500,7 +514,7 @@ class TrainPanel(QWidget):
         try:
             return self.session.fit_network_to_data()
         except EngineError as e:
-            from ... import dialogs
+            from workbench.views import dialogs
             dialogs.warn(self.window(), "Cannot adapt the network", str(e))
             return []
 
@@ -633,10 +647,11 @@ class TrainPanel(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
+
     from engine.data import load_mnist
-    from engine.experiment import preset
-    from ... import theme
-    from ...session import Session
+    from engine.runs.experiment import preset
+    from workbench.state.session import Session
+    from workbench.views import theme
     app = QApplication([])
     theme.apply(app)
     w = TrainPanel(Session(load_mnist(), preset("strong-convnet")))

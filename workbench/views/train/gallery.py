@@ -6,7 +6,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ...colour import class_name, named, pixels_qimage
+from workbench.views.colour import class_name, named, pixels_qimage
 
 RIGHT = QColor("#2e9d62")
 WRONG = QColor("#d64545")
@@ -139,8 +139,9 @@ class TestGallery(QWidget):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
+
     from engine.data import load_mnist
-    from ... import theme
+    from workbench.views import theme
     app = QApplication([])
     theme.apply(app)
     test = load_mnist().test

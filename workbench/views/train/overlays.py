@@ -9,7 +9,8 @@ import html
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt
 
-from ...theme import ACCENT
+from workbench.views.theme import ACCENT
+
 from ..runs.curves import changes_of, draw_run, value_text
 
 

@@ -62,10 +62,11 @@ class TrainPlace(QSplitter):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
+
     from engine.data import load_mnist
-    from engine.experiment import preset
-    from ... import theme
-    from ...session import Session
+    from engine.runs.experiment import preset
+    from workbench.state.session import Session
+    from workbench.views import theme
     app = QApplication([])
     theme.apply(app)
     s = Session(load_mnist(), preset("convnetjs-demo"))

@@ -9,13 +9,12 @@ import io
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
-from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QLabel, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from engine.errors import EngineError
-from engine.io import atomic_write_bytes, atomic_write_text
-
-from ... import dialogs
-from ...theme import plain_axes, plot_colors
+from engine.core.errors import EngineError
+from engine.core.io import atomic_write_bytes, atomic_write_text
+from workbench.views import dialogs
+from workbench.views.theme import plain_axes, plot_colors
 
 
 def thin(x, y, limit=300):
@@ -447,7 +446,8 @@ class AccuracyPlotView(_PlotView):
 
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
-    from ... import theme
+
+    from workbench.views import theme
     app = QApplication([])
     theme.apply(app)
     loss, acc = LossPlotView(), AccuracyPlotView()

@@ -1,0 +1,2 @@
+"""Studies over runs: sweeps, the learning-rate finder and the trainers' race.
+"""

@@ -1,0 +1,279 @@
+"""Runs kept: the app trains through the engine's ``Training``, as the CLI does (issue #15).
+
+``Session.train`` asks ``make_training`` for an ``engine.session.Training`` around the
+live network and trainer: it records the run (``engine.runs``), saves it to the session
+folder every ``save_every_seconds`` and when it ends, and carries the coach
+(``engine.coach``). When a run stops, ``end_training`` captures where it is
+(``engine.checkpoint``: weights, the trainer's accumulators, the random generators, the
+position in the epoch); Train goes on from exactly there, as ``train --resume`` does, so
+that stopping and going on gives the weights of one run without a stop. Settings
+changed in the meantime (or while it trains: ``forward_live_changes``) go through
+``Training.change_settings``, which notes each change in the run's record (the markers on
+its curves). A change that a running network cannot take (the validation split, the
+data, the seed) starts the data order over on the same weights, in the same record.
+
+These functions are the session's own (``workbench.session`` calls them); they need no
+window and are tested through the session.
+"""
+import copy
+
+import numpy as np
+
+from engine.core.errors import EngineError
+from engine.runs import checkpoint
+from engine.runs.coach import Coach
+from engine.runs.experiment import TRAINER_DEFAULTS, Experiment
+from engine.runs.records import RunError, RunRecorder, load_run, new_run_id
+from engine.runs.session_folder import Training
+from engine.runs.settings import LIVE, flat_settings
+
+#: How the app's runs report: a chunk about every 0.2 s, an evaluation on 1,000 validation
+#: and test images every 10,000 examples (and on all of them at the end).
+RUN_OPTIONS = {"chunk_seconds": 0.2, "eval_every": 10000, "eval_examples": 1000}
+
+_MISSING = object()
+
+
+def is_live(key):
+    """Whether a running trainer takes setting ``key`` (``engine.settings`` names)."""
+    return key in LIVE or key.startswith("schedule.")
+
+
+def setting_changes(before, after):
+    """``{setting: value}`` of experiment ``after`` that differ from ``before`` (the epochs,
+    which each stretch of a run sets for itself, aside)."""
+    a, b = flat_settings(before), flat_settings(after)
+    return {k: v for k, v in b.items() if k != "epochs" and a.get(k, _MISSING) != v}
+
+
+class _Ids:
+    """Run ids for runs kept in memory only (no session folder)."""
+    n = 0
+
+
+def _new_id(folder):
+    if folder is not None:
+        return new_run_id(folder.path)
+    _Ids.n += 1
+    return f"run-{_Ids.n:04d}"
+
+
+def make_training(s, exp, target):
+    """The ``Training`` that Train starts on session ``s``: experiment ``exp``, up to
+    ``target`` epochs. Goes on from where the last run of these weights stopped when it
+    can; else a new stretch of data order on the same weights (the same record when the
+    weights are that run's). Raises EngineError when the run cannot be made."""
+    opts = dict(RUN_OPTIONS, epochs=target, coach=Coach(), save_every_seconds=s.save_every_seconds)
+    last = s.last_training
+    if last is not None and last["run_id"] != s.run_id:
+        last = None  # other weights now
+    if last is not None and last["checkpoint"] is not None:
+        changes = setting_changes(last["experiment"], exp)
+        if all(is_live(k) for k in changes):
+            record = last["record"]
+            recorder = RunRecorder(record["id"] if record else _new_id(s.folder), last["experiment"],
+                                   record=record, examples_seen=last["examples_seen"])
+            tr = Training(s._net, s.trainer, last["experiment"], s.dataset, session=s.folder,
+                          recorder=recorder, checkpoint_=last["checkpoint"], **opts)
+            tr.run.epochs = target
+            if changes:
+                tr.change_settings(changes, now=True)
+            return tr
+    record = last["record"] if last is not None else None
+    last = last if record is not None else None
+    recorder = RunRecorder(record["id"] if record else _new_id(s.folder), exp, record=record,
+                           examples_seen=s.examples_seen)
+    if record is not None:  # what made the data order start over
+        for key, value in setting_changes(last["experiment"], exp).items():
+            recorder.note_change(key, flat_settings(last["experiment"]).get(key), value, s.examples_seen)
+    tr = Training(s._net, s.trainer, exp, s.dataset, session=s.folder, recorder=recorder, **opts)
+    if s.examples_seen:  # trained weights: the count (and the evaluations) go on from there
+        tr.run.examples_seen = s.examples_seen
+        tr.run.set_eval_every(tr.run.eval_every)
+    return tr
+
+
+def end_training(s):
+    """The ``Training`` of session ``s`` has ended (its thread joined): where it stopped, to
+    go on from there (``make_training``), or None."""
+    tr, s.training = s.training, None
+    if tr is None:
+        return None
+    ck = checkpoint.capture(s._net, s.trainer, tr.run, tr.experiment,
+                            extra={"run": tr.run_id, "data": tr.fingerprint})
+    return {"run_id": s.run_id, "experiment": tr.experiment, "record": tr.record,
+            "checkpoint": ck, "examples_seen": tr.run.examples_seen}
+
+
+def forward_live_changes(s, before, after):
+    """Settings of session ``s`` changed from experiment ``before`` to ``after``: a running
+    ``Training`` takes the live ones before its next batch and records them."""
+    tr = s.training
+    if tr is None or not s.running:
+        return
+    changes = {k: v for k, v in setting_changes(before, after).items() if is_live(k)}
+    if changes:
+        try:
+            tr.change_settings(changes)
+        except EngineError as e:
+            s.problem.emit("Cannot change the running trainer", str(e))
+
+
+def apply_fix(s, fix):
+    """One of the coach's fixes, through the session's setters (see ``Session.apply_fix``).
+    True when every change was made."""
+    done = True
+    for key, value in fix["changes"].items():
+        if isinstance(value, float):  # what the fix's label says (0.1 * 0.1 is not quite 0.01)
+            value = float(f"{value:.6g}")
+        if key == "learning_rate":
+            s.set_learning_rate(value)
+        elif key in TRAINER_DEFAULTS:
+            s.set_trainer_option(key, value)
+        elif key in ("augment.shift", "augment.flip"):
+            s.set_augment(**{key.split(".", 1)[1]: value})
+        elif key.startswith("layers.") and key.count(".") == 2:
+            _, index, option = key.split(".")
+            before = s.doc.layers
+            s.doc.set_property(int(index), option, value)  # an edit: a running run stops first
+            done &= s.doc.layers != before
+        else:
+            done = False
+    return done
+
+
+# -- what the session folder keeps (workbench.keeping) ------------------------------------------
+def app_state(s):
+    """What the app keeps beside the engine's state in ``session.json`` (under ``"app"``): the
+    network as being edited, its name and file, every setting, and about the weights."""
+    state = {"layers": copy.deepcopy(s.doc.layers), "name": s.doc.name, "path": s.doc.path,
+             "loaded": bool(s._loaded), "examples_seen": int(s.examples_seen), "modified": s.modified}
+    try:
+        state["experiment"] = s.experiment().to_json()
+    except EngineError:  # layers that are not even a list of objects: the settings alone
+        state["experiment"] = s.settings.replace(layer_defs=[]).to_json()
+    return state
+
+
+def weights_key(s):
+    """Tells one state of the live weights from another (None: no network)."""
+    return None if s._net is None else (id(s._net), s.run_id, int(s.examples_seen))
+
+
+def capture_idle(s):
+    """``(checkpoint, record, experiment)`` of the live weights while idle: where the last run
+    stopped when these are its weights, else the weights and the trainer alone."""
+    last = s.last_training
+    if last is not None and last["run_id"] == s.run_id and last["checkpoint"] is not None:
+        return last["checkpoint"], last["record"], last["experiment"]
+    exp = s.settings.replace(layer_defs=copy.deepcopy(s._net_layers), name=s.doc.name)
+    return checkpoint.capture(s._net, s.trainer, None, exp), None, exp
+
+
+def read_saved(folder):
+    """What an engine session folder saved, read and checked (nothing built yet): a dict with
+    ``app`` (the app's state, or {}), ``checkpoint`` (or None), ``net_experiment`` (the
+    weights'), ``experiment`` (the settings to show), ``data_path`` (normalised; None: the
+    bundled MNIST) and ``record`` (the run the checkpoint is of, or None); None when the
+    folder holds nothing to restore. Raises EngineError when it cannot be read."""
+    from workbench.tasks.data import normalize_path
+    info = folder.info
+    app = info.get("app") if isinstance(info.get("app"), dict) else {}
+    ck = folder.checkpoint()
+    if ck is None and not app.get("experiment"):
+        return None
+    ck_exp = checkpoint.experiment_of(ck) if ck is not None else Experiment.from_json(app["experiment"])
+    exp = Experiment.from_json(app["experiment"]) if app.get("experiment") else ck_exp
+    record = None
+    run_id = (ck["info"].get("extra") or {}).get("run") if ck is not None else None
+    if run_id:
+        try:
+            record = load_run(folder.path, run_id)
+        except RunError:
+            record = None
+    return {"app": app, "checkpoint": ck, "net_experiment": ck_exp, "experiment": exp,
+            "data_path": normalize_path(exp.data), "record": record, "path": str(folder.path),
+            "fingerprint": ((ck["info"].get("extra") or {}).get("data") if ck is not None else None)
+            or info.get("data")}
+
+
+def saved_work(saved, dataset):
+    """``(keepsake, last)`` of ``read_saved``'s dict on ``dataset`` (its data, loaded), for
+    ``Session.restore`` and ``Session.last_training`` (None when there is no run to go on
+    with). Raises EngineError when the weights were trained on other images."""
+    app, ck, ck_exp, exp = saved["app"], saved["checkpoint"], saved["net_experiment"], saved["experiment"]
+    net = run = None
+    if ck is not None:
+        fp = saved["fingerprint"]
+        if fp and fp != checkpoint.data_fingerprint(dataset):
+            raise EngineError(f"{saved['path']}: its weights were trained on other images than "
+                              f"{dataset.name} (its data's fingerprint {fp})")
+        net = ck_exp.build_net(dtype=np.dtype(ck["info"].get("dtype", "float32")))
+        checkpoint.apply(ck, net)
+        run = ck["info"].get("run")
+    seen = run["examples_seen"] if run else int(app.get("examples_seen") or 0)
+    layers = app.get("layers")
+    if not (isinstance(layers, list) and layers and all(isinstance(d, dict) for d in layers)):
+        layers = copy.deepcopy(ck_exp.layer_defs)  # the app's part of the file is not usable
+    path = app.get("path") if isinstance(app.get("path"), str) else None
+    keepsake = {"experiment": exp, "layers": layers,
+                "name": str(app.get("name") or ck_exp.name), "path": path, "dataset": dataset,
+                "net": net, "loaded": bool(app.get("loaded", False)),
+                "net_layers": copy.deepcopy(ck_exp.layer_defs), "examples_seen": seen,
+                "modified": bool(app.get("modified", True)), "data_path": saved["data_path"],
+                "validation_wanted": exp.validation, "validation_note": None}
+    last = None
+    if run is not None:
+        last = {"run_id": None, "experiment": ck_exp, "record": saved["record"], "checkpoint": ck,
+                "examples_seen": seen}
+    return keepsake, last
+
+
+def record_view(rec):
+    """A copy of a record that a training thread may be adding to, its curves' columns of one
+    length (for the table and the plots)."""
+    for _ in range(5):
+        try:
+            out = dict(rec)
+            out["metrics"] = dict(rec.get("metrics") or {})
+            out["changes"] = [dict(c) for c in rec.get("changes") or []]
+            out["segments"] = [dict(x) for x in rec.get("segments") or []]
+            curves = {}
+            for name, cols in list((rec.get("curves") or {}).items()):
+                cols = {k: list(v) for k, v in list(cols.items())}
+                n = min(map(len, cols.values()), default=0)
+                curves[name] = {k: v[:n] for k, v in cols.items()}
+            out["curves"] = curves
+            return out
+        except RuntimeError:  # a dict grew while copied: again
+            continue
+    return dict(rec)
+
+
+class KeptFolder:
+    """An engine session folder as a ``Training`` uses it, whose saves never end a run: a
+    save that fails (a full disk, a folder removed) is kept in ``error`` and training goes
+    on. Everything else is the folder's (``engine.session.Session``)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.error = None
+
+    def __getattr__(self, name):
+        return getattr(self.folder, name)
+
+    def _safely(self, fn, *args):
+        try:
+            fn(*args)
+            self.error = None
+        except (OSError, EngineError, ValueError) as e:
+            self.error = f"{type(e).__name__}: {e}" if isinstance(e, ValueError) else str(e)
+
+    def commit(self, *args):
+        self._safely(self.folder.commit, *args)
+
+    def save_record(self, record):
+        self._safely(self.folder.save_record, record)
+
+    def save_best(self, *args):
+        self._safely(self.folder.save_best, *args)

@@ -1,0 +1,845 @@
+"""The session: one owner for everything the app works on.
+
+It holds the experiment's settings (``engine.experiment.Experiment``), the document
+being edited (``NetworkDocument``, with its undo stack), the one live network and
+its trainer, the current run, and every background job: training, Inspect's
+pictures, Draw's predictions, the gallery's test predictions and evaluation.
+
+Views take the session in their constructors, connect its signals to their own
+update methods, and change things only by calling its methods. Background work
+never touches the live network: it reads ``Weights``, an immutable copy the
+session publishes (``weightsChanged``) when the network is replaced, about once a
+second while training, and when a run ends.
+"""
+import copy
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+import engine
+from engine.data import formats as datasets
+from engine.runs.experiment import Experiment
+from workbench.state import runs_kept
+from workbench.state.data import Data
+from workbench.state.document import NetworkDocument
+from workbench.state.jobs import TrainingJob
+from workbench.state.predictions import Predictions
+from workbench.state.understanding import Understanding
+from workbench.state.weights import Weights
+from workbench.tasks import data as datatasks
+
+#: What "New network" starts from.
+NEW_NETWORK = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
+               {"type": "softmax", "num_classes": 10}]
+
+
+class Session(QObject):
+    """The experiment, the document, the weights, the run and the background jobs.
+
+    Parameters
+    ----------
+    dataset : engine.data.Dataset
+        The images to train on (the experiment's ``data``; None there means this one).
+    experiment : Experiment, optional
+        The settings to start with (its layers are loaded into the document).
+
+    Signals
+    -------
+    settingsChanged : a setting of the experiment other than the layers changed
+    weightsChanged(object) : new ``Weights`` were published
+    runStarted(int) : the weights were replaced (a new network, a snapshot, a reset)
+    report(dict) : the training run's reports (progress, eval, done, stopped, diverged)
+    historyRestored(dict) : the record of the run whose weights were restored from a session
+        folder (its curves and metrics, to show as if it had just trained here)
+    runningChanged(bool), pausedChanged(bool)
+    finished(str) : the run ended: "done", "stopped", "diverged", "not learning" (a run at
+        chance: the engine's ``done`` report with ``not_learning``) or "error: ..."
+    inspected(object) : Inspect's pictures of one example (``viz.network_state``)
+    inspectFailed(str)
+    drawingChanged(object) : the drawn digit as the network sees it (28x28 floats) or None
+    drawingPredicted(object) : Draw's answer (``jobs.predict_digit``)
+    testPredictions(object) : test images with their predictions, for the gallery
+    evaluated(object), evaluationFailed(str), evaluationProgress(float), evaluatingChanged(bool)
+    datasetChanged : another dataset was loaded
+    problem(str, str) : title and text of something the user must be told
+
+    The dataset (see "the dataset" below):
+
+    datasetLoading(bool) : a dataset load started or ended (however it ended)
+    datasetProgress(float) : how far it is, 0..1
+    datasetFailed(object) : ``{"path", "message", "experiment"}``: it could not be loaded (the
+        dataset in use stays); ``experiment`` names the opened experiment it was for, or None
+    datasetMissing(object) : ``{"path", "experiment"}``: an opened experiment's data is not
+        where it says (moved or deleted); the network is open, the dataset in use stays
+    datasetCancelled : the load was cancelled (the dataset in use stays)
+    datasetOverview(object) : the dataset view's numbers and pictures (``datatasks.dataset_overview``)
+    """
+
+    settingsChanged = Signal()
+    weightsChanged = Signal(object)
+    runStarted = Signal(int)
+    report = Signal(dict)
+    historyRestored = Signal(dict)
+    runningChanged = Signal(bool)
+    pausedChanged = Signal(bool)
+    finished = Signal(str)
+    inspected = Signal(object)
+    inspectFailed = Signal(str)
+    drawingChanged = Signal(object)
+    drawingPredicted = Signal(object)
+    testPredictions = Signal(object)
+    evaluated = Signal(object)
+    evaluationFailed = Signal(str)
+    evaluationProgress = Signal(float)
+    evaluatingChanged = Signal(bool)
+    datasetChanged = Signal()
+    problem = Signal(str, str)
+    datasetLoading = Signal(bool)
+    datasetProgress = Signal(float)
+    datasetFailed = Signal(object)
+    datasetMissing = Signal(object)
+    datasetCancelled = Signal()
+    datasetOverview = Signal(object)
+
+    publish_every = 1.0  # seconds between published weights while training
+    #: Stop, an edit or closing waits at most this long for the training thread (a backstop:
+    #: the engine abandons a worker process that does not answer within ~5 s a step).
+    stop_timeout = 30.0
+
+    def __init__(self, dataset, experiment=None, parent=None):
+        super().__init__(parent)
+        self.doc = NetworkDocument(parent=self)
+        self.doc.edit_guard = self.may_stop_training
+        #: Asked before a run is stopped for an edit or a load (the window sets a dialog); None: yes.
+        self.confirm_stop = None
+        self._exp = Experiment([])
+        self._settings_modified = False
+        self._net = None             # the live network, of the structure _net_layers
+        self._net_layers = None
+        self._loaded = False         # its weights came trained (a snapshot)
+        self._kept = None            # trained weights of another structure, back on undo
+        self._weights_unsaved = False  # the live weights were trained since they were opened or saved
+        self.trainer = None
+        self.run = None
+        self.run_id = 0
+        self.examples_seen = 0
+        self._training = None        # the TrainingJob running, if any
+        self._stopped = None         # the one stopped last, whose last reports may still arrive
+        self._to_experiment_epochs = True  # the run goes to the experiment's epochs (not "+1 epoch")
+        self.weights = None
+        #: Runs kept (issue #15, ``runs_kept``): the engine's ``Training`` going on, where the
+        #: last one stopped (to go on exactly), the session folder runs are kept in (an
+        #: ``engine.session.Session`` or None: in memory), how often a run saves itself,
+        #: and a callable told of each new ``Training`` before its thread starts.
+        self.training = None
+        self.last_training = None
+        self.folder = None
+        self.save_every_seconds = 60.0
+        self.before_training = None
+        self._rng = np.random.default_rng()
+        self._init_dataset(dataset)
+        #: Inspect, Draw, the gallery and Evaluate: questions asked of the latest weights.
+        self.predictions = p = Predictions(self)
+        for name in ("inspected", "inspectFailed", "drawingChanged", "drawingPredicted", "testPredictions",
+                     "evaluated", "evaluationFailed", "evaluationProgress", "evaluatingChanged"):
+            getattr(p, name).connect(getattr(self, name))  # the session's signals of old, forwarded
+        #: Explanations, unit images and the embedding map (issue #14), in their own jobs.
+        self.understanding = Understanding(self)
+        #: The learner's own examples and teaching with them (issue #25).
+        from workbench.state.teaching import Teaching
+        self.teaching = Teaching(self)
+        self.doc.changed.connect(self._sync_network)
+        if experiment is not None:
+            self.load_experiment(experiment)
+
+    # -- the experiment ---------------------------------------------------------------
+    def experiment(self):
+        """The experiment as it stands: the document's layers and name with every setting."""
+        augment = dict(self._exp.augment)
+        rows = self.doc.rows
+        if augment["crop"] is not None and rows and rows[0] and rows[0]["out_sy"] != augment["crop"]:
+            augment["crop"] = None  # the input size was edited: crop to whatever it is now
+        return self._exp.replace(layer_defs=copy.deepcopy(self.doc.layers), name=self.doc.name,
+                                 augment=augment)
+
+    @property
+    def settings(self):
+        """The current settings (an Experiment whose layers may be stale: use ``experiment()`` for those)."""
+        return self._exp
+
+    @property
+    def settings_modified(self):
+        """A setting (not the layers) changed since the last open or save."""
+        return self._settings_modified
+
+    @property
+    def modified(self):
+        """Anything changed since the last open or save (layers or settings)."""
+        return self._settings_modified or not self.doc.undo_stack.isClean()
+
+    def _change(self, **changes):
+        before = self._exp
+        self._exp = self._exp.replace(**changes)
+        self._settings_modified = True
+        runs_kept.forward_live_changes(self, before, self._exp)  # recorded in the run (issue #15)
+        self.settingsChanged.emit()
+
+    @property
+    def learning_rate(self):
+        """The learning rate the run starts from (the schedule's base when it has its own)."""
+        s = self._exp.schedule
+        return s["base"] if s and s["base"] is not None else self._exp.trainer["learning_rate"]
+
+    def set_learning_rate(self, value):
+        s = self._exp.schedule
+        if s and s["base"] is not None:
+            self.set_schedule(s["kind"], base=value)
+        else:
+            self.set_trainer_option("learning_rate", value)
+
+    def set_trainer_option(self, key, value):
+        """Change one trainer option; a running run uses it from its next batch."""
+        self._change(trainer=dict(self._exp.trainer, **{key: value}))
+        if self.trainer is not None:
+            setattr(self.trainer, key, self._exp.trainer[key])
+        if key == "learning_rate":
+            self._apply_schedule()
+
+    def set_schedule(self, kind, **settings):
+        """``kind`` "constant" (no schedule), "step", "exponential" or "cosine", with its settings."""
+        if kind == "constant":
+            self._change(schedule=None)
+        else:
+            self._change(schedule=dict(self._exp.schedule or {}, kind=kind, **settings))
+        self._apply_schedule()
+
+    def set_augment(self, **settings):
+        """``shift`` (pixels) and ``flip``; a running run uses them from its next batch."""
+        self._change(augment=dict(self._exp.augment, **settings))
+        if self.run is not None:
+            self.run.augment = self.experiment().build_augment(self._net, self.run.train_set.shape)
+
+    def set_validation(self, count):
+        """Training images held out for validation (from the next run)."""
+        self._validation_wanted = count
+        self.validation_note = None
+        self._change(validation=count)
+
+    def set_epochs(self, epochs):
+        """Passes over the training images that Train runs to (a running run too)."""
+        self._change(epochs=epochs)
+        if self.run is not None and self._to_experiment_epochs:
+            self.run.epochs = max(epochs, self.run.epoch)
+            self._apply_schedule()
+
+    def _apply_schedule(self):
+        if self.run is None:
+            return
+        exp = self.experiment()
+        self.run.schedule = exp.build_schedule(len(self.run.train_set))
+        if self.run.schedule is None and self.trainer is not None:
+            self.trainer.learning_rate = exp.trainer["learning_rate"]
+
+    def n_train(self, validation=None):
+        """Training images left after the validation split."""
+        v = self._exp.validation if validation is None else validation
+        return len(self.dataset.train) - min(v, len(self.dataset.train))
+
+    # -- opening and saving -------------------------------------------------------------
+    def may_stop_training(self):
+        """Before an edit or a load: stop a running run if the user agrees (``confirm_stop``)."""
+        if not self.running:
+            return True
+        if self.confirm_stop is not None and not self.confirm_stop():
+            return False
+        self.stop(wait=True)
+        return True
+
+    def load_experiment(self, exp, path=None):
+        """Start over with ``exp``: its layers, trainer, schedule, augmentation, data, validation, epochs.
+
+        Its data, when it is not the dataset in use, loads in the background (``datasetLoading``);
+        data that is not there or cannot be read is said (``datasetMissing``, ``datasetFailed``)
+        and the dataset in use stays, with the network open. False if the user would not stop
+        the run.
+        """
+        if not self.may_stop_training():
+            return False
+        self._exp = Experiment.from_json(exp.to_json())
+        self._kept = None
+        self.doc.load(exp.layer_defs, exp.name, path)
+        self._kept = None
+        self._apply_trainer()
+        self._settings_modified = False
+        self.settingsChanged.emit()
+        self._use_data(exp)
+        return True
+
+    def load_snapshot(self, net, name, experiment=None, layers=None):
+        """Open trained weights: ``net``, shown as ``layers`` (default: its own layer definitions).
+
+        ``experiment`` brings its settings too (its layers are ignored), its data as
+        ``load_experiment`` does.
+        """
+        if not self.may_stop_training():
+            return False
+        layers = copy.deepcopy(net.layer_defs if layers is None else layers)
+        if experiment is not None:
+            self._exp = Experiment.from_json(experiment.to_json())
+        self._kept = {"layers": layers, "net": net}
+        self.doc.load(layers, name, None)
+        if self._net is not net:  # the same layers as before: the sync kept the old weights
+            self._kept = None
+            self._set_net(net, trained=True)
+        self._kept = None
+        self._weights_unsaved = False  # they are in the file just opened
+        self._apply_trainer()
+        self._settings_modified = False
+        self.settingsChanged.emit()
+        if experiment is not None:
+            self._use_data(experiment)
+        return True
+
+    def new_network(self):
+        """Start from an input layer and a softmax (the settings stay)."""
+        if not self.may_stop_training():
+            return False
+        self._kept = None
+        self.doc.load(NEW_NETWORK, "Untitled")
+        self._kept = None
+        return True
+
+    def mark_saved(self, path, name=None):
+        """The experiment was saved to ``path`` (and the network is now called ``name``)."""
+        self.doc.path = path
+        if name is not None and name != self.doc.name:
+            self.doc.rename(name)
+        self.doc.undo_stack.setClean()
+        self._settings_modified = False
+        self.settingsChanged.emit()
+
+    # -- trained weights that are in no file ----------------------------------------------
+    @property
+    def weights_unsaved(self):
+        """Trained weights that would be lost: the live weights were trained since they were
+        opened or last saved, or such weights are kept aside for an undo."""
+        kept = self._kept
+        return self._weights_unsaved or bool(kept and kept.get("unsaved"))
+
+    def would_lose_weights(self, layer_defs=None):
+        """Whether taking ``layer_defs`` (an experiment's; None: other weights altogether)
+        would drop trained weights that are in no file (an experiment with the very
+        same layers keeps the weights)."""
+        if self._kept and self._kept.get("unsaved"):
+            return True
+        return self._weights_unsaved and (layer_defs is None or layer_defs != self._net_layers)
+
+    def mark_weights_saved(self, weights):
+        """``weights`` (published ``Weights``) were written to a file."""
+        if weights.run_id == self.run_id and weights.examples_seen >= self.examples_seen:
+            self._weights_unsaved = False
+
+    # -- the weights ----------------------------------------------------------------------
+    @property
+    def trained(self):
+        """The live weights were loaded trained or have been trained."""
+        return self._net is not None and (self._loaded or self.examples_seen > 0)
+
+    @property
+    def untrained(self):
+        return self._net is not None and not self.trained
+
+    def _sync_network(self):
+        """While idle, the live network has the document's structure.
+
+        Trained weights are kept while the structure is the same, and come back when
+        an edit is undone back to it; a new structure gets fresh weights.
+        """
+        if self.running or not self.doc.valid:
+            return
+        if self._net is not None and self._net_layers == self.doc.layers:
+            return
+        kept = self._kept
+        if kept is not None and kept["layers"] == self.doc.layers:
+            self._kept = None
+            self._set_net(kept["net"], trained=True, unsaved=kept.get("unsaved", False))
+            return
+        try:
+            net = engine.Net(self.doc.layers, seed=self._exp.seed)
+        except engine.EngineError as e:
+            self.problem.emit("Cannot build the network", str(e))
+            return
+        self._set_net(net, trained=False)
+
+    def _set_net(self, net, trained, keep_displaced=True, unsaved=False):
+        if keep_displaced and self._net is not None and self._net is not net and self.trained:
+            self._kept = {"layers": self._net_layers, "net": self._net, "unsaved": self._weights_unsaved}
+        self._weights_unsaved = unsaved
+        self._stopped = None
+        self._net = net
+        self._net_layers = copy.deepcopy(self.doc.layers)
+        self._loaded = trained
+        self.trainer = engine.Trainer(net, **self._exp.trainer)
+        self.examples_seen = 0
+        self.run = None
+        self.run_id += 1
+        self.runStarted.emit(self.run_id)
+        self._publish(Weights(net, 0, trained, self.run_id))
+
+    def discard_weights(self):
+        """The user chose to drop the trained weights (live or set aside by an edit): the live
+        network gets fresh weights of the same structure, so that nothing trained is left to
+        be counted, shown, asked about or saved under the next experiment's name."""
+        self._kept = None
+        self._weights_unsaved = False
+        if self.running or not self.trained:
+            return
+        layers = copy.deepcopy(self._net_layers)
+        try:
+            net = engine.Net(layers, seed=self._exp.seed)
+        except engine.EngineError:
+            return  # cannot happen for layers that were built; the weights are at least not asked about
+        self._set_net(net, trained=False, keep_displaced=False)
+        self._net_layers = layers
+
+    def take_weights(self, net):
+        """Make ``net`` (of the live network's structure) the live weights, trained and not in a
+        file: a teach's result, or the weights before it on Undo (not while training)."""
+        if self.running or net is None:
+            return False
+        if self._net_layers is not None and self.doc.layers != self._net_layers:
+            return False  # the network was edited since: these weights are not of it
+        layers = copy.deepcopy(self._net_layers)
+        self._set_net(net, trained=True, keep_displaced=False, unsaved=True)
+        self._net_layers = layers
+        return True
+
+    def _apply_trainer(self):
+        if self.trainer is not None:
+            for key, value in self._exp.trainer.items():
+                setattr(self.trainer, key, value)
+
+    def reset_weights(self):
+        """New random weights for the same structure (not while training)."""
+        if self.running or not self.doc.valid:
+            return False
+        try:
+            net = engine.Net(self.doc.layers, seed=self._exp.seed)
+        except engine.EngineError as e:
+            self.problem.emit("Cannot build the network", str(e))
+            return False
+        self._kept = None
+        self._set_net(net, trained=False, keep_displaced=False)
+        return True
+
+    def _publish(self, weights):
+        self.weights = weights
+        self.weightsChanged.emit(weights)
+
+    # -- training ---------------------------------------------------------------------------
+    @property
+    def running(self):
+        return self._training is not None
+
+    @property
+    def paused(self):
+        return self.running and self.run.paused
+
+    def train(self, epochs=None, paused=False):
+        """Train on a worker thread: up to the experiment's epochs, or ``epochs`` more.
+
+        When the experiment's epochs are already done, Train goes on for as many
+        again. Resumes a paused run.
+        """
+        if self.running:
+            self.resume()
+            return True
+        if not self.doc.valid or self.loading_dataset:
+            return False
+        if not self._fits_for_training():
+            return False
+        self._sync_network()
+        if self._net is None:
+            return False
+        exp = self.experiment()
+        done = self.examples_seen / max(1, self.n_train(exp.validation))
+        if epochs is not None:
+            target = done + epochs
+        else:
+            target = exp.epochs if done < exp.epochs - 1e-9 else done + exp.epochs
+        self._apply_trainer()
+        try:  # the engine's Training: recorded, autosaved, resumed as the CLI does (issue #15)
+            training = runs_kept.make_training(self, exp, target)
+        except engine.EngineError as e:
+            self.problem.emit("Cannot train", str(e))
+            return False
+        run = training.run
+        if paused:
+            run.pause()
+        self.run, self.training = run, training
+        self._to_experiment_epochs = epochs is None
+        if self.before_training is not None:
+            self.before_training(training)
+        net, loaded, run_id = self._net, self._loaded, self.run_id
+        job = TrainingJob(run, lambda seen: Weights(net, seen, loaded, run_id), self.publish_every, self,
+                          reports=training.reports)
+        job.report.connect(self._on_report)
+        job.weights.connect(self._on_weights)
+        job.finished.connect(self._on_finished)
+        self._training, self._stopped = job, None
+        job.start()
+        self.runningChanged.emit(True)
+        self.pausedChanged.emit(paused)
+        return True
+
+    def pause(self):
+        if self.running:
+            self.run.pause()
+            self.pausedChanged.emit(True)
+
+    def resume(self):
+        if self.running:
+            self.run.resume()
+            self.pausedChanged.emit(False)
+
+    def toggle_training(self):
+        if not self.running:
+            self.train()
+        elif self.paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def step(self, batches=1):
+        """Train one batch (starting a paused run if none is going)."""
+        if not self.running:
+            if not self.train(paused=True):
+                return False
+        elif not self.run.paused:
+            self.pause()
+        self.run.step(batches)
+        return True
+
+    def stop(self, wait=True):
+        """Stop between batches; with ``wait``, return once the training thread has ended."""
+        job = self._training
+        if job is None:
+            return
+        if not wait:
+            job.run.stop()
+            return
+        job.stop(wait=True, timeout=self.stop_timeout)
+        training = self.training
+        self._end_run()
+        if job.alive:  # past every bounded wait of the engine: leave the thread its network
+            if training is not None:
+                training.session = None  # should it wake, it no longer saves into the folder
+            seen, last = self.examples_seen, self.last_training
+            self._set_net(self._net.copy(), trained=self.trained, keep_displaced=False,
+                          unsaved=self._weights_unsaved)
+            self.examples_seen = seen  # the same weights, as far trained (Train goes on from there)
+            if last is not None:
+                last["run_id"] = self.run_id
+                self.last_training = last
+            self._publish(Weights(self._net, seen, self._loaded, self.run_id))
+            self.problem.emit("Training did not stop", f"The training thread did not stop within "
+                              f"{self.stop_timeout:.0f} s; the window goes on with a copy of its weights.")
+
+    def _end_run(self):
+        self._training, self._stopped = None, self._training
+        self.examples_seen = self.run.examples_seen
+        self.last_training = runs_kept.end_training(self)
+        self._publish(Weights(self._net, self.examples_seen, self._loaded, self.run_id))
+        self.runningChanged.emit(False)
+        self.pausedChanged.emit(False)
+
+    def _current(self, job):
+        """Reports of the running job count, and the last ones of the job stopped last
+        (queued before it ended) unless a new run or new weights came since."""
+        return job is not None and (job is self._training or job is self._stopped)
+
+    def _on_report(self, r):
+        if self._current(self.sender()):
+            if r["examples_seen"] > self.examples_seen:
+                self._weights_unsaved = True
+            self.examples_seen = r["examples_seen"]
+            self.report.emit(r)
+
+    def _on_weights(self, weights):
+        if self.sender() is self._training:
+            self._publish(weights)
+
+    def _on_finished(self, how):
+        job = self.sender()
+        if job is self._training:
+            job.stop(wait=True)  # the thread is ending: join it
+            self._end_run()
+        if self._current(job):
+            self.finished.emit(how)
+        job.deleteLater()
+
+    def shutdown(self):
+        """For the window closing: stop training and every job, and wait for their threads."""
+        self.stop(wait=True)
+        self.data.shutdown()
+        self.predictions.shutdown()
+        self.understanding.shutdown()
+        self.teaching.shutdown()
+
+    # -- Inspect, Draw, the gallery, Evaluate: ``predictions``'s (the names of old, kept) ----------
+    @property
+    def drawn(self):
+        return self.predictions.drawn
+
+    @property
+    def drawn_frame(self):
+        return self.predictions.drawn_frame
+
+    @property
+    def picture(self):
+        return self.predictions.picture
+
+    def example(self, source):
+        return self.predictions.example(source)
+
+    def inspect(self, source):
+        return self.predictions.inspect(source)
+
+    def set_drawing(self, image):
+        self.predictions.set_drawing(image)
+
+    def predict_drawing(self, preprocess_ms=0.0):
+        self.predictions.predict_drawing(preprocess_ms)
+
+    def sample_test_predictions(self, count=8):
+        self.predictions.sample_test_predictions(self._rng, count)
+
+    @property
+    def evaluating(self):
+        return self.predictions.evaluating
+
+    def evaluate(self, crop_count=1):
+        return self.predictions.evaluate(crop_count)
+
+    def cancel_evaluation(self):
+        self.predictions.cancel_evaluation()
+
+    # -- the dataset -----------------------------------------------------------------------------
+    # ``dataset`` is the one in use; ``settings.data`` names it (None: the bundled MNIST), except
+    # while an opened experiment's own data loads. Loads run as a background job; training
+    # waits for them (Train is off while one runs), and a load that fails or is cancelled leaves
+    # the dataset in use as it was.
+
+    def _init_dataset(self, dataset):
+        #: The dataset in use and loads of another (``workbench.state.data``).
+        self.data = d = Data(dataset, before_change=self._before_dataset_change, parent=self)
+        self._exp = self._exp.replace(data=d.path)
+        self._validation_wanted = self._exp.validation
+        self.validation_note = None
+        d.changed.connect(self._dataset_changed)
+        d.failed.connect(self._dataset_failed)
+        d.missing.connect(self._dataset_missing)
+        d.cancelled.connect(self._dataset_cancelled)
+        d.progress.connect(self.datasetProgress)
+        d.loading.connect(self.datasetLoading)
+        d.overview.connect(self.datasetOverview)
+
+    @property
+    def dataset(self):
+        """The dataset in use (``data.dataset``)."""
+        return self.data.dataset
+
+    @property
+    def dataset_version(self):
+        return self.data.version
+
+    @property
+    def data_path(self):
+        """The absolute path of the dataset in use (None: the bundled MNIST)."""
+        return self.data.path
+
+    @property
+    def loading_dataset(self):
+        return self.data.busy
+
+    @property
+    def loading_data_path(self):
+        """The path of the dataset loading now (None when none is, or the bundled MNIST is)."""
+        return self.data.loading_path
+
+    @property
+    def dataset_notes(self):
+        """What the user should know about the dataset in use: the loader's notes and the
+        validation size chosen for it."""
+        return list(self.dataset.notes) + ([self.validation_note] if self.validation_note else [])
+
+    def open_dataset(self, path):
+        """Load the dataset at ``path`` (a file or folder; None: the bundled MNIST) in the
+        background; it replaces the one in use when it has loaded. False if the user would not
+        stop the run."""
+        if not self.may_stop_training():
+            return False
+        self.data.load(datatasks.normalize_path(path), None)
+        return True
+
+    def cancel_dataset_load(self):
+        self.data.cancel()
+
+    def describe_dataset(self):
+        """The dataset view's numbers and pictures of the dataset in use (``datasetOverview`` brings them)."""
+        self.data.describe()
+
+    def _use_data(self, exp):
+        """An opened experiment's data: loaded unless it is the dataset in use."""
+        want = datatasks.normalize_path(exp.data)
+        if want == self.data.path:
+            self.data.drop_load()  # a load started for something else is not wanted now
+            self._exp = self._exp.replace(data=want)
+            self._fit_validation(exp.validation)
+            self.settingsChanged.emit()
+            return
+        self._validation_wanted = exp.validation
+        self.data.load(want, exp.name)
+
+    def _keep_data_in_use(self, experiment):
+        """After a failed or cancelled load for an opened experiment: it trains on the dataset in use."""
+        if experiment is not None and self._exp.data != self.data.path:
+            self._exp = self._exp.replace(data=self.data.path)
+            self._fit_validation(self._validation_wanted)
+            self.settingsChanged.emit()
+
+    def _before_dataset_change(self):
+        if self.running:  # cannot happen from the app (Train waits for the load): be safe
+            self.stop(wait=True)
+
+    def _dataset_changed(self):
+        request = self.data.last_request
+        if request is not None:  # loaded here (not a restore, which sets its own settings)
+            self._exp = self._exp.replace(data=self.data.path)
+            if request["experiment"] is None:
+                self._settings_modified = True
+            self.run = None  # the next Train makes a run on the new data (the weights stay)
+            self._fit_validation(self._validation_wanted)
+        self.datasetChanged.emit()
+        if request is not None:
+            self.settingsChanged.emit()
+
+    def _dataset_failed(self, info):
+        self._keep_data_in_use(info["experiment"])
+        self.datasetFailed.emit(info)
+
+    def _dataset_missing(self, request):
+        self._keep_data_in_use(request["experiment"])
+        self.datasetMissing.emit(request)
+
+    def _dataset_cancelled(self, request):
+        self._keep_data_in_use(request["experiment"])
+        self.datasetCancelled.emit()
+
+    def _fit_validation(self, wanted):
+        """The validation size in use for this dataset: ``wanted``, or a fifth of a dataset
+        too small for it (``Experiment.validation_for``), with ``validation_note`` saying so."""
+        self._validation_wanted = wanted
+        v, self.validation_note = self._exp.replace(validation=wanted).validation_for(len(self.dataset.train))
+        if v != self._exp.validation:
+            self._exp = self._exp.replace(validation=v)
+
+    def _data_keepsake(self):
+        """The dataset's part of ``keepsake``."""
+        return {"data_path": self.data.path, "validation_wanted": self._validation_wanted,
+                "validation_note": self.validation_note}
+
+    def _restore_data(self, k):
+        """The dataset's part of ``restore`` (a load going on is dropped)."""
+        self.data.drop_load()
+        self._validation_wanted = k.get("validation_wanted", k["experiment"].validation)
+        self.validation_note = k.get("validation_note")
+        self.data.put(k["dataset"], k.get("data_path", datatasks.dataset_path(k["dataset"])))
+
+    # -- does the network fit the data --------------------------------------------------------------
+    def data_fit(self):
+        """What does not fit between the document's network and the dataset: ``{"input": [...],
+        "loss": [...]}`` (phrases; both empty when it fits), or None while the network is invalid."""
+        if not self.doc.valid:
+            return None
+        rows = self.doc.rows
+        first, last = rows[0], rows[-1]
+        h, w, c = self.dataset.image_shape
+        classes = last["out_depth"] if self.doc.layers[-1].get("type") in ("softmax", "svm") else None
+        return {"input": datasets.fit_problems((first["out_sy"], first["out_sx"], first["out_depth"]),
+                                               None, self.dataset),
+                "loss": datasets.fit_problems((h, w, c), classes, self.dataset)}
+
+    def fit_network_to_data(self):
+        """Adapt the input layer and the loss layer's class count to the dataset, as one undoable
+        edit. Returns what changed (phrases; empty: it fitted). Raises SpecError, changing
+        nothing, when the adapted network would not be valid."""
+        defs, changes = datasets.fit_layer_defs(self.doc.layers, self.dataset)
+        if changes:
+            self.doc.replace_layers(defs, f"Adapt the network to {self.dataset.name}")
+        return changes
+
+    def _fits_for_training(self):
+        fit = self.data_fit()
+        problems = (fit["input"] + fit["loss"]) if fit else []
+        if problems:
+            self.problem.emit("The network does not fit the data",
+                              f"{self.doc.name} does not fit {datasets.describe(self.dataset)}: "
+                              f"{'; '.join(problems)}.\n\nBuild's \u201cAdapt the network\u201d changes the "
+                              f"input layer and the class count to fit, in one step that Undo takes back.")
+            return False
+        return True
+
+    # -- pictures of the dataset's kind (Draw's "Open image…" for colour data) ------------------------
+    def open_picture(self, path):
+        """Read a picture as the dataset's images are read (its size and channels) and ask the
+        network about it; Inspect shows it as "your picture". Raises DataError naming the file."""
+        h, w, c = self.dataset.image_shape
+        pixels = datasets.read_image(path, (w, h), c)
+        self.predictions.set_picture(pixels)
+        return pixels
+
+    # -- putting the work aside and back (the guided tour) ----------------------------------------
+    def keepsake(self):
+        """Everything the user is working on, to come back to with ``restore``: the layers,
+        name and file, every setting, the dataset, and a copy of the weights with the
+        examples they have seen. Stops a running run first (its weights are kept)."""
+        self.stop(wait=True)
+        return {"experiment": self.experiment(), "layers": copy.deepcopy(self.doc.layers),
+                "name": self.doc.name, "path": self.doc.path, "dataset": self.dataset,
+                "net": None if self._net is None else self._net.copy(), "loaded": self._loaded,
+                "net_layers": copy.deepcopy(self._net_layers),
+                "examples_seen": self.examples_seen, "modified": self.modified,
+                "weights_unsaved": self.weights_unsaved, **self._data_keepsake()}
+
+    def restore(self, keepsake):
+        """Back to what ``keepsake`` holds, weights included; the undo history starts anew
+        (stops a running run without asking: the work it does is what is being put away)."""
+        k = keepsake
+        self.stop(wait=True)
+        self._restore_data(k)
+        self._exp = Experiment.from_json(k["experiment"].to_json())
+        net = None if k["net"] is None else k["net"].copy()
+        self._kept = None if net is None else {"layers": copy.deepcopy(k["net_layers"]), "net": net}
+        self.doc.load(k["layers"], k["name"], k["path"])  # the sync takes the kept weights
+        if net is not None and self._net is not net and self.doc.valid and self.doc.layers == k["net_layers"]:
+            self._set_net(net, trained=k["loaded"], keep_displaced=False)  # the same layers: not synced
+        if net is not None and self._net is net:
+            self._kept = None
+            self._loaded = k["loaded"]
+            self.examples_seen = k["examples_seen"]
+            self._publish(Weights(net, self.examples_seen, self._loaded, self.run_id))
+        # else the layers were invalid: the weights come back when they are valid again
+        self._apply_trainer()
+        self._settings_modified = k["modified"]
+        self._weights_unsaved = k.get("weights_unsaved", False)  # the close prompt asks about them
+        self.settingsChanged.emit()
+        if datatasks.normalize_path(self._exp.data) != self.data.path:
+            self._use_data(self._exp)  # its data was loading when it was put away: load it again
+
+    # -- runs kept, the coach's fixes (issue #15) -----------------------------------------------
+    def apply_fix(self, fix):
+        """Apply one of the coach's fixes (``{"label", "changes", "live"}``) through the settings'
+        own path: a live fix changes the running trainer before its next batch (and the run
+        records it); a layer option is an edit of the network, which a new run trains."""
+        return runs_kept.apply_fix(self, fix)

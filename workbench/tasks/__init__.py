@@ -1,0 +1,2 @@
+"""Plain-data work the app hands to background jobs: no Qt here.
+"""

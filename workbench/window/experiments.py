@@ -1,0 +1,90 @@
+"""Experiments in the window (issue #15): every run kept, compared and resumable; sweeps; the coach.
+
+``Experiments(window)`` adds to a main window, without the window knowing the details:
+- the session folder and its autosave (``keeping.SessionKeeper``: ``window.keeper``), and
+  File › Open session… / Save session as…;
+- the Runs place (``views/runs``): the runs table, their curves, settings diff, sweeps,
+  the trainers' race (``studies.Studies`` runs them in the background);
+- in Train: the checked runs' curves and the markers of settings changed while training
+  (``views/train/overlays``), the coach's alerts with their fixes above the plots
+  (``views/train/coach``), the learning-rate finder beside the rate (``views/train/lrfind``);
+- in Inspect: the coach's per-layer diagnostics (``views/inspect/coach``), a tab beside
+  Explain.
+"""
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog
+
+from workbench.state.keeping import AUTOSAVE_SECONDS, SessionKeeper
+from workbench.state.studies import Studies
+from workbench.views.inspect.coach import CoachPanel
+from workbench.views.runs.place import RunsPlace
+from workbench.views.train.coach import CoachAlerts
+from workbench.views.train.lrfind import LrFinder
+from workbench.views.train.overlays import TrainOverlays
+
+
+class Experiments(QObject):
+    """The runs, sessions, studies and coach of one main window (see the module)."""
+
+    def __init__(self, window, folder=None, autosave_seconds=AUTOSAVE_SECONDS):
+        super().__init__(window)
+        self.window = w = window
+        s = w.session
+        self.keeper = SessionKeeper(s, w.settings, folder, autosave_seconds, w)
+        self.studies = Studies(s, self.keeper, self)
+        self.runs_place = RunsPlace(s, self.keeper, self.studies)
+        w.tabs.addTab(self.runs_place, "Runs")
+        tp = w.train_tab
+        self.coach_alerts = CoachAlerts(s)
+        tp.loss_plot.layout().insertWidget(0, self.coach_alerts)  # above the plots, in view
+        self.overlays = TrainOverlays(tp.loss_plot, tp.accuracy_plot, s, self.keeper, self)
+        self.lr_finder = LrFinder(s, self.studies, tp.controls)
+        self.lr_finder.install(tp.controls)
+        self.coach_panel = CoachPanel(s)
+        side = getattr(w.network_view, "side", None)
+        if side is not None:
+            side.addTab(self.coach_panel, "Coach")
+        self.keeper.saveFailed.connect(lambda text: w.statusBar().showMessage(text, 15000))
+
+    def fill_menus(self, file_menu, network_menu):
+        """File › Open session…, Save session as… (before Quit); Network › Show runs (Ctrl+8)."""
+        w = self.window
+        quit_action = file_menu.actions()[-1]
+        before = file_menu.actions()[-2] if len(file_menu.actions()) > 1 else quit_action
+        for text, slot, tip in (("Open se&ssion…", self.open_session,
+                                 "Work in a session folder: its runs, and its network and weights "
+                                 "where they were saved (also folders of 'engine train --session')."),
+                                ("Save session &as…", self.save_session_as,
+                                 "Copy the session (runs, weights, trainer state) to a new folder and "
+                                 "work there.")):
+            a = QAction(text, w)
+            a.setStatusTip(tip)
+            a.triggered.connect(lambda _=False, f=slot: f())
+            file_menu.insertAction(before, a)
+        file_menu.insertSeparator(before)
+        a = QAction("Show r&uns", w)
+        a.setShortcut(QKeySequence("Ctrl+8"))
+        a.triggered.connect(lambda: w.tabs.setCurrentWidget(self.runs_place))
+        network_menu.addAction(a)
+
+    def open_session(self, path=None):
+        if path is None:
+            start = str(self.keeper.path.parent) if self.keeper.path is not None else ""
+            path = QFileDialog.getExistingDirectory(self.window, "Open session folder", start)
+        if path:
+            return self.keeper.open_folder(path)
+        return False
+
+    def save_session_as(self, path=None):
+        if path is None:
+            start = str(self.keeper.path.parent) if self.keeper.path is not None else ""
+            path, _ = QFileDialog.getSaveFileName(self.window, "Save session as (a new folder)", start)
+        if path:
+            return self.keeper.save_as(path)
+        return False
+
+    def close(self):
+        """The window closes, after its session stopped training."""
+        self.studies.shutdown()
+        self.keeper.close()
