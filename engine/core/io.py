@@ -250,7 +250,7 @@ def atomic_write_many(contents):
     try:
         for target, content in targets:
             staged.append((_stage(target, content), target))
-        for tmp, target in staged:
+        for _tmp, target in staged:
             _refuse_non_regular(target)  # made a device or a pipe since the check: not replaced
         while staged:
             tmp, target = staged[0]

@@ -83,7 +83,7 @@ def check_same_network(net, experiment, what):
     theirs = [(s["type"], s["out_sx"], s["out_sy"], s["out_depth"]) for s in shapes]
     if mine == theirs:
         return
-    for i, (a, b) in enumerate(zip(mine, theirs)):
+    for i, (a, b) in enumerate(zip(mine, theirs)):  # noqa: B007 (i is the answer, read after the loop)
         if a != b:
             break
     else:

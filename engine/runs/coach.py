@@ -311,7 +311,7 @@ class Coach:
     def _recent(self, examples):
         """Training accuracy and loss over the last ``examples`` examples of progress."""
         acc = loss = n = 0.0
-        for seen, a, l, k in reversed(self._progress):
+        for _seen, a, l, k in reversed(self._progress):
             if n >= examples:
                 break
             if a is None or l is None or not (math.isfinite(a) and math.isfinite(l)):
@@ -332,7 +332,7 @@ class Coach:
         """Whether the loss of the last 2,000 examples is clearly below that of the 2,000
         before them."""
         recent, older, n = [], [], 0
-        for seen, a, l, k in reversed(self._progress):
+        for _seen, _a, l, k in reversed(self._progress):
             if l is None or not math.isfinite(l):
                 continue
             (recent if n < 2000 else older).append((l, k))

@@ -310,7 +310,7 @@ class Session:
         if (runs.exists() or runs.is_symlink()) and not runs.is_dir():
             raise SessionError(f"{runs}: not a folder (a session keeps its run records there)")
         s = cls(path, info)
-        s.experiment  # checked now
+        _ = s.experiment  # checked now
         if info.get("checkpoint") and not (path / info["checkpoint"]).is_file():
             raise SessionError(f"{path}: its checkpoint {info['checkpoint']} is missing")
         return s
@@ -577,7 +577,7 @@ class Training:
 
         def apply():
             run, t = self.run, self.trainer
-            for key, value in changes.items():
+            for key, _value in changes.items():
                 old = get_setting(self.experiment, key)
                 new = get_setting(new_exp, key)
                 if key == "epochs":

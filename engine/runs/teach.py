@@ -379,7 +379,7 @@ def save_folder(folder, images, labels, class_names):
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
     try:
         counts = [0] * len(names)
-        for c, name in enumerate(names):
+        for name in names:
             (tmp / name).mkdir()
         for img, c in zip(pixels, labels):
             counts[c] += 1

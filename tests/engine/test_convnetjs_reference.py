@@ -87,7 +87,7 @@ def test_trainer_updates_match_convnetjs(name, index):
     bs = opts.pop("batch_size")
     trainer = engine.Trainer(net, batch_size=bs, **opts)
     x, y = batch(case, net), labels(case)
-    for rep in range(2):
+    for _rep in range(2):
         for start in range(0, len(x), bs):
             trainer.train(x[start:start + bs], y[start:start + bs])
     assert trainer.updates == run["updates"]

@@ -221,7 +221,7 @@ def test_update_rules_are_the_engines(method, small_folder):
     optimizer = train.ConvNetJSTrainer(list(module.named_parameters()), train.exported.decay_multipliers(),
                                        **opts)
     rng = np.random.default_rng(1)
-    for step in range(3):
+    for _step in range(3):
         x = rng.uniform(-0.5, 0.5, (8, 6, 6, 2))
         y = rng.integers(0, 4, 8)
         trainer.train(x, y)

@@ -163,7 +163,7 @@ def test_accuracy_collapse_of_a_trained_net_is_caught(mnist):
     from engine.data import RESOURCES
     from engine.runs.snapshots import load_snapshot
     net, _ = load_snapshot(RESOURCES / "snapshots" / "convnetjs-demo-trained.json")
-    good = [a.copy() for a in net.state_arrays()]
+    [a.copy() for a in net.state_arrays()]
     reports = list(demo_run(mnist, 1.0, net=net).reports())
     assert reports[-1]["tag"] == "diverged"
     restored = [a for a in net.state_arrays()]

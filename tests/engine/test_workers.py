@@ -186,7 +186,7 @@ def test_a_stale_share_says_so(ready):
     b.train_step(x, y)
     assert b.layers[1].out_act.shape[0] == 20
     with pytest.raises(engine.EngineError, match="gone"):
-        a.layers[1].out_act
+        _ = a.layers[1].out_act
     assert a.layers[-1].out_act.shape[0] == 20  # the output is always whole
 
 

@@ -86,7 +86,7 @@ def train_batches(window, qtbot, batches=3):
     s.report.connect(lambda r: losses.append(r.get("cost_loss")))
     for _ in range(batches):
         assert s.step()
-        qtbot.waitUntil(lambda: s.examples_seen > seen, timeout=10000)
+        qtbot.waitUntil(lambda seen=seen: s.examples_seen > seen, timeout=10000)
         seen = s.examples_seen
     s.stop()
     assert any(v is not None and np.isfinite(v) for v in losses)
@@ -424,7 +424,7 @@ def test_a_snapshot_brings_its_data_back(small, qtbot, tmp_path, data_dialogs):
 
 
 def test_the_curves_and_numbers_of_the_old_data_are_put_aside(small, qtbot, tmp_path, data_dialogs):
-    w, s = small, small.session
+    w, _s = small, small.session
     loss, c = w.train_tab.loss_plot, w.train_tab.controls
     train_batches(w, qtbot, 2)
     qtbot.waitUntil(lambda: loss.cost_s.n >= 1, timeout=5000)

@@ -121,7 +121,7 @@ def test_a_training_thread_stuck_past_every_bound_is_left_behind(tiny, qtbot, mo
     """The backstop: if the thread does not end within stop_timeout, the window goes on
     with a copy of the weights and says so."""
     import threading
-    w, s = tiny, tiny.session
+    _w, s = tiny, tiny.session
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(title))
     assert s.train()

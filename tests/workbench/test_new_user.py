@@ -93,7 +93,7 @@ def test_example_cards_show_whole_class_names(qtbot):
 def test_train_says_before_the_click_that_the_network_does_not_fit_and_adapts_it(tiny, qtbot, tmp_path,
                                                                                  data_dialogs, size):
     from .test_data import open_through_box, write
-    w, s = tiny, tiny.session
+    w, _s = tiny, tiny.session
     w.resize(*size)
     w.tabs.setCurrentWidget(w.train_tab)
     open_through_box(w, qtbot, write("npz", tmp_path, True), data_dialogs)
@@ -115,7 +115,7 @@ def test_train_says_before_the_click_that_the_network_does_not_fit_and_adapts_it
 
 def test_asking_to_train_a_network_that_does_not_fit_offers_to_adapt_it(tiny, qtbot, tmp_path, data_dialogs):
     from .test_data import open_through_box, write
-    w, s = tiny, tiny.session
+    w, _s = tiny, tiny.session
     open_through_box(w, qtbot, write("npz", tmp_path, True), data_dialogs)
     data_dialogs.answers["action"] = True  # the dialog's "Adapt the network"
     w.train_action.trigger()  # Ctrl+Return, whatever the Train button says

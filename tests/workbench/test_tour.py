@@ -142,7 +142,7 @@ def test_the_whole_tour_with_show_me_gives_the_learner_back_their_work(window, q
     for k, step in enumerate(tour.steps):
         assert tour.index == k
         click(qtbot, window, "tourShowMe")
-        qtbot.waitUntil(lambda: tour.done[k], timeout=60000)
+        qtbot.waitUntil(lambda k=k: tour.done[k], timeout=60000)
         status = window.findChild(QWidget, "tourStatus").text()
         assert status.startswith("✓"), (step["id"], status)
         # the step outlines one of its widgets, and it is on screen
@@ -164,7 +164,7 @@ def test_the_whole_tour_with_show_me_gives_the_learner_back_their_work(window, q
             np.fill_diagonal(m, 0)
             if m.max() > 0:
                 gallery = window.findChild(QWidget, "confusionExamples")
-                qtbot.waitUntil(lambda: len(gallery.indices) == m.max(), timeout=10000)
+                qtbot.waitUntil(lambda gallery=gallery, m=m: len(gallery.indices) == m.max(), timeout=10000)
         click(qtbot, window, "tourNext")
     assert texts == [st["title"] for st in tour.steps]
     # the end offers the learner's work back
@@ -336,7 +336,7 @@ def test_the_real_lesson_explodes_warns_and_then_anneals_past_97_percent(window,
     message = window.findChild(QWidget, "trainMessage")
     for k, step in enumerate(tour.steps):
         click(qtbot, window, "tourShowMe")
-        qtbot.waitUntil(lambda: tour.done[k], timeout=600000)
+        qtbot.waitUntil(lambda k=k: tour.done[k], timeout=600000)
         if step["id"] == "explode":
             assert "diverged" in message.text() and "try 0.01" in message.text()
             assert s.examples_seen < 5000

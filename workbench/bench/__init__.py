@@ -97,7 +97,7 @@ def headless(dataset, batch, seconds):
     train, val = split_validation(dataset.train, 5000, seed=0)
     run = Run(trainer, train, val, dataset.test, chunk_seconds=0.1, eval_every=10000, eval_examples=1000)
     t0 = time.perf_counter()
-    for r in run.reports():
+    for _r in run.reports():
         if time.perf_counter() - t0 >= seconds:
             run.stop()
     return run.examples_seen / (time.perf_counter() - t0)

@@ -82,9 +82,9 @@ def _check_step(s, k):
     _need(isinstance(s.get("show_me"), list) and s["show_me"], where, "'show_me' must list at least one action")
     for a in s["show_me"]:
         _need(isinstance(a, dict) and a.get("do") in ACTIONS, where,
-              lambda: f"unknown action {a.get('do') if isinstance(a, dict) else a!r} (known: {', '.join(ACTIONS)})")
+              lambda a=a: f"unknown action {a.get('do') if isinstance(a, dict) else a!r} (known: {', '.join(ACTIONS)})")
         extra = sorted(set(a) - {"do"} - ACTIONS[a["do"]])
-        _need(not extra, where, lambda: f"action {a['do']!r}: unknown key {extra[0]!r}")
+        _need(not extra, where, lambda a=a, extra=extra: f"action {a['do']!r}: unknown key {extra[0]!r}")
         if a["do"] == "scroll_to":
             _check_target({k: v for k, v in a.items() if k not in ("do", "first")}, where)
             _need(isinstance(a.get("first", 0), int) and 0 <= a.get("first", 0) <= a.get("index", 0), where,

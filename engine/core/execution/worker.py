@@ -59,7 +59,7 @@ def serve(ch):
             params, grads, _, _ = net.flat_buffers()
             np.copyto(params, arrays[0])
 
-            def train(x=arrays[1], y=arrays[2]):
+            def train(x=arrays[1], y=arrays[2], net=net, grads=grads, n_total=n_total):
                 nonlocal trace
                 x = net.check_batch(x)  # the caller checked both: a few microseconds, kept
                 y = net.loss_layer.targets(y, len(x), net.dtype)
@@ -70,7 +70,7 @@ def serve(ch):
             _, err = msg
             np.copyto(net.flat_buffers()[0], arrays[0])
 
-            def infer(x=arrays[1]):
+            def infer(x=arrays[1], net=net):
                 nonlocal trace
                 trace, _, _ = run(net, net.check_batch(x))
                 return None, (trace.output,)

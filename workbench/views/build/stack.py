@@ -342,7 +342,7 @@ class LayerStackView(QListView):
             menu.addSeparator()
         where = self.insertion_index(e.pos())
         add = menu.addMenu("Insert layer here")
-        for group, types in GROUPS:
+        for _group, types in GROUPS:
             for t in types:
                 add.addAction(TITLES[t], lambda t=t: self.doc.insert_layer(where, t))
             add.addSeparator()
