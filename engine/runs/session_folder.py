@@ -47,6 +47,7 @@ import time
 from engine.core import fields
 from engine.core.errors import DataError, EngineError
 from engine.core.io import atomic_write_text, fsync_folder, read_json
+from engine.core.pids import holder_alive
 from engine.runs import checkpoint
 from engine.runs.records import RunError, RunRecorder, list_runs, load_run, new_run_id, now_iso, save_run
 from engine.runs.run import make_run
@@ -70,19 +71,8 @@ EXAMPLES = "examples.npz"
 
 
 def _process_alive(process):
-    """Whether the process a record names (``{"pid", "host"}``) may still be training it:
-    True on another machine (it cannot be told), else whether that pid exists."""
-    if not isinstance(process, dict) or not isinstance(process.get("pid"), int):
-        return False
-    if process.get("host") != socket.gethostname():
-        return True
-    try:
-        os.kill(process["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, but another user's
-        return True
-    return True
+    """Whether the process a record names (``{"pid", "host"}``) may still be training it."""
+    return holder_alive(process)
 
 
 class SessionError(EngineError):

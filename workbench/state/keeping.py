@@ -40,6 +40,7 @@ from PySide6.QtWidgets import QWidget
 
 from engine.core.errors import EngineError
 from engine.core.io import atomic_write_text, read_json
+from engine.core.pids import holder_alive
 from engine.runs import checkpoint, records
 from engine.runs.session_folder import INFO
 from engine.runs.session_folder import Session as Folder
@@ -77,15 +78,7 @@ def _alive(marker):
         return False
     if marker["pid"] == os.getpid():
         return False  # this process's own, from a window gone without closing
-    if marker.get("host") != socket.gethostname():
-        return True  # cannot be told: assume so
-    try:
-        os.kill(marker["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+    return holder_alive(marker)  # another machine's: cannot be told, assume so
 
 
 def _reason(error):
