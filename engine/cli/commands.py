@@ -47,10 +47,10 @@ def _check_crops(a):
 
 def _check_session_target(path):
     """Refuse, before any work, a ``--session`` folder that cannot become or be a session."""
-    from engine.runs.session_folder import INFO, Session, SessionError, _empty
+    from engine.runs.session_folder import INFO, SessionError, SessionFolder, _empty
     path = pathlib.Path(path)
     if (path / INFO).exists():
-        Session.open(path)  # a damaged session: said now
+        SessionFolder.open(path)  # a damaged session: said now
     elif path.exists() and (not path.is_dir() or not _empty(path)):
         raise SessionError(f"{path}: not a session, and not an empty folder to start one in")
     elif not path.exists() and not path.parent.is_dir():
@@ -120,8 +120,8 @@ def cmd_train(a):
         print(f"wrote {a.save_experiment}", file=sys.stderr)
     opts.setdefault("eval_every", max(1, len(exp.splits(data)[0])))
     if a.session:
-        from engine.runs.session_folder import Session
-        session = Session.open_or_create(a.session, exp, lock=lock)
+        from engine.runs.session_folder import SessionFolder
+        session = SessionFolder.open_or_create(a.session, exp, lock=lock)
         training = session.start(data, exp, **opts)
         print(f"session {a.session}: {training.run_id}", file=sys.stderr)
     else:
@@ -133,7 +133,7 @@ def cmd_train(a):
 
 
 def _resume(a):
-    from engine.runs.session_folder import Session
+    from engine.runs.session_folder import SessionFolder
     refused = [f for f, v in (("--spec", a.spec), ("--preset", a.preset), ("--session", a.session),
                               ("--validation", a.validation), ("--seed", a.seed),
                               ("--fit-input", a.fit_input),
@@ -142,7 +142,7 @@ def _resume(a):
         raise OptionError(f"{refused[0]} cannot be given with --resume (the session says it)")
     if a.out:
         writable_target(a.out)
-    session = Session.open(a.resume, lock=True)  # one writer: a second is told now
+    session = SessionFolder.open(a.resume, lock=True)  # one writer: a second is told now
     opts = _training_options(a)
     exp = session.experiment
     changes = {k: getattr(a, k) for k in TRAINER_FLAGS if getattr(a, k) is not None}

@@ -204,8 +204,8 @@ def cmd_race(a):
 
 def cmd_runs(a):
     from engine.runs.records import diff_settings, runs_csv
-    from engine.runs.session_folder import Session
-    session = Session.open(a.session)
+    from engine.runs.session_folder import SessionFolder
+    session = SessionFolder.open(a.session)
     runs = session.runs()
     if a.diff:
         by_id = {r["id"]: r for r in runs}

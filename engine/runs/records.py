@@ -6,7 +6,7 @@ A record is one JSON file, ``runs/<id>.json`` in a session folder (see
 - ``id`` ("run-0003", the file's name), ``name`` (the user's; "run 3" to start with),
   ``note`` (free text the user edits), ``created`` and ``updated`` (ISO 8601, UTC);
 - ``status``: ``running``, ``done``, ``early stopped``, ``not learning``, ``stopped``, ``diverged``
-  (a process killed while training leaves ``running``: ``Session.runs()`` reports such a
+  (a process killed while training leaves ``running``: ``SessionFolder.runs()`` reports such a
   run as ``interrupted`` when the process it names, ``process: {"pid", "host"}``, is
   gone); ``message``: the last word of the run (why it diverged ...);
 - ``experiment``: the settings it started with (``Experiment.to_json()``);

@@ -21,7 +21,7 @@ trained since; ``Training`` saves every ``save_every_seconds``, a minute by defa
 
 In Python (the app drives the same objects from its training thread)::
 
-    session = Session.create("work/", experiment)          # or Session.open("work/")
+    session = SessionFolder.create("work/", experiment)          # or SessionFolder.open("work/")
     training = session.start(dataset)                      # a new run, recorded
     training = session.resume(dataset, epochs=1)           # or: go on with the last one
     for report in training.reports():                      # Run's reports, saved as it goes
@@ -30,7 +30,7 @@ In Python (the app drives the same objects from its training thread)::
     training.finish(test_accuracy=0.99)                    # final metrics into the record
 
 ``Training`` also works without a session (``session=None``): the same loop, kept in
-memory. ``Session.save_as(path)`` copies a session; ``session.runs()`` lists its records.
+memory. ``SessionFolder.save_as(path)`` copies a session; ``session.runs()`` lists its records.
 """
 import errno
 import json
@@ -220,7 +220,7 @@ def _empty(path):
     return all(p.name == LOCK for p in path.iterdir())
 
 
-class Session:
+class SessionFolder:
     """A session folder (see the module's docstring). Open one with ``open`` or ``create``."""
 
     def __init__(self, path, info, lock=None):
@@ -377,7 +377,7 @@ class Session:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return Session.open(path)
+        return SessionFolder.open(path)
 
     # -- training ------------------------------------------------------------------------
     def start(self, dataset, experiment=None, name=None, **options):
@@ -491,8 +491,8 @@ class Training:
     Parameters
     ----------
     net, trainer, experiment, dataset
-        What to train (``Session.start``/``resume`` make them).
-    session : Session, optional
+        What to train (``SessionFolder.start``/``resume`` make them).
+    session : SessionFolder, optional
         Where to keep it (None: nothing is written; the record is still made).
     recorder : engine.runs.RunRecorder, optional
     save_every_seconds : float
@@ -665,7 +665,7 @@ class Training:
             path = None
             try:
                 path = pathlib.Path(tempfile.mkdtemp(prefix=f"{base.name}-rescued-", dir=parent))
-                s = Session.create(path, self.experiment, lock=True)
+                s = SessionFolder.create(path, self.experiment, lock=True)
                 try:
                     old = base / RUNS_DIR
                     if old.is_dir():  # the session's other runs, as far as they can be read
@@ -695,3 +695,7 @@ def save_error_text(error, folder):
     if isinstance(error, OSError) and not error.filename and folder is not None:
         text = f"{folder}: {error.strerror or error}"
     return text
+
+
+#: The old name of ``SessionFolder`` (the app's state is ``workbench``'s ``AppSession``), kept for one release.
+Session = SessionFolder

@@ -166,7 +166,7 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
     """
     from engine.core.io import atomic_write_text
     from engine.data.containers import accuracy
-    from engine.runs.session_folder import Session
+    from engine.runs.session_folder import SessionFolder
     if epochs is not None:
         experiment = experiment.replace(epochs=epochs)
     if experiment.seed is None:
@@ -185,7 +185,7 @@ def run_sweep(experiment, plan, dataset, out, epochs=None, progress=None, cancel
             break
         name = f"run-{i + 1:03d}"
         label = " ".join(f"{k}={v}" for k, v in settings.items())
-        session = Session.create(out / name, exp)
+        session = SessionFolder.create(out / name, exp)
         n_train = len(exp.splits(dataset)[0])
         training = session.start(dataset, exp, name=label or name, test=False, eval_examples=None,
                                  eval_every=max(1, n_train), threads=threads,

@@ -29,7 +29,7 @@ import numpy as np
 from engine.core.errors import DataError
 from engine.core.io import open_regular
 from engine.data.containers import MNIST_DIR, Dataset
-from engine.data.formats._common import MAX_BYTES, TEST_FRACTION, Job, LoadCancelled, PixelScale
+from engine.data.formats._common import MAX_BYTES, TEST_FRACTION, LoadCancelled, LoadJob, PixelScale
 from engine.data.formats.fit import check_fit, fit_layer_defs, fit_problems, size_fits
 from engine.data.formats.folder import read_image
 
@@ -116,7 +116,7 @@ def load(path=None, progress=None, cancelled=None, max_bytes=MAX_BYTES):
         ``cancelled()`` said so.
     """
     from engine.data.formats import csvfile, folder, idx, npz
-    job = Job(progress, cancelled, max_bytes)
+    job = LoadJob(progress, cancelled, max_bytes)
     if path is None:
         ds = idx.load_pairs(idx.find_pairs(MNIST_DIR), job, "MNIST", "bundled", None)
     elif _pair(path) is not None:

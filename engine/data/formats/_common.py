@@ -34,7 +34,7 @@ def size_text(nbytes):
     return f"{nbytes} bytes"
 
 
-class Job:
+class LoadJob:
     """Progress, cancellation and the memory limit of one load.
 
     ``progress(done, total)`` is called (from the thread that called ``load``) with whole
@@ -346,3 +346,7 @@ def image_layout(shape, where):
                     f"{where}: images stored channels first (N, {a}, H, W) are read as (N, H, W, {a})")
     raise DataError(f"{where}: expected images of shape (N, H, W) or (N, H, W, C) with C 1 or 3, "
                     f"got {shape}")
+
+
+#: The old name of ``LoadJob`` (the app's background work is ``workbench``'s ``Job``), kept for one release.
+Job = LoadJob

@@ -20,7 +20,7 @@ from engine.core.errors import DataError
 from engine.core.io import open_regular
 from engine.data.formats._common import (
     CHUNK_BYTES,
-    Job,
+    LoadJob,
     check_examples,
     destinations,
     make_dataset,
@@ -148,7 +148,7 @@ class IdxFile:
 def read_idx(path):
     """An IDX file (gzip or raw) as an ndarray; DataError if it is not one, or is damaged."""
     with IdxFile(path) as f:
-        return f.read_array(Job())
+        return f.read_array(LoadJob())
 
 
 def _part(name):
@@ -247,7 +247,7 @@ def _read_labels(path, job, where):
             raise DataError(f"{f.name}: labels must be whole numbers, got {f.dtype.name} values")
         # the header's count is checked before anything is allocated or inflated
         check_examples(f.dims[0], f.name)
-        return f.read_array(job or Job()).astype(np.int64)
+        return f.read_array(job or LoadJob()).astype(np.int64)
 
 
 def _open_images(path, n_labels, labels_path):
