@@ -493,8 +493,8 @@ def read_examples(path):
 def summary(report, own=False):
     """One line of what a teach did, for the learner."""
     n = report["examples"]
-    parts = [f"your examples right: {report['examples_right_before']}/{n} \u2192 "
-             f"{report['examples_right_after']}/{n}"]
+    parts = [(f"your examples right: {report['examples_right_before']}/{n} \u2192 "
+              f"{report['examples_right_after']}/{n}")]
     if report.get("test_accuracy_before") is not None:
         parts.append(f"test accuracy {report['test_accuracy_before']:.2%} \u2192 "
                      f"{report['test_accuracy_after']:.2%} ({report['test_examples']:,} test images)")
