@@ -91,7 +91,7 @@ def as_pixels(images):
 def wiggle(pixels, rng, shift=SHIFT, rotate=ROTATE, scale=SCALE):
     """Each image moved by up to ``shift`` px, turned by up to ``rotate`` degrees and scaled by
     up to ``scale`` (bilinear, about its centre, background 0): uint8 ``(N, H, W, C)`` in, out."""
-    n, h, w, c = pixels.shape
+    n, h, w = pixels.shape[:3]
     if n == 0:
         return pixels
     a = np.deg2rad(rng.uniform(-rotate, rotate, n))

@@ -307,7 +307,7 @@ def test_a_failed_commit_leaves_no_orphan_checkpoint(tiny, tmp_path, monkeypatch
         return real(path, text)
 
     monkeypatch.setattr(engine_io, "atomic_write_text", info_fails)
-    monkeypatch.setattr("engine.runs.records.session_folder.atomic_write_text", info_fails)
+    monkeypatch.setattr("engine.runs.session_folder.atomic_write_text", info_fails)
     next(gen)
     with pytest.raises(OSError):
         tr.save()

@@ -90,7 +90,7 @@ def test_wiggle_turns_an_image_about_its_centre():
 # -- teach ----------------------------------------------------------------------------------------
 
 def test_teaching_ten_drawings_of_a_style_makes_new_ones_read_right(demo, mnist):
-    net, exp = demo
+    net, _ = demo
     before = [a.copy() for a in net.state_arrays()]
     r = correct_style(seconds=None, steps=40, seed=0, test_examples=1000, mix_with=mnist)
     assert r["new_right_before"] <= 3
@@ -112,7 +112,7 @@ def test_teach_reports_progress_live_curves_and_stops_early_with_a_result(demo, 
         calls["n"] += 1
         return calls["n"] > 5
 
-    tuned, r = teach(net, exp, imgs, [1] * 4, seconds=60, mix_with=mnist, test_examples=200,
+    _, r = teach(net, exp, imgs, [1] * 4, seconds=60, mix_with=mnist, test_examples=200,
                      progress=seen.append, stop=stop, on_report=reports.append, report_seconds=0)
     assert r["stopped"] and r["steps"] == 5
     assert seen == sorted(seen) and seen[-1] == 1.0

@@ -25,6 +25,7 @@ def draw(window, qtbot):
     qtbot.waitExposed(window.draw_panel.canvas)
     t = window.session.teaching
     t.teach_steps, t.teach_seconds = 60, 600.0  # the same outcome on any machine
+    t.test_examples = 2000
     return window.draw_panel
 
 

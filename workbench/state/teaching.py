@@ -42,13 +42,14 @@ MAX_EXAMPLES = 2000
 
 
 def _teach_task(state, weights, experiment, pixels, labels, mix_with, seconds, steps, stop, fresh,
-                held_out=None):
+                held_out=None, test_examples=None):
     """On the job's thread: ``engine.teach`` on a copy of ``weights`` (a fresh network: the
     experiment's own trainer); ``(net, report)``, the report with ``held_out_right``/``_total``
     on ``held_out`` (an ImageSet) when given."""
     net, report = teach(weights.network(), experiment, pixels, labels, seconds=seconds, steps=steps,
                         mix_with=mix_with,
-                        trainer={} if fresh else None, progress=state.set_progress,
+                        trainer={} if fresh else None, test_examples=test_examples,
+                        progress=state.set_progress,
                         cancelled=lambda: state.cancelled, stop=stop.is_set, on_report=state.set_partial)
     if held_out is not None and len(held_out):
         pred = predict(net, held_out.images).argmax(axis=1)
@@ -129,6 +130,8 @@ class Teaching(QObject):
     #: so that what a teach learns does not depend on the machine's speed.
     teach_steps = None
     classes_steps = None
+    #: The test accuracy before and after a teach is measured on this many test images (None: all).
+    test_examples = None
 
     def __init__(self, session):
         super().__init__(session)
@@ -296,7 +299,7 @@ class Teaching(QObject):
         self._pending = {"run_id": s.run_id, "layers": copy.deepcopy(s.doc.layers), "before": w.network(),
                          "text": text, "fresh": fresh}
         self._job.start(_teach_task, w, s.experiment(), images.copy(), labels.copy(),
-                        mix_with, seconds, steps, self._stop, fresh, held_out)
+                        mix_with, seconds, steps, self._stop, fresh, held_out, self.test_examples)
         return True
 
     def stop(self):
@@ -488,8 +491,8 @@ def read_examples(path):
 def summary(report, own=False):
     """One line of what a teach did, for the learner."""
     n = report["examples"]
-    parts = [f"your examples right: {report['examples_right_before']}/{n} \u2192 "
-             f"{report['examples_right_after']}/{n}"]
+    parts = [(f"your examples right: {report['examples_right_before']}/{n} \u2192 "
+              f"{report['examples_right_after']}/{n}")]
     if report.get("test_accuracy_before") is not None:
         parts.append(f"test accuracy {report['test_accuracy_before']:.2%} \u2192 "
                      f"{report['test_accuracy_after']:.2%} ({report['test_examples']:,} test images)")

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from engine.core.errors import EngineError
 from workbench.views import dialogs
+from workbench.views.theme import plain_axes
 
 THUMB = 56
 
@@ -99,6 +100,7 @@ class TeachBox(QWidget):
         self.plot.setMouseEnabled(False, False)
         self.plot.setYRange(0, 1)
         self.plot.getPlotItem().setMenuEnabled(False)
+        plain_axes(self.plot.getPlotItem())
         self.loss_curve = self.plot.plot(pen=pg.mkPen("#4e79a7", width=2), name="loss")
         self.acc_curve = self.plot.plot(pen=pg.mkPen("#59a14f", width=2), name="your examples")
         self.plot.setToolTip("While teaching: the loss (blue) and how many of your examples in the "
