@@ -31,7 +31,7 @@ def run(function, *args, state=None, what="the other process"):
     """
     root = str(pathlib.Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
-    proc = subprocess.Popen([sys.executable, "-c", "from workbench.child import main; main()"],
+    proc = subprocess.Popen([sys.executable, "-c", "from workbench.tasks.child import main; main()"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     try:
         try:  # the whole request first (the child reads it all before it starts)
