@@ -61,3 +61,23 @@ def test_widgets_keep_the_names_outside_checks_use(window):
     assert not missing
     window.doc.select(1)
     assert window.findChild(QWidget, "prop_filters") is not None
+
+
+def test_features_fill_the_slots_the_places_offer(window):
+    """Runs, sessions and the coach come through the places' slots: the File menu's section
+    before Quit, the Network menu's places, Train's banner above the plots and its tool beside
+    the learning rate, a tab in Inspect's side panel."""
+    from PySide6.QtWidgets import QPushButton
+    menus = {a.text(): a.menu() for a in window.menuBar().actions()}
+    file_texts = [a.text() for a in menus["&File"].actions()]
+    assert file_texts.index("Open se&ssion…") < file_texts.index("Save session &as…") < file_texts.index("&Quit")
+    assert file_texts.index("Open &dataset…") < file_texts.index("Open se&ssion…")
+    assert "Show r&uns" in [a.text() for a in menus["&Network"].actions()]
+    assert "Open &log folder" in [a.text() for a in menus["&Help"].actions()]
+    side = window.network_view.side
+    assert "Coach" in [side.tabText(i) for i in range(side.count())]
+    tp = window.train_tab
+    assert tp.loss_plot.layout().indexOf(window.experiments.coach_alerts) == 0
+    find = tp.findChild(QPushButton, "lrFindButton")
+    assert find is not None and find.parentWidget() is tp.controls.lr.parentWidget()
+    assert tp.controls.trainer_form.labelForField(tp.controls.lr.parentWidget()).text() == "Learning rate"

@@ -68,3 +68,17 @@ def test_the_app_keeps_its_log_file_in_its_data_folder(qtbot, tmp_path, monkeypa
     log_file = home / ".local/share/convnet-workbench/convnet-workbench/logs" / logs.FILE
     assert seen["folder"] == log_file.parent
     assert log_file.is_file() and "convnet-workbench started" in log_file.read_text(encoding="utf-8")
+
+
+def test_help_opens_the_log_folder(window, tmp_path, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    path = logs.start(tmp_path / "logs")
+    try:
+        help_menu = {a.text(): a.menu() for a in window.menuBar().actions()}["&Help"]
+        (action,) = [a for a in help_menu.actions() if a.text() == "Open &log folder"]
+        action.trigger()
+    finally:
+        logs.stop()
+    assert opened == [str(path.parent)]

@@ -1,6 +1,6 @@
 """Runs kept: the app trains through the engine's ``Training``, as the CLI does (issue #15).
 
-``Session.train`` asks ``make_training`` for an ``engine.session.Training`` around the
+``Session.train`` asks its training model for an ``engine.session.Training`` around the
 live network and trainer: it records the run (``engine.runs``), saves it to the session
 folder every ``save_every_seconds`` and when it ends, and carries the coach
 (``engine.coach``). When a run stops, ``end_training`` captures where it is
@@ -12,8 +12,11 @@ changed in the meantime (or while it trains: ``forward_live_changes``) go throug
 its curves). A change that a running network cannot take (the validation split, the
 data, the seed) starts the data order over on the same weights, in the same record.
 
-These functions are the session's own (``workbench.session`` calls them); they need no
-window and are tested through the session.
+The run itself lives in ``workbench.state.training.TrainingModel`` (``make_training``,
+``end_training``, ``forward_live_changes``, ``app_state``, ``weights_key`` and ``capture_idle``
+here are its methods under their old names); what is left here is plain data: the run
+options, what changed between two experiments, reading a session folder's saved work, the
+folder whose saves never end a run. They need no window and are tested through the session.
 """
 import copy
 
@@ -21,10 +24,8 @@ import numpy as np
 
 from engine.core.errors import EngineError
 from engine.runs import checkpoint
-from engine.runs.coach import Coach
 from engine.runs.experiment import TRAINER_DEFAULTS, Experiment
-from engine.runs.records import RunError, RunRecorder, load_run, new_run_id
-from engine.runs.session_folder import Training
+from engine.runs.records import RunError, load_run
 from engine.runs.settings import LIVE, flat_settings
 
 #: How the app's runs report: a chunk about every 0.2 s, an evaluation on 1,000 validation
@@ -46,77 +47,19 @@ def setting_changes(before, after):
     return {k: v for k, v in b.items() if k != "epochs" and a.get(k, _MISSING) != v}
 
 
-class _Ids:
-    """Run ids for runs kept in memory only (no session folder)."""
-    n = 0
-
-
-def _new_id(folder):
-    if folder is not None:
-        return new_run_id(folder.path)
-    _Ids.n += 1
-    return f"run-{_Ids.n:04d}"
-
-
 def make_training(s, exp, target):
-    """The ``Training`` that Train starts on session ``s``: experiment ``exp``, up to
-    ``target`` epochs. Goes on from where the last run of these weights stopped when it
-    can; else a new stretch of data order on the same weights (the same record when the
-    weights are that run's). Raises EngineError when the run cannot be made."""
-    opts = dict(RUN_OPTIONS, epochs=target, coach=Coach(), save_every_seconds=s.save_every_seconds)
-    last = s.last_training
-    if last is not None and last["run_id"] != s.run_id:
-        last = None  # other weights now
-    if last is not None and last["checkpoint"] is not None:
-        changes = setting_changes(last["experiment"], exp)
-        if all(is_live(k) for k in changes):
-            record = last["record"]
-            recorder = RunRecorder(record["id"] if record else _new_id(s.folder), last["experiment"],
-                                   record=record, examples_seen=last["examples_seen"])
-            tr = Training(s._net, s.trainer, last["experiment"], s.dataset, session=s.folder,
-                          recorder=recorder, checkpoint_=last["checkpoint"], **opts)
-            tr.run.epochs = target
-            if changes:
-                tr.change_settings(changes, now=True)
-            return tr
-    record = last["record"] if last is not None else None
-    last = last if record is not None else None
-    recorder = RunRecorder(record["id"] if record else _new_id(s.folder), exp, record=record,
-                           examples_seen=s.examples_seen)
-    if record is not None:  # what made the data order start over
-        for key, value in setting_changes(last["experiment"], exp).items():
-            recorder.note_change(key, flat_settings(last["experiment"]).get(key), value, s.examples_seen)
-    tr = Training(s._net, s.trainer, exp, s.dataset, session=s.folder, recorder=recorder, **opts)
-    if s.examples_seen:  # trained weights: the count (and the evaluations) go on from there
-        tr.run.examples_seen = s.examples_seen
-        tr.run.set_eval_every(tr.run.eval_every)
-    return tr
+    """``s.training_model.make`` (the name of old)."""
+    return s.training_model.make(exp, target)
 
 
 def end_training(s):
-    """The ``Training`` of session ``s`` has ended (its thread joined): where it stopped, to
-    go on from there (``make_training``), or None."""
-    tr, s.training = s.training, None
-    if tr is None:
-        return None
-    ck = checkpoint.capture(s._net, s.trainer, tr.run, tr.experiment,
-                            extra={"run": tr.run_id, "data": tr.fingerprint})
-    return {"run_id": s.run_id, "experiment": tr.experiment, "record": tr.record,
-            "checkpoint": ck, "examples_seen": tr.run.examples_seen}
+    """``s.training_model.end`` (the name of old)."""
+    return s.training_model.end()
 
 
 def forward_live_changes(s, before, after):
-    """Settings of session ``s`` changed from experiment ``before`` to ``after``: a running
-    ``Training`` takes the live ones before its next batch and records them."""
-    tr = s.training
-    if tr is None or not s.running:
-        return
-    changes = {k: v for k, v in setting_changes(before, after).items() if is_live(k)}
-    if changes:
-        try:
-            tr.change_settings(changes)
-        except EngineError as e:
-            s.problem.emit("Cannot change the running trainer", str(e))
+    """``s.training_model.forward_live_changes`` (the name of old)."""
+    s.training_model.forward_live_changes(before, after)
 
 
 def apply_fix(s, fix):
@@ -144,30 +87,18 @@ def apply_fix(s, fix):
 
 # -- what the session folder keeps (workbench.keeping) ------------------------------------------
 def app_state(s):
-    """What the app keeps beside the engine's state in ``session.json`` (under ``"app"``): the
-    network as being edited, its name and file, every setting, and about the weights."""
-    state = {"layers": copy.deepcopy(s.doc.layers), "name": s.doc.name, "path": s.doc.path,
-             "loaded": bool(s._loaded), "examples_seen": int(s.examples_seen), "modified": s.modified}
-    try:
-        state["experiment"] = s.experiment().to_json()
-    except EngineError:  # layers that are not even a list of objects: the settings alone
-        state["experiment"] = s.settings.replace(layer_defs=[]).to_json()
-    return state
+    """What the app keeps beside the engine's state in ``session.json`` (``TrainingModel.app_state``)."""
+    return s.training_model.app_state()
 
 
 def weights_key(s):
-    """Tells one state of the live weights from another (None: no network)."""
-    return None if s._net is None else (id(s._net), s.run_id, int(s.examples_seen))
+    """Tells one state of the live weights from another (``TrainingModel.weights_key``)."""
+    return s.training_model.weights_key()
 
 
 def capture_idle(s):
-    """``(checkpoint, record, experiment)`` of the live weights while idle: where the last run
-    stopped when these are its weights, else the weights and the trainer alone."""
-    last = s.last_training
-    if last is not None and last["run_id"] == s.run_id and last["checkpoint"] is not None:
-        return last["checkpoint"], last["record"], last["experiment"]
-    exp = s.settings.replace(layer_defs=copy.deepcopy(s._net_layers), name=s.doc.name)
-    return checkpoint.capture(s._net, s.trainer, None, exp), None, exp
+    """The live weights' checkpoint while idle (``TrainingModel.capture_idle``)."""
+    return s.training_model.capture_idle()
 
 
 def read_saved(folder):

@@ -12,6 +12,7 @@ session publishes (``weightsChanged``) when the network is replaced, about once 
 second while training, and when a run ends.
 """
 import copy
+import logging
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -24,16 +25,19 @@ from workbench.state.data import Data
 from workbench.state.document import NetworkDocument
 from workbench.state.jobs import TrainingJob
 from workbench.state.predictions import Predictions
+from workbench.state.training import TrainingModel
 from workbench.state.understanding import Understanding
 from workbench.state.weights import Weights
 from workbench.tasks import data as datatasks
+
+log = logging.getLogger(__name__)
 
 #: What "New network" starts from.
 NEW_NETWORK = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
                {"type": "softmax", "num_classes": 10}]
 
 
-class Session(QObject):
+class AppSession(QObject):
     """The experiment, the document, the weights, the run and the background jobs.
 
     Parameters
@@ -127,15 +131,12 @@ class Session(QObject):
         self._stopped = None         # the one stopped last, whose last reports may still arrive
         self._to_experiment_epochs = True  # the run goes to the experiment's epochs (not "+1 epoch")
         self.weights = None
-        #: Runs kept (issue #15, ``runs_kept``): the engine's ``Training`` going on, where the
-        #: last one stopped (to go on exactly), the session folder runs are kept in (an
-        #: ``engine.session.Session`` or None: in memory), how often a run saves itself,
-        #: and a callable told of each new ``Training`` before its thread starts.
-        self.training = None
-        self.last_training = None
-        self.folder = None
-        self.save_every_seconds = 60.0
-        self.before_training = None
+        #: The run going on, where the last one stopped, the folder runs are kept in
+        #: (``workbench.state.training``; ``training``, ``last_training``, ``folder``,
+        #: ``save_every_seconds`` and ``before_training`` here are its, under their old names).
+        self.training_model = t = TrainingModel(self)
+        for name in ("report", "runningChanged", "pausedChanged", "finished"):
+            getattr(t, name).connect(getattr(self, name))
         self._rng = np.random.default_rng()
         self._init_dataset(dataset)
         #: Inspect, Draw, the gallery and Evaluate: questions asked of the latest weights.
@@ -149,8 +150,41 @@ class Session(QObject):
         from workbench.state.teaching import Teaching
         self.teaching = Teaching(self)
         self.doc.changed.connect(self._sync_network)
+        self.problem.connect(lambda title, text: log.warning("%s: %s", title, text))  # what the user was told
         if experiment is not None:
             self.load_experiment(experiment)
+
+    # -- the live network, for the session's models (read it; only the training thread trains it) ----
+    @property
+    def network(self):
+        """The live ``engine.Net`` (None before there is one)."""
+        return self._net
+
+    @property
+    def network_layers(self):
+        """The layer definitions the live network was built from."""
+        return self._net_layers
+
+    @property
+    def weights_loaded(self):
+        """The live weights came trained (a snapshot, a restore), not freshly initialised."""
+        return self._loaded
+
+    # -- the training model's state, under its old names ---------------------------------------
+    training = property(lambda self: self.training_model.current,
+                        doc="The ``engine.session.Training`` going on, or None.")
+    last_training = property(lambda self: self.training_model.last,
+                             lambda self, v: setattr(self.training_model, "last", v),
+                             doc="Where the last run stopped (``TrainingModel.last``).")
+    folder = property(lambda self: self.training_model.folder,
+                      lambda self, v: setattr(self.training_model, "folder", v),
+                      doc="The session folder runs are kept in (None: in memory).")
+    save_every_seconds = property(lambda self: self.training_model.save_every_seconds,
+                                  lambda self, v: setattr(self.training_model, "save_every_seconds", v),
+                                  doc="How often a run saves itself in the folder.")
+    before_training = property(lambda self: self.training_model.before_start,
+                               lambda self, v: setattr(self.training_model, "before_start", v),
+                               doc="Told of each new ``Training`` before its thread starts.")
 
     # -- the experiment ---------------------------------------------------------------
     def experiment(self):
@@ -181,7 +215,7 @@ class Session(QObject):
         before = self._exp
         self._exp = self._exp.replace(**changes)
         self._settings_modified = True
-        runs_kept.forward_live_changes(self, before, self._exp)  # recorded in the run (issue #15)
+        self.training_model.forward_live_changes(before, self._exp)  # recorded in the run (issue #15)
         self.settingsChanged.emit()
 
     @property
@@ -469,17 +503,17 @@ class Session(QObject):
             target = exp.epochs if done < exp.epochs - 1e-9 else done + exp.epochs
         self._apply_trainer()
         try:  # the engine's Training: recorded, autosaved, resumed as the CLI does (issue #15)
-            training = runs_kept.make_training(self, exp, target)
+            training = self.training_model.make(exp, target)
         except engine.EngineError as e:
             self.problem.emit("Cannot train", str(e))
             return False
         run = training.run
         if paused:
             run.pause()
-        self.run, self.training = run, training
+        self.run = run
         self._to_experiment_epochs = epochs is None
-        if self.before_training is not None:
-            self.before_training(training)
+        if self.training_model.before_start is not None:
+            self.training_model.before_start(training)
         net, loaded, run_id = self._net, self._loaded, self.run_id
         job = TrainingJob(run, lambda seen: Weights(net, seen, loaded, run_id), self.publish_every, self,
                           reports=training.reports)
@@ -488,19 +522,19 @@ class Session(QObject):
         job.finished.connect(self._on_finished)
         self._training, self._stopped = job, None
         job.start()
-        self.runningChanged.emit(True)
-        self.pausedChanged.emit(paused)
+        self.training_model.runningChanged.emit(True)
+        self.training_model.pausedChanged.emit(paused)
         return True
 
     def pause(self):
         if self.running:
             self.run.pause()
-            self.pausedChanged.emit(True)
+            self.training_model.pausedChanged.emit(True)
 
     def resume(self):
         if self.running:
             self.run.resume()
-            self.pausedChanged.emit(False)
+            self.training_model.pausedChanged.emit(False)
 
     def toggle_training(self):
         if not self.running:
@@ -548,10 +582,10 @@ class Session(QObject):
     def _end_run(self):
         self._training, self._stopped = None, self._training
         self.examples_seen = self.run.examples_seen
-        self.last_training = runs_kept.end_training(self)
+        self.training_model.end()
         self._publish(Weights(self._net, self.examples_seen, self._loaded, self.run_id))
-        self.runningChanged.emit(False)
-        self.pausedChanged.emit(False)
+        self.training_model.runningChanged.emit(False)
+        self.training_model.pausedChanged.emit(False)
 
     def _current(self, job):
         """Reports of the running job count, and the last ones of the job stopped last
@@ -563,7 +597,7 @@ class Session(QObject):
             if r["examples_seen"] > self.examples_seen:
                 self._weights_unsaved = True
             self.examples_seen = r["examples_seen"]
-            self.report.emit(r)
+            self.training_model.report.emit(r)
 
     def _on_weights(self, weights):
         if self.sender() is self._training:
@@ -575,7 +609,7 @@ class Session(QObject):
             job.stop(wait=True)  # the thread is ending: join it
             self._end_run()
         if self._current(job):
-            self.finished.emit(how)
+            self.training_model.finished.emit(how)
         job.deleteLater()
 
     def shutdown(self):
@@ -843,3 +877,7 @@ class Session(QObject):
         own path: a live fix changes the running trainer before its next batch (and the run
         records it); a layer option is an edit of the network, which a new run trains."""
         return runs_kept.apply_fix(self, fix)
+
+
+#: The name of old (``workbench.session.Session``), kept for one release.
+Session = AppSession

@@ -10,7 +10,13 @@
   (``views/train/coach``), the learning-rate finder beside the rate (``views/train/lrfind``);
 - in Inspect: the coach's per-layer diagnostics (``views/inspect/coach``), a tab beside
   Explain.
+
+It fills the slots the places and the window offer (``TrainPlace.add_banner`` and
+``add_rate_tool``, ``NetworkView.add_side_tab``, ``MainWindow.add_menu_actions``) and never
+edits their layouts or menus itself.
 """
+import logging
+
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
@@ -22,6 +28,8 @@ from workbench.views.runs.place import RunsPlace
 from workbench.views.train.coach import CoachAlerts
 from workbench.views.train.lrfind import LrFinder
 from workbench.views.train.overlays import TrainOverlays
+
+log = logging.getLogger(__name__)
 
 
 class Experiments(QObject):
@@ -37,21 +45,21 @@ class Experiments(QObject):
         w.tabs.addTab(self.runs_place, "Runs")
         tp = w.train_tab
         self.coach_alerts = CoachAlerts(s)
-        tp.loss_plot.layout().insertWidget(0, self.coach_alerts)  # above the plots, in view
+        tp.add_banner(self.coach_alerts)  # above the plots, in view
         self.overlays = TrainOverlays(tp.loss_plot, tp.accuracy_plot, s, self.keeper, self)
         self.lr_finder = LrFinder(s, self.studies, tp.controls)
-        self.lr_finder.install(tp.controls)
+        self.lr_finder.install(tp)
         self.coach_panel = CoachPanel(s)
-        side = getattr(w.network_view, "side", None)
-        if side is not None:
-            side.addTab(self.coach_panel, "Coach")
+        w.network_view.add_side_tab(self.coach_panel, "Coach")
         self.keeper.saveFailed.connect(lambda text: w.statusBar().showMessage(text, 15000))
+        self.keeper.saveFailed.connect(lambda text: log.warning("session folder: %s", text))
 
-    def fill_menus(self, file_menu, network_menu):
-        """File › Open session…, Save session as… (before Quit); Network › Show runs (Ctrl+8)."""
+    def fill_menus(self, file_menu=None, network_menu=None):
+        """File › Open session…, Save session as… (in the File menu's section); Network › Show
+        runs (Ctrl+8). The menus are filled through the window's sections
+        (``MainWindow.add_menu_actions``); the arguments are the names of old, unused."""
         w = self.window
-        quit_action = file_menu.actions()[-1]
-        before = file_menu.actions()[-2] if len(file_menu.actions()) > 1 else quit_action
+        actions = []
         for text, slot, tip in (("Open se&ssion…", self.open_session,
                                  "Work in a session folder: its runs, and its network and weights "
                                  "where they were saved (also folders of 'engine train --session')."),
@@ -61,12 +69,12 @@ class Experiments(QObject):
             a = QAction(text, w)
             a.setStatusTip(tip)
             a.triggered.connect(lambda _=False, f=slot: f())
-            file_menu.insertAction(before, a)
-        file_menu.insertSeparator(before)
+            actions.append(a)
+        w.add_menu_actions("file", actions)
         a = QAction("Show r&uns", w)
         a.setShortcut(QKeySequence("Ctrl+8"))
         a.triggered.connect(lambda: w.tabs.setCurrentWidget(self.runs_place))
-        network_menu.addAction(a)
+        w.add_menu_actions("places", [a])
 
     def open_session(self, path=None):
         if path is None:

@@ -129,7 +129,8 @@ class MainWindow(QMainWindow):
         f = mb.addMenu("&File")
         self.files.fill_menu(f)
         self._action(f, "Open &dataset…", self.data_box.open_dialog, "Ctrl+Shift+D")
-        f.addSeparator()
+        # menu sections other features fill (``add_menu_actions``), each before its anchor
+        self._menu_sections = {"file": (f, f.addSeparator())}
         self._action(f, "&Quit", self.close, QKeySequence.Quit)
         e = mb.addMenu("&Edit")
         self.undo_action = s.doc.undo_stack.createUndoAction(self, "&Undo")
@@ -153,12 +154,28 @@ class MainWindow(QMainWindow):
             self._action(n, f"Show {name}", lambda k=k: self.tabs.setCurrentIndex(k), f"Ctrl+{k + 1}")
         self._action(n, "Show the embedding &map", lambda: self.tabs.setCurrentWidget(self.map_place), "Ctrl+6")
         self._action(n, "Show the d&ata", lambda: self.tabs.setCurrentWidget(self.dataset_view), "Ctrl+7")
+        self._menu_sections["places"] = (n, None)  # the end of the Network menu: more places
         h = mb.addMenu("&Help")
         self._action(h, "&Guided tour", lambda: self.guided_tour().start())
         h.addSeparator()
         self._action(h, "Open &log folder", self.open_log_folder)
         self._action(h, "&About convnet-workbench", self.about)
         self.experiments.fill_menus(f, n)
+
+    def add_menu_actions(self, section, actions, separated=False):
+        """A menu section other features fill: ``"file"`` (the File menu's own commands, before
+        Quit) or ``"places"`` (Network's Show … commands); ``separated``: a line after them."""
+        menu, anchor = self._menu_sections[section]
+        for a in actions:
+            if anchor is None:
+                menu.addAction(a)
+            else:
+                menu.insertAction(anchor, a)
+        if separated:
+            if anchor is None:
+                menu.addSeparator()
+            else:
+                menu.insertSeparator(anchor)
 
     # -- following the session ------------------------------------------------------------------
     def _doc_changed(self):

@@ -500,6 +500,14 @@ class NetworkView(QWidget):
         self._refresh()
 
     # -- the side panel: explanations and unit images (issue #14) -----------------------------------
+    def add_side_tab(self, widget, title):
+        """A slot in the side panel: ``widget`` as one more tab, called ``title`` (the coach's
+        diagnostics). False when this view has no side panel (no session)."""
+        if self.side is None:
+            return False
+        self.side.addTab(widget, title)
+        return True
+
     def _with_side_panel(self, *left):
         """The layers (``left``) beside Inspect's side panel (Explain, What units want), in a splitter."""
         from PySide6.QtWidgets import QSplitter

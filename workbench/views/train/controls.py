@@ -645,6 +645,18 @@ class TrainPanel(QWidget):
         self._say(None, "")
 
 
+    def add_rate_tool(self, widget):
+        """A slot beside the learning-rate field: ``widget`` goes to its right, in the same row."""
+        row = getattr(self, "_rate_row", None)
+        if row is None:
+            box = QWidget()
+            row = self._rate_row = QHBoxLayout(box)
+            row.setContentsMargins(0, 0, 0, 0)
+            self.trainer_form.replaceWidget(self.lr, box)
+            row.addWidget(self.lr, 1)
+        row.addWidget(widget)
+
+
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
 

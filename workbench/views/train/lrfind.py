@@ -139,15 +139,10 @@ class LrFinder(QWidget):
         self.button.clicked.connect(self.open)
         self.dialog = None
 
-    def install(self, controls):
-        """Put the button beside ``controls.lr`` (the Train panel's learning-rate field)."""
-        form = controls.trainer_form
-        row = QWidget()
-        lay = QHBoxLayout(row)
-        lay.setContentsMargins(0, 0, 0, 0)
-        form.replaceWidget(controls.lr, row)
-        lay.addWidget(controls.lr, 1)
-        lay.addWidget(self.button)
+    def install(self, place):
+        """Put the button in ``place``'s slot beside the learning rate (``TrainPlace.add_rate_tool``,
+        or a ``TrainPanel``'s own)."""
+        place.add_rate_tool(self.button)
 
     def open(self):
         if self.dialog is None:

@@ -60,6 +60,16 @@ class TrainPlace(QSplitter):
         space.setContext(Qt.WidgetWithChildrenShortcut)
         space.activated.connect(session.toggle_training)
 
+    # -- slots other features fill (they never edit this place's layouts) -------------------------
+    def add_banner(self, widget):
+        """Show ``widget`` above the plots, in view (the coach's alerts)."""
+        self.loss_plot.layout().insertWidget(0, widget)
+
+    def add_rate_tool(self, widget):
+        """Put ``widget`` beside the learning-rate field (the learning-rate finder's button)."""
+        self.controls.add_rate_tool(widget)
+
+
 if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
 
