@@ -589,7 +589,8 @@ class DivergenceWatch:
 
     def _norm(self):
         params = self.net.flat_buffers()[0]
-        return math.sqrt(float(np.dot(params, params)))
+        with np.errstate(over="ignore", invalid="ignore"):  # exploded weights: an infinite norm
+            return math.sqrt(float(np.dot(params, params)))
 
     def check(self, cost_loss, accuracy=None, examples=None):
         """``(why, good)``: why the run diverged in the chunk just trained (or None), and
