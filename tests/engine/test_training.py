@@ -260,3 +260,14 @@ def test_short_runs_and_runs_that_learn_are_not_judged():
     run = make_run(epochs=20, chunk_seconds=0.02, eval_every=10 ** 9)
     last = list(run.reports())[-1]
     assert run.examples_seen == 6000 and last["tag"] == "done" and "not_learning" not in last
+
+
+def test_weights_too_large_for_their_norm_are_a_divergence_not_a_warning():
+    """Weights of 1e30 overflow float32's dot product: the watch said "overflow encountered in
+    dot" (an error under pytest, a warning for users) when a short chunk came first."""
+    from engine.runs.run import DivergenceWatch
+    net = engine.Net(DEFS, seed=0)
+    watch = DivergenceWatch(net)
+    net.flat_buffers()[0][:] = 1e30
+    why, good = watch.check(1.0, 0.5, examples=10)
+    assert "The weights grew" in why and good is False
