@@ -429,9 +429,11 @@ def test_the_curves_and_numbers_of_the_old_data_are_put_aside(small, qtbot, tmp_
     train_batches(w, qtbot, 2)
     qtbot.waitUntil(lambda: loss.cost_s.n >= 1, timeout=5000)
     assert c.stat_labels["examples"].text() != "–"
-    old = len(loss.old_curves)
+    old = len(loss.old_curves) + len(loss.other_data_curves)
     open_through_box(w, qtbot, write("npz", tmp_path, False), data_dialogs)
-    assert loss.cost_s.n == 0 and len(loss.old_curves) == old + 1  # MNIST's curve greyed
+    # MNIST's curve greyed, put aside with the other data's runs (shown on request, issue #23)
+    assert loss.cost_s.n == 0 and len(loss.other_data_curves) == old + 1 and not loss.old_curves
+    assert not loss.other_data_curves[-1].isVisible() and loss.other_data.isVisibleTo(loss)
     assert c.stat_labels["examples"].text() == "–" and w.status.accuracy.text() == ""
 
 

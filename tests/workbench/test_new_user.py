@@ -23,10 +23,15 @@ def test_the_greyed_learning_rate_says_adadelta_has_none(window):
     for w in (c.lr, caption):
         assert "adadelta has no learning rate" in w.toolTip() and "choose another Method" in w.toolTip()
     assert not c.momentum.isEnabled() and "adadelta does not use momentum" in c.momentum.toolTip()
+    report = {"tag": "eval", "examples_seen": 100, "epoch": 0.01, "learning_rate": 0.01}
+    c.on_report(report)
+    assert c.stat_labels["lr"].text() == "none (adadelta)"  # the statistics say so too, not 0.01
     c.method.setCurrentIndex(c.method.findData("sgd"))
     assert c.lr.isEnabled() and c.momentum.isEnabled()
     assert c.lr.toolTip().startswith("Step size") and caption.toolTip().startswith("Step size")
     assert c.momentum.toolTip() == "Momentum for sgd and nesterov."
+    c.on_report(report)
+    assert c.stat_labels["lr"].text() == "0.01"
 
 
 # -- 2. Evaluate: an empty cell, and class names in the example cards --------------------------------

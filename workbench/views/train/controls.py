@@ -576,7 +576,8 @@ class TrainPanel(QWidget):
             number, part = int(epoch), 1.0
         self.progress.setValue(int(part * 1000))
         self.progress.setFormat(f"epoch {number}: %p%")
-        self._set("lr", f"{r['learning_rate']:.4g}")
+        adadelta = self.session.settings.trainer.get("method") == "adadelta"
+        self._set("lr", "none (adadelta)" if adadelta else f"{r['learning_rate']:.4g}")  # as its field says
         if tag == "progress" and r.get("examples"):
             self._set("speed", f"{r['examples_per_second']:,.0f}")
             self._set("fwd", f"{r['fwd_ms_per_example']:.3f} ms")
