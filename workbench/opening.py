@@ -197,7 +197,7 @@ _READERS = {"read_experiment": read_experiment, "read_snapshot": read_snapshot, 
 
 
 def _read_for_parent(reader_name, path, inputs):
-    """In the child: the reader's Opened, its network sent as its layers (which pickle)."""
+    """In the child: the reader's Opened, its network sent as its layers (options and raw weights, see child)."""
     opened = _READERS[reader_name](None, path, *inputs)
     net, opened.net = opened.net, None
     return opened, None if net is None else net.layers, None if net is None else net.dtype.name
