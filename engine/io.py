@@ -305,3 +305,11 @@ def safe_file_name(name, default="network", limit=80):
         text = text.replace("--", "-")
     text = text.strip(" .-")[:limit].strip(" .-")
     return text or default
+
+
+def csv_text(value):
+    """Text for a CSV cell that a spreadsheet shows as text, never runs as a formula: a
+    string starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (a run's note,
+    a name from a file) gets a leading ``'``. Numbers are not text: write them as they are."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

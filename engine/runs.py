@@ -181,6 +181,9 @@ def _cell(v):
         return f"{v:.6g}"
     if isinstance(v, (dict, list)):
         return json.dumps(v)
+    if isinstance(v, str):
+        from .io import csv_text
+        return csv_text(v)  # a note or a name from a file: never a formula
     return str(v)
 
 
