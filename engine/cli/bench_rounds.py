@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from engine.core.errors import EngineError
+from engine.core.io import atomic_write_text
 
 SERVE = "--serve-rounds"
 SETUP_SECONDS = 120.0
@@ -110,8 +111,7 @@ def torch_model(net):
     from engine.export.pytorch_export import _import_model, model_source, state_dict_arrays
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as folder:
         path = os.path.join(folder, "model.py")
-        with open(path, "w") as f:
-            f.write(model_source(net, "bench"))
+        atomic_write_text(path, model_source(net, "bench"))
         import pathlib
         model = _import_model(pathlib.Path(folder))
     module = model.Network()

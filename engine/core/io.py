@@ -149,13 +149,16 @@ def parse_json(raw, error=EngineError, what="JSON"):
 
 
 def csv_cell(value):
-    """One CSV cell: empty for None, floats to 6 significant digits, lists and dicts as JSON."""
+    """One CSV cell: empty for None, floats to 6 significant digits, lists and dicts as JSON,
+    text (a run's name or note, a name from a file) never a formula (``csv_safe_text``)."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (dict, list)):
         return json.dumps(value)
+    if isinstance(value, str):
+        return csv_safe_text(value)
     return str(value)
 
 
@@ -329,3 +332,11 @@ def safe_file_name(name, default="network", limit=80):
         text = text.replace("--", "-")
     text = text.strip(" .-")[:limit].strip(" .-")
     return text or default
+
+
+def csv_safe_text(value):
+    """Text for a CSV cell that a spreadsheet shows as text, never runs as a formula: a
+    string starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (a run's note,
+    a name from a file) gets a leading ``'``. Numbers are not text: write them as they are."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -46,7 +46,7 @@ import time
 
 from engine.core import fields
 from engine.core.errors import DataError, EngineError
-from engine.core.io import atomic_write_text, fsync_folder, read_json
+from engine.core.io import atomic_write_text, fsync_folder, open_regular, read_json
 from engine.core.pids import holder_alive
 from engine.runs import checkpoint
 from engine.runs.records import RunError, RunRecorder, list_runs, load_run, new_run_id, now_iso, save_run
@@ -116,7 +116,7 @@ def check_info(info, where):
 def _holder(path):
     """``"process N on HOST"`` from a lock file (what its writer wrote), or a vaguer text."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, SessionError) as f:  # a FIFO planted there never hangs us
             info = json.loads(f.read(2000).split(b"\0", 1)[0].decode("utf-8"))
         return f"process {int(info['pid'])} on {str(info['host'])[:100]}"
     except (OSError, ValueError, KeyError, TypeError):

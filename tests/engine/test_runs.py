@@ -84,3 +84,16 @@ def test_a_resumed_record_drops_what_was_trained_after_the_checkpoint(tmp_path):
     assert r["curves"]["progress"]["examples_seen"] == [100, 200]
     assert r["curves"]["eval"]["examples_seen"] == [] and r["changes"] == []
     assert r["status"] == "running" and len(r["segments"]) == 2
+
+
+def test_a_note_or_name_is_never_a_formula_in_the_csv(tmp_path):
+    """A run's name or note from a file that starts like a formula (=, +, -, @) is text in
+    the CSV (a leading '), so a spreadsheet never runs it; numbers stay numbers."""
+    rid = record(tmp_path, 0.01)["id"]
+    rename_run(tmp_path, rid, '=HYPERLINK("http://x","y")')
+    annotate_run(tmp_path, rid, "@SUM(1+1)")
+    table = list(csv.DictReader(io.StringIO(runs_csv(list_runs(tmp_path)))))
+    cells = list(table[0].values())
+    assert "'=HYPERLINK(\"http://x\",\"y\")" in cells and "'@SUM(1+1)" in cells
+    assert not any(c.startswith(("=", "+", "@")) for c in cells)
+    assert float(table[0]["test_accuracy"]) == pytest.approx(0.9)

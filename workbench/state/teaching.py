@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.core.errors import DataError, EngineError
-from engine.core.io import atomic_write_bytes
+from engine.core.io import atomic_write_bytes, open_regular
 from engine.data import predict
 from engine.runs.teach import MAX_CLASSES, as_pixels, check_class_names, load_folder, save_folder, teach
 from workbench.state.jobs import Job
@@ -472,7 +472,7 @@ def write_examples(path, images, labels, class_names):
 def read_examples(path):
     """``(images, labels, class_names or None)`` from ``examples.npz``; DataError for a bad file."""
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open_regular(path, DataError) as f, np.load(f, allow_pickle=False) as z:
             images, labels = z["images"], z["labels"]
             names, own = z["class_names"], bool(z["own"])
     except (OSError, ValueError, KeyError, EOFError) as e:

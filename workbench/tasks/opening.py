@@ -19,8 +19,6 @@ No Qt here: the readers are tested and fuzzed on their own.
 """
 import os
 import pathlib
-from dataclasses import dataclass, field
-from typing import Any, Optional
 
 import engine
 from engine.core.errors import LimitError
@@ -33,26 +31,11 @@ from engine.runs.snapshots import trained_from_object
 #: Files larger than this are read in another process (see the module's docstring).
 SUBPROCESS_BYTES = 4 * 2 ** 20
 from engine.core.spec import build_layers, check
+from workbench.tasks.opened import Opened
 
 TRAINED_DEMO = RESOURCES / "snapshots" / "convnetjs-demo-trained.json"
 
 
-@dataclass
-class Opened:
-    """A file (or preset) read and checked, ready for the session.
-
-    ``net`` is None for an experiment without weights; ``layers`` are the definitions
-    the builder shows for ``net``; ``path`` is where Save writes (None:
-    Save asks, as for a preset or a file that holds weights).
-    """
-
-    name: str
-    experiment: Optional[Experiment]
-    net: Any = None
-    layers: Optional[list] = None
-    path: Optional[str] = None
-    source: Optional[str] = None   # the file read, for recent files (None: a preset)
-    notes: list = field(default_factory=list)
 
 
 def bundled(path):
@@ -198,7 +181,7 @@ _READERS = {"read_experiment": read_experiment, "read_snapshot": read_snapshot, 
 
 
 def _read_for_parent(reader_name, path, inputs):
-    """In the child: the reader's Opened, its network sent as its layers (which pickle)."""
+    """In the child: the reader's Opened, its network sent as its layers (options and raw weights, see child)."""
     opened = _READERS[reader_name](None, path, *inputs)
     net, opened.net = opened.net, None
     return opened, None if net is None else net.layers, None if net is None else net.dtype.name
