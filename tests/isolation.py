@@ -160,28 +160,13 @@ def own_home(request, tmp_path, monkeypatch):
         monkeypatch.setenv(name, str(path))
     monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches the folder it found first
     _point_qt_at(places["XDG_CONFIG_HOME"])
-    names = None
-    app = _qt_application()
-    if app is not None:  # the entry point names the shared application: the next test gets it back
-        names = (app.applicationName(), app.organizationName())
     yield base
-    app = _qt_application()
-    if names is not None and app is not None:
-        app.setApplicationName(names[0])
-        app.setOrganizationName(names[1])
     _point_qt_at(pathlib.Path(request.config.stash[_session_home_key]) / "xdg_config_home")
     guard = request.config.stash[_guard_key]
     changed = guard.check(request.node.nodeid)
     if changed:
         pytest.fail(f"{request.node.nodeid} changed the app's folders in the real home:\n  "
                     + "\n  ".join(changed), pytrace=False)
-
-
-def _qt_application():
-    if "PySide6.QtWidgets" not in sys.modules:
-        return None
-    from PySide6.QtWidgets import QApplication
-    return QApplication.instance()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -293,10 +278,16 @@ def _close(w):
 @pytest.fixture(autouse=True)
 def modal_watchdog(own_home, request):
     """The watchdog of a test that uses Qt (see the module); None for a test that does not."""
-    if "qapp" not in request.fixturenames or request.node.get_closest_marker("expects_modal"):
+    if "qapp" not in request.fixturenames:
         yield None
         return
-    request.getfixturevalue("qapp")
+    app = request.getfixturevalue("qapp")
+    # the entry point names the shared application: the next test gets it back
+    names = (app.applicationName(), app.organizationName())
+    request.addfinalizer(lambda: (app.setApplicationName(names[0]), app.setOrganizationName(names[1])))
+    if request.node.get_closest_marker("expects_modal"):
+        yield None
+        return
     dog = ModalWatchdog()
     request.node.stash[_dog_key] = dog
     dog.start()

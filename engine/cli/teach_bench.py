@@ -1,5 +1,5 @@
 """The figures of teaching (``engine.teach``), one JSON line each:
-``python -m engine teach-bench`` (or ``python -m engine.teach_bench``).
+``python -m engine teach-bench`` (or ``python -m engine.cli.teach_bench``).
 
 1. Correct a style the trained demo network reads wrong: 10 generated drawings of a 1 with
    serifs (``engine.drawings``, rendered as the canvas renders strokes and turned into

@@ -428,7 +428,7 @@ def from_snapshot(layer_type, entry):
 
 
 # -- the README's layer table ----------------------------------------------------------------
-README_BEGIN = "<!-- layer table: written by `python -m engine layers --readme`; edit engine/options.py -->"
+README_BEGIN = "<!-- layer table: written by `python -m engine layers --readme`; edit engine/core/options.py -->"
 README_END = "<!-- end of layer table -->"
 LAYERS_DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "layers.md"
 

@@ -2,7 +2,7 @@
 
 ``engine.experiment.preset(name)`` gives a preset as an ``Experiment``. ``load_preset``
 and ``load_spec_file`` give the file's JSON object as a dict: they are kept for the app
-(workbench/main_window.py and the panels' demos) until it reads Experiments, and will
+(workbench/window/main_window.py and the panels' demos) until it reads Experiments, and will
 go then.
 """
 import pathlib

@@ -1,5 +1,5 @@
 """Timings and figures of ``engine.explain``, ``engine.unit_images`` and ``engine.embedding``
-on the trained demo network, one JSON line each: ``python -m engine.explain_bench``.
+on the trained demo network, one JSON line each: ``python -m engine.understand.bench``.
 
 The figures of docs/understand.md come from it. Timings on a shared machine
 drift with the other work on it: run it a few times.
@@ -67,7 +67,7 @@ def bench(examples=500, repeats=30, tsne_runs=3):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m engine.explain_bench",
+    p = argparse.ArgumentParser(prog="python -m engine.understand.bench",
                                 description="Timings and figures of the explanations, unit images "
                                             "and embedding maps on the trained demo network.")
     p.add_argument("--examples", type=int, default=500, help="test images for the deletion test")

@@ -40,7 +40,7 @@ Everything here is plain numpy on ``net.trace`` passes, safe to call from a back
 thread while the network is used elsewhere (not while it trains: the weights would change
 under it).
 
-``python -m engine.explain_bench`` prints how long each method takes and the deletion
+``python -m engine.understand.bench`` prints how long each method takes and the deletion
 test's figures on the trained demo network.
 """
 import numbers

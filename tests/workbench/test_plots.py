@@ -83,11 +83,16 @@ def test_hover_shows_values_under_the_mouse(qtbot):
     feed(v, 100)
     v.add({"tag": "eval", "examples_seen": 5000, "validation_accuracy": 0.97, "test_accuracy": 0.96})
     v.refresh()
-    qtbot.wait(100)  # the axes take the width of their new tick labels: the plot area moves
     vb = v.plot.getPlotItem().vb
-    scene_pos = vb.mapViewToScene(QPointF(5000, 0.9))
-    v.plot.scene().sigMouseMoved.emit(scene_pos)
-    qtbot.waitUntil(lambda: "examples" in v.readout.text(), timeout=2000)
+
+    def hover():
+        # the axes take the width of their new tick labels, moving the plot area, when the
+        # event loop gets to it (100 ms was not always enough on a busy machine): the mouse
+        # goes to where 5,000 is now, until the readout shows it
+        v.plot.scene().sigMouseMoved.emit(vb.mapViewToScene(QPointF(5000, 0.9)))
+        return v.readout.text().startswith("5,0")
+
+    qtbot.waitUntil(hover, timeout=10000)
     text = v.readout.text()
     assert text.startswith("5,0") and "validation accuracy 0.97" in text and "test accuracy 0.96" in text
     assert v.crosshair.isVisible() and abs(v.crosshair.value() - 5000) < 200

@@ -260,7 +260,7 @@ def test_a_sweep_runs_speed_is_one_figure_in_the_table_and_in_runs_csv(tiny, qtb
         row = rows[rec["sweep_run"]]
         speed, secs = rec["examples_per_second"], rec["wall_seconds"]
         assert speed == pytest.approx(rec["metrics"]["examples_seen"] / secs)
-        assert float(row["examples_per_second"]) == pytest.approx(speed, rel=1e-4)
+        assert float(row["examples_per_second"]) == pytest.approx(speed, abs=0.05)  # runs.csv: 1 decimal
         assert float(row["seconds"]) == pytest.approx(secs, abs=0.006)
         cell = place.table.item(place.table.row_of(rec["id"]), T.SPEED).text()
         assert cell == f"{speed:,.0f}"

@@ -1,6 +1,6 @@
 """Measure the window while a sweep or a race runs in the background (issue #15).
 
-    python -m workbench.runs_bench [--what sweep|race|lrfind] [--tab runs|train]
+    python -m workbench.bench.runs [--what sweep|race|lrfind] [--tab runs|train]
 
 Runs the real main window (offscreen unless a display is set) on the ConvNetJS demo
 network and starts, from the Runs place, the issue's sweep (8 runs of 0.2 epochs:
@@ -18,7 +18,7 @@ import time
 
 
 def main(argv=None):
-    a = argparse.ArgumentParser(prog="python -m workbench.runs_bench", description=__doc__.split("\n\n")[0])
+    a = argparse.ArgumentParser(prog="python -m workbench.bench.runs", description=__doc__.split("\n\n")[0])
     a.add_argument("--what", choices=["sweep", "race", "lrfind"], default="sweep")
     a.add_argument("--tab", choices=["runs", "train"], default="runs")
     a.add_argument("--epochs", type=float, default=None, help="each run's (default 0.2; a race 0.05)")

@@ -1,6 +1,6 @@
 """Measure the window while it explains, makes unit images, maps and evaluates, with or without training.
 
-    python -m workbench.understand_bench [--seconds 10] [--no-training] [--phases draw,units,map,evaluate]
+    python -m workbench.bench.understand [--seconds 10] [--no-training] [--phases draw,units,map,evaluate]
 
 Runs the real main window (offscreen unless a display is set) with the trained demo
 network. With training (the default), the network trains on (batch 20) through every
@@ -192,7 +192,7 @@ def phase(w, name, seconds):
 
 
 def main(argv=None):
-    a = argparse.ArgumentParser(prog="python -m workbench.understand_bench", description=__doc__.split("\n\n")[0])
+    a = argparse.ArgumentParser(prog="python -m workbench.bench.understand", description=__doc__.split("\n\n")[0])
     a.add_argument("--seconds", type=float, default=10)
     a.add_argument("--no-training", action="store_true")
     a.add_argument("--phases", default=",".join(PHASES))

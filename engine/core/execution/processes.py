@@ -8,7 +8,7 @@ process that holds a replica of the net: the current weights and the examples go
 down a pipe, the worker runs forward and backward, and its gradients and outputs
 come back while this process works on its own part.
 
-The workers are plain ``python -m engine.execution.worker`` children talking over their
+The workers are plain ``python -m engine.core.execution.worker`` children talking over their
 stdin/stdout pipes, so they import numpy and the engine only (never the GUI, never
 the caller's ``__main__``). They start in the background on first use; until they
 are ready, and whenever they cannot be used (another thread holds them, the platform

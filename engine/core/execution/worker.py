@@ -1,4 +1,4 @@
-"""``python -m engine.execution.worker``: a worker process (started by ``processes``, not by hand).
+"""``python -m engine.core.execution.worker``: a worker process (started by ``processes``, not by hand).
 
 It holds a copy of the caller's net (its layers' options arrive as JSON, their weights as raw arrays, once per net), and for
 each message runs its share of a training step or an inference pass with the weights

@@ -10,7 +10,7 @@ epochs, seed); the options override them. Training starts from the exported weig
 the weights as a ConvNetJS snapshot (--out) that the workbench and
 `python -m engine eval` open.
 
-What is the same as in the engine (convnet-workbench's engine/trainer.py and engine/data.py):
+What is the same as in the engine (convnet-workbench's engine/core/trainer.py and engine/data/):
 - The update rules are ConvNetJS's, implemented below (ConvNetJSTrainer), not taken from
   torch.optim, whose rules differ: torch's Adagrad and RMSprop add eps outside the square
   root (ConvNetJS: sqrt(sum + eps)); torch's Adadelta multiplies by a learning rate
@@ -67,7 +67,7 @@ IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-# -- data (as engine/data.py) -------------------------------------------------------------
+# -- data (as engine/data/) -------------------------------------------------------------
 def read_idx(path):
     """An IDX file (gzip or raw) as an array."""
     raw = pathlib.Path(path).read_bytes()
@@ -155,7 +155,7 @@ def to_tensor(pixels, device):
     return (x.permute(0, 3, 1, 2).float() * (1.0 / 255.0) - 0.5).contiguous()
 
 
-# -- the learning-rate schedule (as engine/schedules.py) -----------------------------------
+# -- the learning-rate schedule (as engine/core/schedules.py) -----------------------------------
 def learning_rate(schedule, base, total, seen):
     if not schedule or schedule["kind"] == "constant":
         return base
@@ -171,7 +171,7 @@ def learning_rate(schedule, base, total, seen):
     raise SystemExit(f"error: unknown schedule {kind!r}")
 
 
-# -- ConvNetJS's trainer (as engine/trainer.py) -------------------------------------------
+# -- ConvNetJS's trainer (as engine/core/trainer.py) -------------------------------------------
 class ConvNetJSTrainer(torch.optim.Optimizer):
     """ConvNetJS's update rules with its L1/L2 decay (see the module's docstring).
 
@@ -249,7 +249,7 @@ class ConvNetJSTrainer(torch.optim.Optimizer):
             p.sub_(g, alpha=lr)
 
 
-# -- losses (sums over the examples; as engine/layers/loss.py) ------------------------------
+# -- losses (sums over the examples; as engine/core/layers/loss.py) ------------------------------
 def loss_sum(scores, labels, loss):
     if loss == "softmax":
         return F.cross_entropy(scores, labels, reduction="sum")
