@@ -40,7 +40,7 @@ def test_train_then_eval(tmp_path, capsys):
 def test_presets_listed(capsys):
     assert main(["presets"]) == 0
     text = capsys.readouterr().out
-    for name in ("convnetjs-demo", "mlp", "strong-convnet"):
+    for name in ("convnetjs-demo", "mlp", "strong-convnet", "fast"):
         assert name in text
 
 
@@ -230,3 +230,11 @@ def test_bad_train_arguments_are_refused_before_any_training(argv, words, capsys
     err = capsys.readouterr().err.strip()
     assert re.search(words, err) and "Traceback" not in err and len(err.splitlines()) == 1
     assert time.perf_counter() - t < 10  # no epoch was trained first
+
+
+@pytest.mark.slow
+def test_fast_preset_reaches_99_3_percent_within_its_epochs():
+    proc = subprocess.run([sys.executable, "-m", "engine", "bench", "--to-accuracy", "0.993",
+                           "--preset", "fast", "--seed", "0"], capture_output=True, text=True)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0 and result["reached"] and result["test_accuracy"] >= 0.993
