@@ -48,12 +48,13 @@ class WorkerChoice:
     Measured, not assumed: a check times a block of steps with the worker, two
     without, one with again (so that a load that comes or goes during the check
     weighs on both alike), each block at least ``BLOCK_SECONDS`` long, and keeps the
-    way with the shorter mean step (the worker only when it saves at least 3%: a
+    way with the shorter steps (the worker only when it saves at least 3%: a
     step's wall time is what a round's throughput sees, waits for a busy core
     included). Checked again after ``RECHECK_SECONDS`` of training (twice as long
     after each check that changed nothing, up to ``RECHECK_MAX``), and at once when
     the chosen way's recent steps take ``RECHECK_SLOWER`` times as long as when it
-    was chosen (another program started). A step that could not reach the worker
+    was chosen (another program started). The worker is chosen only when each of its
+    blocks was faster than each block without it. A step that could not reach the worker
     (not started yet, lost) is not counted.
     """
 
@@ -66,7 +67,7 @@ class WorkerChoice:
     def _probe(self):
         self.plan = [True, False, False, True]
         self.block = [0, 0.0]  # steps and seconds of the block under way
-        self.totals = {True: [0, 0.0], False: [0, 0.0]}
+        self.blocks = {True: [], False: []}  # each way's blocks' mean step
         self.recent = []
 
     def want_worker(self):
@@ -77,12 +78,10 @@ class WorkerChoice:
         if self.plan:
             if used != self.plan[0]:
                 return  # the worker was not there (or was asked for anyway): nothing learnt
-            total = self.totals[used]
-            total[0] += 1
-            total[1] += seconds
             self.block[0] += 1
             self.block[1] += seconds
             if self.block[0] >= BLOCK_STEPS and self.block[1] >= BLOCK_SECONDS:
+                self.blocks[used].append(self.block[1] / self.block[0])
                 self.plan.pop(0)
                 self.block = [0, 0.0]
                 if not self.plan:
@@ -99,8 +98,10 @@ class WorkerChoice:
             self._probe()
 
     def _decide(self):
-        per_step = {k: t[1] / t[0] for k, t in self.totals.items()}
-        use = per_step[True] <= MARGIN * per_step[False]
+        # The worker only when each of its blocks beat each block without it: on a busy
+        # machine the blocks swing, and one lucky block must not bring in the worker.
+        use = max(self.blocks[True]) <= MARGIN * min(self.blocks[False])
+        per_step = {k: sum(v) / len(v) for k, v in self.blocks.items()}
         self.period = (min(RECHECK_MAX, 2 * self.period) if self.checks and use == self.use_worker
                        else RECHECK_SECONDS)
         self.use_worker = use

@@ -325,3 +325,15 @@ def test_training_goes_without_a_worker_that_slows_it(started, monkeypatch):
     for i in range(5):
         trainer.train(*batch(20, seed=i))
     assert started.step == steps, "a step went to the slow worker"
+
+
+def test_one_lucky_block_does_not_bring_in_the_worker():
+    from engine import execution
+    c = execution.WorkerChoice()
+    # worker blocks: one fast (a quiet moment), one slow; both blocks alone in between
+    for w_s in (0.005, 0.020):
+        while c.want_worker() and c.plan and len(c.blocks[True]) < (1 if w_s == 0.005 else 2):
+            c.record(True, True, w_s)
+        while c.plan and not c.want_worker():
+            c.record(False, False, 0.015)
+    assert c.describe() == "without the worker"  # the mean (12.5 ms) would have said "with"
