@@ -168,13 +168,22 @@ class Trainer:
         ro, eps = self.ro, self.eps
         if method == "adam":
             b1, b2, t = self.beta1, self.beta2, self.updates
+            # p -= lr * m_hat / (sqrt(v_hat) + eps), m_hat = gs / (1 - b1^t), v_hat = xs / (1 - b2^t),
+            # in one scratch array: the update of the strong net's 163k parameters was
+            # 6% of a step in ten passes with seven temporaries.
+            tmp = np.multiply(gij, dt(1 - b1))
             gs *= b1
-            gs += dt(1 - b1) * gij
+            gs += tmp
+            np.multiply(gij, gij, out=tmp)
+            tmp *= dt(1 - b2)
             xs *= b2
-            xs += dt(1 - b2) * gij * gij
-            m_hat = gs / dt(1 - b1 ** t)
-            v_hat = xs / dt(1 - b2 ** t)
-            p -= dt(lr) * m_hat / (np.sqrt(v_hat) + dt(eps))
+            xs += tmp
+            np.sqrt(xs, out=tmp)
+            tmp *= dt(1.0 / math.sqrt(1 - b2 ** t))
+            tmp += dt(eps)
+            np.divide(gs, tmp, out=tmp)
+            tmp *= dt(lr / (1 - b1 ** t))
+            p -= tmp
         elif method == "adagrad":
             gs += gij * gij
             p -= dt(lr) * gij / np.sqrt(gs + dt(eps))

@@ -97,3 +97,42 @@ def test_engine_alone_is_the_engine_without_its_worker():
 def test_unknown_framework_is_a_one_line_error():
     proc = _bench("--preset", "convnetjs-demo", "--batch-sizes", "2", "--compare", "tensorflow")
     assert proc.returncode != 0 and "tensorflow" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _small_experiment(tmp_path, epochs=1.0, learning_rate=0.01):
+    from tests.engine.dataset_files import images, write_npz
+    data = write_npz(tmp_path / "small.npz", images(400, classes=3, seed=1), images(60, classes=3, seed=2))
+    exp = Experiment([{"type": "input", "out_sx": 8, "out_sy": 8, "out_depth": 1},
+                      {"type": "fc", "num_neurons": 8, "activation": "relu"},
+                      {"type": "softmax", "num_classes": 3}])
+    exp = exp.replace(data=str(data), validation=0, epochs=epochs,
+                      trainer=dict(exp.trainer, method="adam", learning_rate=learning_rate, batch_size=10))
+    path = tmp_path / "small.json"
+    exp.save(path)
+    return path
+
+
+def test_to_accuracy_tests_every_quarter_epoch_and_says_when_it_never_gets_there(tmp_path):
+    spec = _small_experiment(tmp_path, learning_rate=1e-9)  # learns nothing: never gets there
+    proc = _bench("--to-accuracy", "1.0", "--spec", str(spec), "--progress")
+    *points, result = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert proc.returncode == 1 and not result["reached"]
+    assert [p["epoch"] for p in points] == [0.25, 0.5, 0.75, 1.0]
+    assert all(0 <= p["test_accuracy"] <= 1 for p in points)
+    assert result["seconds"] is None and result["epoch"] == 1.0
+
+
+def test_to_accuracy_prints_the_training_seconds_at_the_first_test_that_reaches_it(tmp_path):
+    spec = _small_experiment(tmp_path, epochs=2.0)
+    proc = _bench("--to-accuracy", "0.9", "--spec", str(spec), "--progress")
+    assert proc.returncode == 0, proc.stderr
+    *points, result = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert result["reached"] and result["test_accuracy"] >= 0.9
+    assert points[-1]["test_accuracy"] >= 0.9 and all(p["test_accuracy"] < 0.9 for p in points[:-1])
+    assert result["seconds"] == points[-1]["seconds"] and result["epoch"] == points[-1]["epoch"]
+    assert result["with_evaluations"] >= result["seconds"]
+
+
+def test_to_accuracy_out_of_range_is_a_one_line_error():
+    proc = _bench("--to-accuracy", "99.3", "--preset", "convnetjs-demo")
+    assert proc.returncode != 0 and "fraction" in proc.stderr and "Traceback" not in proc.stderr

@@ -39,7 +39,7 @@ def test_train_then_eval(tmp_path, capsys):
 def test_presets_listed(capsys):
     assert main(["presets"]) == 0
     text = capsys.readouterr().out
-    for name in ("convnetjs-demo", "mlp", "strong-convnet"):
+    for name in ("convnetjs-demo", "mlp", "strong-convnet", "fast"):
         assert name in text
 
 
@@ -267,3 +267,11 @@ def test_a_short_run_that_learns_is_not_called_not_learning(tmp_path, capsys):
     data = write_small_mnist(tmp_path / "small.npz")
     assert main(["train", "--data", str(data), "--epochs", "1.5", "--quiet", "--seed", "0"]) == 0
     assert json.loads(capsys.readouterr().out)["test_accuracy"] > 0.5
+
+
+@pytest.mark.slow
+def test_fast_preset_reaches_99_3_percent_within_its_epochs():
+    proc = subprocess.run([sys.executable, "-m", "engine", "bench", "--to-accuracy", "0.993",
+                           "--preset", "fast", "--seed", "0"], capture_output=True, text=True)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0 and result["reached"] and result["test_accuracy"] >= 0.993

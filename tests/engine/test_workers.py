@@ -259,41 +259,50 @@ def test_a_worker_keeps_its_buffers_between_steps():
 
 
 # -- whether the worker helps: measured, not assumed ------------------------------------
-def _feed(choice, worker_s, alone_s, steps):
-    """Run ``steps`` steps through ``choice`` taking these seconds each way; how many used the worker."""
-    used = 0
-    for _ in range(steps):
+def _feed(choice, worker_s, alone_s, seconds):
+    """Steps through ``choice`` for ``seconds`` of training, taking these seconds each way;
+    the fraction of the time spent with the worker."""
+    spent = with_worker = 0.0
+    while spent < seconds:
         w = choice.want_worker()
-        choice.record(w, w, worker_s if w else alone_s)
-        used += w
-    return used
+        t = worker_s if w else alone_s
+        choice.record(w, w, t)
+        spent += t
+        with_worker += t if w else 0.0
+    return with_worker / spent
 
 
 def test_choice_keeps_the_worker_only_while_it_makes_steps_faster(monkeypatch):
     from engine.core import execution
-    monkeypatch.setattr(execution, "RECHECK_SECONDS", 1.0)
     c = execution.WorkerChoice()
-    _feed(c, 0.010, 0.018, 2 * execution.PROBE_STEPS)
+    _feed(c, 0.010, 0.018, 6 * execution.BLOCK_SECONDS)
     assert c.describe() == "with the worker"
-    assert _feed(c, 0.010, 0.018, 20) == 20
-    # A busy machine: the worker's steps now take longer than steps alone. Within the
-    # next check the engine trains without it.
-    _feed(c, 0.030, 0.018, 60)
+    assert _feed(c, 0.010, 0.018, 3.0) == 1.0
+    # A busy machine: the worker's steps now take longer than steps alone. By the next
+    # check the engine trains without it, but for the checks' blocks.
+    _feed(c, 0.030, 0.018, execution.RECHECK_MAX + 6 * execution.BLOCK_SECONDS)
     assert c.describe() == "without the worker"
-    used = _feed(c, 0.030, 0.018, 200)
-    assert used <= 200 * execution.PROBE_STEPS / (1.0 / 0.018) + execution.PROBE_STEPS + 1  # probes only
-    # The load goes away: the next check takes the worker back.
-    _feed(c, 0.010, 0.018, 120)
+    assert _feed(c, 0.030, 0.018, 120.0) < 0.1
+    # The load goes away: a later check takes the worker back.
+    _feed(c, 0.010, 0.018, 2 * execution.RECHECK_MAX)
     assert c.describe() == "with the worker"
 
 
 def test_choice_checks_again_at_once_when_steps_get_slower():
     from engine.core import execution
     c = execution.WorkerChoice()
-    _feed(c, 0.010, 0.018, 2 * execution.PROBE_STEPS)
+    _feed(c, 0.010, 0.018, 6 * execution.BLOCK_SECONDS)
     checks = c.checks
-    _feed(c, 0.040, 0.018, 2 * execution.PROBE_STEPS + 2 * execution.PROBE_STEPS)
+    _feed(c, 0.040, 0.018, 1.0 + 6 * execution.BLOCK_SECONDS)  # well before RECHECK_SECONDS
     assert c.checks == checks + 1 and c.describe() == "without the worker"
+
+
+def test_checks_that_change_nothing_come_less_often():
+    from engine.core import execution
+    c = execution.WorkerChoice()
+    _feed(c, 0.010, 0.018, 6 * execution.BLOCK_SECONDS)
+    _feed(c, 0.010, 0.018, 200.0)
+    assert c.period == execution.RECHECK_MAX and c.describe() == "with the worker"
 
 
 def test_a_step_that_could_not_reach_the_worker_teaches_nothing():
@@ -315,8 +324,11 @@ def test_training_goes_without_a_worker_that_slows_it(started, monkeypatch):
     monkeypatch.setattr(workers.Step, "finish", slow_finish)
     net = engine.Net(DEMO, seed=1, threads=2)
     trainer = engine.Trainer(net, method="adadelta", batch_size=20)
-    for i in range(2 * execution.PROBE_STEPS):
+    i = 0
+    while execution.worker_choice(net).get(20, "measuring") == "measuring":
         trainer.train(*batch(20, seed=i))
+        i += 1
+        assert i < 5000, "no choice after 5,000 steps"
     assert execution.worker_choice(net) == {20: "without the worker"}
     steps = started.step
     for i in range(5):
@@ -411,3 +423,15 @@ def test_a_worker_replicates_every_layer_type_without_pickle():
     weights[0] = weights[0][:-1]  # a weight array of the wrong shape is garbage, not a net
     with pytest.raises(EOFError):
         worker.net_from_blob(header, weights)
+
+
+def test_one_lucky_block_does_not_bring_in_the_worker():
+    from engine.core import execution
+    c = execution.WorkerChoice()
+    # worker blocks: one fast (a quiet moment), one slow; both blocks alone in between
+    for w_s in (0.005, 0.020):
+        while c.want_worker() and c.plan and len(c.blocks[True]) < (1 if w_s == 0.005 else 2):
+            c.record(True, True, w_s)
+        while c.plan and not c.want_worker():
+            c.record(False, False, 0.015)
+    assert c.describe() == "without the worker"  # the mean (12.5 ms) would have said "with"

@@ -13,6 +13,14 @@ from PySide6.QtWidgets import QMessageBox
 from engine.core.execution import processes as workers
 
 
+@pytest.fixture(autouse=True)
+def every_step_on_the_worker(monkeypatch):
+    """These tests stop the worker mid-run: every step must go to it (whether it pays on
+    this machine is engine.execution's measured choice, tested in tests/engine)."""
+    from engine.core import execution
+    monkeypatch.setattr(execution.WorkerChoice, "want_worker", lambda self: True)
+
+
 def train_on_a_worker_then_stop_it(window, qtbot):
     """Train until the worker process takes shares of batches, then SIGSTOP it; its pid."""
     if not workers.warm_up(1, timeout=60):

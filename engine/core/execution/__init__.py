@@ -34,8 +34,10 @@ __all__ = ["run", "train_step", "infer", "processes"]
 
 MAIN_SHARE = 0.5  # of a batch split with one worker, this process's part
 
-PROBE_STEPS = 3         # timed steps each way (alternating) when the choice is checked
-RECHECK_SECONDS = 5.0   # training time between checks
+BLOCK_SECONDS = 0.2     # a check times blocks of steps each way, in the order W, A, A, W ...
+BLOCK_STEPS = 2         # ... each at least this long and this many steps
+RECHECK_SECONDS = 5.0   # training time from a check to the next; doubled (up to RECHECK_MAX)
+RECHECK_MAX = 60.0      # while checks keep choosing the same way
 RECHECK_SLOWER = 1.5    # a check at once when the recent steps take this many times longer
 MARGIN = 0.97           # the worker is used when its steps take at most this share of the time
 
@@ -43,23 +45,29 @@ MARGIN = 0.97           # the worker is used when its steps take at most this sh
 class WorkerChoice:
     """Whether steps of one batch size on one net go faster with the worker processes.
 
-    Measured, not assumed: ``PROBE_STEPS`` steps with the worker and as many without,
-    alternating (a busy moment slows both alike), then the way whose median step is
-    shorter (the worker only when it saves at least 3%). Checked again after
-    ``RECHECK_SECONDS`` of training, and at once when the chosen way's recent steps
-    take ``RECHECK_SLOWER`` times as long as when it was chosen (another program
-    started). A step that could not reach the worker (not started yet, lost) is not
-    counted.
+    Measured, not assumed: a check times a block of steps with the worker, two
+    without, one with again (so that a load that comes or goes during the check
+    weighs on both alike), each block at least ``BLOCK_SECONDS`` long, and keeps the
+    way with the shorter steps (the worker only when it saves at least 3%: a
+    step's wall time is what a round's throughput sees, waits for a busy core
+    included). Checked again after ``RECHECK_SECONDS`` of training (twice as long
+    after each check that changed nothing, up to ``RECHECK_MAX``), and at once when
+    the chosen way's recent steps take ``RECHECK_SLOWER`` times as long as when it
+    was chosen (another program started). The worker is chosen only when each of its
+    blocks was faster than each block without it. A step that could not reach the worker
+    (not started yet, lost) is not counted.
     """
 
     def __init__(self):
         self.use_worker = True
         self.checks = 0
+        self.period = RECHECK_SECONDS
         self._probe()
 
     def _probe(self):
-        self.plan = [True, False] * PROBE_STEPS
-        self.times = {True: [], False: []}
+        self.plan = [True, False, False, True]
+        self.block = [0, 0.0]  # steps and seconds of the block under way
+        self.blocks = {True: [], False: []}  # each way's blocks' mean step
         self.recent = []
 
     def want_worker(self):
@@ -70,25 +78,36 @@ class WorkerChoice:
         if self.plan:
             if used != self.plan[0]:
                 return  # the worker was not there (or was asked for anyway): nothing learnt
-            self.plan.pop(0)
-            self.times[used].append(seconds)
-            if not self.plan:
-                w, alone = (float(np.median(self.times[k])) for k in (True, False))
-                self.use_worker = w <= MARGIN * alone
-                self.reference = w if self.use_worker else alone
-                self.since = 0.0
-                self.checks += 1
+            self.block[0] += 1
+            self.block[1] += seconds
+            if self.block[0] >= BLOCK_STEPS and self.block[1] >= BLOCK_SECONDS:
+                self.blocks[used].append(self.block[1] / self.block[0])
+                self.plan.pop(0)
+                self.block = [0, 0.0]
+                if not self.plan:
+                    self._decide()
             return
         if tried and not used:
             return
         self.since += seconds
         self.recent.append(seconds)
-        if len(self.recent) > 2 * PROBE_STEPS:
+        if len(self.recent) > 8:
             del self.recent[0]
-        slower = (len(self.recent) >= PROBE_STEPS
-                  and float(np.median(self.recent)) > RECHECK_SLOWER * self.reference)
-        if self.since >= RECHECK_SECONDS or slower:
+        slower = len(self.recent) >= 4 and float(np.median(self.recent)) > RECHECK_SLOWER * self.reference
+        if self.since >= self.period or slower:
             self._probe()
+
+    def _decide(self):
+        # The worker only when each of its blocks beat each block without it: on a busy
+        # machine the blocks swing, and one lucky block must not bring in the worker.
+        use = max(self.blocks[True]) <= MARGIN * min(self.blocks[False])
+        per_step = {k: sum(v) / len(v) for k, v in self.blocks.items()}
+        self.period = (min(RECHECK_MAX, 2 * self.period) if self.checks and use == self.use_worker
+                       else RECHECK_SECONDS)
+        self.use_worker = use
+        self.reference = per_step[use]
+        self.since = 0.0
+        self.checks += 1
 
     def describe(self):
         if self.checks == 0:
