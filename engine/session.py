@@ -112,8 +112,11 @@ def check_info(info, where):
         fields.text(best.get("saved"), E, where, "best.saved", none=True, max_len=100)
         if best.get("file", BEST) != BEST:
             raise E(f"{where}: best.file must be {BEST!r}, got {best.get('file')!r}")
-    fields.mapping(info.get("app"), E, where, "app", none=True)
-    return info
+    return info  # ("app": the app's own part, which it checks itself)
+
+
+class SessionInUse(SessionError):
+    """A session folder another process (or another window) is writing in: its lock is held."""
 
 
 def _holder(path):
@@ -176,7 +179,7 @@ class SessionLock:
                 if e.errno not in (errno.EACCES, errno.EAGAIN, errno.EWOULDBLOCK, errno.EDEADLK):
                     raise SessionError(f"{folder}: cannot lock the session folder "
                                        f"({e.strerror or e})") from None
-                raise SessionError(f"{folder}: the session is in use by {_holder(path)} "
+                raise SessionInUse(f"{folder}: the session is in use by {_holder(path)} "
                                    f"(one process at a time writes in a session folder)") from None
             me = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                              "started": now_iso()}).encode("utf-8")
@@ -352,9 +355,10 @@ class Session:
                 r["status"] = "interrupted"
         return runs
 
-    def save_as(self, path):
+    def save_as(self, path, lock=False):
         """Copy this session to a new folder ``path`` (which must not exist or be empty);
-        returns the copy. The copy is made in a temporary folder renamed into place."""
+        returns the copy (``lock``: as ``open``'s). The copy is made in a temporary folder
+        renamed into place."""
         path = pathlib.Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise SessionError(f"{path}: the folder exists and is not empty")
@@ -380,7 +384,7 @@ class Session:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return Session.open(path)
+        return Session.open(path, lock=lock)
 
     # -- training ------------------------------------------------------------------------
     def start(self, dataset, experiment=None, name=None, **options):

@@ -91,7 +91,6 @@ def files_of(path):
     ({"run": "../../etc/x"}, "run"),
     ({"examples_seen": -1}, "examples_seen"),
     ({"experiment": [1]}, "experiment"),
-    ({"app": "garbage"}, "app"),
 ])
 def test_a_wrong_field_in_session_json_is_a_one_line_error_and_nothing_trains(session, capsys, changes,
                                                                               words):
