@@ -419,8 +419,10 @@ class Session:
         if run_id:
             try:
                 record = load_run(self.path, run_id)
-            except RunError:
+            except RunError:  # a damaged record is left as it is: the run goes on in a new one
                 record = None
+                if (self.path / "runs" / f"{run_id}.json").exists():
+                    run_id = None
         seen = ck["info"]["run"]["examples_seen"] if ck["info"].get("run") else 0
         recorder = RunRecorder(run_id or new_run_id(self.path), exp, record=record,
                                examples_seen=seen)

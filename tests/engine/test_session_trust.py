@@ -210,9 +210,12 @@ def test_a_wrong_field_in_a_run_record_is_a_run_error(session, capsys, changes, 
         load_run(session, "run-0001")
     assert list_runs(session) == []  # the table skips it
     assert main(["runs", str(session)]) == 0
-    # a resume goes on with the run all the same, in a new record
+    # a resume goes on with the run all the same, in a new record; the damaged one is kept
+    damaged = path.read_bytes()
     assert main(["train", "--quiet", "--resume", str(session), "--epochs", "0.1"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+    assert path.read_bytes() == damaged
+    assert [r["id"] for r in list_runs(session)] == ["run-0002"]
 
 
 # -- a save that fails -----------------------------------------------------------------------
