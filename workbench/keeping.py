@@ -455,14 +455,12 @@ class SessionKeeper(QObject):
                     kept_runs = old.runs() if old is not None else []
                 except (EngineError, OSError):
                     kept_runs = []
-                if kept_runs:
-                    for rec in kept_runs:
-                        if training is None or rec["id"] != training.run_id:
-                            try:
-                                records.save_run(new.path, {k: v for k, v in rec.items() if k != "status"}
-                                                 | {"status": rec.get("status", "done")})
-                            except (EngineError, OSError):
-                                pass
+                for rec in kept_runs:  # (the training one is saved with its checkpoint below)
+                    if training is None or rec["id"] != training.run_id:
+                        try:
+                            records.save_run(new.path, rec)
+                        except (EngineError, OSError):
+                            pass
                 if training is not None:
                     kept = KeptFolder(new)
                     kept.folder.info["app"] = runs_kept.app_state(s)
