@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import checkpoint
 from engine.data import Dataset, ImageSet
 from engine.errors import EngineError
 from engine.experiment import preset
@@ -21,7 +20,7 @@ from engine.runs import RunRecorder, list_runs, load_run, runs_csv
 from engine.session import INFO, Session
 from tests.engine.dataset_files import images
 
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 150)), deadline=None,
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                        HealthCheck.function_scoped_fixture])
 

@@ -220,16 +220,21 @@ def test_a_wrong_field_in_a_run_record_is_a_run_error(session, capsys, changes, 
 
 # -- a save that fails -----------------------------------------------------------------------
 def failing_in(folder, error):
-    """``atomic_write_*`` that raise ``error`` for files in ``folder`` (and write elsewhere)."""
+    """``tempfile.mkstemp`` that raises ``error`` for a temporary file in ``folder`` (or
+    below): every save there fails as it starts (each writer makes its temporary file
+    first), saves elsewhere work."""
+    import tempfile
     folder = pathlib.Path(folder).resolve()
-    real = engine_io._atomic_write
+    real = tempfile.mkstemp
 
-    def write(path, content, mode):
-        if folder in pathlib.Path(path).resolve().parents:
-            raise error
-        return real(path, content, mode)
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None:
+            d = pathlib.Path(dir).resolve()
+            if d == folder or folder in d.parents:
+                raise error
+        return real(*args, dir=dir, **kwargs)
 
-    return write
+    return mkstemp
 
 
 @pytest.mark.parametrize("error", [
@@ -243,7 +248,7 @@ def test_a_failed_save_writes_the_run_elsewhere_and_says_where(session, tmp_path
     gone (and an orphan checkpoint left)."""
     before = files_of(session)
     seen = Session.open(session).checkpoint()["info"]["run"]["examples_seen"]
-    monkeypatch.setattr(engine_io, "_atomic_write", failing_in(session, error))
+    monkeypatch.setattr("tempfile.mkstemp", failing_in(session, error))
     out = tmp_path / "out" / "w.json"
     out.parent.mkdir()
     assert main(["train", "--quiet", "--resume", str(session), "--epochs", "0.5",

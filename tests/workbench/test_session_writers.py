@@ -13,7 +13,6 @@ import time
 import numpy as np
 import pytest
 
-from engine import io as engine_io
 from engine.cli import main as cli
 from engine.datasets import load
 from engine.experiment import preset
@@ -131,7 +130,7 @@ RESUME = ["-m", "engine", "train", "--quiet", "--resume"]
 
 def one_round(small, tmp_path, qtbot, windows_first):
     """Two ``train --resume`` and two windows on one session folder, at once."""
-    data, dataset, exp, base = small
+    _, dataset, exp, base = small
     import shutil
     folder = tmp_path / "shared"
     shutil.copytree(base, folder)
@@ -187,7 +186,7 @@ def one_round(small, tmp_path, qtbot, windows_first):
 
 @pytest.mark.parametrize("rnd", range(2))
 def test_two_windows_and_two_resumes_on_one_folder_lose_nothing(small, tmp_path, qtbot, rnd):
-    trained, paths = one_round(small, tmp_path, qtbot, windows_first=rnd % 2 == 0)
+    trained, _ = one_round(small, tmp_path, qtbot, windows_first=rnd % 2 == 0)
     if rnd % 2 == 1:  # a CLI had the folder first: it trained (a window may have come after it)
         assert trained >= 1
 
@@ -200,15 +199,21 @@ def test_two_windows_and_two_resumes_on_one_folder_lose_nothing_20_times(small, 
 
 # -- a save that fails ----------------------------------------------------------------------
 def failing_in(folder, error):
+    """``tempfile.mkstemp`` that raises ``error`` for a temporary file in ``folder`` (or
+    below): every save there fails as it starts (each writer makes its temporary file
+    first), saves elsewhere work."""
+    import tempfile
     folder = pathlib.Path(folder).resolve()
-    real = engine_io._atomic_write
+    real = tempfile.mkstemp
 
-    def write(path, content, mode):
-        if folder in pathlib.Path(path).resolve().parents:
-            raise error
-        return real(path, content, mode)
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None:
+            d = pathlib.Path(dir).resolve()
+            if d == folder or folder in d.parents:
+                raise error
+        return real(*args, dir=dir, **kwargs)
 
-    return write
+    return mkstemp
 
 
 def test_a_run_whose_save_fails_asks_and_saves_elsewhere(small, tmp_path, qtbot, monkeypatch):
@@ -220,7 +225,7 @@ def test_a_run_whose_save_fails_asks_and_saves_elsewhere(small, tmp_path, qtbot,
     s.load_experiment(small[2].replace(epochs=0.05))
     assert k.save_now()
     before = files_of(old)
-    monkeypatch.setattr(engine_io, "_atomic_write",
+    monkeypatch.setattr("tempfile.mkstemp",
                         failing_in(old, OSError(errno.ENOSPC, "No space left on device")))
     asked = []
 
@@ -262,7 +267,7 @@ def test_a_save_that_fails_as_the_window_closes_asks_before_the_work_is_lost(sma
     s, k = w.session, w.keeper
     s.load_experiment(small[2].replace(epochs=0.05))
     train_until_done(s, qtbot, 0.05)
-    monkeypatch.setattr(engine_io, "_atomic_write",
+    monkeypatch.setattr("tempfile.mkstemp",
                         failing_in(k.path, PermissionError(errno.EACCES, "Permission denied", "session.json")))
     k._dirty = True
     asked = []
@@ -274,7 +279,6 @@ def test_a_save_that_fails_as_the_window_closes_asks_before_the_work_is_lost(sma
 
     monkeypatch.setattr(QMessageBox, "exec", answer)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **kw: (str(tmp_path / "kept"), ""))
-    s._net_layers  # (the weights as they are now)
     weights = [a.copy() for a in s._net.state_arrays()]
     w.close()
     s.shutdown()
