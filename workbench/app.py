@@ -97,6 +97,8 @@ def start(argv=None):
     if args.autosave:
         win.keeper.set_autosave_seconds(args.autosave)
     win.show()
+    if win.keeper.notice:  # its session folder could not be used: left as it was, and said
+        QMessageBox.warning(win, "convnet-workbench", win.keeper.notice)
     # after a crash: the work as last saved, offered before anything can save over it
     win.keeper.offer_restore(win)
     if args.session:

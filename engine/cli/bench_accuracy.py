@@ -13,6 +13,7 @@ import time
 
 from engine.core import parallel
 from engine.data.containers import accuracy
+from engine.runs.run import make_run
 
 
 def run(exp, name, target, seed=0, out=sys.stdout, progress=False, per_epoch=4):
@@ -21,7 +22,7 @@ def run(exp, name, target, seed=0, out=sys.stdout, progress=False, per_epoch=4):
     dataset = exp.load_data()
     net = exp.build_net(seed=seed)
     trainer = exp.build_trainer(net)
-    training = exp.make_run(net, trainer, dataset, test=False, seed=seed)
+    training = make_run(exp, net, trainer, dataset, test=False, seed=seed)
     n_train = len(training.train_set)
     total = int(round(exp.epochs * n_train))
     step = max(1, n_train // per_epoch)

@@ -90,11 +90,18 @@ def cmd_train(a):
     for path in (a.out, a.save_experiment):  # refused now, not after the whole run
         if path:
             writable_target(path)
-    lock = None
-    if a.session:
-        _check_session_target(a.session)
-        from engine.runs.session_folder import SessionLock
-        lock = SessionLock.take(a.session, create=True)  # one writer: a second is told now
+    if not a.session:
+        return _train_new(a, exp, None)
+    _check_session_target(a.session)
+    from engine.runs.session_folder import SessionLock
+    lock = SessionLock.take(a.session, create=True)  # one writer: a second is told now
+    try:
+        return _train_new(a, exp, lock)
+    finally:
+        lock.release()
+
+
+def _train_new(a, exp, lock):
     opts = _training_options(a)
     data = _load_data(exp.data, a.quiet)
     problems = datasets.check_fit(exp.layer_defs, data)
@@ -124,6 +131,10 @@ def cmd_train(a):
         session = SessionFolder.open_or_create(a.session, exp, lock=lock)
         training = session.start(data, exp, **opts)
         print(f"session {a.session}: {training.run_id}", file=sys.stderr)
+        try:
+            return _train_loop(a, training, data)
+        finally:
+            session.release()
     else:
         from engine.runs.session_folder import Training
         opts.pop("save_every_seconds")
@@ -158,7 +169,10 @@ def _resume(a):
     run = training.run
     print(f"session {a.resume}: going on with {training.run_id} from {run.examples_seen:,} "
           f"examples (epoch {run.epoch:.2f}) to epoch {run.epochs:g}", file=sys.stderr)
-    return _train_loop(a, training, data)
+    try:
+        return _train_loop(a, training, data)
+    finally:
+        session.release()
 
 
 def _train_loop(a, training, data):

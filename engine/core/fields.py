@@ -24,6 +24,19 @@ def _show(value):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def is_number(value):
+    """Whether ``value`` is a finite int or float (not a bool; not an int too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        return -MAX_FLOAT_INT <= value <= MAX_FLOAT_INT
+    return math.isfinite(value)
+
+
+#: Ints beyond this do not fit a float64.
+MAX_FLOAT_INT = int(1.7e308)
+
+
 def whole(value, error, where, field, lo=0, hi=MAX_COUNT, none=False):
     """``value`` as an int in ``[lo, hi]`` (a bool is not one); None allowed with ``none``."""
     if value is None and none:

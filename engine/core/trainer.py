@@ -23,8 +23,12 @@ def check_options(opts):
     for key, lo, hi, lo_in, hi_in, whole in _RULES:
         v = opts.get(key)
         what = f"trainer: the {key.replace('_', ' ')} ('{key}')"
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-            raise OptionError(f"{what} must be a number, got {v!r}")
+        try:  # (an int too large for a float is no option either)
+            finite = not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v)
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise OptionError(f"{what} must be a number, got {v!r}"[:200])
         if whole and v != int(v):
             raise OptionError(f"{what} must be a whole number, got {v!r}")
         if v < lo if lo_in else v <= lo:

@@ -140,15 +140,17 @@ def check_record(rec, where, run_id=None):
         if not (_scalar(c.get("from")) and _scalar(c.get("to"))):
             raise E(f"{where}: a change's from and to must be numbers, text or null")
     curves = fields.mapping(rec.setdefault("curves", {}), E, where, "curves")
-    for name, columns in (("progress", PROGRESS_FIELDS), ("eval", EVAL_FIELDS)):
-        curve = fields.mapping(curves.setdefault(name, {}), E, where, f"curves.{name}")
-        for key in ("examples_seen", "seconds") + columns:
+    for name in ("progress", "eval"):
+        curves.setdefault(name, {})
+    for name, curve in curves.items():
+        fields.mapping(curve, E, where, f"curves.{name}")
+        for key in ("examples_seen", "seconds") + {"progress": PROGRESS_FIELDS,
+                                                   "eval": EVAL_FIELDS}.get(name, ()):
             curve.setdefault(key, [])
         lengths = set()
         for key, col in curve.items():
             fields.listing(col, E, where, f"curves.{name}.{key}")
-            if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                     and math.isfinite(v)) for v in col):
+            if not all(v is None or fields.is_number(v) for v in col):
                 raise E(f"{where}: curves.{name}.{key} must hold numbers (or null)")
             lengths.add(len(col))
         if len(lengths) > 1:

@@ -109,8 +109,11 @@ def check_info(info, where):
         fields.text(best.get("saved"), E, where, "best.saved", none=True, max_len=100)
         if best.get("file", BEST) != BEST:
             raise E(f"{where}: best.file must be {BEST!r}, got {best.get('file')!r}")
-    fields.mapping(info.get("app"), E, where, "app", none=True)
-    return info
+    return info  # ("app": the app's own part, which it checks itself)
+
+
+class SessionInUse(SessionError):
+    """A session folder another process (or another window) is writing in: its lock is held."""
 
 
 def _holder(path):
@@ -173,7 +176,7 @@ class SessionLock:
                 if e.errno not in (errno.EACCES, errno.EAGAIN, errno.EWOULDBLOCK, errno.EDEADLK):
                     raise SessionError(f"{folder}: cannot lock the session folder "
                                        f"({e.strerror or e})") from None
-                raise SessionError(f"{folder}: the session is in use by {_holder(path)} "
+                raise SessionInUse(f"{folder}: the session is in use by {_holder(path)} "
                                    f"(one process at a time writes in a session folder)") from None
             me = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                              "started": now_iso()}).encode("utf-8")
@@ -349,9 +352,10 @@ class SessionFolder:
                 r["status"] = "interrupted"
         return runs
 
-    def save_as(self, path):
+    def save_as(self, path, lock=False):
         """Copy this session to a new folder ``path`` (which must not exist or be empty);
-        returns the copy. The copy is made in a temporary folder renamed into place."""
+        returns the copy (``lock``: as ``open``'s). The copy is made in a temporary folder
+        renamed into place."""
         path = pathlib.Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise SessionError(f"{path}: the folder exists and is not empty")
@@ -377,7 +381,7 @@ class SessionFolder:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return SessionFolder.open(path)
+        return SessionFolder.open(path, lock=lock)
 
     # -- training ------------------------------------------------------------------------
     def start(self, dataset, experiment=None, name=None, **options):
@@ -412,8 +416,10 @@ class SessionFolder:
         if run_id:
             try:
                 record = load_run(self.path, run_id)
-            except RunError:
+            except RunError:  # a damaged record is left as it is: the run goes on in a new one
                 record = None
+                if (self.path / "runs" / f"{run_id}.json").exists():
+                    run_id = None
         seen = ck["info"]["run"]["examples_seen"] if ck["info"].get("run") else 0
         recorder = RunRecorder(run_id or new_run_id(self.path), exp, record=record,
                                examples_seen=seen)

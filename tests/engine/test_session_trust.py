@@ -14,6 +14,7 @@ from engine.core import io as engine_io
 from engine.runs import checkpoint
 from engine.runs.experiment import preset
 from engine.runs.records import RunError, list_runs, load_run
+from engine.runs.run import make_run
 from engine.runs.session_folder import Session, SessionError
 from engine.runs.snapshots import load_snapshot
 from tests.engine.dataset_files import images
@@ -93,7 +94,6 @@ def files_of(path):
     ({"run": "../../etc/x"}, "run"),
     ({"examples_seen": -1}, "examples_seen"),
     ({"experiment": [1]}, "experiment"),
-    ({"app": "garbage"}, "app"),
 ])
 def test_a_wrong_field_in_session_json_is_a_one_line_error_and_nothing_trains(session, capsys, changes,
                                                                               words):
@@ -182,7 +182,7 @@ def test_the_app_path_applying_a_damaged_checkpoint_is_a_checkpoint_error(sessio
     exp = checkpoint.experiment_of(ck)
     net = exp.build_net()
     trainer = exp.build_trainer(net)
-    run = exp.make_run(net, trainer, load(str(tiny[1])))
+    run = make_run(exp, net, trainer, load(str(tiny[1])))
     before = [a.copy() for a in net.state_arrays()]
     with pytest.raises(checkpoint.CheckpointError, match="run/order"):
         checkpoint.apply(ck, net, trainer, run)
@@ -213,23 +213,31 @@ def test_a_wrong_field_in_a_run_record_is_a_run_error(session, capsys, changes, 
         load_run(session, "run-0001")
     assert list_runs(session) == []  # the table skips it
     assert main(["runs", str(session)]) == 0
-    # a resume goes on with the run all the same, in a new record
+    # a resume goes on with the run all the same, in a new record; the damaged one is kept
+    damaged = path.read_bytes()
     assert main(["train", "--quiet", "--resume", str(session), "--epochs", "0.1"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+    assert path.read_bytes() == damaged
+    assert [r["id"] for r in list_runs(session)] == ["run-0002"]
 
 
 # -- a save that fails -----------------------------------------------------------------------
 def failing_in(folder, error):
-    """``atomic_write_*`` that raise ``error`` for files in ``folder`` (and write elsewhere)."""
+    """``tempfile.mkstemp`` that raises ``error`` for a temporary file in ``folder`` (or
+    below): every save there fails as it starts (each writer makes its temporary file
+    first), saves elsewhere work."""
+    import tempfile
     folder = pathlib.Path(folder).resolve()
-    real = engine_io._atomic_write
+    real = tempfile.mkstemp
 
-    def write(path, content, mode):
-        if folder in pathlib.Path(path).resolve().parents:
-            raise error
-        return real(path, content, mode)
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None:
+            d = pathlib.Path(dir).resolve()
+            if d == folder or folder in d.parents:
+                raise error
+        return real(*args, dir=dir, **kwargs)
 
-    return write
+    return mkstemp
 
 
 @pytest.mark.parametrize("error", [
@@ -243,7 +251,7 @@ def test_a_failed_save_writes_the_run_elsewhere_and_says_where(session, tmp_path
     gone (and an orphan checkpoint left)."""
     before = files_of(session)
     seen = Session.open(session).checkpoint()["info"]["run"]["examples_seen"]
-    monkeypatch.setattr(engine_io, "_atomic_write", failing_in(session, error))
+    monkeypatch.setattr("tempfile.mkstemp", failing_in(session, error))
     out = tmp_path / "out" / "w.json"
     out.parent.mkdir()
     assert main(["train", "--quiet", "--resume", str(session), "--epochs", "0.5",
@@ -268,7 +276,7 @@ def test_a_failed_save_writes_the_run_elsewhere_and_says_where(session, tmp_path
 def test_an_out_that_cannot_be_written_after_training_goes_to_a_named_file(session, tmp_path, capsys,
                                                                            monkeypatch):
     out = tmp_path / "w.json"
-    import engine.cli as cli
+    import engine.cli.commands as cli
 
     def refuse(net, path, **kw):
         if pathlib.Path(path) == out:

@@ -18,12 +18,17 @@ thread, between batches, and when it ends; while idle the keeper saves what chan
 (the network, the settings, new weights) as often; and on close. A killed app loses at
 most about ``autosave_seconds`` of training.
 
+One writer per folder: a window holds the folder's lock (``engine.session.SessionLock``,
+the one ``train --session``/``--resume`` take) while it works there. A folder locked by
+another window or process is left to it: this window starts a new session folder of its
+own beside it (``session-YYYYmmdd-HHMMSS-xxxxxxxx``, a unique name made at once); so does
+a folder that cannot be read as a session, left as it was (``notice`` says so).
+
 After a crash: the folder holds a marker (``.app-open.json``: the process that works in
-it) while a window works there, removed on close. A marker whose process is gone means
-the app did not close; ``offer_restore`` then offers the work as it was last saved:
-the network, its settings, the weights and the trainer's state, so that Train goes on
-exactly where the saved run was. A folder whose process is still running (a second
-window) is left to it: this window starts a new session folder beside it.
+it) while a window works there, removed on close. A marker in a folder whose lock could
+be taken means the app did not close (the system drops a dead process's lock);
+``offer_restore`` then offers the work as it was last saved: the network, its settings,
+the weights and the trainer's state, so that Train goes on exactly where the saved run was.
 
 The extra state the app needs (the network as being edited, its name and file, every
 setting) goes under ``"app"`` in ``session.json``; the engine ignores it.
@@ -40,9 +45,8 @@ from PySide6.QtWidgets import QWidget
 
 from engine.core.errors import EngineError
 from engine.core.io import atomic_write_text, read_json
-from engine.core.pids import holder_alive
 from engine.runs import checkpoint, records
-from engine.runs.session_folder import INFO
+from engine.runs.session_folder import INFO, SessionError, SessionInUse
 from engine.runs.session_folder import Session as Folder
 from workbench.state import runs_kept
 from workbench.state.runs_kept import KeptFolder
@@ -72,13 +76,11 @@ def default_folder(settings):
     return pathlib.Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation)) / "session"
 
 
-def _alive(marker):
-    """Whether the process a marker names may still work in its folder."""
-    if not isinstance(marker, dict) or not isinstance(marker.get("pid"), int):
-        return False
-    if marker["pid"] == os.getpid():
-        return False  # this process's own, from a window gone without closing
-    return holder_alive(marker)  # another machine's: cannot be told, assume so
+def own_folder(parent):
+    """A new session folder in ``parent`` that no other window can be given:
+    ``session-YYYYmmdd-HHMMSS-xxxxxxxx`` (made at once, its name unique: ``mkdtemp``)."""
+    import tempfile
+    return pathlib.Path(tempfile.mkdtemp(prefix=time.strftime("session-%Y%m%d-%H%M%S-"), dir=parent))
 
 
 def _reason(error):
@@ -139,6 +141,7 @@ class SessionKeeper(QObject):
         self.crashed = None         # the marker left by a window that did not close
         self.checked = set()        # run ids whose curves are shown
         self.problem = None         # why there is no folder, or the last save failed
+        self.notice = None          # what the window says once it shows (a folder left aside)
         self._cache = {}            # run id -> (mtime_ns, record)
         self._saved_key = None      # the weights last committed
         self._dirty = True
@@ -164,15 +167,37 @@ class SessionKeeper(QObject):
         return None if self.folder is None else self.folder.path
 
     def _start_in(self, path):
+        """Work in ``path``, locked (``engine.session.SessionLock``): when another window or
+        process holds it, or it cannot be read as a session, in a new folder of this
+        window's own beside it (a unique name), the folder left as it was."""
+        exp = self.session.experiment()
+        folder = None
         try:
-            marker = _read_marker(path)
-            if marker is not None and _alive(marker):  # another window works there
-                path = path.parent / time.strftime("session-%Y%m%d-%H%M%S")
-                marker = None
-            folder = Folder.open_or_create(path, self.session.experiment())
-        except (EngineError, OSError) as e:
+            folder = Folder.open_or_create(path, exp, lock=True)
+        except SessionInUse:
+            pass  # another window works there: this one starts a folder of its own
+        except SessionError as e:
+            if (path / INFO).exists() or path.is_dir():
+                self.notice = (f"The session folder {path} cannot be used: {e}\n\nIt is left as it "
+                               f"was; this window keeps its work in a new session folder beside it.")
+            else:
+                self.problem = f"Runs are kept in memory only: the session folder {path} cannot be used ({e})."
+                return
+        except OSError as e:
             self.problem = f"Runs are kept in memory only: the session folder {path} cannot be used ({e})."
             return
+        marker = None
+        if folder is not None:
+            marker = _read_marker(path)  # the lock is ours: a marker is a window that did not close
+        else:
+            try:
+                folder = Folder.create(own_folder(path.parent), exp, lock=True)
+            except (EngineError, OSError) as e:
+                self.problem = (f"Runs are kept in memory only: no session folder could be made "
+                                f"beside {path} ({e}).")
+                return
+            if self.notice:
+                self.notice += f"\n\nThe new folder: {folder.path}"
         if marker is not None:
             self.crashed = marker
         self._claim(folder)
@@ -199,6 +224,7 @@ class SessionKeeper(QObject):
                 (self.folder.path / MARKER).unlink()
             except OSError:
                 pass
+            self.folder.folder.release()  # another window (or train --resume) may write there now
 
     def close(self):
         """The window closes (after its session stopped training): save, and say it closed."""
@@ -257,6 +283,12 @@ class SessionKeeper(QObject):
 
     def _run_finished(self, how):
         # the Training saved itself as it ended; the settings may have changed since it began
+        f = self.folder
+        if f is not None and f.error:  # it could not: the weights are in memory only
+            self._dirty = True  # (the next autosave tries again)
+            self.runsChanged.emit()
+            self._failed(f"Could not save the session in {f.path}: {f.error}")
+            return
         self._saved_key = runs_kept.weights_key(self.session)
         self._dirty = True
         self.save_now()
@@ -382,22 +414,22 @@ class SessionKeeper(QObject):
         a new session. False (nothing changed) when it cannot be."""
         s = self.session
         path = pathlib.Path(path)
+        if self.folder is not None and path.resolve() == self.folder.path.resolve():
+            return True
         try:
             if create and not (path / INFO).exists():
-                folder = Folder.create(path, s.experiment())
+                folder = Folder.create(path, s.experiment(), lock=True)
             else:
-                folder = Folder.open(path)
+                folder = Folder.open(path, lock=True)
+        except SessionInUse as e:
+            s.problem.emit("Cannot open the session", f"{e}: another convnet-workbench window or a "
+                           f"'train --resume' works there.")
+            return False
         except (EngineError, OSError) as e:
             s.problem.emit("Cannot open the session", str(e))
             return False
-        if self.folder is not None and folder.path.resolve() == self.folder.path.resolve():
-            return True
-        marker = _read_marker(path)
-        if marker is not None and _alive(marker):
-            s.problem.emit("Cannot open the session", f"{path} is open in another convnet-workbench "
-                           f"window (process {marker['pid']}).")
-            return False
         if not s.may_stop_training():
+            folder.release()
             return False
         self.save_now()
         self._release()
@@ -417,17 +449,71 @@ class SessionKeeper(QObject):
         if self.folder is None:
             s.problem.emit("Cannot save the session", self.problem or "There is no session folder.")
             return False
+
+        def copy(training):
+            if training is not None:
+                training.save()
+            else:
+                self.save_now()
+            return self.folder.folder.save_as(path, lock=True)
+
+        return self._move(copy, "Cannot save the session")
+
+    def save_elsewhere(self, path):
+        """After a save failed (a full disk, a folder made read-only ...): keep the work in
+        the new session folder ``path`` from now on: the runs' records that can be read,
+        and the live weights and trainer saved there (a run that is training goes on,
+        saving there). False (and a dialog) when it cannot be."""
+        s = self.session
+        old = self.folder
+
+        def make(training):
+            new = Folder.create(path, s.experiment(), lock=True)
+            try:
+                try:
+                    kept_runs = old.runs() if old is not None else []
+                except (EngineError, OSError):
+                    kept_runs = []
+                for rec in kept_runs:  # (the training one is saved with its checkpoint below)
+                    if training is None or rec["id"] != training.run_id:
+                        try:
+                            records.save_run(new.path, rec)
+                        except (EngineError, OSError):
+                            pass
+                if training is not None:
+                    kept = KeptFolder(new)
+                    kept.folder.info["app"] = runs_kept.app_state(s)
+                    training.session = kept
+                    training.save()
+                    if kept.error:
+                        raise OSError(kept.error)
+            except BaseException:
+                new.release()
+                raise
+            return new
+
+        if not self._move(make, "Cannot save the session elsewhere"):
+            return False
+        if not s.running:
+            self._saved_key = None  # the live weights go into the new folder now
+            self._dirty = True
+            if not self.save_now():
+                return False
+        self.problem = None
+        return True
+
+    def _move(self, make, title):
+        """Work in the folder ``make(training)`` returns (a locked engine Session), made
+        between two chunks of a run that trains (its Training saves there from then on)."""
+        s = self.session
         out = {}
 
-        def copy(training=None):
+        def move(training=None):
             try:
+                out["folder"] = make(training)
                 if training is not None:
-                    training.save()
-                else:
-                    self.save_now()
-                out["copy"] = self.folder.folder.save_as(path)
-                if training is not None:
-                    training.session = KeptFolder(out["copy"])
+                    if not isinstance(training.session, KeptFolder) or training.session.folder is not out["folder"]:
+                        training.session = KeptFolder(out["folder"])
                     out["kept"] = training.session
             except (EngineError, OSError) as e:
                 out["error"] = str(e)
@@ -435,19 +521,19 @@ class SessionKeeper(QObject):
         tr = s.training
         if s.running and tr is not None:
             done = threading.Event()
-            tr.run.call_between_chunks(lambda: (copy(tr), done.set()))
+            tr.run.call_between_chunks(lambda: (move(tr), done.set()))
             deadline = time.monotonic() + 30
             while not done.wait(0.05) and s.running and time.monotonic() < deadline:
                 pass
             if not done.is_set():
-                copy()
+                move()
         else:
-            copy()
+            move()
         if "error" in out:
-            s.problem.emit("Cannot save the session", out["error"])
+            s.problem.emit(title, out["error"])
             return False
         self._release()
-        self._claim(out["copy"])
+        self._claim(out["folder"])
         if "kept" in out:  # the running Training saves there now
             self.folder = s.folder = out["kept"]
         self.folderChanged.emit(str(self.folder.path))

@@ -19,7 +19,7 @@ import logging
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from workbench.state.keeping import AUTOSAVE_SECONDS, SessionKeeper
 from workbench.state.studies import Studies
@@ -51,8 +51,35 @@ class Experiments(QObject):
         self.lr_finder.install(tp)
         self.coach_panel = CoachPanel(s)
         w.network_view.add_side_tab(self.coach_panel, "Coach")
-        self.keeper.saveFailed.connect(lambda text: w.statusBar().showMessage(text, 15000))
         self.keeper.saveFailed.connect(lambda text: log.warning("session folder: %s", text))
+        self.keeper.saveFailed.connect(self._save_failed)
+        self.keeper.folderChanged.connect(self._folder_changed)
+        self._asked_about = None  # the folder whose failed save was asked about
+        self._closing = False
+
+    SAVE_ELSEWHERE = "Save elsewhere\u2026"
+
+    def _folder_changed(self, _path):
+        self._asked_about = None
+
+    def _save_failed(self, text):
+        """A save failed: the work is in memory only. Said in the status bar, and once per
+        folder (and again when the window closes) in a dialog whose "Save elsewhere…" keeps
+        the work in a new session folder the user chooses."""
+        w = self.window
+        w.statusBar().showMessage(text, 15000)
+        k = self.keeper
+        if self._asked_about == k.path and not self._closing:
+            return
+        self._asked_about = k.path
+        while ask_save_elsewhere(w, text + "\n\nThe work is kept in memory: save it in another "
+                                 "folder, or it is lost when the window closes."):
+            start = str(k.path.parent) if k.path is not None else ""
+            path, _ = QFileDialog.getSaveFileName(w, "Save the session in a new folder", start)
+            if not path or k.save_elsewhere(path):
+                break
+            text = f"Could not save the session in {path} either."
+
 
     def fill_menus(self, file_menu=None, network_menu=None):
         """File › Open session…, Save session as… (in the File menu's section); Network › Show
@@ -93,6 +120,18 @@ class Experiments(QObject):
         return False
 
     def close(self):
-        """The window closes, after its session stopped training."""
+        """The window closes, after its session stopped training (a save that fails now
+        asks once more, so that the work can go elsewhere before it is lost)."""
         self.studies.shutdown()
+        self._closing = True
         self.keeper.close()
+
+
+def ask_save_elsewhere(parent, text):
+    """The dialog of a failed save: True when the user chose "Save elsewhere…"."""
+    box = QMessageBox(QMessageBox.Warning, "Could not save the session", text, QMessageBox.NoButton, parent)
+    elsewhere = box.addButton(Experiments.SAVE_ELSEWHERE, QMessageBox.AcceptRole)
+    box.addButton("Keep in memory", QMessageBox.RejectRole)
+    box.setDefaultButton(elsewhere)
+    box.exec()
+    return box.clickedButton() is elsewhere
