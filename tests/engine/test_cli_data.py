@@ -108,7 +108,7 @@ def test_verbose_says_what_the_engine_does_and_where_an_error_came_from(rgb_fold
     assert "INFO" not in capsys.readouterr().err  # quiet unless asked
     assert main(["data", str(rgb_folder), "--verbose"]) == 0
     err = capsys.readouterr().err
-    assert "INFO engine.datasets: loaded pets" in err and "90 training and 30 test images" in err
+    assert "INFO engine.data.formats: loaded pets" in err and "90 training and 30 test images" in err
     assert main(["-v", "data", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "in detect" in err

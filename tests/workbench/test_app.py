@@ -1,5 +1,6 @@
 """The whole application starts from its entry point, opens a file given to it, and quits."""
 import json
+import os
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
@@ -28,6 +29,7 @@ def test_entry_point_starts_and_quits(qtbot, tmp_path, monkeypatch):
         timer.stop()
         seen["layers"] = [d["type"] for d in wins[0].doc.layers] if wins else None
         seen["title"] = wins[0].windowTitle() if wins else None
+        seen["log folder"] = logs.folder()
         for w in wins:
             w.close()
 
@@ -38,7 +40,10 @@ def test_entry_point_starts_and_quits(qtbot, tmp_path, monkeypatch):
         assert app.main([str(spec)]) == 0
     finally:
         logs.stop()
-    assert (tmp_path / "data/convnet-workbench/convnet-workbench/logs" / logs.FILE).is_file()
+    # the app's data folder as Qt says it now: under this test's own home, never the user's
+    assert seen["log folder"] == logs.default_folder()
+    assert (seen["log folder"] / logs.FILE).is_file()
+    assert str(seen["log folder"]).startswith(os.environ["HOME"])
     assert seen["layers"] == ["input", "fc", "softmax"]
     assert seen["title"].startswith("net")
 

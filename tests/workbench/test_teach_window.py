@@ -187,7 +187,9 @@ def test_examples_come_back_in_the_next_window_after_a_crash_and_after_a_close(w
         draw.teach_box.choose(7)
         assert draw.add_example()
     folder = window.keeper.path
-    # the window is not closed (a crash): the next one starts in the same folder
+    # the window is not closed (a crash): the next one starts in the same folder. A crashed
+    # process's lock on the folder goes with it; this one's is let go by hand
+    window.keeper.folder.folder.release()
     w2 = MainWindow(dataset, settings=settings)
     w2.ask_to_save = False
     qtbot.addWidget(w2)
