@@ -49,18 +49,3 @@ class BuildPlace(QSplitter):
         if layers and layers[-1].get("type") in LOSS_TYPES and layer_type not in LOSS_TYPES:
             i = min(i, len(layers) - 1)
         self.doc.insert_layer(i, layer_type)
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from engine.data import load_mnist
-    from engine.runs.experiment import preset
-    from workbench.state.session import Session
-    from workbench.views import theme
-    app = QApplication([])
-    theme.apply(app)
-    w = BuildPlace(Session(load_mnist(), preset("convnetjs-demo")))
-    w.resize(1100, 640)
-    w.show()
-    app.exec()

@@ -318,21 +318,3 @@ class DatasetView(QWidget):
             self.status.setText(f"The grid shows the first {shown} of {len(names)} classes.")
         elif not self.session.loading_dataset:
             self.status.hide()
-
-
-if __name__ == "__main__":
-    import sys
-
-    from PySide6.QtWidgets import QApplication
-
-    from engine.data import formats as datasets
-    from workbench.state.session import Session
-    from workbench.views import theme
-    app = QApplication([])
-    theme.apply(app)
-    s = Session(datasets.load(sys.argv[1] if len(sys.argv) > 1 else None))
-    w = DatasetView(s)
-    w.resize(1200, 760)
-    w.show()
-    app.aboutToQuit.connect(s.shutdown)
-    app.exec()

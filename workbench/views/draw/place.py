@@ -296,8 +296,3 @@ class DrawPanel(QWidget):
             return
         self.update_prediction()
         self.showInNetwork.emit()
-
-
-if __name__ == "__main__":
-    from workbench.views.alone import run_alone
-    run_alone(DrawPanel, (900, 560))

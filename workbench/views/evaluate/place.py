@@ -213,8 +213,3 @@ class EvaluatePanel(QWidget):
                            "are of the weights it had then. Evaluate again for the current ones.")
         self.stale.setVisible(stale)
         self.table.setStyleSheet("QTableWidget { color: gray; }" if stale else "")
-
-
-if __name__ == "__main__":
-    from workbench.views.alone import run_alone
-    run_alone(EvaluatePanel, (700, 560))

@@ -530,23 +530,3 @@ class NetworkView(QWidget):
         split.setStretchFactor(1, 0)
         split.setSizes([760, 320])
         return split
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from engine.data import load_mnist
-    from engine.runs.experiment import preset
-    from workbench.state.jobs import TaskState, inspect_example
-    from workbench.state.weights import Weights
-    from workbench.views import theme
-    app = QApplication([])
-    theme.apply(app)
-    ds = load_mnist()
-    weights = Weights(preset("convnetjs-demo").build_net(seed=0))
-    w = NetworkView()
-    w.show_state(inspect_example(TaskState(), weights, ds.test.images[0], int(ds.test.labels[0]),
-                                 "test example #0"))
-    w.resize(1100, 800)
-    w.show()
-    app.exec()

@@ -435,8 +435,3 @@ class EmbeddingMapPlace(QWidget):
             return
         p = r["points"][self.selection]
         self.highlight.setData(p[:, 0], p[:, 1])
-
-
-if __name__ == "__main__":
-    from ..alone import run_alone
-    run_alone(EmbeddingMapPlace, (1200, 760), then=lambda w: w.compute())

@@ -68,20 +68,3 @@ class TrainPlace(QSplitter):
     def add_rate_tool(self, widget):
         """Put ``widget`` beside the learning-rate field (the learning-rate finder's button)."""
         self.controls.add_rate_tool(widget)
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from engine.data import load_mnist
-    from engine.runs.experiment import preset
-    from workbench.state.session import Session
-    from workbench.views import theme
-    app = QApplication([])
-    theme.apply(app)
-    s = Session(load_mnist(), preset("convnetjs-demo"))
-    w = TrainPlace(s)
-    w.resize(1200, 760)
-    w.show()
-    app.aboutToQuit.connect(s.shutdown)
-    app.exec()
