@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from engine.core.child import python_child
 from engine.runs.presets import load_preset
 
 DEMO = load_preset("convnetjs-demo")["layer_defs"]
@@ -104,8 +105,8 @@ def _run_worker(framework, batch, seconds):
             return {"skipped": "convnetjs is not installed for node (npm install convnetjs)"
                     if "Cannot find module" in proc.stderr else proc.stderr.strip()[-300:]}
         return json.loads(proc.stdout)
-    cmd = [sys.executable, "-m", "engine.cli.bench", "--worker", framework, str(batch), str(seconds)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = python_child(["-m", "engine.cli.bench", "--worker", framework, str(batch), str(seconds)],
+                        run=True, capture_output=True, text=True)
     if proc.returncode:
         if "No module named 'torch'" in proc.stderr:
             return {"skipped": "PyTorch is not installed (pip install torch)"}

@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from engine.core.child import python_child
 from engine.core.errors import EngineError
 from engine.core.io import atomic_write_text
 
@@ -182,9 +183,8 @@ class _Side:
         env = dict(os.environ)
         if framework == "engine-alone":  # the engine without its worker processes
             env["ENGINE_PROCESSES"] = "0"
-        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli.bench_rounds", SERVE],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.proc = python_child(["-m", "engine.cli.bench_rounds", SERVE], env=env,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.send({"framework": framework, "experiment": exp.to_json(), "batch": batch})
         self.skipped = None
         reply = self.read(SETUP_SECONDS)

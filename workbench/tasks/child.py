@@ -16,14 +16,13 @@ No Qt here.
 """
 import importlib
 import json
-import os
-import pathlib
 import subprocess
 import sys
 
 import numpy as np
 
 from engine.core import errors as _errors
+from engine.core.child import python_child
 from engine.core.errors import EngineError
 
 #: Exceptions a child sends back as they are; anything else becomes an EngineError.
@@ -40,10 +39,8 @@ def run(function, *args, state=None, what="the other process"):
     is killed and the state's ``Cancelled`` raised. A child that dies (killed for lack of
     memory, say) is an EngineError naming ``what``.
     """
-    root = str(pathlib.Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
-    proc = subprocess.Popen([sys.executable, "-c", "from workbench.tasks.child import main; main()"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    proc = python_child(["-c", "from workbench.tasks.child import main; main()"],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         try:  # the whole request first (the child reads it all before it starts)
             proc.stdin.write(encode([_key(function), list(args)]))

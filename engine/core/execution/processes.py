@@ -35,6 +35,7 @@ import warnings
 import numpy as np
 
 from engine.core import parallel
+from engine.core.child import python_child
 from engine.core.errors import DataError, EngineError, SnapshotError, SpecError
 from engine.core.execution.plan import Deferred
 
@@ -149,11 +150,8 @@ class _Worker:
     def __init__(self):
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", ENGINE_THREADS="1", ENGINE_PROCESSES="0")
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen([sys.executable, "-m", "engine.core.execution.worker"], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     close_fds=True)
+        self.proc = python_child(["-m", "engine.core.execution.worker"], env=env,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
         self.ch = Channel(os.dup(self.proc.stdout.fileno()), os.dup(self.proc.stdin.fileno()))
         for fd in (self.ch.rfd, self.ch.wfd):
             _widen_pipe(fd)
