@@ -19,6 +19,7 @@ from engine.runs.experiment import preset
 from engine.runs.records import list_runs
 from engine.runs.session_folder import Session as Folder
 from tests.engine.dataset_files import write_small_mnist
+from tests.engine.test_session_trust import failing_in  # one way to make saves in a folder fail
 from tests.workbench.conftest import TINY
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -198,23 +199,7 @@ def test_two_windows_and_two_resumes_on_one_folder_lose_nothing_20_times(small, 
     one_round(small, tmp_path, qtbot, windows_first=rnd % 2 == 0)
 
 
-# -- a save that fails ----------------------------------------------------------------------
-def failing_in(folder, error):
-    """``tempfile.mkstemp`` that raises ``error`` for a temporary file in ``folder`` (or
-    below): every save there fails as it starts (each writer makes its temporary file
-    first), saves elsewhere work."""
-    import tempfile
-    folder = pathlib.Path(folder).resolve()
-    real = tempfile.mkstemp
-
-    def mkstemp(*args, dir=None, **kwargs):
-        if dir is not None:
-            d = pathlib.Path(dir).resolve()
-            if d == folder or folder in d.parents:
-                raise error
-        return real(*args, dir=dir, **kwargs)
-
-    return mkstemp
+# -- a save that fails: tests.engine.test_session_trust.failing_in ---------------------------------
 
 
 def test_a_run_whose_save_fails_asks_and_saves_elsewhere(small, tmp_path, qtbot, monkeypatch):
