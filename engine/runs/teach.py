@@ -310,10 +310,8 @@ def teach(net, experiment, images, labels, seconds=10.0, steps=None, mix_with="e
 
 # -- the learner's own classes ----------------------------------------------------------------
 
-def examples_dataset(images, labels, class_names, name="My drawings", test_fraction=0.2, seed=0):
-    """The examples as an in-memory ``engine.data.Dataset``: a ``test_fraction`` of each class
-    (at least one of a class with two or more) held out to evaluate on."""
-    from engine.data.formats._common import split_for_test
+def _checked_examples(images, labels, class_names):
+    """``(names, pixels, labels)``: the learner's examples checked against their class names."""
     names = check_class_names(list(class_names))
     pixels = as_pixels(images)
     labels = np.asarray(labels).astype(np.int64).reshape(-1)
@@ -321,6 +319,14 @@ def examples_dataset(images, labels, class_names, name="My drawings", test_fract
         raise DataError(f"{len(pixels)} examples but {len(labels)} labels")
     if len(labels) and (labels.min() < 0 or labels.max() >= len(names)):
         raise DataError(f"label {int(labels.max())} is not one of the {len(names)} classes")
+    return names, pixels, labels
+
+
+def examples_dataset(images, labels, class_names, name="My drawings", test_fraction=0.2, seed=0):
+    """The examples as an in-memory ``engine.data.Dataset``: a ``test_fraction`` of each class
+    (at least one of a class with two or more) held out to evaluate on."""
+    from engine.data.formats._common import split_for_test
+    names, pixels, labels = _checked_examples(images, labels, class_names)
     held = split_for_test(labels, test_fraction, seed) if len(labels) else np.zeros(0, bool)
     return Dataset(ImageSet(pixels[~held], labels[~held], "train"), ImageSet(pixels[held], labels[held], "test"),
                    name, len(names), class_names=names, source=None, format="drawn",
@@ -363,13 +369,7 @@ def save_folder(folder, images, labels, class_names):
     """
     from engine.data.formats.folder import _image_module
     Image = _image_module()
-    names = check_class_names(list(class_names))
-    pixels = as_pixels(images)
-    labels = np.asarray(labels).astype(np.int64).reshape(-1)
-    if len(labels) != len(pixels):
-        raise DataError(f"{len(pixels)} examples but {len(labels)} labels")
-    if len(labels) and (labels.min() < 0 or labels.max() >= len(names)):
-        raise DataError(f"label {int(labels.max())} is not one of the {len(names)} classes")
+    names, pixels, labels = _checked_examples(images, labels, class_names)
     folder = pathlib.Path(folder)
     if folder.is_symlink() or (folder.exists() and (not folder.is_dir() or any(folder.iterdir()))):
         raise DataError(f"{folder}: already exists and is not an empty folder; choose a new folder's name")

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QSizePolicy,
     QSlider,
@@ -28,6 +27,7 @@ from workbench.state import background
 from workbench.state.jobs import Cancelled
 from workbench.views import dialogs
 from workbench.views.draw.canvas import DigitCanvas, PixelView, PredictionBars, load_image_file
+from workbench.views.draw.teach import _button
 
 PREDICT_MS = 40  # at most this often while drawing
 
@@ -57,15 +57,15 @@ class DrawPanel(QWidget):
         self.width_slider.setValue(int(self.canvas.width_px))
         self.width_slider.setToolTip("Brush width.")
         self.width_slider.valueChanged.connect(lambda v: setattr(self.canvas, "width_px", float(v)))
-        clear = self._button("Clear", "clearButton", "Clear the canvas (Esc).", self.canvas.clear)
-        undo = self._button("Undo stroke", "undoStrokeButton", "Remove the last stroke (Backspace).",
+        clear = _button("Clear", "clearButton", "Clear the canvas (Esc).", self.canvas.clear)
+        undo = _button("Undo stroke", "undoStrokeButton", "Remove the last stroke (Backspace).",
                             self.canvas.undo_stroke)
-        self.open_button = open_img = self._button("Open image…", "openImageButton",
+        self.open_button = open_img = _button("Open image…", "openImageButton",
                                 "Test a PNG or JPG: dark on light or light on dark, any size.",
                                 lambda: self.open_image())
-        into = self._button("Show in network", "showInNetworkButton",
+        into = _button("Show in network", "showInNetworkButton",
                             "See this digit's activation volumes in Inspect.", self._show_in_network)
-        self.demo_button = demo = self._button("Use the trained demo network", "trainedDemoButton",
+        self.demo_button = demo = _button("Use the trained demo network", "trainedDemoButton",
                             "Open the bundled ConvNetJS demo network trained for 3 epochs (98.8% on the "
                             "test set).", self.trainedDemoRequested.emit)
         self.timing = QLabel()
@@ -125,14 +125,6 @@ class DrawPanel(QWidget):
         session.drawingPredicted.connect(self._show_prediction)
         session.datasetChanged.connect(self._dataset_changed)
         self._dataset_changed()
-
-    def _button(self, text, name, tip, slot):
-        b = QPushButton(text)
-        b.setObjectName(name)
-        b.setToolTip(tip)
-        b.setAutoDefault(False)
-        b.clicked.connect(lambda: slot())
-        return b
 
     # -- the drawing, sent to the session ----------------------------------------------------
     def _schedule(self):
@@ -228,7 +220,7 @@ class DrawPanel(QWidget):
         self.picture_view.setMinimumSize(200, 200)
         self.picture_view.setMaximumSize(16777215, 16777215)
         self.picture_view.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        pick = self._button("Open image…", "openPictureButton", "Test a picture (PNG, JPG, ...): it is read "
+        pick = _button("Open image…", "openPictureButton", "Test a picture (PNG, JPG, ...): it is read "
                             "as the dataset's images are, at their size.", lambda: self.open_image())
         lay = QVBoxLayout(w)
         lay.setContentsMargins(0, 0, 0, 0)
