@@ -276,23 +276,3 @@ class TourPanel(QDockWidget):
     def closeEvent(self, e):
         e.ignore()  # the tour decides: mid-tour, closing offers the learner's network back first
         self.closeRequested.emit()
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from engine.data import load_mnist
-    from workbench.views import theme
-
-    from .steps import load_tour
-    app = QApplication([])
-    theme.apply(app)
-    tour = load_tour()
-    panel = TourPanel(tour["labels"], tour["name"], tour["title"])
-    ds = load_mnist()
-    panel.show_step(1, len(tour["steps"]), tour["steps"][0],
-                    (ds.train.images[:8], [str(int(y)) for y in ds.train.labels[:8]], 24), tour["start"])
-    panel.show_status(False, tour["labels"]["your_turn"].replace("{try}", tour["steps"][0]["try"]))
-    panel.resize(300, 640)
-    panel.show()
-    app.exec()

@@ -127,16 +127,3 @@ class CodeView(QWidget):
         self.status.setText(text)
         self.status.setStyleSheet("color: #d64545" if error else "")
         self.status.setProperty("error", error)
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from engine.runs.presets import load_preset
-    from workbench.state.document import NetworkDocument
-    app = QApplication([])
-    doc = NetworkDocument(load_preset("convnetjs-demo")["layer_defs"], "demo")
-    w = CodeView(doc)
-    w.resize(600, 400)
-    w.show()
-    app.exec()

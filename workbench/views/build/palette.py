@@ -75,12 +75,3 @@ class LayerPaletteView(QTreeWidget):
         t = item.data(0, Qt.UserRole)
         if t:
             self.layerActivated.emit(t)
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-    app = QApplication([])
-    w = LayerPaletteView()
-    w.resize(240, 640)
-    w.show()
-    app.exec()

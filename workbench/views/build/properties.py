@@ -148,17 +148,3 @@ class LayerPropertiesView(QWidget):
         if f.kind == "float":
             value = round(float(value), f.decimals)
         self.doc.set_property(i, f.key, value)
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from engine.runs.presets import load_preset
-    from workbench.state.document import NetworkDocument
-    app = QApplication([])
-    doc = NetworkDocument(load_preset("convnetjs-demo")["layer_defs"], "demo")
-    doc.select(1)
-    w = LayerPropertiesView(doc)
-    w.resize(300, 500)
-    w.show()
-    app.exec()

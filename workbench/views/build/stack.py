@@ -396,16 +396,3 @@ class LayerStackPanel(QWidget):
         # the name and the message come from files: escaped, so that they show as written
         self.header.setText(f"<b>{html.escape(doc.name)}</b> &nbsp;·&nbsp; {n} layers &nbsp;·&nbsp; "
                             f"{total + ' &nbsp;·&nbsp; ' if total else ''}{state}")
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from engine.runs.presets import load_preset
-    from workbench.state.document import NetworkDocument
-    app = QApplication([])
-    doc = NetworkDocument(load_preset("convnetjs-demo")["layer_defs"], "ConvNetJS MNIST demo")
-    w = LayerStackPanel(doc)
-    w.resize(520, 640)
-    w.show()
-    app.exec()

@@ -255,19 +255,3 @@ class DatasetBox(QWidget):
         self.notes.setText(text + ("\n" + "\n".join(f"\u2022 {n}" for n in self.session.dataset_notes)
                                    if self.session.dataset_notes else ""))
         self.notes.setVisible(True)
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from engine.data import load_mnist
-    from workbench.state.session import Session
-    from workbench.views import theme
-    app = QApplication([])
-    theme.apply(app)
-    s = Session(load_mnist())
-    w = DatasetBox(s)
-    w.resize(360, 160)
-    w.show()
-    app.aboutToQuit.connect(s.shutdown)
-    app.exec()

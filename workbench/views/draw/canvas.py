@@ -421,20 +421,3 @@ def load_image_file(path):
         a = 1.0 - a
     lo = np.median(border) if np.median(border) <= 0.5 else 1.0 - np.median(border)
     return np.clip((a - lo) / max(1e-6, 1 - lo), 0, 1)
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication, QHBoxLayout
-
-    from workbench.views import theme
-    app = QApplication([])
-    theme.apply(app)
-    w = QWidget()
-    lay = QHBoxLayout(w)
-    canvas, pixels, bars = DigitCanvas(), PixelView(), PredictionBars()
-    bars.set_probs(np.array([0.01, 0.02, 0.8, 0.05, 0.01, 0.02, 0.03, 0.02, 0.03, 0.01]))
-    canvas.changed.connect(lambda: pixels.set_pixels(resize(canvas.image(), 28, 28)))
-    for x in (canvas, pixels, bars):
-        lay.addWidget(x)
-    w.resize(900, 460)
-    w.show()
-    app.exec()

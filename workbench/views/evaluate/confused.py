@@ -158,32 +158,3 @@ class ConfusedExamples(QWidget):
                        "the least sure first (smallest margin between the top two)."))
         self.caption.setText(text + (" Click it to open it in Inspect." if n == 1 else
                                      " Click one to open it in Inspect."))
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication, QSplitter
-
-    from engine.data import load_mnist
-    from workbench.views import theme
-    app = QApplication([])
-    theme.apply(app)
-    test = load_mnist().test
-    rng = np.random.default_rng(0)
-    # made-up answers: mostly right, with 4s and 9s mixed up
-    probs = rng.dirichlet(np.ones(10) * 0.2, len(test)).astype(np.float32)
-    probs[np.arange(len(test)), test.labels] += 2.0
-    mix = rng.random(len(test)) < 0.05
-    probs[mix & (test.labels == 4), 9] += 4.0
-    probs /= probs.sum(axis=1, keepdims=True)
-    matrix = np.zeros((10, 10), np.int64)
-    np.add.at(matrix, (test.labels, probs.argmax(axis=1)), 1)
-    split = QSplitter()
-    table, examples = ClassMetricsTable(), ConfusedExamples()
-    table.show_matrix(matrix)
-    examples.set_result({"probs": probs, "labels": test.labels}, test.images)
-    examples.show_cell(4, 9)
-    split.addWidget(table)
-    split.addWidget(examples)
-    split.resize(1100, 560)
-    split.show()
-    app.exec()

@@ -285,8 +285,3 @@ class InspectSidePanel(QTabWidget):
         self.addTab(self.explain, "Explain")
         self.addTab(self.units, "What units want")
         self.setMinimumWidth(260)
-
-
-if __name__ == "__main__":
-    from ..alone import run_alone
-    run_alone(InspectSidePanel, (340, 640), then=lambda w: w.explain.set_source(("test", 0)))

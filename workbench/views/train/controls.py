@@ -656,17 +656,3 @@ class TrainPanel(QWidget):
             self.trainer_form.replaceWidget(self.lr, box)
             row.addWidget(self.lr, 1)
         row.addWidget(widget)
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from engine.data import load_mnist
-    from engine.runs.experiment import preset
-    from workbench.state.session import Session
-    from workbench.views import theme
-    app = QApplication([])
-    theme.apply(app)
-    w = TrainPanel(Session(load_mnist(), preset("strong-convnet")))
-    w.show()
-    app.exec()

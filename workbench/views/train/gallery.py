@@ -135,22 +135,3 @@ class TestGallery(QWidget):
         self._owed = False
         self.header.setText("Test predictions: press Train to start.")
         self.cards.update()
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from engine.data import load_mnist
-    from workbench.views import theme
-    app = QApplication([])
-    theme.apply(app)
-    test = load_mnist().test
-    rng = np.random.default_rng(0)
-    w = TestGallery()
-    for _ in range(4):
-        idx = rng.choice(len(test), 8, replace=False)
-        probs = rng.dirichlet(np.ones(10) * 0.3, 8).astype(np.float32)
-        w.add({"images": test.images[idx, :, :, 0], "labels": test.labels[idx], "probs": probs})
-    w.resize(960, 200)
-    w.show()
-    app.exec()

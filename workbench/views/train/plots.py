@@ -442,30 +442,3 @@ class AccuracyPlotView(_PlotView):
             self._set_y(lo)
         self._grow_x(x[-1] if len(x) else 0.0)
         self._dirty = False
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    from workbench.views import theme
-    app = QApplication([])
-    theme.apply(app)
-    loss, acc = LossPlotView(), AccuracyPlotView()
-    rng = np.random.default_rng(0)
-    for k in range(1, 400):
-        seen = k * 200
-        l = 2.3 * np.exp(-k / 60) + 0.05 + 0.05 * rng.random()
-        loss.add({"tag": "progress", "examples_seen": seen, "cost_loss": l, "decay_loss": 0.02})
-        acc.add({"tag": "progress", "examples_seen": seen, "train_accuracy": 1 - l / 2.5})
-        if k % 50 == 0:
-            acc.add({"tag": "eval", "examples_seen": seen, "validation_accuracy": 1 - l / 2.4,
-                     "test_accuracy": 1 - l / 2.45})
-    loss.refresh()
-    acc.refresh()
-    w = QWidget()
-    lay = QVBoxLayout(w)
-    lay.addWidget(loss)
-    lay.addWidget(acc)
-    w.resize(700, 600)
-    w.show()
-    app.exec()
