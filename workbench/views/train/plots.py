@@ -3,8 +3,6 @@
 Each plot takes the session's training reports as they come and redraws at most
 four times a second, and only while it is on screen (its own rate limit).
 """
-import csv
-import io
 
 import numpy as np
 import pyqtgraph as pg
@@ -12,7 +10,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from engine.core.errors import EngineError
-from engine.core.io import atomic_write_bytes, atomic_write_text
+from engine.core.io import atomic_write_bytes, atomic_write_text, csv_text
 from workbench.views import dialogs
 from workbench.views.theme import plain_axes, plot_colors
 
@@ -322,14 +320,8 @@ class _PlotView(QWidget):
 
     def save_csv(self, path):
         """The curves' points as CSV (written to a temporary file renamed into place)."""
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(["series", "examples_seen", "value"])
-        for name, s in self.series().items():
-            x, y = s.data()
-            for a, b in zip(x, y):
-                w.writerow([name, int(a), f"{b:.6g}"])
-        atomic_write_text(path, out.getvalue())
+        rows = [[name, int(a), float(b)] for name, s in self.series().items() for a, b in zip(*s.data())]
+        atomic_write_text(path, csv_text(["series", "examples_seen", "value"], rows))
 
     def _saving(self, save, path):
         try:
