@@ -49,3 +49,20 @@ def test_readme_is_a_front_door():
     text = "\n".join(lines)
     assert "pip install -e . && convnet-workbench" in text
     assert "pip install -e '.[test]' && pytest" in text
+
+
+def test_every_python_dash_m_command_the_docs_name_runs_something():
+    """``python -m NAME`` in the docs and docstrings names a module, or a package with a ``__main__``
+    (``workbench.bench`` became a package and its command stopped working)."""
+    import importlib.util
+    texts = [p.read_text() for p in DOCS]
+    texts += [p.read_text() for p in list(ROOT.glob("engine/**/*.py")) + list(ROOT.glob("workbench/**/*.py"))]
+    names = {m for t in texts for m in re.findall(r"python -m ((?:engine|workbench)(?:\.\w+)*)", t)}
+    assert "workbench.bench" in names and "engine" in names
+    missing = []
+    for name in sorted(names):
+        spec = importlib.util.find_spec(name)
+        if spec is None or (spec.submodule_search_locations is not None
+                            and importlib.util.find_spec(name + ".__main__") is None):
+            missing.append(name)
+    assert not missing, f"`python -m` of these runs nothing: {missing}"
