@@ -14,9 +14,10 @@ import numpy as np
 
 from engine.core import parallel
 from engine.core.execution.plan import run
-from engine.core.execution.processes import SPIN_SECONDS, Channel, Garbled, _pack, _spin, _unpack
+from engine.core.execution.processes import SPIN_SECONDS, Channel, _spin
 from engine.core.layers import LAYER_TYPES
 from engine.core.net import Net
+from engine.core.wire import Garbled, pack, unpack
 
 
 def net_from_blob(header, arrays, threads=1):
@@ -42,14 +43,14 @@ def net_from_blob(header, arrays, threads=1):
 
 
 def serve(ch):
-    ch.send(_pack(("ready",)))
+    ch.send(pack(("ready",)))
     net = trace = None
     while True:
         _spin(ch, SPIN_SECONDS)
         # A closed pipe (EOFError) ends the worker; so does garbage (anything that does
         # not unpack): there is no finding the next message after it, and the caller,
         # which waits with a deadline, starts a new worker.
-        msg, arrays = _unpack(ch.recv())
+        msg, arrays = unpack(ch.recv())
         kind = msg[0]
         if kind == "setup":
             net = net_from_blob(msg[2], arrays)
@@ -79,7 +80,7 @@ def serve(ch):
             _, index, which = msg
             values = None if trace is None else (trace.acts if which == "act" else trace.grads)
             a = None if values is None else values[index]
-            ch.send(_pack(("ok",)) if a is None else _pack(("ok",), a))
+            ch.send(pack(("ok",)) if a is None else pack(("ok",), a))
 
 
 def _reply(ch, err, work):
@@ -90,9 +91,9 @@ def _reply(ch, err, work):
             warnings.simplefilter("always")
             loss, arrays = work()
     except Exception as e:
-        ch.send(_pack(("error", type(e).__name__, str(e))))
+        ch.send(pack(("error", type(e).__name__, str(e))))
         return
-    ch.send(_pack(("ok", loss, [str(w.message) for w in caught]), *arrays))
+    ch.send(pack(("ok", loss, [str(w.message) for w in caught]), *arrays))
 
 
 def main():
