@@ -406,6 +406,28 @@ def test_a_worker_replicates_every_layer_type_without_pickle():
         worker.net_from_blob(header, weights)
 
 
+def test_a_setup_header_asking_for_more_weights_than_came_allocates_nothing():
+    """A layer's options in a setup message asking for 9.6 million weights, with the 2,410 that
+    came: refused before the layer allocates them (traced allocations, no timing)."""
+    import tracemalloc
+    net = engine.Net([{"type": "input", "out_sx": 1, "out_sy": 1, "out_depth": 240},
+                      {"type": "fc", "num_neurons": 10}, {"type": "softmax", "num_classes": 10}], seed=1)
+    header, weights = workers._net_blob(net)
+    header["layers"][1][1]["num_neurons"] = 40_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(wire.Garbled, match="parameters"):
+            worker.net_from_blob(header, weights)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+    header["layers"][1][1]["num_neurons"] = 10
+    header["dtype"] = "|O"
+    with pytest.raises(wire.Garbled, match="net of object"):
+        worker.net_from_blob(header, weights)
+
+
 def test_one_lucky_block_does_not_bring_in_the_worker():
     from engine.core import execution
     c = execution.WorkerChoice()

@@ -23,12 +23,20 @@ from engine.core.wire import Garbled, pack, unpack
 def net_from_blob(header, arrays, threads=1):
     """The net ``_net_blob`` described: layers built from their options as a spec builds them
     (no code runs but the engine's own), parameters and state copied from ``arrays``, whose
-    dtypes and shapes must be the ones the layers allocate."""
+    dtypes and shapes must be the ones the layers allocate. A layer whose options ask for more
+    parameters than its arrays hold is refused before it allocates them (so the options in a
+    header cannot make the reader allocate either)."""
     dtype = np.dtype(header["dtype"])
+    if dtype not in (np.float32, np.float64):
+        raise Garbled(f"a setup message for a net of {dtype}")
     layers, arrays = [], list(arrays)
     for t, opts, in_shape, source in header["layers"]:
         layer = LAYER_TYPES[t](opts, None if t == "input" else tuple(in_shape))
         layer.source_index = source
+        came = sum(a.size for a in arrays[:len(layer.param_attrs)])
+        if len(arrays) < len(layer.param_attrs + layer.state_attrs) or came != layer.n_params:
+            raise Garbled(f"a setup message's {t} layer of {layer.n_params:,} parameters "
+                          f"with {came:,} values for them")
         layer.init_params(np.random.default_rng(0), dtype)
         for name in layer.param_attrs + layer.state_attrs:
             want, got = getattr(layer, name), arrays.pop(0)
