@@ -3,8 +3,10 @@ app do it (the training worker, the app's helper process, the benchmarks' rounds
 
 The child is this interpreter with this checkout first on ``PYTHONPATH``, so that it imports the
 same ``engine`` and ``workbench`` as its parent whatever the working directory or the installed
-copy. What the two sides then say to each other is never pickle: JSON and raw arrays
-(``engine.core.execution.processes``, ``workbench.tasks.child``).
+copy. What the two sides then say to each other is never pickle: every child speaks the one
+message format of ``engine.core.wire`` (a JSON header and raw arrays, read with checks); the
+training worker's steps (``engine.core.execution.processes``) and the app's tagged values
+(``workbench.tasks.child``) are what their headers hold.
 """
 import os
 import pathlib

@@ -7,15 +7,15 @@ and what it needs, never the caller's ``__main__`` or Qt), sends its arguments a
 gets its return value back, and checks a task state while it waits: a cancel ends the
 child.
 
-Nothing on the pipes is unpickled: a message is JSON (numbers, text, lists, objects, and
-tagged values: an experiment as its JSON, a network's layers as their options with the
-weights as raw arrays, an ``Opened``, an exception by the name of one of a few classes)
-followed by the arrays' bytes, and the child runs only the functions in ``FUNCTIONS``.
+Nothing on the pipes is unpickled: a message is one of the engine's (``engine.core.wire``, the
+format the training worker speaks, read with its checks) whose header holds one value in JSON:
+numbers, text, lists, objects, and tagged values (an experiment as its JSON, a network's
+layers as their options with the weights as the message's arrays, an ``Opened``, an exception
+by the name of one of a few classes). The child runs only the functions in ``FUNCTIONS``.
 
 No Qt here.
 """
 import importlib
-import json
 import subprocess
 import sys
 
@@ -24,12 +24,18 @@ import numpy as np
 from engine.core import errors as _errors
 from engine.core.child import python_child
 from engine.core.errors import EngineError
+from engine.core.io import MAX_JSON_BYTES
+from engine.core.wire import Garbled, pack, unpack
 
 #: Exceptions a child sends back as they are; anything else becomes an EngineError.
 PASSED_ON = (EngineError, MemoryError, RecursionError, OSError)
 
 #: The functions a child runs ("module:name"); a request for anything else is refused.
 FUNCTIONS = frozenset({"workbench.tasks.opening:_read_for_parent", "workbench.state.weights:_save_layers"})
+
+#: The largest header a message may have: what the child read from a file (an experiment, its
+#: notes) may be as large as a JSON file the engine reads.
+MAX_HEADER = MAX_JSON_BYTES
 
 
 def run(function, *args, state=None, what="the other process"):
@@ -73,7 +79,7 @@ def main():
     """The child: a request on stdin, ``("ok", result)`` or ``("error", exception)`` on stdout."""
     try:
         key, args = decode(sys.stdin.buffer.read())
-        if key not in FUNCTIONS:
+        if not isinstance(key, str) or key not in FUNCTIONS:
             raise EngineError(f"the other process does not run {str(key)[:80]!r}")
         module, name = key.split(":")
         payload = ["ok", getattr(importlib.import_module(module), name)(*args)]
@@ -94,7 +100,7 @@ def _key(function):
     return key
 
 
-# -- the message format: JSON and raw arrays, nothing that runs code when read ---------------------
+# -- the values a message carries: tagged JSON in engine.core.wire's frames, nothing that runs code -
 
 def _errors_by_name():
     from engine.runs.checkpoint import CheckpointError
@@ -108,33 +114,25 @@ def _errors_by_name():
 
 
 def encode(value):
-    """``value`` as bytes: an 8-byte length, JSON, then the arrays' raw bytes."""
+    """``value`` as one message (``engine.core.wire.pack``): its tagged JSON as the header's
+    one item, the arrays in it (a network's weights) as the message's arrays."""
     arrays = []
-    meta = json.dumps([_enc(value, arrays), [[list(a.shape), a.dtype.str] for a in arrays]],
-                      separators=(",", ":")).encode("utf-8")
-    return b"".join([len(meta).to_bytes(8, "little"), meta] + [a.tobytes() for a in arrays])
+    return pack([_enc(value, arrays)], *arrays)
 
 
 def decode(buf):
-    """What ``encode`` made (ValueError for anything else)."""
-    buf = memoryview(bytes(buf))
-    size = int.from_bytes(buf[:8], "little")
-    if len(buf) < 8 or size > len(buf) - 8:
-        raise ValueError("not a message")
-    obj, specs = json.loads(bytes(buf[8:8 + size]).decode("utf-8"))
-    arrays, offset = [], 8 + size
-    for shape, dtype in specs:
-        dtype = np.dtype(dtype)
-        if dtype.kind not in "fiub" or not all(type(d) is int and d >= 0 for d in shape):
-            raise ValueError("not a message")
-        count = int(np.prod(shape, dtype=np.int64))
-        if offset + count * dtype.itemsize > len(buf):
-            raise ValueError("a message shorter than its arrays")
-        arrays.append(np.frombuffer(buf, dtype, count, offset).reshape(shape).copy())
-        offset += count * dtype.itemsize
-    if offset != len(buf):
-        raise ValueError("a message longer than its arrays")
-    return _dec(obj, arrays)
+    """What ``encode`` made; ``Garbled`` (an EOFError) for anything else: bytes that are not a
+    message (``engine.core.wire.unpack``'s checks) or a value that is not one of the tagged
+    kinds. Builds nothing but plain values, the engine's layers and the listed exceptions."""
+    header, arrays = unpack(buf, MAX_HEADER)
+    if len(header) != 1:
+        raise Garbled(f"a message of {len(header)} values (expected one)")
+    try:
+        return _dec(header[0], arrays)
+    except Garbled:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as e:
+        raise Garbled(f"a message value that is not one ({type(e).__name__}: {str(e)[:200]})") from None
 
 
 def _enc(v, arrays):
@@ -175,22 +173,30 @@ def _enc(v, arrays):
     raise TypeError(f"a {type(v).__name__} cannot be sent to or from the other process")
 
 
+def _array(o, arrays):
+    """The message's array that the tag ``o`` names (a read-only view of the message)."""
+    i = o.get("i") if isinstance(o, dict) and o.get("t") == "array" else None
+    if type(i) is not int or not 0 <= i < len(arrays):
+        raise Garbled(f"a message naming array {str(i)[:20]} of {len(arrays)}")
+    return arrays[i]
+
+
 def _dec(o, arrays):
     if o is None or isinstance(o, (bool, int, float, str)):
         return o
     if not isinstance(o, dict):
-        raise ValueError("not a message")
+        raise Garbled(f"a message value that is a bare {type(o).__name__}")
     t, v = o.get("t"), o.get("v")
     if t == "array":
-        return arrays[o["i"]]
+        return _array(o, arrays).copy()
     if t in ("list", "tuple"):
-        items = [_dec(x, arrays) for x in v]
+        items = [_dec(x, arrays) for x in _list(v)]
         return tuple(items) if t == "tuple" else items
     if t == "dict":
-        return {_dec(k, arrays): _dec(x, arrays) for k, x in v}
+        return {_dec(k, arrays): _dec(x, arrays) for k, x in _list(v)}
     if t == "layers":
         from engine.core.execution.worker import net_from_blob
-        return net_from_blob(v, [_dec(a, arrays) for a in o["a"]]).layers
+        return net_from_blob(v, [_array(a, arrays) for a in _list(o.get("a"))]).layers
     if t == "experiment":
         from engine.runs.experiment import Experiment
         return Experiment.from_json(v)
@@ -198,8 +204,14 @@ def _dec(o, arrays):
         from workbench.tasks.opened import Opened
         return Opened(**{k: _dec(x, arrays) for k, x in v.items() if k in Opened.__dataclass_fields__})
     if t == "oserror":
-        return OSError(*v)
+        return OSError(*_list(v)[:3])
     if t == "error":
         cls = _errors_by_name().get(o.get("name"), EngineError)
-        return cls(*v)
-    raise ValueError("not a message")
+        return cls(*_list(v)[:2])
+    raise Garbled(f"a message value tagged {str(t)[:40]!r}")
+
+
+def _list(v):
+    if not isinstance(v, list):
+        raise Garbled(f"a message value holding a {type(v).__name__} where a list goes")
+    return v

@@ -9,7 +9,8 @@ down a pipe, the worker runs forward and backward, and its gradients and outputs
 come back while this process works on its own part.
 
 The workers are plain ``python -m engine.core.execution.worker`` children talking over their
-stdin/stdout pipes, so they import numpy and the engine only (never the GUI, never
+stdin/stdout pipes in the one message format of ``engine.core.wire`` (a JSON header and raw
+arrays, never pickle), so they import numpy and the engine only (never the GUI, never
 the caller's ``__main__``). They start in the background on first use; until they
 are ready, and whenever they cannot be used (another thread holds them, the platform
 has no POSIX pipes, ``ENGINE_PROCESSES=0``), training splits the batch across
@@ -22,7 +23,6 @@ process's threads. Workers are started again on the next step, up to
 ``MAX_RESTARTS`` times in a process; after that the threads keep the work.
 """
 import atexit
-import json
 import os
 import select
 import signal
@@ -38,6 +38,7 @@ from engine.core import parallel
 from engine.core.child import python_child
 from engine.core.errors import DataError, EngineError, SnapshotError, SpecError
 from engine.core.execution.plan import Deferred
+from engine.core.wire import pack, unpack
 
 _ERRORS = {"DataError": DataError, "SpecError": SpecError, "SnapshotError": SnapshotError,
            "FloatingPointError": FloatingPointError, "ValueError": ValueError}
@@ -163,7 +164,7 @@ class _Worker:
 
     def poll_ready(self):
         if not self.ready and self.ch.poll():
-            if _unpack(self.ch.recv(timeout=WAIT_SECONDS))[0] != ("ready",):
+            if unpack(self.ch.recv(timeout=WAIT_SECONDS))[0] != ("ready",):
                 raise EngineError("engine worker: unexpected greeting")
             self.ready = True
         return self.ready
@@ -314,13 +315,13 @@ class Step:
             for w, (x, y) in zip(self.workers, parts):
                 if w.token != net.token:
                     blob, weights = _net_blob(net)
-                    w.ch.send(_pack(("setup", net.token, blob), *weights), WAIT_SECONDS)
+                    w.ch.send(pack(("setup", net.token, blob), *weights), WAIT_SECONDS)
                     w.token = net.token
                 w.step += 1
                 if y is None:
-                    w.ch.send(_pack(("infer", err), params, x), WAIT_SECONDS)
+                    w.ch.send(pack(("infer", err), params, x), WAIT_SECONDS)
                 else:
-                    w.ch.send(_pack(("step", n_total, err), params, x, y), WAIT_SECONDS)
+                    w.ch.send(pack(("step", n_total, err), params, x, y), WAIT_SECONDS)
                 self.sent.append(w)
         except (OSError, EOFError, Timeout):
             _pool.lose_all()
@@ -342,7 +343,7 @@ class Step:
         try:
             for w in self.sent:
                 _spin(w.ch, SPIN_SECONDS / 2)  # this process is idle until the reply anyway
-                header, arrays = _unpack(w.ch.recv(max(0.0, deadline - time.monotonic())))
+                header, arrays = unpack(w.ch.recv(max(0.0, deadline - time.monotonic())))
                 if header[0] == "error":
                     error = error or header
                     continue
@@ -393,85 +394,10 @@ def _spin(ch, seconds):
         pass
 
 
-#: The array types a message may carry (native byte order): no objects, nothing that unpickles.
-_DTYPES = frozenset(np.dtype(t).str for t in (np.float32, np.float64, np.int64, np.int32, np.uint8,
-                                               np.bool_))
-MAX_HEADER = 1 << 20      # bytes of a message's JSON header (a worker's error text, its warnings)
-MAX_DIMS = 8
-
-
-class Garbled(EOFError):
-    """A message that is not one ``_pack`` makes: the pipe holds garbage (an EOFError, as a
-    closed pipe: the other end is abandoned)."""
-
-
-def _plain(o):
-    """numpy scalars in a header as JSON numbers."""
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    raise TypeError(f"{type(o).__name__} cannot go in a worker message")
-
-
-def _pack(header, *arrays):
-    """One message: an 8-byte length, a JSON header (the header tuple and each array's shape
-    and dtype), then the arrays' raw bytes. Nothing in it can run code when read (no pickle).
-
-    One write per step each way: every separate message would wake the other side.
-    """
-    arrays = [np.ascontiguousarray(a) for a in arrays]
-    for a in arrays:
-        if a.dtype.str not in _DTYPES:
-            raise TypeError(f"an array of {a.dtype} cannot go in a worker message")
-    meta = json.dumps([list(header), [[list(a.shape), a.dtype.str] for a in arrays]],
-                      default=_plain, separators=(",", ":")).encode("utf-8")
-    return b"".join([len(meta).to_bytes(8, "little"), meta]
-                    + [memoryview(a).cast("B") if a.size else b"" for a in arrays])
-
-
-def _unpack(buf):
-    """``(header, arrays)`` from ``_pack``'s bytes; the arrays are read-only views of ``buf``.
-
-    Raises ``Garbled`` unless the header is JSON of the expected form, every dtype one a
-    message may carry, every shape a few non-negative whole numbers, and the arrays' sizes
-    add up to exactly the bytes that came (so a header cannot make the reader allocate).
-    """
-    if len(buf) < 8:
-        raise Garbled("a message shorter than its header")
-    size = int.from_bytes(buf[:8], "little")
-    if size > min(MAX_HEADER, len(buf) - 8):
-        raise Garbled(f"a message header of {size} bytes")
-    try:
-        obj = json.loads(bytes(buf[8:8 + size]).decode("utf-8"))
-        header, specs = obj
-        if not isinstance(header, list) or not isinstance(specs, list):
-            raise ValueError("not lists")
-    except (ValueError, TypeError, RecursionError) as e:
-        raise Garbled(f"a message header that is not one: {e}") from None
-    arrays, offset = [], 8 + size
-    for spec in specs:
-        if not (isinstance(spec, list) and len(spec) == 2 and isinstance(spec[0], list)
-                and len(spec[0]) <= MAX_DIMS and isinstance(spec[1], str) and spec[1] in _DTYPES
-                and all(type(d) is int and 0 <= d <= len(buf) for d in spec[0])):
-            raise Garbled(f"a message array described as {str(spec)[:80]}")
-        shape, dtype = tuple(spec[0]), np.dtype(spec[1])
-        count = 1
-        for d in shape:
-            count *= d
-        if count * dtype.itemsize > len(buf) - offset:
-            raise Garbled("a message shorter than its arrays")
-        arrays.append(np.frombuffer(buf, dtype, count, offset).reshape(shape))
-        offset += count * dtype.itemsize
-    if offset != len(buf):
-        raise Garbled("a message longer than its arrays")
-    return tuple(header), arrays
-
-
 def _net_blob(net):
     """What a worker needs to replicate ``net``: a JSON-able header (dtype, seed, each layer's
     type, options and input shape) and the arrays (each layer's parameters and state, in
-    order). ``_pack(("setup", token, header), *arrays)``; ``worker.net_from_blob`` reads it."""
+    order). ``pack(("setup", token, header), *arrays)``; ``worker.net_from_blob`` reads it."""
     layers = [[l.layer_type, l.opts, [l.in_sy, l.in_sx, l.in_depth], getattr(l, "source_index", i)]
               for i, l in enumerate(net.layers)]
     arrays = [getattr(l, a) for l in net.layers for a in l.param_attrs + l.state_attrs]
@@ -491,8 +417,8 @@ def fetch(worker, token, step, index, kind):
             raise EngineError("the worker's share of that batch is gone (it has trained "
                               "on another batch since); run forward() again to see it")
         try:
-            worker.ch.send(_pack(("fetch", index, kind)), FETCH_SECONDS)
-            _, arrays = _unpack(worker.ch.recv(FETCH_SECONDS))
+            worker.ch.send(pack(("fetch", index, kind)), FETCH_SECONDS)
+            _, arrays = unpack(worker.ch.recv(FETCH_SECONDS))
             return arrays[0].copy() if arrays else None
         except (OSError, EOFError, Timeout, ValueError, TypeError):
             _pool.lose_all()

@@ -14,20 +14,29 @@ import numpy as np
 
 from engine.core import parallel
 from engine.core.execution.plan import run
-from engine.core.execution.processes import SPIN_SECONDS, Channel, Garbled, _pack, _spin, _unpack
+from engine.core.execution.processes import SPIN_SECONDS, Channel, _spin
 from engine.core.layers import LAYER_TYPES
 from engine.core.net import Net
+from engine.core.wire import Garbled, pack, unpack
 
 
 def net_from_blob(header, arrays, threads=1):
     """The net ``_net_blob`` described: layers built from their options as a spec builds them
     (no code runs but the engine's own), parameters and state copied from ``arrays``, whose
-    dtypes and shapes must be the ones the layers allocate."""
+    dtypes and shapes must be the ones the layers allocate. A layer whose options ask for more
+    parameters than its arrays hold is refused before it allocates them (so the options in a
+    header cannot make the reader allocate either)."""
     dtype = np.dtype(header["dtype"])
+    if dtype not in (np.float32, np.float64):
+        raise Garbled(f"a setup message for a net of {dtype}")
     layers, arrays = [], list(arrays)
     for t, opts, in_shape, source in header["layers"]:
         layer = LAYER_TYPES[t](opts, None if t == "input" else tuple(in_shape))
         layer.source_index = source
+        came = sum(a.size for a in arrays[:len(layer.param_attrs)])
+        if len(arrays) < len(layer.param_attrs + layer.state_attrs) or came != layer.n_params:
+            raise Garbled(f"a setup message's {t} layer of {layer.n_params:,} parameters "
+                          f"with {came:,} values for them")
         layer.init_params(np.random.default_rng(0), dtype)
         for name in layer.param_attrs + layer.state_attrs:
             want, got = getattr(layer, name), arrays.pop(0)
@@ -42,14 +51,14 @@ def net_from_blob(header, arrays, threads=1):
 
 
 def serve(ch):
-    ch.send(_pack(("ready",)))
+    ch.send(pack(("ready",)))
     net = trace = None
     while True:
         _spin(ch, SPIN_SECONDS)
         # A closed pipe (EOFError) ends the worker; so does garbage (anything that does
         # not unpack): there is no finding the next message after it, and the caller,
         # which waits with a deadline, starts a new worker.
-        msg, arrays = _unpack(ch.recv())
+        msg, arrays = unpack(ch.recv())
         kind = msg[0]
         if kind == "setup":
             net = net_from_blob(msg[2], arrays)
@@ -79,7 +88,7 @@ def serve(ch):
             _, index, which = msg
             values = None if trace is None else (trace.acts if which == "act" else trace.grads)
             a = None if values is None else values[index]
-            ch.send(_pack(("ok",)) if a is None else _pack(("ok",), a))
+            ch.send(pack(("ok",)) if a is None else pack(("ok",), a))
 
 
 def _reply(ch, err, work):
@@ -90,9 +99,9 @@ def _reply(ch, err, work):
             warnings.simplefilter("always")
             loss, arrays = work()
     except Exception as e:
-        ch.send(_pack(("error", type(e).__name__, str(e))))
+        ch.send(pack(("error", type(e).__name__, str(e))))
         return
-    ch.send(_pack(("ok", loss, [str(w.message) for w in caught]), *arrays))
+    ch.send(pack(("ok", loss, [str(w.message) for w in caught]), *arrays))
 
 
 def main():
