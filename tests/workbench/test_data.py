@@ -83,12 +83,12 @@ def train_batches(window, qtbot, batches=3):
     s = window.session
     seen = s.examples_seen
     losses = []
-    s.report.connect(lambda r: losses.append(r.get("cost_loss")))
+    s.training.report.connect(lambda r: losses.append(r.get("cost_loss")))
     for _ in range(batches):
-        assert s.step()
+        assert s.training.step()
         qtbot.waitUntil(lambda seen=seen: s.examples_seen > seen, timeout=10000)
         seen = s.examples_seen
-    s.stop()
+    s.training.stop()
     assert any(v is not None and np.isfinite(v) for v in losses)
     return seen
 
@@ -185,7 +185,7 @@ def test_adapting_the_network_is_one_undoable_step(small, qtbot, tmp_path, data_
     assert set(delegate.notes) == {0, len(TINY) - 1}  # on the input and the loss cards
     assert "does not fit data" in panel.header.text()
     before, depth = list(w.doc.layers), w.doc.undo_stack.count()
-    assert not s.train()  # training a network that does not fit says why instead
+    assert not s.training.train()  # training a network that does not fit says why instead
     asked = [d for d in data_dialogs if d[0] == "action"]
     assert asked[-1][1] == "The network does not fit the data" and data_dialogs.actions[-1] == "Adapt the network"
     assert w.doc.layers == before  # Cancel: nothing changed

@@ -15,9 +15,9 @@ from workbench.views import export_dialog
 @pytest.fixture
 def trained(tiny, qtbot):
     s = tiny.session
-    assert s.step(3)
+    assert s.training.step(3)
     qtbot.waitUntil(lambda: s.examples_seen == 60, timeout=10000)
-    s.stop()
+    s.training.stop()
     return tiny
 
 

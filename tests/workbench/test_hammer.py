@@ -26,7 +26,7 @@ def test_hammer(window, qtbot, dataset):
     s.drawingPredicted.connect(answers.append)
     s.evaluated.connect(evaluations.append)
     s.evaluated.connect(lambda _: s.evaluate())  # one evaluation after another
-    s.train()
+    s.training.train()
     window.tabs.setCurrentWidget(window.network_view)
     s.evaluate()
     rng = np.random.default_rng(0)
@@ -55,7 +55,7 @@ def test_hammer(window, qtbot, dataset):
     qtbot.waitUntil(enough, timeout=60000)
     for t in timers:
         t.stop()
-    s.stop()
+    s.training.stop()
     assert s.examples_seen > 2000
     for st in shown:
         w = st["weights"]

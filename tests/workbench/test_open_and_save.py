@@ -49,9 +49,9 @@ def trained(tiny, qtbot):
     w, s = tiny, tiny.session
     w.doc.select(1)
     w.build_tab.properties.editors["filters"][1].setValue(5)
-    assert s.step(3)
+    assert s.training.step(3)
     qtbot.waitUntil(lambda: s.examples_seen == 60, timeout=10000)
-    s.stop()
+    s.training.stop()
     assert s.trained and s.weights_unsaved and s.weights.examples_seen == 60
     return w
 

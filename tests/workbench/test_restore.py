@@ -57,7 +57,7 @@ def test_a_restore_loads_its_data_first_then_the_work_is_back(crashed, small, wi
     assert w.keeper.offer_restore(w, ask=lambda title, text: True)
     # done when it returns: the data loaded (behind a modal progress dialog), then the work
     assert s.data_path == str(small) and len(s.dataset.train) == 2000 and not s.loading_dataset
-    assert s.examples_seen == before and s.last_training is not None
+    assert s.examples_seen == before and s.training.last is not None
     (record,) = w.keeper.runs()
     assert record["status"] == "done"
     # and shown as if it had just trained here: its curves, its numbers, the status bar

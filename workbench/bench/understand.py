@@ -219,7 +219,7 @@ def main(argv=None):
     if training:
         s.set_trainer_option("batch_size", 20)
         s.set_epochs(10000)
-        s.train()
+        s.training.train()
     _run(1.0, _Lateness())  # warm up
     for name in args.phases.split(","):
         lateness = _Lateness(skip=2)

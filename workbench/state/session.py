@@ -2,11 +2,14 @@
 
 It holds the experiment's settings (``engine.experiment.Experiment``), the document
 being edited (``NetworkDocument``, with its undo stack), the one live network and
-its trainer, the current run, and every background job: training, Inspect's
-pictures, Draw's predictions, the gallery's test predictions and evaluation.
+its trainer, and the ``Weights`` it publishes; and it owns the models for the rest,
+each with its own signals and public methods: ``data`` (the dataset in use and loads of
+another), ``training`` (Train, Pause, Step, Stop, the run and its thread, where the last
+run stopped, the folder runs are kept in), ``predictions`` (Inspect, Draw, the gallery,
+Evaluate), ``understanding`` and ``teaching``.
 
-Views take the session in their constructors, connect its signals to their own
-update methods, and change things only by calling its methods. Background work
+Views take the session in their constructors, connect its signals and its models' to their
+own update methods, and change things only by calling public methods. Background work
 never touches the live network: it reads ``Weights``, an immutable copy the
 session publishes (``weightsChanged``) when the network is replaced, about once a
 second while training, and when a run ends.
@@ -23,7 +26,6 @@ from engine.runs.experiment import Experiment
 from workbench.state import runs_kept
 from workbench.state.data import Data
 from workbench.state.document import NetworkDocument
-from workbench.state.jobs import TrainingJob
 from workbench.state.predictions import Predictions
 from workbench.state.training import TrainingModel
 from workbench.state.understanding import Understanding
@@ -38,7 +40,7 @@ NEW_NETWORK = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
 
 
 class AppSession(QObject):
-    """The experiment, the document, the weights, the run and the background jobs.
+    """The experiment, the document and the weights, and the models of the rest (see the module).
 
     Parameters
     ----------
@@ -52,12 +54,6 @@ class AppSession(QObject):
     settingsChanged : a setting of the experiment other than the layers changed
     weightsChanged(object) : new ``Weights`` were published
     runStarted(int) : the weights were replaced (a new network, a snapshot, a reset)
-    report(dict) : the training run's reports (progress, eval, done, stopped, diverged)
-    historyRestored(dict) : the record of the run whose weights were restored from a session
-        folder (its curves and metrics, to show as if it had just trained here)
-    runningChanged(bool), pausedChanged(bool)
-    finished(str) : the run ended: "done", "stopped", "diverged", "not learning" (a run at
-        chance: the engine's ``done`` report with ``not_learning``) or "error: ..."
     inspected(object) : Inspect's pictures of one example (``viz.network_state``)
     inspectFailed(str)
     drawingChanged(object) : the drawn digit as the network sees it (28x28 floats) or None
@@ -82,11 +78,6 @@ class AppSession(QObject):
     settingsChanged = Signal()
     weightsChanged = Signal(object)
     runStarted = Signal(int)
-    report = Signal(dict)
-    historyRestored = Signal(dict)
-    runningChanged = Signal(bool)
-    pausedChanged = Signal(bool)
-    finished = Signal(str)
     inspected = Signal(object)
     inspectFailed = Signal(str)
     drawingChanged = Signal(object)
@@ -105,17 +96,9 @@ class AppSession(QObject):
     datasetCancelled = Signal()
     datasetOverview = Signal(object)
 
-    publish_every = 1.0  # seconds between published weights while training
-    #: Stop, an edit or closing waits at most this long for the training thread (a backstop:
-    #: the engine abandons a worker process that does not answer within ~5 s a step).
-    stop_timeout = 30.0
-
     def __init__(self, dataset, experiment=None, parent=None):
         super().__init__(parent)
         self.doc = NetworkDocument(parent=self)
-        self.doc.edit_guard = self.may_stop_training
-        #: Asked before a run is stopped for an edit or a load (the window sets a dialog); None: yes.
-        self.confirm_stop = None
         self._exp = Experiment([])
         self._settings_modified = False
         self._net = None             # the live network, of the structure _net_layers
@@ -124,19 +107,13 @@ class AppSession(QObject):
         self._kept = None            # trained weights of another structure, back on undo
         self._weights_unsaved = False  # the live weights were trained since they were opened or saved
         self.trainer = None
-        self.run = None
         self.run_id = 0
         self.examples_seen = 0
-        self._training = None        # the TrainingJob running, if any
-        self._stopped = None         # the one stopped last, whose last reports may still arrive
-        self._to_experiment_epochs = True  # the run goes to the experiment's epochs (not "+1 epoch")
         self.weights = None
-        #: The run going on, where the last one stopped, the folder runs are kept in
-        #: (``workbench.state.training``; ``training``, ``last_training``, ``folder``,
-        #: ``save_every_seconds`` and ``before_training`` here are its, under their old names).
-        self.training_model = t = TrainingModel(self)
-        for name in ("report", "runningChanged", "pausedChanged", "finished"):
-            getattr(t, name).connect(getattr(self, name))
+        #: Train, Pause, Step, Stop; the run going on and its thread, where the last one
+        #: stopped, the folder runs are kept in (``workbench.state.training``).
+        self.training = TrainingModel(self)
+        self.doc.edit_guard = self.training.may_stop
         self._rng = np.random.default_rng()
         self._init_dataset(dataset)
         #: Inspect, Draw, the gallery and Evaluate: questions asked of the latest weights.
@@ -170,22 +147,6 @@ class AppSession(QObject):
         """The live weights came trained (a snapshot, a restore), not freshly initialised."""
         return self._loaded
 
-    # -- the training model's state, under its old names ---------------------------------------
-    training = property(lambda self: self.training_model.current,
-                        doc="The ``engine.session.Training`` going on, or None.")
-    last_training = property(lambda self: self.training_model.last,
-                             lambda self, v: setattr(self.training_model, "last", v),
-                             doc="Where the last run stopped (``TrainingModel.last``).")
-    folder = property(lambda self: self.training_model.folder,
-                      lambda self, v: setattr(self.training_model, "folder", v),
-                      doc="The session folder runs are kept in (None: in memory).")
-    save_every_seconds = property(lambda self: self.training_model.save_every_seconds,
-                                  lambda self, v: setattr(self.training_model, "save_every_seconds", v),
-                                  doc="How often a run saves itself in the folder.")
-    before_training = property(lambda self: self.training_model.before_start,
-                               lambda self, v: setattr(self.training_model, "before_start", v),
-                               doc="Told of each new ``Training`` before its thread starts.")
-
     # -- the experiment ---------------------------------------------------------------
     def experiment(self):
         """The experiment as it stands: the document's layers and name with every setting."""
@@ -215,7 +176,7 @@ class AppSession(QObject):
         before = self._exp
         self._exp = self._exp.replace(**changes)
         self._settings_modified = True
-        self.training_model.forward_live_changes(before, self._exp)  # recorded in the run (issue #15)
+        self.training.forward_live_changes(before, self._exp)  # recorded in the run (issue #15)
         self.settingsChanged.emit()
 
     @property
@@ -250,8 +211,9 @@ class AppSession(QObject):
     def set_augment(self, **settings):
         """``shift`` (pixels) and ``flip``; a running run uses them from its next batch."""
         self._change(augment=dict(self._exp.augment, **settings))
-        if self.run is not None:
-            self.run.augment = self.experiment().build_augment(self._net, self.run.train_set.shape)
+        run = self.training.run
+        if run is not None:
+            run.augment = self.experiment().build_augment(self._net, run.train_set.shape)
 
     def set_validation(self, count):
         """Training images held out for validation (from the next run)."""
@@ -262,16 +224,18 @@ class AppSession(QObject):
     def set_epochs(self, epochs):
         """Passes over the training images that Train runs to (a running run too)."""
         self._change(epochs=epochs)
-        if self.run is not None and self._to_experiment_epochs:
-            self.run.epochs = max(epochs, self.run.epoch)
+        run = self.training.run
+        if run is not None and self.training.to_experiment_epochs:
+            run.epochs = max(epochs, run.epoch)
             self._apply_schedule()
 
     def _apply_schedule(self):
-        if self.run is None:
+        run = self.training.run
+        if run is None:
             return
         exp = self.experiment()
-        self.run.schedule = exp.build_schedule(len(self.run.train_set))
-        if self.run.schedule is None and self.trainer is not None:
+        run.schedule = exp.build_schedule(len(run.train_set))
+        if run.schedule is None and self.trainer is not None:
             self.trainer.learning_rate = exp.trainer["learning_rate"]
 
     def n_train(self, validation=None):
@@ -280,15 +244,6 @@ class AppSession(QObject):
         return len(self.dataset.train) - min(v, len(self.dataset.train))
 
     # -- opening and saving -------------------------------------------------------------
-    def may_stop_training(self):
-        """Before an edit or a load: stop a running run if the user agrees (``confirm_stop``)."""
-        if not self.running:
-            return True
-        if self.confirm_stop is not None and not self.confirm_stop():
-            return False
-        self.stop(wait=True)
-        return True
-
     def load_experiment(self, exp, path=None):
         """Start over with ``exp``: its layers, trainer, schedule, augmentation, data, validation, epochs.
 
@@ -297,13 +252,13 @@ class AppSession(QObject):
         and the dataset in use stays, with the network open. False if the user would not stop
         the run.
         """
-        if not self.may_stop_training():
+        if not self.training.may_stop():
             return False
         self._exp = Experiment.from_json(exp.to_json())
         self._kept = None
         self.doc.load(exp.layer_defs, exp.name, path)
         self._kept = None
-        self._apply_trainer()
+        self.apply_trainer()
         self._settings_modified = False
         self.settingsChanged.emit()
         self._use_data(exp)
@@ -315,7 +270,7 @@ class AppSession(QObject):
         ``experiment`` brings its settings too (its layers are ignored), its data as
         ``load_experiment`` does.
         """
-        if not self.may_stop_training():
+        if not self.training.may_stop():
             return False
         layers = copy.deepcopy(net.layer_defs if layers is None else layers)
         if experiment is not None:
@@ -327,7 +282,7 @@ class AppSession(QObject):
             self._set_net(net, trained=True)
         self._kept = None
         self._weights_unsaved = False  # they are in the file just opened
-        self._apply_trainer()
+        self.apply_trainer()
         self._settings_modified = False
         self.settingsChanged.emit()
         if experiment is not None:
@@ -336,7 +291,7 @@ class AppSession(QObject):
 
     def new_network(self):
         """Start from an input layer and a softmax (the settings stay)."""
-        if not self.may_stop_training():
+        if not self.training.may_stop():
             return False
         self._kept = None
         self.doc.load(NEW_NETWORK, "Untitled")
@@ -389,7 +344,7 @@ class AppSession(QObject):
         Trained weights are kept while the structure is the same, and come back when
         an edit is undone back to it; a new structure gets fresh weights.
         """
-        if self.running or not self.doc.valid:
+        if self.training.running or not self.doc.valid:
             return
         if self._net is not None and self._net_layers == self.doc.layers:
             return
@@ -409,15 +364,13 @@ class AppSession(QObject):
         if keep_displaced and self._net is not None and self._net is not net and self.trained:
             self._kept = {"layers": self._net_layers, "net": self._net, "unsaved": self._weights_unsaved}
         self._weights_unsaved = unsaved
-        self._stopped = None
         self._net = net
         self._net_layers = copy.deepcopy(self.doc.layers)
         self._loaded = trained
         self.trainer = engine.Trainer(net, **self._exp.trainer)
         self.examples_seen = 0
-        self.run = None
         self.run_id += 1
-        self.runStarted.emit(self.run_id)
+        self.runStarted.emit(self.run_id)  # the training model drops the run of the old weights
         self._publish(Weights(net, 0, trained, self.run_id))
 
     def discard_weights(self):
@@ -426,7 +379,7 @@ class AppSession(QObject):
         be counted, shown, asked about or saved under the next experiment's name."""
         self._kept = None
         self._weights_unsaved = False
-        if self.running or not self.trained:
+        if self.training.running or not self.trained:
             return
         layers = copy.deepcopy(self._net_layers)
         try:
@@ -439,7 +392,7 @@ class AppSession(QObject):
     def take_weights(self, net):
         """Make ``net`` (of the live network's structure) the live weights, trained and not in a
         file: a teach's result, or the weights before it on Undo (not while training)."""
-        if self.running or net is None:
+        if self.training.running or net is None:
             return False
         if self._net_layers is not None and self.doc.layers != self._net_layers:
             return False  # the network was edited since: these weights are not of it
@@ -448,14 +401,15 @@ class AppSession(QObject):
         self._net_layers = layers
         return True
 
-    def _apply_trainer(self):
+    def apply_trainer(self):
+        """The trainer takes the experiment's trainer options (before a run, after a load)."""
         if self.trainer is not None:
             for key, value in self._exp.trainer.items():
                 setattr(self.trainer, key, value)
 
     def reset_weights(self):
         """New random weights for the same structure (not while training)."""
-        if self.running or not self.doc.valid:
+        if self.training.running or not self.doc.valid:
             return False
         try:
             net = engine.Net(self.doc.layers, seed=self._exp.seed)
@@ -470,151 +424,46 @@ class AppSession(QObject):
         self.weights = weights
         self.weightsChanged.emit(weights)
 
-    # -- training ---------------------------------------------------------------------------
-    @property
-    def running(self):
-        return self._training is not None
-
-    @property
-    def paused(self):
-        return self.running and self.run.paused
-
-    def train(self, epochs=None, paused=False):
-        """Train on a worker thread: up to the experiment's epochs, or ``epochs`` more.
-
-        When the experiment's epochs are already done, Train goes on for as many
-        again. Resumes a paused run.
-        """
-        if self.running:
-            self.resume()
-            return True
-        if not self.doc.valid or self.loading_dataset:
+    # -- what the training model tells of the weights (``workbench.state.training``) --------------
+    def ready_to_train(self):
+        """Whether Train may start: a valid network that fits the data (said otherwise), no
+        dataset loading; the live network then has the document's structure."""
+        if not self.doc.valid or self.data.busy:
             return False
         if not self._fits_for_training():
             return False
         self._sync_network()
-        if self._net is None:
-            return False
-        exp = self.experiment()
-        done = self.examples_seen / max(1, self.n_train(exp.validation))
-        if epochs is not None:
-            target = done + epochs
-        else:
-            target = exp.epochs if done < exp.epochs - 1e-9 else done + exp.epochs
-        self._apply_trainer()
-        try:  # the engine's Training: recorded, autosaved, resumed as the CLI does (issue #15)
-            training = self.training_model.make(exp, target)
-        except engine.EngineError as e:
-            self.problem.emit("Cannot train", str(e))
-            return False
-        run = training.run
-        if paused:
-            run.pause()
-        self.run = run
-        self._to_experiment_epochs = epochs is None
-        if self.training_model.before_start is not None:
-            self.training_model.before_start(training)
-        net, loaded, run_id = self._net, self._loaded, self.run_id
-        job = TrainingJob(run, lambda seen: Weights(net, seen, loaded, run_id), self.publish_every, self,
-                          reports=training.reports)
-        job.report.connect(self._on_report)
-        job.weights.connect(self._on_weights)
-        job.finished.connect(self._on_finished)
-        self._training, self._stopped = job, None
-        job.start()
-        self.training_model.runningChanged.emit(True)
-        self.training_model.pausedChanged.emit(paused)
-        return True
+        return self._net is not None
 
-    def pause(self):
-        if self.running:
-            self.run.pause()
-            self.training_model.pausedChanged.emit(True)
+    def saw_examples(self, examples_seen):
+        """A run's report: the live weights have seen ``examples_seen`` examples (more: trained
+        since they were opened or saved)."""
+        if examples_seen > self.examples_seen:
+            self._weights_unsaved = True
+        self.examples_seen = examples_seen
 
-    def resume(self):
-        if self.running:
-            self.run.resume()
-            self.training_model.pausedChanged.emit(False)
+    def run_ended(self, examples_seen):
+        """A run ended (its thread joined) at ``examples_seen``: its weights are published."""
+        self.examples_seen = examples_seen
+        self.publish_weights()
 
-    def toggle_training(self):
-        if not self.running:
-            self.train()
-        elif self.paused:
-            self.resume()
-        else:
-            self.pause()
+    def publish_weights(self, weights=None):
+        """Publish ``weights`` (``Weights`` a run captured), or a copy of the live weights."""
+        if weights is None:
+            weights = Weights(self._net, self.examples_seen, self._loaded, self.run_id)
+        self._publish(weights)
 
-    def step(self, batches=1):
-        """Train one batch (starting a paused run if none is going)."""
-        if not self.running:
-            if not self.train(paused=True):
-                return False
-        elif not self.run.paused:
-            self.pause()
-        self.run.step(batches)
-        return True
-
-    def stop(self, wait=True):
-        """Stop between batches; with ``wait``, return once the training thread has ended."""
-        job = self._training
-        if job is None:
-            return
-        if not wait:
-            job.run.stop()
-            return
-        job.stop(wait=True, timeout=self.stop_timeout)
-        training = self.training
-        self._end_run()
-        if job.alive:  # past every bounded wait of the engine: leave the thread its network
-            if training is not None:
-                training.session = None  # should it wake, it no longer saves into the folder
-            seen, last = self.examples_seen, self.last_training
-            self._set_net(self._net.copy(), trained=self.trained, keep_displaced=False,
-                          unsaved=self._weights_unsaved)
-            self.examples_seen = seen  # the same weights, as far trained (Train goes on from there)
-            if last is not None:
-                last["run_id"] = self.run_id
-                self.last_training = last
-            self._publish(Weights(self._net, seen, self._loaded, self.run_id))
-            self.problem.emit("Training did not stop", f"The training thread did not stop within "
-                              f"{self.stop_timeout:.0f} s; the window goes on with a copy of its weights.")
-
-    def _end_run(self):
-        self._training, self._stopped = None, self._training
-        self.examples_seen = self.run.examples_seen
-        self.training_model.end()
-        self._publish(Weights(self._net, self.examples_seen, self._loaded, self.run_id))
-        self.training_model.runningChanged.emit(False)
-        self.training_model.pausedChanged.emit(False)
-
-    def _current(self, job):
-        """Reports of the running job count, and the last ones of the job stopped last
-        (queued before it ended) unless a new run or new weights came since."""
-        return job is not None and (job is self._training or job is self._stopped)
-
-    def _on_report(self, r):
-        if self._current(self.sender()):
-            if r["examples_seen"] > self.examples_seen:
-                self._weights_unsaved = True
-            self.examples_seen = r["examples_seen"]
-            self.training_model.report.emit(r)
-
-    def _on_weights(self, weights):
-        if self.sender() is self._training:
-            self._publish(weights)
-
-    def _on_finished(self, how):
-        job = self.sender()
-        if job is self._training:
-            job.stop(wait=True)  # the thread is ending: join it
-            self._end_run()
-        if self._current(job):
-            self.training_model.finished.emit(how)
-        job.deleteLater()
+    def leave_network_to_thread(self):
+        """A training thread did not stop: it keeps the live network, and the window goes on with
+        a copy of it, as far trained (new weights: ``runStarted``; Train goes on from there)."""
+        seen = self.examples_seen
+        self._set_net(self._net.copy(), trained=self.trained, keep_displaced=False,
+                      unsaved=self._weights_unsaved)
+        self.examples_seen = seen
 
     def shutdown(self):
         """For the window closing: stop training and every job, and wait for their threads."""
-        self.stop(wait=True)
+        self.training.shutdown()
         self.data.shutdown()
         self.predictions.shutdown()
         self.understanding.shutdown()
@@ -711,7 +560,7 @@ class AppSession(QObject):
         """Load the dataset at ``path`` (a file or folder; None: the bundled MNIST) in the
         background; it replaces the one in use when it has loaded. False if the user would not
         stop the run."""
-        if not self.may_stop_training():
+        if not self.training.may_stop():
             return False
         self.data.load(datatasks.normalize_path(path), None)
         return True
@@ -743,8 +592,8 @@ class AppSession(QObject):
             self.settingsChanged.emit()
 
     def _before_dataset_change(self):
-        if self.running:  # cannot happen from the app (Train waits for the load): be safe
-            self.stop(wait=True)
+        if self.training.running:  # cannot happen from the app (Train waits for the load): be safe
+            self.training.stop(wait=True)
 
     def _dataset_changed(self):
         request = self.data.last_request
@@ -752,7 +601,7 @@ class AppSession(QObject):
             self._exp = self._exp.replace(data=self.data.path)
             if request["experiment"] is None:
                 self._settings_modified = True
-            self.run = None  # the next Train makes a run on the new data (the weights stay)
+            self.training.drop_run()  # the next Train makes a run on the new data (the weights stay)
             self._fit_validation(self._validation_wanted)
         self.datasetChanged.emit()
         if request is not None:
@@ -838,7 +687,7 @@ class AppSession(QObject):
         """Everything the user is working on, to come back to with ``restore``: the layers,
         name and file, every setting, the dataset, and a copy of the weights with the
         examples they have seen. Stops a running run first (its weights are kept)."""
-        self.stop(wait=True)
+        self.training.stop(wait=True)
         return {"experiment": self.experiment(), "layers": copy.deepcopy(self.doc.layers),
                 "name": self.doc.name, "path": self.doc.path, "dataset": self.dataset,
                 "net": None if self._net is None else self._net.copy(), "loaded": self._loaded,
@@ -850,7 +699,7 @@ class AppSession(QObject):
         """Back to what ``keepsake`` holds, weights included; the undo history starts anew
         (stops a running run without asking: the work it does is what is being put away)."""
         k = keepsake
-        self.stop(wait=True)
+        self.training.stop(wait=True)
         self._restore_data(k)
         self._exp = Experiment.from_json(k["experiment"].to_json())
         net = None if k["net"] is None else k["net"].copy()
@@ -864,7 +713,7 @@ class AppSession(QObject):
             self.examples_seen = k["examples_seen"]
             self._publish(Weights(net, self.examples_seen, self._loaded, self.run_id))
         # else the layers were invalid: the weights come back when they are valid again
-        self._apply_trainer()
+        self.apply_trainer()
         self._settings_modified = k["modified"]
         self._weights_unsaved = k.get("weights_unsaved", False)  # the close prompt asks about them
         self.settingsChanged.emit()

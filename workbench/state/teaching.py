@@ -259,7 +259,7 @@ class Teaching(QObject):
         s = self.session
         if self.busy:
             return "A teach is going on."
-        if s.running:
+        if s.training.running:
             return "Training is running: stop it first (a teach changes the weights it trains)."
         if s.loading_dataset:
             return "A dataset is loading."
@@ -328,7 +328,7 @@ class Teaching(QObject):
             return
         net, report = result
         s = self.session
-        if s.running or s.run_id != pending["run_id"] or s.doc.layers != pending["layers"]:
+        if s.training.running or s.run_id != pending["run_id"] or s.doc.layers != pending["layers"]:
             self.failed.emit("The network changed while it was being taught (a run, a new network): "
                              "the teach was not applied.")
             return
@@ -342,7 +342,7 @@ class Teaching(QObject):
         as the dataset, adapt the network to it (one undoable edit) and train a fresh network
         on the drawings for ``classes_seconds``."""
         s = self.session
-        if not s.may_stop_training():
+        if not s.training.may_stop():
             return False
         path = self.folder / CLASSES_FOLDER
         try:

@@ -80,8 +80,8 @@ class Tour(QObject):
         p.visibilityChanged.connect(self._fit_panel)
         s.inspected.connect(self._inspected)
         s.drawingPredicted.connect(self._drawing_predicted)
-        s.report.connect(self._report)
-        s.finished.connect(self._finished)
+        s.training.report.connect(self._report)
+        s.training.finished.connect(self._finished)
         s.evaluated.connect(self._evaluated)
         s.doc.selectionChanged.connect(self._state_changed)
         self.tabs.currentChanged.connect(self._place_changed)
@@ -422,7 +422,7 @@ class Tour(QObject):
         doc = self.session.doc
         net, _exp, _meta = load_trained(TRAINED_DEMO)
         if same_network(doc.layers, net):
-            self.session.stop(wait=True)
+            self.session.training.stop(wait=True)
             self.session.load_snapshot(net, doc.name, None, doc.layers)
 
     def _do_draw(self, a):
@@ -432,7 +432,7 @@ class Tour(QObject):
             canvas.draw_stroke(stroke)
 
     def _do_stop(self, a):
-        self.session.stop(wait=True)
+        self.session.training.stop(wait=True)
 
     def _do_settings(self, a):
         s = self.session
@@ -453,7 +453,7 @@ class Tour(QObject):
         self.session.reset_weights()
 
     def _do_train(self, a):
-        self.session.train()
+        self.session.training.train()
 
     def _do_evaluate(self, a):
         self.window.findChild(QWidget, "evaluatePanel").evaluate()

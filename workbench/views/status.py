@@ -28,12 +28,12 @@ class StatusView(QObject):
         session.settingsChanged.connect(self._show_network)
         session.datasetChanged.connect(self._show_data)
         session.datasetLoading.connect(self._show_data)
-        session.runningChanged.connect(self._show_run)
-        session.pausedChanged.connect(self._show_run)
+        session.training.runningChanged.connect(self._show_run)
+        session.training.pausedChanged.connect(self._show_run)
         session.runStarted.connect(self._clear_run)
         session.datasetChanged.connect(self._clear_run)
-        session.report.connect(self._report)
-        session.historyRestored.connect(self._history)
+        session.training.report.connect(self._report)
+        session.training.historyRestored.connect(self._history)
         self._show_network()
         self._show_data()
 
@@ -55,7 +55,7 @@ class StatusView(QObject):
 
     def _show_run(self):
         s = self.session
-        self.run.setText("paused" if s.paused else ("training" if s.running else "idle"))
+        self.run.setText("paused" if s.training.paused else ("training" if s.training.running else "idle"))
 
     def _history(self, record):
         s = self.session

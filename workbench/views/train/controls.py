@@ -162,13 +162,13 @@ class TrainPanel(QWidget):
         s = session
         s.settingsChanged.connect(self._show_settings)
         s.datasetChanged.connect(self._show_dataset)
-        s.report.connect(self.on_report)
-        s.historyRestored.connect(self.show_history)
+        s.training.report.connect(self.on_report)
+        s.training.historyRestored.connect(self.show_history)
         s.runStarted.connect(self._clear_stats)
         s.datasetChanged.connect(self._clear_stats)
-        s.runningChanged.connect(self._running_changed)
-        s.pausedChanged.connect(self.update_buttons)
-        s.finished.connect(self._finished)
+        s.training.runningChanged.connect(self._running_changed)
+        s.training.pausedChanged.connect(self.update_buttons)
+        s.training.finished.connect(self._finished)
         s.doc.changed.connect(self._doc_changed)
         s.datasetChanged.connect(self._doc_changed)  # a network may fit one dataset and not another
         s.datasetLoading.connect(self.update_buttons)
@@ -347,11 +347,11 @@ class TrainPanel(QWidget):
             grid.addWidget(b, k // 3, k % 3)  # two rows of three: the column keeps its height for the numbers
             setattr(self, attr, b)
         self.pause_button.setCheckable(True)
-        self.train_button.clicked.connect(lambda: s.train())
-        self.pause_button.clicked.connect(lambda on: s.pause() if on else s.resume())
-        self.step_button.clicked.connect(lambda: s.step())
-        self.epoch_button.clicked.connect(lambda: s.train(epochs=1))
-        self.stop_button.clicked.connect(lambda: s.stop(wait=False))
+        self.train_button.clicked.connect(lambda: s.training.train())
+        self.pause_button.clicked.connect(lambda on: s.training.pause() if on else s.training.resume())
+        self.step_button.clicked.connect(lambda: s.training.step())
+        self.epoch_button.clicked.connect(lambda: s.training.train(epochs=1))
+        self.stop_button.clicked.connect(lambda: s.training.stop(wait=False))
         self.reset_button.clicked.connect(lambda: s.reset_weights())
         return grid
 
@@ -525,7 +525,7 @@ class TrainPanel(QWidget):
 
     def update_buttons(self, *_):
         s = self.session
-        running, paused = s.running, s.paused
+        running, paused = s.training.running, s.training.paused
         # Train starts a run; a paused run goes on with Resume (the Pause button), so the
         # two never both read "Resume"
         can_train = self.can_train and not s.loading_dataset  # the data it would train on is loading

@@ -91,7 +91,7 @@ class TestGallery(QWidget):
             session.weightsChanged.connect(self._weights_changed)
             session.testPredictions.connect(self.add)
             session.runStarted.connect(self.reset)
-            session.finished.connect(self._run_ended)
+            session.training.finished.connect(self._run_ended)
             session.datasetChanged.connect(self._dataset_changed)
             self._dataset_changed()
 
@@ -101,7 +101,7 @@ class TestGallery(QWidget):
         self.reset()
 
     def _weights_changed(self, weights):
-        if self.session.running and self.isVisible():
+        if self.session.training.running and self.isVisible():
             self.session.sample_test_predictions()
 
     def _run_ended(self, how):
@@ -115,7 +115,7 @@ class TestGallery(QWidget):
     def _pay(self):
         """The final weights' predictions, owed since a run ended with nothing shown."""
         w = self.session.weights if self.session is not None else None
-        if not (self._owed and self.isVisible()) or self.session.running or w is None or w.untrained:
+        if not (self._owed and self.isVisible()) or self.session.training.running or w is None or w.untrained:
             return
         self._owed = False
         self.session.sample_test_predictions()
