@@ -208,8 +208,8 @@ def test_colour_data_shows_in_colour_with_class_names(small, qtbot, tmp_path, da
     # the gallery: a test picture in its colour, its bars labelled by class name
     w.tabs.setCurrentWidget(w.train_tab)
     gallery = w.train_tab.gallery
-    with qtbot.waitSignal(s.testPredictions, timeout=10000):
-        s.sample_test_predictions(4)
+    with qtbot.waitSignal(s.predictions.testPredictions, timeout=10000):
+        s.predictions.sample_test_predictions(4)
     img, label, probs = gallery.items[0]
     assert img.shape == (8, 8, 3)
     cards = gallery.cards
@@ -242,7 +242,7 @@ def test_colour_data_shows_in_colour_with_class_names(small, qtbot, tmp_path, da
     assert f"label {name}" in view.summary.text()
     # Evaluate: the confusion matrix's headers are the names
     w.tabs.setCurrentWidget(w.evaluate)
-    with qtbot.waitSignal(s.evaluated, timeout=10000):
+    with qtbot.waitSignal(s.predictions.evaluated, timeout=10000):
         w.evaluate.evaluate()
     t = w.evaluate.table
     assert [t.horizontalHeaderItem(i).text() for i in range(3)] == NAMES
@@ -261,11 +261,11 @@ def test_draw_offers_pictures_for_colour_data(small, qtbot, tmp_path, data_dialo
     picture = np.zeros((40, 30, 3), np.uint8)
     picture[...] = (30, 200, 40)  # green, any size: read at the data's 8x8
     Image.fromarray(picture).save(tmp_path / "green.png")
-    with qtbot.waitSignal(s.drawingPredicted, timeout=10000) as got:
+    with qtbot.waitSignal(s.predictions.drawingPredicted, timeout=10000) as got:
         assert draw.open_image(str(tmp_path / "green.png"))
     assert "probs" in got.args[0] and len(got.args[0]["probs"]) == 3
     assert draw.bars.class_names == NAMES and draw.bars.probs is not None
-    assert s.drawn.shape == (8, 8, 3)
+    assert s.predictions.drawn.shape == (8, 8, 3)
     shot = draw.picture_view.grab().toImage()
     px = shot.pixelColor(shot.width() // 2, shot.height() // 2)
     assert (px.red(), px.green(), px.blue()) == (30, 200, 40)
@@ -277,7 +277,7 @@ def test_draw_offers_pictures_for_colour_data(small, qtbot, tmp_path, data_dialo
     # a file that is not a picture: a dialog naming it, nothing changed
     (tmp_path / "notes.png").write_text("not a picture")
     assert not draw.open_image(str(tmp_path / "notes.png"))
-    assert "notes.png" in data_dialogs[-1][2] and s.drawn.shape == (8, 8, 3)
+    assert "notes.png" in data_dialogs[-1][2] and s.predictions.drawn.shape == (8, 8, 3)
 
 
 def test_an_experiment_keeps_its_data_and_reopens_it(small, qtbot, tmp_path, data_dialogs):

@@ -127,7 +127,7 @@ def test_draw_overlay_follows_the_pen(window, qtbot):
     qtbot.mouseRelease(canvas, Qt.LeftButton, Qt.NoModifier, at(canvas, 0.75, 0.85))
     # the map lies over the strokes: its warmest pixel, mapped back to the canvas, is on ink
     qtbot.waitUntil(lambda: ex.result is not None and np.array_equal(ex.result["pixels"],
-                                                                      window.session.drawn), timeout=5000)
+                                                                      window.session.predictions.drawn), timeout=5000)
     r = ex.result
     (ay, by), (ax, bx) = r["frame"]
     fy, fx = np.unravel_index(np.argmax(r["map"]), r["map"].shape)

@@ -215,7 +215,7 @@ def test_inspect_row_titles_are_whole_in_the_view(window, qtbot, size):
     w.resize(*size)
     view = w.network_view
     w.tabs.setCurrentWidget(view)
-    with qtbot.waitSignal(w.session.inspected, timeout=20000):
+    with qtbot.waitSignal(w.session.predictions.inspected, timeout=20000):
         view.show_example(("test", 0))
     qtbot.waitUntil(lambda: view.state is not None and len(view.rows) == len(view.state["layers"]), timeout=5000)
     qtbot.wait(50)
@@ -390,7 +390,7 @@ def test_the_confused_example_note_says_what_the_draw_bars_say(window, qtbot):
     tour.go(9)
     note = w.findChild(QWidget, "tourNote")
     bars = w.draw_panel.bars
-    with qtbot.waitSignal(s.drawingPredicted, timeout=20000):
+    with qtbot.waitSignal(s.predictions.drawingPredicted, timeout=20000):
         qtbot.mouseClick(tour.panel.show_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: "the network says" in note.text() and bars.probs is not None, timeout=10000)
     m = re.fullmatch(r"Test digit #(\d+), labelled (\d): the network says (\d) \(([\d.]+%) sure\)\.", note.text())

@@ -40,12 +40,14 @@ def test_the_session_has_one_name_for_each_model_and_none_of_their_signals(sessi
     assert isinstance(session.predictions, Predictions)
     assert isinstance(session.understanding, Understanding)
     mine = _signals(AppSession)
-    for model in (TrainingModel,):
+    for model in (TrainingModel, Predictions):
         assert not mine & _signals(model), f"the session re-emits {model.__name__}'s signals"
     for old in ("training_model", "last_training", "before_training", "save_every_seconds", "folder",
                 "train", "pause", "resume", "toggle_training", "step", "stop", "running", "paused", "run",
-                "may_stop_training", "confirm_stop"):
-        assert not hasattr(session, old), f"the session still has {old!r}: it is the training model's"
+                "may_stop_training", "confirm_stop",
+                "drawn", "drawn_frame", "picture", "example", "inspect", "set_drawing", "predict_drawing",
+                "sample_test_predictions", "evaluating", "evaluate", "cancel_evaluation"):
+        assert not hasattr(session, old), f"the session still has {old!r}: it is a model's"
 
 
 def test_the_training_model_trains_a_short_run_to_its_end_and_says_so(qtbot, session):

@@ -75,7 +75,7 @@ def test_the_tour_has_the_lessons_steps_in_order():
 def test_every_step_points_at_widgets_the_window_has(window, qtbot):
     s = window.session
     window.tabs.setCurrentWidget(window.network_view)  # Inspect's rows exist once it has shown pictures
-    with qtbot.waitSignal(s.inspected, timeout=20000):
+    with qtbot.waitSignal(s.predictions.inspected, timeout=20000):
         window.network_view.show_example(("test", 0))
     qtbot.waitUntil(lambda: len(window.findChildren(QWidget, "layerRow")) >= 4, timeout=5000)
     tabs = [window.tabs.tabText(i).replace("&", "").lower() for i in range(window.tabs.count())]

@@ -182,11 +182,11 @@ def phase(w, name, seconds):
                 ev.select_cell(4, 9)
             ev.evaluate()
 
-        s.evaluated.connect(again)
+        s.predictions.evaluated.connect(again)
         again()
         yield
-        s.evaluated.disconnect(again)
-        s.cancel_evaluation()
+        s.predictions.evaluated.disconnect(again)
+        s.predictions.cancel_evaluation()
         out = {"evaluations": len(done)}
     yield out
 

@@ -1,7 +1,8 @@
 """What the network says: Inspect's pictures, Draw's answer, the gallery's test predictions and
 Evaluate's figures, each a background job on the latest published ``Weights``.
 
-The session owns one ``Predictions`` (``session.predictions``). It follows the session's
+The session owns one ``Predictions`` (``session.predictions``): places call its methods and
+connect its signals directly (the session re-emits none of them). It follows the session's
 weights and dataset itself, so that no place shows an answer about weights or data that are
 gone:
 
@@ -15,6 +16,7 @@ gone:
 import logging
 import time
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine.data.digits import to_mnist
@@ -60,6 +62,7 @@ class Predictions(QObject):
         self.drawn_frame = None  # where the drawing went in the drawn digit's field (to_mnist's frame)
         self.picture = False     # ``drawn`` is a picture of the dataset's kind, not a drawn digit
         self._evaluated_run = None  # the run id of the weights the running evaluation asks
+        self._rng = np.random.default_rng()  # which test images the gallery shows
         self._jobs = {name: Job(name, self) for name in ("inspect", "draw", "gallery", "evaluate")}
         self._jobs["inspect"].done.connect(self.inspected)
         self._jobs["inspect"].failed.connect(self.inspectFailed)
@@ -144,8 +147,9 @@ class Predictions(QObject):
         self._jobs["draw"].start(jobs.predict_digit, weights, self.drawn, preprocess_ms)
 
     # -- the gallery ---------------------------------------------------------------------------
-    def sample_test_predictions(self, rng, count=8):
+    def sample_test_predictions(self, count=8):
         """Predict a few random test images (``testPredictions`` brings them)."""
+        rng = self._rng
         w = self._session.weights
         if w is None or w.loss_type == "regression":
             return

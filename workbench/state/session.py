@@ -17,7 +17,6 @@ second while training, and when a run ends.
 import copy
 import logging
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 import engine
@@ -54,12 +53,6 @@ class AppSession(QObject):
     settingsChanged : a setting of the experiment other than the layers changed
     weightsChanged(object) : new ``Weights`` were published
     runStarted(int) : the weights were replaced (a new network, a snapshot, a reset)
-    inspected(object) : Inspect's pictures of one example (``viz.network_state``)
-    inspectFailed(str)
-    drawingChanged(object) : the drawn digit as the network sees it (28x28 floats) or None
-    drawingPredicted(object) : Draw's answer (``jobs.predict_digit``)
-    testPredictions(object) : test images with their predictions, for the gallery
-    evaluated(object), evaluationFailed(str), evaluationProgress(float), evaluatingChanged(bool)
     datasetChanged : another dataset was loaded
     problem(str, str) : title and text of something the user must be told
 
@@ -78,15 +71,6 @@ class AppSession(QObject):
     settingsChanged = Signal()
     weightsChanged = Signal(object)
     runStarted = Signal(int)
-    inspected = Signal(object)
-    inspectFailed = Signal(str)
-    drawingChanged = Signal(object)
-    drawingPredicted = Signal(object)
-    testPredictions = Signal(object)
-    evaluated = Signal(object)
-    evaluationFailed = Signal(str)
-    evaluationProgress = Signal(float)
-    evaluatingChanged = Signal(bool)
     datasetChanged = Signal()
     problem = Signal(str, str)
     datasetLoading = Signal(bool)
@@ -114,13 +98,9 @@ class AppSession(QObject):
         #: stopped, the folder runs are kept in (``workbench.state.training``).
         self.training = TrainingModel(self)
         self.doc.edit_guard = self.training.may_stop
-        self._rng = np.random.default_rng()
         self._init_dataset(dataset)
         #: Inspect, Draw, the gallery and Evaluate: questions asked of the latest weights.
-        self.predictions = p = Predictions(self)
-        for name in ("inspected", "inspectFailed", "drawingChanged", "drawingPredicted", "testPredictions",
-                     "evaluated", "evaluationFailed", "evaluationProgress", "evaluatingChanged"):
-            getattr(p, name).connect(getattr(self, name))  # the session's signals of old, forwarded
+        self.predictions = Predictions(self)
         #: Explanations, unit images and the embedding map (issue #14), in their own jobs.
         self.understanding = Understanding(self)
         #: The learner's own examples and teaching with them (issue #25).
@@ -468,44 +448,6 @@ class AppSession(QObject):
         self.predictions.shutdown()
         self.understanding.shutdown()
         self.teaching.shutdown()
-
-    # -- Inspect, Draw, the gallery, Evaluate: ``predictions``'s (the names of old, kept) ----------
-    @property
-    def drawn(self):
-        return self.predictions.drawn
-
-    @property
-    def drawn_frame(self):
-        return self.predictions.drawn_frame
-
-    @property
-    def picture(self):
-        return self.predictions.picture
-
-    def example(self, source):
-        return self.predictions.example(source)
-
-    def inspect(self, source):
-        return self.predictions.inspect(source)
-
-    def set_drawing(self, image):
-        self.predictions.set_drawing(image)
-
-    def predict_drawing(self, preprocess_ms=0.0):
-        self.predictions.predict_drawing(preprocess_ms)
-
-    def sample_test_predictions(self, count=8):
-        self.predictions.sample_test_predictions(self._rng, count)
-
-    @property
-    def evaluating(self):
-        return self.predictions.evaluating
-
-    def evaluate(self, crop_count=1):
-        return self.predictions.evaluate(crop_count)
-
-    def cancel_evaluation(self):
-        self.predictions.cancel_evaluation()
 
     # -- the dataset -----------------------------------------------------------------------------
     # ``dataset`` is the one in use; ``settings.data`` names it (None: the bundled MNIST), except

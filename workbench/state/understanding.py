@@ -94,7 +94,7 @@ class Understanding(QObject):
         job.start(tasks.explain_example, *inputs)
 
     def explain(self, source, method, cls=None, layer=None, key="inspect"):
-        """Explain example ``source`` (as ``session.example`` takes it) for class ``cls``
+        """Explain example ``source`` (as ``session.predictions.example`` takes it) for class ``cls``
         (None: the predicted one) with ``method`` (Grad-CAM on ``layer``, None: the last
         conv); the answer comes as ``explained`` with this ``key``."""
         s = self.session
@@ -105,11 +105,11 @@ class Understanding(QObject):
         if w.loss_type == "regression":
             self.explainFailed.emit(key, NOT_CLASSIFYING)
             return False
-        pixels, label, name = s.example(source)
+        pixels, label, name = s.predictions.example(source)
         if pixels is None:
             self.explainFailed.emit(key, "Draw a digit in the Draw place first.")
             return False
-        frame = s.drawn_frame if source[0] == "drawn" else None
+        frame = s.predictions.drawn_frame if source[0] == "drawn" else None
         if cls is not None and not 0 <= cls < w.num_outputs:
             cls = None  # a class of another network
         self._wanted[key] = (w, pixels, cls, method, layer, frame, source, name, label)

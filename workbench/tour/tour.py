@@ -78,11 +78,11 @@ class Tour(QObject):
         p.keepRequested.connect(self.keep_work)
         p.closeRequested.connect(self._close_requested)
         p.visibilityChanged.connect(self._fit_panel)
-        s.inspected.connect(self._inspected)
-        s.drawingPredicted.connect(self._drawing_predicted)
+        s.predictions.inspected.connect(self._inspected)
+        s.predictions.drawingPredicted.connect(self._drawing_predicted)
         s.training.report.connect(self._report)
         s.training.finished.connect(self._finished)
-        s.evaluated.connect(self._evaluated)
+        s.predictions.evaluated.connect(self._evaluated)
         s.doc.selectionChanged.connect(self._state_changed)
         self.tabs.currentChanged.connect(self._place_changed)
         window.installEventFilter(self)
@@ -464,7 +464,7 @@ class Tour(QObject):
 
         def pick(*_):
             try:
-                self.session.evaluated.disconnect(later)
+                self.session.predictions.evaluated.disconnect(later)
             except (RuntimeError, TypeError):
                 pass
             matrix = (panel.last or {}).get("matrix")
@@ -478,7 +478,7 @@ class Tour(QObject):
         def later(*_):  # after the panel itself has taken the result
             QTimer.singleShot(0, pick)
 
-        self.session.evaluated.connect(later)
+        self.session.predictions.evaluated.connect(later)
 
     CANDIDATES = 12  # test digits tried as Draw sees them (~0.15 s each), the least sure first
 

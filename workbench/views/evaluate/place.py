@@ -72,11 +72,11 @@ class EvaluatePanel(QWidget):
         lay.addWidget(self.result)
         lay.addWidget(self._understanding(session), 1)
         self.button.clicked.connect(self.evaluate)
-        self.cancel.clicked.connect(session.cancel_evaluation)
-        session.evaluated.connect(self._show)
-        session.evaluationFailed.connect(self._failed)
-        session.evaluationProgress.connect(self._progress)
-        session.evaluatingChanged.connect(self._busy)
+        self.cancel.clicked.connect(session.predictions.cancel_evaluation)
+        session.predictions.evaluated.connect(self._show)
+        session.predictions.evaluationFailed.connect(self._failed)
+        session.predictions.evaluationProgress.connect(self._progress)
+        session.predictions.evaluatingChanged.connect(self._busy)
         session.datasetChanged.connect(self._show_dataset_classes)
         self._show_dataset_classes()
 
@@ -100,7 +100,7 @@ class EvaluatePanel(QWidget):
                             f"images of {html.escape(self.session.dataset.name)}.")
 
     def evaluate(self):
-        if self.session.evaluate(self.crops.value()):
+        if self.session.predictions.evaluate(self.crops.value()):
             self.result.setText("Evaluating…")
 
     def _failed(self, text):

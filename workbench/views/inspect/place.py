@@ -396,8 +396,8 @@ class NetworkView(QWidget):
         self.zoom.valueChanged.connect(lambda _: self.redraw())
         self.cmap.currentTextChanged.connect(lambda _: self.redraw())
         if session is not None:
-            session.inspected.connect(self.show_state)
-            session.inspectFailed.connect(self.show_message)
+            session.predictions.inspected.connect(self.show_state)
+            session.predictions.inspectFailed.connect(self.show_message)
             session.weightsChanged.connect(self._refresh)
             session.datasetChanged.connect(self._dataset_changed)
 
@@ -431,7 +431,7 @@ class NetworkView(QWidget):
         self._stale = True
         if self.session is not None and self.isVisible():
             self._stale = False
-            self.session.inspect(self.example_source())
+            self.session.predictions.inspect(self.example_source())
             self.side.explain.set_source(self.example_source())
 
     def showEvent(self, e):

@@ -89,7 +89,7 @@ class TestGallery(QWidget):
         self.session = session
         if session is not None:
             session.weightsChanged.connect(self._weights_changed)
-            session.testPredictions.connect(self.add)
+            session.predictions.testPredictions.connect(self.add)
             session.runStarted.connect(self.reset)
             session.training.finished.connect(self._run_ended)
             session.datasetChanged.connect(self._dataset_changed)
@@ -102,7 +102,7 @@ class TestGallery(QWidget):
 
     def _weights_changed(self, weights):
         if self.session.training.running and self.isVisible():
-            self.session.sample_test_predictions()
+            self.session.predictions.sample_test_predictions()
 
     def _run_ended(self, how):
         self._owed = self.total == 0
@@ -118,7 +118,7 @@ class TestGallery(QWidget):
         if not (self._owed and self.isVisible()) or self.session.training.running or w is None or w.untrained:
             return
         self._owed = False
-        self.session.sample_test_predictions()
+        self.session.predictions.sample_test_predictions()
 
     def add(self, batch):
         for img, label, probs in zip(batch["images"], batch["labels"], batch["probs"]):
