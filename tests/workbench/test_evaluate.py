@@ -49,8 +49,8 @@ def test_evaluating_a_new_dataset_does_not_say_the_dataset_changed(window, qtbot
     assert ev.last["matrix"].sum() == 10000
     ev.button.click()  # still running when the new dataset has loaded
     assert s.open_dataset(str(write_small_mnist(tmp_path / "small.npz", 2000, 500)))
-    qtbot.waitUntil(lambda: not s.loading_dataset and not s.predictions.evaluating, timeout=30000)
-    assert len(s.dataset.test) == 500
+    qtbot.waitUntil(lambda: not s.data.busy and not s.predictions.evaluating, timeout=30000)
+    assert len(s.data.dataset.test) == 500
     assert ev.stale.isVisible() and "dataset has changed" in ev.stale.text()
     assert "dataset changed" in ev.confused.caption.text()
     assert ev.last["matrix"].sum() == 10000  # the old figures, said to be old; nothing of the dropped run

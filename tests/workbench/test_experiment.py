@@ -174,7 +174,7 @@ def test_a_schedule_with_its_own_base_rate_is_edited_in_the_learning_rate_field(
 def test_an_experiment_whose_data_has_moved_opens_its_network_and_says_so(window, tmp_path, qtbot,
                                                                             data_dialogs):
     s = window.session
-    mnist = s.dataset
+    mnist = s.data.dataset
     path = tmp_path / "elsewhere.json"
     path.write_text(json.dumps({"layer_defs": TINY, "name": "elsewhere", "data": "no-such-folder"}))
     assert window.files.open_experiment(str(path))
@@ -183,8 +183,8 @@ def test_an_experiment_whose_data_has_moved_opens_its_network_and_says_so(window
     kind, _, text = data_dialogs[0]
     assert kind == "locate"  # offered to locate it, with the path it was looked for at
     assert str(tmp_path / "no-such-folder") in text and "not there" in text and "Keep" not in text
-    assert s.dataset is mnist and s.data_path is None and s.settings.data is None
-    assert not s.loading_dataset
+    assert s.data.dataset is mnist and s.data.path is None and s.settings.data is None
+    assert not s.data.busy
 
 
 def test_a_snapshot_with_a_broken_experiment_is_refused(window, tmp_path, monkeypatch):

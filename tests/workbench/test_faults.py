@@ -114,14 +114,14 @@ def test_a_diverged_run_keeps_its_last_good_weights_and_batchnorm_statistics(win
         values = list(values.values()) if isinstance(values, dict) else values
         assert all(math.isfinite(v) for v in values), key
     assert all(np.all(np.isfinite(p)) for p in s.weights.params())
-    probs = s.weights.predict(s.dataset.test.images[:200])
+    probs = s.weights.predict(s.data.dataset.test.images[:200])
     assert np.all(np.isfinite(probs)) and np.allclose(probs.sum(1), 1, atol=1e-4)  # not NaN: real predictions
     # the kept weights save, and open again (NaN would be refused as not strict JSON)
     path = tmp_path / "after-divergence.json"
     assert w.files.save_weights(str(path))
-    before = s.weights.predict(s.dataset.test.images[:50])
+    before = s.weights.predict(s.data.dataset.test.images[:50])
     assert w.files.open_snapshot(str(path))
-    np.testing.assert_allclose(s.weights.predict(s.dataset.test.images[:50]), before, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s.weights.predict(s.data.dataset.test.images[:50]), before, rtol=1e-5, atol=1e-6)
     assert not c.banner.isVisibleTo(w)  # new weights: the message about the old run goes
 
 

@@ -397,7 +397,7 @@ def test_the_confused_example_note_says_what_the_draw_bars_say(window, qtbot):
     assert m, note.text()
     index, label, said, sure = int(m[1]), m[2], m[3], m[4]
     assert str(bars.top_class) == said and f"{bars.probs.max():.1%}" == sure  # as the bars say it
-    assert str(int(s.dataset.test.labels[index])) == label
+    assert str(int(s.data.dataset.test.labels[index])) == label
     assert said != label  # a digit the network gets wrong, as Draw sees it
     assert note.isVisible()
     w.draw_panel.canvas.draw_stroke([(0.1, 0.1), (0.2, 0.2)])  # the learner draws over it

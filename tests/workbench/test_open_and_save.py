@@ -38,7 +38,7 @@ def fingerprint(window):
         "settings": json.dumps(s.settings.to_json()), "settings_modified": s.settings_modified,
         "weights": (weights.version, weights.examples_seen, digest.hexdigest()),
         "net": id(s._net), "run": (s.run_id, s.examples_seen, s.trained, s.weights_unsaved),
-        "dataset": id(s.dataset), "title": window.windowTitle(), "status": window.status.network.text(),
+        "dataset": id(s.data.dataset), "title": window.windowTitle(), "status": window.status.network.text(),
         "header": window.build_tab.stack_panel.header.text(),
     }
 

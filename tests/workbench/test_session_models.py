@@ -40,13 +40,16 @@ def test_the_session_has_one_name_for_each_model_and_none_of_their_signals(sessi
     assert isinstance(session.predictions, Predictions)
     assert isinstance(session.understanding, Understanding)
     mine = _signals(AppSession)
-    for model in (TrainingModel, Predictions):
+    assert mine == {"settingsChanged", "weightsChanged", "runStarted", "problem"}  # what it owns
+    for model in (TrainingModel, Predictions, Data):
         assert not mine & _signals(model), f"the session re-emits {model.__name__}'s signals"
     for old in ("training_model", "last_training", "before_training", "save_every_seconds", "folder",
                 "train", "pause", "resume", "toggle_training", "step", "stop", "running", "paused", "run",
                 "may_stop_training", "confirm_stop",
                 "drawn", "drawn_frame", "picture", "example", "inspect", "set_drawing", "predict_drawing",
-                "sample_test_predictions", "evaluating", "evaluate", "cancel_evaluation"):
+                "sample_test_predictions", "evaluating", "evaluate", "cancel_evaluation",
+                "dataset", "data_path", "dataset_version", "loading_dataset", "loading_data_path",
+                "cancel_dataset_load", "describe_dataset"):
         assert not hasattr(session, old), f"the session still has {old!r}: it is a model's"
 
 

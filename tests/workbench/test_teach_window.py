@@ -137,7 +137,7 @@ def test_own_classes_become_a_dataset_and_train_a_fresh_network(window, draw, qt
     with qtbot.waitSignal(t.taught, timeout=120000) as got:
         qtbot.mouseClick(draw.findChild(QPushButton, "teachButton"), Qt.LeftButton)
     # the drawings are the dataset now, with a held-out part, and the last layer has 3 classes
-    assert s.dataset.class_names == ["circle", "cross", "triangle"] and len(s.dataset.test) == 6
+    assert s.data.dataset.class_names == ["circle", "cross", "triangle"] and len(s.data.dataset.test) == 6
     assert s.weights.num_outputs == 3 and s.doc.layers[-1]["num_classes"] == 3
     assert got.args[0]["held_out_total"] == 6 and got.args[0]["held_out_right"] >= 5
     # Evaluate works on it: a 3x3 confusion matrix over the held-out drawings

@@ -128,7 +128,7 @@ def small_data(window, qtbot, tmp_path, epochs=1):
     from ..engine import dataset_files as df
     s = window.session
     data = df.write_npz(tmp_path / "small.npz", df.images(60, 8, 8, 1), df.images(15, 8, 8, 1, seed=1))
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         assert s.open_dataset(str(data))
     qtbot.mouseClick(window.build_tab.fit_banner.button, Qt.LeftButton)  # adapt the network to 8x8
     window.tabs.setCurrentWidget(window.train_tab)

@@ -261,7 +261,7 @@ class SessionKeeper(QObject):
             key = s.training.weights_key()
             if key is not None and key != self._saved_key:
                 ck, record, exp = s.training.capture_idle()
-                f.commit(ck, record, exp, checkpoint.data_fingerprint(s.dataset))
+                f.commit(ck, record, exp, checkpoint.data_fingerprint(s.data.dataset))
                 if f.error:
                     raise OSError(f.error)
                 self._saved_key = key
@@ -360,8 +360,8 @@ class SessionKeeper(QObject):
             return False
         if saved is None:
             return False
-        dataset = s.dataset
-        if saved["data_path"] != s.data_path:
+        dataset = s.data.dataset
+        if saved["data_path"] != s.data.path:
             missing = datatasks.missing_part(saved["data_path"])
             if missing is not None:
                 s.problem.emit("Cannot restore the session", f"Its data, {missing}, is not there: the "

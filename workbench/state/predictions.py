@@ -33,7 +33,7 @@ class Predictions(QObject):
     Parameters
     ----------
     session : workbench.session.AppSession
-        Whose ``weights``, ``dataset`` and ``weightsChanged``/``datasetChanged`` it follows.
+        Whose ``weights``, ``data.dataset`` and ``weightsChanged``/``data.changed`` it follows.
 
     Signals
     -------
@@ -75,7 +75,7 @@ class Predictions(QObject):
         ev.progress.connect(self.evaluationProgress)
         ev.busyChanged.connect(self.evaluatingChanged)
         session.weightsChanged.connect(self._weights_changed)
-        session.datasetChanged.connect(self._dataset_changed)
+        session.data.changed.connect(self._dataset_changed)
 
     # -- following the session ---------------------------------------------------------------
     def _weights_changed(self, weights):
@@ -94,7 +94,7 @@ class Predictions(QObject):
         kind, index = source
         if kind == "drawn":
             return self.drawn, None, "your picture" if self.picture else "drawn digit"
-        data = self._session.dataset.test if kind == "test" else self._session.dataset.train
+        data = self._session.data.dataset.test if kind == "test" else self._session.data.dataset.train
         index = int(index) % len(data)
         return data.images[index], int(data.labels[index]), f"{kind} example #{index}"
 
@@ -153,7 +153,7 @@ class Predictions(QObject):
         w = self._session.weights
         if w is None or w.loss_type == "regression":
             return
-        test = self._session.dataset.test
+        test = self._session.data.dataset.test
         idx = rng.choice(len(test), min(count, len(test)), replace=False)
         self._jobs["gallery"].start(jobs.sample_predictions, w, test.images[idx], test.labels[idx],
                                     w.examples_seen)
@@ -169,7 +169,7 @@ class Predictions(QObject):
         if weights is None:
             self.evaluationFailed.emit("There are no weights yet: press Train (or open a snapshot) first.")
             return False
-        test = self._session.dataset.test
+        test = self._session.data.dataset.test
         self._evaluated_run = weights.run_id
         self._jobs["evaluate"].start(jobs.evaluate, weights, test.images, test.labels, crop_count)
         return True

@@ -53,32 +53,18 @@ class AppSession(QObject):
     settingsChanged : a setting of the experiment other than the layers changed
     weightsChanged(object) : new ``Weights`` were published
     runStarted(int) : the weights were replaced (a new network, a snapshot, a reset)
-    datasetChanged : another dataset was loaded
     problem(str, str) : title and text of something the user must be told
 
-    The dataset (see "the dataset" below):
-
-    datasetLoading(bool) : a dataset load started or ended (however it ended)
-    datasetProgress(float) : how far it is, 0..1
-    datasetFailed(object) : ``{"path", "message", "experiment"}``: it could not be loaded (the
-        dataset in use stays); ``experiment`` names the opened experiment it was for, or None
-    datasetMissing(object) : ``{"path", "experiment"}``: an opened experiment's data is not
-        where it says (moved or deleted); the network is open, the dataset in use stays
-    datasetCancelled : the load was cancelled (the dataset in use stays)
-    datasetOverview(object) : the dataset view's numbers and pictures (``datatasks.dataset_overview``)
+    Each model has its own signals: ``data`` (another dataset in use, a load's progress and
+    end), ``training`` (reports, running, paused, finished), ``predictions``,
+    ``understanding``, ``teaching``. The session hears ``data``'s before any place does (it
+    connects first), so a place told of another dataset finds the settings fitted to it.
     """
 
     settingsChanged = Signal()
     weightsChanged = Signal(object)
     runStarted = Signal(int)
-    datasetChanged = Signal()
     problem = Signal(str, str)
-    datasetLoading = Signal(bool)
-    datasetProgress = Signal(float)
-    datasetFailed = Signal(object)
-    datasetMissing = Signal(object)
-    datasetCancelled = Signal()
-    datasetOverview = Signal(object)
 
     def __init__(self, dataset, experiment=None, parent=None):
         super().__init__(parent)
@@ -221,14 +207,14 @@ class AppSession(QObject):
     def n_train(self, validation=None):
         """Training images left after the validation split."""
         v = self._exp.validation if validation is None else validation
-        return len(self.dataset.train) - min(v, len(self.dataset.train))
+        return len(self.data.dataset.train) - min(v, len(self.data.dataset.train))
 
     # -- opening and saving -------------------------------------------------------------
     def load_experiment(self, exp, path=None):
         """Start over with ``exp``: its layers, trainer, schedule, augmentation, data, validation, epochs.
 
-        Its data, when it is not the dataset in use, loads in the background (``datasetLoading``);
-        data that is not there or cannot be read is said (``datasetMissing``, ``datasetFailed``)
+        Its data, when it is not the dataset in use, loads in the background (``data.loading``);
+        data that is not there or cannot be read is said (``data.missing``, ``data.failed``)
         and the dataset in use stays, with the network open. False if the user would not stop
         the run.
         """
@@ -450,7 +436,7 @@ class AppSession(QObject):
         self.teaching.shutdown()
 
     # -- the dataset -----------------------------------------------------------------------------
-    # ``dataset`` is the one in use; ``settings.data`` names it (None: the bundled MNIST), except
+    # ``data.dataset`` is the one in use; ``settings.data`` names it (None: the bundled MNIST), except
     # while an opened experiment's own data loads. Loads run as a background job; training
     # waits for them (Train is off while one runs), and a load that fails or is cancelled leaves
     # the dataset in use as it was.
@@ -465,38 +451,12 @@ class AppSession(QObject):
         d.failed.connect(self._dataset_failed)
         d.missing.connect(self._dataset_missing)
         d.cancelled.connect(self._dataset_cancelled)
-        d.progress.connect(self.datasetProgress)
-        d.loading.connect(self.datasetLoading)
-        d.overview.connect(self.datasetOverview)
-
-    @property
-    def dataset(self):
-        """The dataset in use (``data.dataset``)."""
-        return self.data.dataset
-
-    @property
-    def dataset_version(self):
-        return self.data.version
-
-    @property
-    def data_path(self):
-        """The absolute path of the dataset in use (None: the bundled MNIST)."""
-        return self.data.path
-
-    @property
-    def loading_dataset(self):
-        return self.data.busy
-
-    @property
-    def loading_data_path(self):
-        """The path of the dataset loading now (None when none is, or the bundled MNIST is)."""
-        return self.data.loading_path
 
     @property
     def dataset_notes(self):
         """What the user should know about the dataset in use: the loader's notes and the
         validation size chosen for it."""
-        return list(self.dataset.notes) + ([self.validation_note] if self.validation_note else [])
+        return list(self.data.dataset.notes) + ([self.validation_note] if self.validation_note else [])
 
     def open_dataset(self, path):
         """Load the dataset at ``path`` (a file or folder; None: the bundled MNIST) in the
@@ -506,13 +466,6 @@ class AppSession(QObject):
             return False
         self.data.load(datatasks.normalize_path(path), None)
         return True
-
-    def cancel_dataset_load(self):
-        self.data.cancel()
-
-    def describe_dataset(self):
-        """The dataset view's numbers and pictures of the dataset in use (``datasetOverview`` brings them)."""
-        self.data.describe()
 
     def _use_data(self, exp):
         """An opened experiment's data: loaded unless it is the dataset in use."""
@@ -545,27 +498,23 @@ class AppSession(QObject):
                 self._settings_modified = True
             self.training.drop_run()  # the next Train makes a run on the new data (the weights stay)
             self._fit_validation(self._validation_wanted)
-        self.datasetChanged.emit()
         if request is not None:
             self.settingsChanged.emit()
 
     def _dataset_failed(self, info):
         self._keep_data_in_use(info["experiment"])
-        self.datasetFailed.emit(info)
 
     def _dataset_missing(self, request):
         self._keep_data_in_use(request["experiment"])
-        self.datasetMissing.emit(request)
 
     def _dataset_cancelled(self, request):
         self._keep_data_in_use(request["experiment"])
-        self.datasetCancelled.emit()
 
     def _fit_validation(self, wanted):
         """The validation size in use for this dataset: ``wanted``, or a fifth of a dataset
         too small for it (``Experiment.validation_for``), with ``validation_note`` saying so."""
         self._validation_wanted = wanted
-        v, self.validation_note = self._exp.replace(validation=wanted).validation_for(len(self.dataset.train))
+        v, self.validation_note = self._exp.replace(validation=wanted).validation_for(len(self.data.dataset.train))
         if v != self._exp.validation:
             self._exp = self._exp.replace(validation=v)
 
@@ -589,19 +538,19 @@ class AppSession(QObject):
             return None
         rows = self.doc.rows
         first, last = rows[0], rows[-1]
-        h, w, c = self.dataset.image_shape
+        h, w, c = self.data.dataset.image_shape
         classes = last["out_depth"] if self.doc.layers[-1].get("type") in ("softmax", "svm") else None
         return {"input": datasets.fit_problems((first["out_sy"], first["out_sx"], first["out_depth"]),
-                                               None, self.dataset),
-                "loss": datasets.fit_problems((h, w, c), classes, self.dataset)}
+                                               None, self.data.dataset),
+                "loss": datasets.fit_problems((h, w, c), classes, self.data.dataset)}
 
     def fit_network_to_data(self):
         """Adapt the input layer and the loss layer's class count to the dataset, as one undoable
         edit. Returns what changed (phrases; empty: it fitted). Raises SpecError, changing
         nothing, when the adapted network would not be valid."""
-        defs, changes = datasets.fit_layer_defs(self.doc.layers, self.dataset)
+        defs, changes = datasets.fit_layer_defs(self.doc.layers, self.data.dataset)
         if changes:
-            self.doc.replace_layers(defs, f"Adapt the network to {self.dataset.name}")
+            self.doc.replace_layers(defs, f"Adapt the network to {self.data.dataset.name}")
         return changes
 
     def _fits_for_training(self):
@@ -609,7 +558,7 @@ class AppSession(QObject):
         problems = (fit["input"] + fit["loss"]) if fit else []
         if problems:
             self.problem.emit("The network does not fit the data",
-                              f"{self.doc.name} does not fit {datasets.describe(self.dataset)}: "
+                              f"{self.doc.name} does not fit {datasets.describe(self.data.dataset)}: "
                               f"{'; '.join(problems)}.\n\nBuild's \u201cAdapt the network\u201d changes the "
                               f"input layer and the class count to fit, in one step that Undo takes back.")
             return False
@@ -619,7 +568,7 @@ class AppSession(QObject):
     def open_picture(self, path):
         """Read a picture as the dataset's images are read (its size and channels) and ask the
         network about it; Inspect shows it as "your picture". Raises DataError naming the file."""
-        h, w, c = self.dataset.image_shape
+        h, w, c = self.data.dataset.image_shape
         pixels = datasets.read_image(path, (w, h), c)
         self.predictions.set_picture(pixels)
         return pixels
@@ -631,7 +580,7 @@ class AppSession(QObject):
         examples they have seen. Stops a running run first (its weights are kept)."""
         self.training.stop(wait=True)
         return {"experiment": self.experiment(), "layers": copy.deepcopy(self.doc.layers),
-                "name": self.doc.name, "path": self.doc.path, "dataset": self.dataset,
+                "name": self.doc.name, "path": self.doc.path, "dataset": self.data.dataset,
                 "net": None if self._net is None else self._net.copy(), "loaded": self._loaded,
                 "net_layers": copy.deepcopy(self._net_layers),
                 "examples_seen": self.examples_seen, "modified": self.modified,

@@ -19,7 +19,7 @@ app). It holds
 
 The weights stay the session's: the model reads them through the session's public properties
 (``network``, ``network_layers``, ``weights_loaded``, ``trainer``, ``run_id``, ``examples_seen``,
-``dataset``, ``settings``, ``experiment()``) and tells the session what happened to them through
+``data.dataset``, ``settings``, ``experiment()``) and tells the session what happened to them through
 its public methods (``ready_to_train``, ``apply_trainer``, ``saw_examples``, ``run_ended``,
 ``publish_weights``, ``leave_network_to_thread``); the session tells it of new weights or data through
 ``runStarted`` and ``drop_run``.
@@ -281,7 +281,7 @@ class TrainingModel(QObject):
                 record = last["record"]
                 recorder = RunRecorder(record["id"] if record else _new_id(self.folder), last["experiment"],
                                        record=record, examples_seen=last["examples_seen"])
-                tr = Training(s.network, s.trainer, last["experiment"], s.dataset, session=self.folder,
+                tr = Training(s.network, s.trainer, last["experiment"], s.data.dataset, session=self.folder,
                               recorder=recorder, checkpoint_=last["checkpoint"], **opts)
                 tr.run.epochs = target
                 if changes:
@@ -296,11 +296,11 @@ class TrainingModel(QObject):
         if record is not None:  # what made the data order start over
             for key, value in setting_changes(last["experiment"], exp).items():
                 recorder.note_change(key, flat_settings(last["experiment"]).get(key), value, s.examples_seen)
-        tr = Training(s.network, s.trainer, exp, s.dataset, session=self.folder, recorder=recorder, **opts)
+        tr = Training(s.network, s.trainer, exp, s.data.dataset, session=self.folder, recorder=recorder, **opts)
         if s.examples_seen:  # trained weights: the count (and the evaluations) go on from there
             tr.run.examples_seen = s.examples_seen
             tr.run.set_eval_every(tr.run.eval_every)
-        log.info("run %s starts: %s on %s, to epoch %g", tr.run_id, exp.name, s.dataset.name, target)
+        log.info("run %s starts: %s on %s, to epoch %g", tr.run_id, exp.name, s.data.dataset.name, target)
         self.current = tr
         return tr
 

@@ -64,7 +64,7 @@ class Understanding(QObject):
         self.embedding.failed.connect(self.embeddingFailed)
         self.embedding.progress.connect(self.embeddingProgress)
         self.embedding.busyChanged.connect(self.embeddingBusy)
-        session.datasetChanged.connect(self._dataset_changed)
+        session.data.changed.connect(self._dataset_changed)
 
     # -- explanations -------------------------------------------------------------------------
     def _explain_job(self, key):
@@ -138,7 +138,7 @@ class Understanding(QObject):
     def embedding_images(self, kind, count):
         """``(images, labels, indices, set_kind)``: the first ``count`` test images, or of the
         validation images a run holds out (kind "validation", indices into the training set)."""
-        ds = self.session.dataset
+        ds = self.session.data.dataset
         if kind == "validation":
             n_val = min(self.session.settings.validation, len(ds.train) - 1)
             idx = tasks.validation_indices(len(ds.train), n_val)[:count]

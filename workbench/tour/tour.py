@@ -278,7 +278,7 @@ class Tour(QObject):
         n = step.get("examples", 0)
         if not n:
             return None
-        ds = self.session.dataset
+        ds = self.session.data.dataset
         images = ds.train.images[:n]
         labels = [ds.class_names[int(y)] for y in ds.train.labels[:n]]
         rows = self.session.doc.rows
@@ -500,7 +500,7 @@ class Tour(QObject):
         """A test digit that the current weights get wrong as Draw sees it (else the one they are
         least sure of), onto the canvas. The note says what the bars say, as they say it."""
         w = self.session.weights
-        test = self.session.dataset.test
+        test = self.session.data.dataset.test
         if w is None or not len(test):
             return
         n = min(len(test), 2000)
@@ -536,7 +536,7 @@ class Tour(QObject):
             if self.active and self.step["show_me"][-1]["do"] == "confused_example":
                 self.panel.show_note("")
             return
-        names = self.session.dataset.class_names
+        names = self.session.data.dataset.class_names
         text = self.labels["confused"].replace("{index}", str(c["index"])).replace("{label}", names[c["label"]])
         if result is None or "probs" not in result:
             text = text.split(":")[0] + "."  # "Test digit #144, labelled 7."

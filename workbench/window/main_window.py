@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
             experiment = preset(experiment)
         if experiment is not None:
             # the window starts on the dataset it was given, whatever data the experiment names
-            s.load_experiment(experiment.replace(data=s.data_path))
+            s.load_experiment(experiment.replace(data=s.data.path))
         self._restore_settings()
 
     # -- menus ------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ class DrawExplanation(QWidget):
         u.explainFailed.connect(self._failed)
         session.predictions.drawingChanged.connect(self._drawing_changed)
         session.weightsChanged.connect(self._weights_changed)
-        session.datasetChanged.connect(self._classes_changed)
+        session.data.changed.connect(self._classes_changed)
         if session.weights is not None:
             self._weights_changed(session.weights)
 
@@ -59,7 +59,7 @@ class DrawExplanation(QWidget):
 
     def _classes_changed(self):
         w = self.session.weights
-        self.controls.set_classes(getattr(self.session.dataset, "class_names", None),
+        self.controls.set_classes(getattr(self.session.data.dataset, "class_names", None),
                                   w.num_outputs if w is not None else 0)
 
     def _drawing_changed(self, digit):
@@ -89,7 +89,7 @@ class DrawExplanation(QWidget):
         self.result = r
         self.updates += 1
         self._paint()
-        names = getattr(self.session.dataset, "class_names", None)
+        names = getattr(self.session.data.dataset, "class_names", None)
         which = "predicted" if r["class"] == r["predicted"] else "not the prediction"
         self.caption.setText(f"{METHODS[r['method']]} for {class_name(names, r['class'])} ({which}, "
                              f"p = {r['probs'][r['class']]:.2f}) · {r['ms']:.1f} ms")

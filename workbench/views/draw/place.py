@@ -123,7 +123,7 @@ class DrawPanel(QWidget):
         self._crop = None
         session.predictions.drawingChanged.connect(self._show_digit)
         session.predictions.drawingPredicted.connect(self._show_prediction)
-        session.datasetChanged.connect(self._dataset_changed)
+        session.data.changed.connect(self._dataset_changed)
         self._dataset_changed()
 
     # -- the drawing, sent to the session ----------------------------------------------------
@@ -232,10 +232,10 @@ class DrawPanel(QWidget):
     @property
     def colour(self):
         """The dataset is in colour: Draw tests pictures, not drawings."""
-        return self.session.dataset.image_shape[2] == 3
+        return self.session.data.dataset.image_shape[2] == 3
 
     def _dataset_changed(self):
-        ds = self.session.dataset
+        ds = self.session.data.dataset
         self.bars.set_class_names(ds.class_names)
         colour = self.colour
         self.canvas.setVisible(not colour)

@@ -92,12 +92,12 @@ class TestGallery(QWidget):
             session.predictions.testPredictions.connect(self.add)
             session.runStarted.connect(self.reset)
             session.training.finished.connect(self._run_ended)
-            session.datasetChanged.connect(self._dataset_changed)
+            session.data.changed.connect(self._dataset_changed)
             self._dataset_changed()
 
     def _dataset_changed(self):
         """Another dataset: its class names, and none of the old one's pictures."""
-        self.class_names = list(self.session.dataset.class_names)
+        self.class_names = list(self.session.data.dataset.class_names)
         self.reset()
 
     def _weights_changed(self, weights):

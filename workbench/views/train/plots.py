@@ -167,7 +167,7 @@ class _PlotView(QWidget):
             session.training.report.connect(self.add)
             session.training.historyRestored.connect(self.show_history)
             session.runStarted.connect(self.retire_run)
-            session.datasetChanged.connect(self._new_dataset)
+            session.data.changed.connect(self._new_dataset)
         # The x range grows in steps, not with every point: a changing range makes
         # pyqtgraph rebuild the axes on every frame, most of the cost of a repaint.
         pi.enableAutoRange(x=False)
