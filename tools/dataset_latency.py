@@ -80,9 +80,9 @@ def measure(folder, place="train", tick_ms=5, after_s=1.0, timeout_s=300):
     timer.timeout.connect(tick)
     s = w.session
     state = {"t0": None, "t1": None, "progress": 0}
-    s.datasetProgress.connect(lambda f: state.update(progress=state["progress"] + 1))
-    s.datasetChanged.connect(lambda: state.update(t1=time.perf_counter()))
-    s.datasetFailed.connect(lambda info: state.update(failed=info["message"]))
+    s.data.progress.connect(lambda f: state.update(progress=state["progress"] + 1))
+    s.data.changed.connect(lambda: state.update(t1=time.perf_counter()))
+    s.data.failed.connect(lambda info: state.update(failed=info["message"]))
     dialogs.ask_dataset_path = lambda parent, start="": str(folder)
     timer.start()
     last[0] = clock.nsecsElapsed()
@@ -96,7 +96,7 @@ def measure(folder, place="train", tick_ms=5, after_s=1.0, timeout_s=300):
     while time.perf_counter() < end:
         app.processEvents(QEventLoop.WaitForMoreEvents, 50)
     timer.stop()
-    ds = s.dataset
+    ds = s.data.dataset
     out = {"files": len(ds.train) + len(ds.test), "place": place,
            "load_s": round((state["t1"] or float("nan")) - state["t0"], 2),
            "progress_signals": state["progress"], "failed": state.get("failed")}

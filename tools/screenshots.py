@@ -41,13 +41,13 @@ def main():
     run_for(app, 0.3)
     w.grab().save(str(OUT / f"build{suffix}.png"))
     w.tabs.setCurrentWidget(w.train_tab)
-    w.session.train()
+    w.session.training.train()
     run_for(app, 12)
     w.grab().save(str(OUT / f"train{suffix}.png"))
     w.tabs.setCurrentWidget(w.network_view)
     run_for(app, 2.5)
     w.grab().save(str(OUT / f"inspect{suffix}.png"))
-    w.session.stop()
+    w.session.training.stop()
     w.files.open_trained_demo()
     w.tabs.setCurrentWidget(w.draw_panel)
     run_for(app, 0.3)
@@ -147,17 +147,17 @@ def data_place(app, w, suffix):
     write_shapes(folder)
     w.tabs.setCurrentWidget(w.train_tab)
     w.data_box.open(str(folder))
-    while s.loading_dataset:
+    while s.data.busy:
         run_for(app, 0.1)
     w.tabs.setCurrentWidget(w.dataset_view)
     for _ in range(60):
         run_for(app, 0.25)
-        if w.dataset_view.overview is not None and w.dataset_view.overview["version"] == s.dataset_version:
+        if w.dataset_view.overview is not None and w.dataset_view.overview["version"] == s.data.version:
             break
     run_for(app, 0.3)
     w.grab().save(str(OUT / f"data{suffix}.png"))
     s.open_dataset(None)
-    while s.loading_dataset:
+    while s.data.busy:
         run_for(app, 0.1)
 
 

@@ -63,7 +63,7 @@ def click_cell(qtbot, table, row, col):
 def test_clicking_a_cell_lists_its_examples_most_confident_first(window, evaluated, qtbot):
     ev = evaluated
     net, _ = load_snapshot(TRAINED_DEMO)
-    test = window.session.dataset.test
+    test = window.session.data.dataset.test
     probs = predict(net, test.images)
     pred = probs.argmax(axis=1)
     m = ev.last["matrix"]

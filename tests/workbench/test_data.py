@@ -60,7 +60,7 @@ def choose(window, data):
 
 def open_through_box(window, qtbot, path, data_dialogs, timeout=20000):
     data_dialogs.answers["path"] = str(path)
-    with qtbot.waitSignal(window.session.datasetChanged, timeout=timeout):
+    with qtbot.waitSignal(window.session.data.changed, timeout=timeout):
         choose(window, OPEN)
 
 
@@ -83,12 +83,12 @@ def train_batches(window, qtbot, batches=3):
     s = window.session
     seen = s.examples_seen
     losses = []
-    s.report.connect(lambda r: losses.append(r.get("cost_loss")))
+    s.training.report.connect(lambda r: losses.append(r.get("cost_loss")))
     for _ in range(batches):
-        assert s.step()
+        assert s.training.step()
         qtbot.waitUntil(lambda seen=seen: s.examples_seen > seen, timeout=10000)
         seen = s.examples_seen
-    s.stop()
+    s.training.stop()
     assert any(v is not None and np.isfinite(v) for v in losses)
     return seen
 
@@ -100,10 +100,10 @@ def test_the_dataset_box_opens_every_format_and_the_network_trains_on_it(small, 
     w, s = small, small.session
     path = write(fmt, tmp_path, colour)
     open_through_box(w, qtbot, path, data_dialogs)
-    ds = s.dataset
+    ds = s.data.dataset
     c = 3 if colour else 1
     assert ds.image_shape == (8, 8, c) and ds.format == fmt and len(ds.train) == 60 and len(ds.test) == 15
-    assert s.data_path == str(path) and s.settings.data == str(path)
+    assert s.data.path == str(path) and s.settings.data == str(path)
     # the box shows it, and says what it is
     assert combo(w).currentData() == str(path) and combo(w).currentText() == path.name
     info = w.findChild(type(w.data_box.info), "datasetInfo").text()
@@ -122,27 +122,27 @@ def test_the_dataset_box_opens_every_format_and_the_network_trains_on_it(small, 
 
 def test_a_load_that_fails_says_why_and_keeps_the_dataset_in_use(small, qtbot, tmp_path, data_dialogs):
     w, s = small, small.session
-    mnist, before = s.dataset, s.experiment()
+    mnist, before = s.data.dataset, s.experiment()
     bad = tmp_path / "broken.csv"
     bad.write_text("label,p1,p2,p3,p4\n1,0,0,0,0\n2,0,0,0\n")
     data_dialogs.answers["path"] = str(bad)
-    with qtbot.waitSignal(s.datasetFailed, timeout=10000):
+    with qtbot.waitSignal(s.data.failed, timeout=10000):
         choose(w, OPEN)
-    qtbot.waitUntil(lambda: not s.loading_dataset, timeout=5000)
+    qtbot.waitUntil(lambda: not s.data.busy, timeout=5000)
     kind, title, text = [d for d in data_dialogs if d[0] == "warn"][-1]
     assert title == "Cannot open dataset" and "broken.csv" in text and "still MNIST" in text
-    assert s.dataset is mnist and s.experiment() == before and s.data_path is None
+    assert s.data.dataset is mnist and s.experiment() == before and s.data.path is None
     assert combo(w).currentData() == BUNDLED
     assert not w.data_box.progress.isVisible() and w.train_tab.controls.train_button.isEnabled()
     # a path that is not there at all
     data_dialogs.answers["path"] = str(tmp_path / "gone")
     choose(w, OPEN)
-    assert "gone: no such file or folder" in data_dialogs[-1][2] and s.dataset is mnist
+    assert "gone: no such file or folder" in data_dialogs[-1][2] and s.data.dataset is mnist
 
 
 def test_cancel_stops_a_load_and_keeps_the_dataset_in_use(small, qtbot, tmp_path, data_dialogs, monkeypatch):
     w, s = small, small.session
-    mnist = s.dataset
+    mnist = s.data.dataset
     path = df.write_folder(tmp_path / "pictures", solid(60))
     gate = threading.Event()
     real = datasets.load
@@ -159,13 +159,13 @@ def test_cancel_stops_a_load_and_keeps_the_dataset_in_use(small, qtbot, tmp_path
     choose(w, OPEN)
     box = w.data_box
     qtbot.waitUntil(lambda: box.progress.isVisible() and box.cancel.isVisible(), timeout=5000)
-    assert s.loading_dataset and "pictures" in box.progress.format()
+    assert s.data.busy and "pictures" in box.progress.format()
     assert not w.train_tab.controls.train_button.isEnabled()  # the data it would train on is loading
-    with qtbot.waitSignal(s.datasetCancelled, timeout=10000):
+    with qtbot.waitSignal(s.data.cancelled, timeout=10000):
         qtbot.mouseClick(box.cancel, Qt.LeftButton)
         gate.set()
-    qtbot.waitUntil(lambda: not s.loading_dataset, timeout=5000)
-    assert s.dataset is mnist and s.data_path is None and combo(w).currentData() == BUNDLED
+    qtbot.waitUntil(lambda: not s.data.busy, timeout=5000)
+    assert s.data.dataset is mnist and s.data.path is None and combo(w).currentData() == BUNDLED
     assert not box.progress.isVisible() and "cancelled" in box.notes.text()
     assert w.train_tab.controls.train_button.isEnabled()
     assert not [d for d in data_dialogs if d[0] == "warn"]  # a cancel is not a failure
@@ -185,7 +185,7 @@ def test_adapting_the_network_is_one_undoable_step(small, qtbot, tmp_path, data_
     assert set(delegate.notes) == {0, len(TINY) - 1}  # on the input and the loss cards
     assert "does not fit data" in panel.header.text()
     before, depth = list(w.doc.layers), w.doc.undo_stack.count()
-    assert not s.train()  # training a network that does not fit says why instead
+    assert not s.training.train()  # training a network that does not fit says why instead
     asked = [d for d in data_dialogs if d[0] == "action"]
     assert asked[-1][1] == "The network does not fit the data" and data_dialogs.actions[-1] == "Adapt the network"
     assert w.doc.layers == before  # Cancel: nothing changed
@@ -208,8 +208,8 @@ def test_colour_data_shows_in_colour_with_class_names(small, qtbot, tmp_path, da
     # the gallery: a test picture in its colour, its bars labelled by class name
     w.tabs.setCurrentWidget(w.train_tab)
     gallery = w.train_tab.gallery
-    with qtbot.waitSignal(s.testPredictions, timeout=10000):
-        s.sample_test_predictions(4)
+    with qtbot.waitSignal(s.predictions.testPredictions, timeout=10000):
+        s.predictions.sample_test_predictions(4)
     img, label, probs = gallery.items[0]
     assert img.shape == (8, 8, 3)
     cards = gallery.cards
@@ -225,7 +225,7 @@ def test_colour_data_shows_in_colour_with_class_names(small, qtbot, tmp_path, da
     w.tabs.setCurrentWidget(view)
     view.show_example(("test", 0))
     qtbot.waitUntil(lambda: view.state is not None and view.state["source"] == "test example #0", timeout=10000)
-    x = s.dataset.test.images[0]
+    x = s.data.dataset.test.images[0]
     row = view.rows[0]
     shot = row.act.grab().toImage()
     scale, dpr = row.act.scale, shot.devicePixelRatio()
@@ -238,11 +238,11 @@ def test_colour_data_shows_in_colour_with_class_names(small, qtbot, tmp_path, da
     colours = {(fimg.pixelColor(i, j).red(), fimg.pixelColor(i, j).green(), fimg.pixelColor(i, j).blue())
                for i in range(fimg.width()) for j in range(fimg.height())}
     assert any(len({r_, g_, b_}) == 3 for r_, g_, b_ in colours)  # colour, not grey
-    name = NAMES[int(s.dataset.test.labels[0])]
+    name = NAMES[int(s.data.dataset.test.labels[0])]
     assert f"label {name}" in view.summary.text()
     # Evaluate: the confusion matrix's headers are the names
     w.tabs.setCurrentWidget(w.evaluate)
-    with qtbot.waitSignal(s.evaluated, timeout=10000):
+    with qtbot.waitSignal(s.predictions.evaluated, timeout=10000):
         w.evaluate.evaluate()
     t = w.evaluate.table
     assert [t.horizontalHeaderItem(i).text() for i in range(3)] == NAMES
@@ -261,11 +261,11 @@ def test_draw_offers_pictures_for_colour_data(small, qtbot, tmp_path, data_dialo
     picture = np.zeros((40, 30, 3), np.uint8)
     picture[...] = (30, 200, 40)  # green, any size: read at the data's 8x8
     Image.fromarray(picture).save(tmp_path / "green.png")
-    with qtbot.waitSignal(s.drawingPredicted, timeout=10000) as got:
+    with qtbot.waitSignal(s.predictions.drawingPredicted, timeout=10000) as got:
         assert draw.open_image(str(tmp_path / "green.png"))
     assert "probs" in got.args[0] and len(got.args[0]["probs"]) == 3
     assert draw.bars.class_names == NAMES and draw.bars.probs is not None
-    assert s.drawn.shape == (8, 8, 3)
+    assert s.predictions.drawn.shape == (8, 8, 3)
     shot = draw.picture_view.grab().toImage()
     px = shot.pixelColor(shot.width() // 2, shot.height() // 2)
     assert (px.red(), px.green(), px.blue()) == (30, 200, 40)
@@ -277,7 +277,7 @@ def test_draw_offers_pictures_for_colour_data(small, qtbot, tmp_path, data_dialo
     # a file that is not a picture: a dialog naming it, nothing changed
     (tmp_path / "notes.png").write_text("not a picture")
     assert not draw.open_image(str(tmp_path / "notes.png"))
-    assert "notes.png" in data_dialogs[-1][2] and s.drawn.shape == (8, 8, 3)
+    assert "notes.png" in data_dialogs[-1][2] and s.predictions.drawn.shape == (8, 8, 3)
 
 
 def test_an_experiment_keeps_its_data_and_reopens_it(small, qtbot, tmp_path, data_dialogs):
@@ -290,33 +290,33 @@ def test_an_experiment_keeps_its_data_and_reopens_it(small, qtbot, tmp_path, dat
     assert s.settings_modified and w.files.save_as(str(project / "colours.json"))
     assert json.loads((project / "colours.json").read_text())["data"] == "pictures"  # beside the file
     # back to MNIST, then the experiment again: its data loads in the background
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         choose(w, BUNDLED)
-    assert s.dataset.name == "MNIST" and s.settings.data is None
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    assert s.data.dataset.name == "MNIST" and s.settings.data is None
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         assert w.files.open_experiment(str(project / "colours.json"))
-    assert s.dataset.name == "pictures" and s.data_path == str(path) and not s.settings_modified
+    assert s.data.dataset.name == "pictures" and s.data.path == str(path) and not s.settings_modified
     assert w.doc.layers[0]["out_depth"] == 3 and not w.build_tab.fit_banner.isVisibleTo(w.build_tab)
     # recent datasets are listed in the box
     assert combo(w).findData(str(path)) >= 0 and combo(w).findData(BUNDLED) == 0
     # moved as a whole: still found
     moved = tmp_path / "moved"
     project.rename(moved)
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         choose(w, BUNDLED)
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         assert w.files.open_experiment(str(moved / "colours.json"))
-    assert s.data_path == str(moved / "pictures")
+    assert s.data.path == str(moved / "pictures")
     # the data moved away from the experiment: said, with an offer to locate it
     (moved / "pictures").rename(tmp_path / "elsewhere")
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         choose(w, BUNDLED)
     data_dialogs.answers.update(locate=True, path=str(tmp_path / "elsewhere"))
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         assert w.files.open_experiment(str(moved / "colours.json"))
     kind, _, text = [d for d in data_dialogs if d[0] == "locate"][-1]
     assert str(moved / "pictures") in text
-    assert s.data_path == str(tmp_path / "elsewhere") and s.dataset.image_shape == (8, 8, 3)
+    assert s.data.path == str(tmp_path / "elsewhere") and s.data.dataset.image_shape == (8, 8, 3)
     assert w.doc.layers[0]["out_depth"] == 3
 
 
@@ -324,7 +324,7 @@ def test_the_data_place_shows_the_dataset(small, qtbot, tmp_path, data_dialogs):
     w, s = small, small.session
     open_through_box(w, qtbot, write("folder", tmp_path, True), data_dialogs)
     view = w.dataset_view
-    with qtbot.waitSignal(s.datasetOverview, timeout=10000):
+    with qtbot.waitSignal(s.data.overview, timeout=10000):
         qtbot.mouseClick(w.data_box.show_button, Qt.LeftButton)
     assert w.tabs.currentWidget() is view
     qtbot.waitUntil(lambda: view.overview is not None, timeout=5000)
@@ -344,8 +344,8 @@ def test_the_data_place_shows_the_dataset(small, qtbot, tmp_path, data_dialogs):
     assert abs(px.red() - 40) < 15 and abs(px.green() - 60) < 15 and abs(px.blue() - 230) < 15
     stats = view.stats.text().splitlines()
     assert stats[0] == "mean ± std, range" and [line.split(":")[0] for line in stats[1:]] == ["red", "green", "blue"]
-    mean, std = datasets.pixel_stats(s.dataset.train.images)
-    assert stats[3] == f"blue: {mean[2]:.1f} ± {std[2]:.1f}, {s.dataset.train.images[..., 2].min()}..{s.dataset.train.images[..., 2].max()}"
+    mean, std = datasets.pixel_stats(s.data.dataset.train.images)
+    assert stats[3] == f"blue: {mean[2]:.1f} ± {std[2]:.1f}, {s.data.dataset.train.images[..., 2].min()}..{s.data.dataset.train.images[..., 2].max()}"
 
 
 def test_the_tour_puts_the_learners_dataset_aside_and_gives_it_back(small, qtbot, tmp_path, data_dialogs):
@@ -354,16 +354,16 @@ def test_the_tour_puts_the_learners_dataset_aside_and_gives_it_back(small, qtbot
     path = write("npz", tmp_path, True)
     open_through_box(w, qtbot, path, data_dialogs)
     adapt(w, qtbot)
-    mine, version = s.dataset, s.dataset_version
+    mine, version = s.data.dataset, s.data.version
     tour = w.tour = Tour(w)
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         assert tour.start()  # the lesson is on MNIST: it loads in the background
-    assert s.dataset.name == "MNIST" and s.data_path is None
+    assert s.data.dataset.name == "MNIST" and s.data.path is None
     tour.end()
     with qtbot.waitSignal(tour.ended, timeout=5000):
         qtbot.mouseClick(w.findChild(type(w.data_box.cancel), "tourRestore"), Qt.LeftButton)
-    assert s.dataset is mine and s.data_path == str(path) and s.settings.data == str(path)
-    assert s.dataset_version > version and combo(w).currentData() == str(path)
+    assert s.data.dataset is mine and s.data.path == str(path) and s.settings.data == str(path)
+    assert s.data.version > version and combo(w).currentData() == str(path)
     assert s.validation_note and "holding out 12" in w.data_box.notes.text()
     assert w.doc.layers[0]["out_depth"] == 3 and not w.build_tab.fit_banner.isVisibleTo(w.build_tab)
 
@@ -390,7 +390,7 @@ def test_names_from_files_are_shown_as_plain_text(small, qtbot, tmp_path, data_d
     path = df.write_npz(tmp_path / "<i>odd.npz", solid(60), solid(15, seed=1),
                         class_names=np.array(["<b>red</b>", "green", "blue"]))
     open_through_box(w, qtbot, path, data_dialogs)
-    assert s.dataset.name == "<i>odd"
+    assert s.data.dataset.name == "<i>odd"
     for name in ("datasetInfo", "datasetNotes", "datasetTitle", "datasetFacts", "dataFitText", "statusData"):
         label = w.findChild(QLabel, name)
         assert label.textFormat() == Qt.PlainText, name
@@ -400,7 +400,7 @@ def test_names_from_files_are_shown_as_plain_text(small, qtbot, tmp_path, data_d
     adapt(w, qtbot)
     view = w.network_view
     w.tabs.setCurrentWidget(view)
-    view.show_example(("train", int(np.flatnonzero(s.dataset.train.labels == 0)[0])))
+    view.show_example(("train", int(np.flatnonzero(s.data.dataset.train.labels == 0)[0])))
     qtbot.waitUntil(lambda: view.state is not None and view.state["label"] == 0, timeout=10000)
     assert "label &lt;b&gt;red&lt;/b&gt;" in view.summary.text()
 
@@ -414,13 +414,13 @@ def test_a_snapshot_brings_its_data_back(small, qtbot, tmp_path, data_dialogs):
     assert w.files.save_weights(str(tmp_path / "weights.json"))
     stored = json.loads((tmp_path / "weights.json").read_text())["workbench"]["experiment"]
     assert stored["data"] == "csv"  # beside the snapshot
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         choose(w, BUNDLED)
-    with qtbot.waitSignal(s.datasetLoading, timeout=20000) as started:
+    with qtbot.waitSignal(s.data.loading, timeout=20000) as started:
         assert w.files.open_snapshot(str(tmp_path / "weights.json"))
     assert started.args == [True] and "loading csv" in w.data_box.progress.format()
-    qtbot.waitUntil(lambda: s.data_path == str(path), timeout=20000)
-    assert s.dataset.image_shape == (8, 8, 3) and s.trained and w.doc.layers[0]["out_depth"] == 3
+    qtbot.waitUntil(lambda: s.data.path == str(path), timeout=20000)
+    assert s.data.dataset.image_shape == (8, 8, 3) and s.trained and w.doc.layers[0]["out_depth"] == 3
 
 
 def test_the_curves_and_numbers_of_the_old_data_are_put_aside(small, qtbot, tmp_path, data_dialogs):

@@ -122,7 +122,7 @@ def test_prediction_while_training_uses_published_weights_that_never_change(wind
     from tests.workbench.conftest import TINY
     s = window.session
     s.load_experiment(s.experiment().replace(layer_defs=TINY, name="tiny", epochs=50))
-    s.train()
+    s.training.train()
     window.tabs.setCurrentWidget(window.draw_panel)
     qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=5000)
     stroke(qtbot, window.draw_panel.canvas, [(0.5, 0.2), (0.5, 0.8)])
@@ -140,7 +140,7 @@ def test_prediction_while_training_uses_published_weights_that_never_change(wind
     version = s.weights.version
     qtbot.waitUntil(lambda: window.draw_panel.last_version >= version, timeout=5000)
     assert "Untrained" not in window.draw_panel.timing.text()
-    s.stop()
+    s.training.stop()
 
 
 def _fresh_answer(window):
@@ -171,8 +171,8 @@ def test_draw_answers_with_the_weights_there_are_after_a_reset_a_run_and_a_snaps
     qtbot.waitUntil(lambda: _shows_the_current_weights(window), timeout=5000)
     assert not np.allclose(draw.bars.probs, demo, atol=1e-3)
     reset = draw.bars.probs.copy()
-    assert s.train(epochs=0.005)  # a short run, to its end
-    qtbot.waitUntil(lambda: not s.running, timeout=20000)
+    assert s.training.train(epochs=0.005)  # a short run, to its end
+    qtbot.waitUntil(lambda: not s.training.running, timeout=20000)
     qtbot.waitUntil(lambda: _shows_the_current_weights(window), timeout=5000)
     assert s.examples_seen > 0 and not np.allclose(draw.bars.probs, reset, atol=1e-6)
     assert window.files.open_snapshot(str(tmp_path / "demo.json"))

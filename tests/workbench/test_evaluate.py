@@ -21,9 +21,9 @@ def test_new_weights_cancel_an_evaluation_of_the_old_ones(window, qtbot):
     ev = window.evaluate
     window.tabs.setCurrentWidget(ev)
     ev.button.click()
-    assert window.session.evaluating and not ev.button.isEnabled() and ev.progress.isVisible()
+    assert window.session.predictions.evaluating and not ev.button.isEnabled() and ev.progress.isVisible()
     window.session.reset_weights()
-    qtbot.waitUntil(lambda: not window.session.evaluating, timeout=30000)
+    qtbot.waitUntil(lambda: not window.session.predictions.evaluating, timeout=30000)
     assert ev.last is None and ev.result.text() == "Cancelled." and ev.button.isEnabled()
 
 
@@ -49,8 +49,8 @@ def test_evaluating_a_new_dataset_does_not_say_the_dataset_changed(window, qtbot
     assert ev.last["matrix"].sum() == 10000
     ev.button.click()  # still running when the new dataset has loaded
     assert s.open_dataset(str(write_small_mnist(tmp_path / "small.npz", 2000, 500)))
-    qtbot.waitUntil(lambda: not s.loading_dataset and not s.evaluating, timeout=30000)
-    assert len(s.dataset.test) == 500
+    qtbot.waitUntil(lambda: not s.data.busy and not s.predictions.evaluating, timeout=30000)
+    assert len(s.data.dataset.test) == 500
     assert ev.stale.isVisible() and "dataset has changed" in ev.stale.text()
     assert "dataset changed" in ev.confused.caption.text()
     assert ev.last["matrix"].sum() == 10000  # the old figures, said to be old; nothing of the dropped run

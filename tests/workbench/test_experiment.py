@@ -40,13 +40,13 @@ def test_opening_a_preset_applies_all_of_it(window, qtbot):
     assert c.total.isVisibleTo(c) and c.minimum.isVisibleTo(c)
     assert not c.factor.isVisibleTo(c) and not c.every.isVisibleTo(c)
     # and a run uses it: adam, batches of 64, the cosine over twelve epochs of 55,000
-    assert s.step()
+    assert s.training.step()
     qtbot.waitUntil(lambda: s.examples_seen == 64, timeout=10000)
-    run = s.run
+    run = s.training.run
     assert run.schedule.kind == "cosine" and run.schedule.total == 12 * 55000
     assert run.schedule.minimum == pytest.approx(2e-5) and run.schedule.base == pytest.approx(0.002)
     assert s.trainer.method == "adam" and run.augment.crop == 24 and run.epochs == 12
-    s.stop()
+    s.training.stop()
 
 
 def test_train_tab_edits_the_schedule_and_the_run_follows(tiny, qtbot):
@@ -62,7 +62,7 @@ def test_train_tab_edits_the_schedule_and_the_run_follows(tiny, qtbot):
     assert s.settings.schedule == {"kind": "step", "base": None, "factor": 0.5, "every": 2000, "total": None,
                                    "minimum": 0.0}
     reports = []
-    s.report.connect(reports.append)
+    s.training.report.connect(reports.append)
     w.tabs.setCurrentWidget(w.train_tab)
     qtbot.mouseClick(c.train_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: any(r["examples_seen"] > 4000 for r in reports), timeout=10000)
@@ -73,11 +73,11 @@ def test_train_tab_edits_the_schedule_and_the_run_follows(tiny, qtbot):
     assert r["learning_rate"] < 0.02 / 2
     # back to a constant rate while training: from the next batch
     c.schedule.setCurrentText("constant")
-    assert s.settings.schedule is None and s.run.schedule is None and s.trainer.learning_rate == 0.02
+    assert s.settings.schedule is None and s.training.run.schedule is None and s.trainer.learning_rate == 0.02
     n = len(reports)
     qtbot.waitUntil(lambda: len(reports) > n + 1, timeout=5000)
     assert reports[-1]["learning_rate"] == pytest.approx(0.02)
-    s.stop()
+    s.training.stop()
 
 
 def test_augmentation_validation_and_epochs_from_the_train_tab(tiny, qtbot):
@@ -93,12 +93,12 @@ def test_augmentation_validation_and_epochs_from_the_train_tab(tiny, qtbot):
     assert exp.validation == 20000 and exp.epochs == pytest.approx(0.1)
     assert "random 24x24 crop" in c.crop.text()
     qtbot.mouseClick(c.train_button, Qt.LeftButton)
-    assert s.run.augment.shift == 2 and s.run.augment.flip and len(s.run.train_set) == 40000
-    qtbot.waitUntil(lambda: not s.running, timeout=20000)
+    assert s.training.run.augment.shift == 2 and s.training.run.augment.flip and len(s.training.run.train_set) == 40000
+    qtbot.waitUntil(lambda: not s.training.running, timeout=20000)
     assert s.examples_seen == 4000 and c.message.text() == "Finished."
     # Train again: as many epochs more
     qtbot.mouseClick(c.train_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not s.running, timeout=20000)
+    qtbot.waitUntil(lambda: not s.training.running, timeout=20000)
     assert s.examples_seen == 8000
 
 
@@ -106,9 +106,9 @@ def test_saved_weights_open_with_their_experiment(window, qtbot, tmp_path):
     s = window.session
     assert window.files.open_preset("strong-convnet")
     window.train_tab.controls.shift.setValue(1)
-    assert s.step()
+    assert s.training.step()
     qtbot.waitUntil(lambda: s.examples_seen == 64, timeout=10000)
-    s.stop()
+    s.training.stop()
     path = tmp_path / "strong-weights.json"
     assert window.files.save_weights(str(path))
     saved = s.weights.params()
@@ -174,7 +174,7 @@ def test_a_schedule_with_its_own_base_rate_is_edited_in_the_learning_rate_field(
 def test_an_experiment_whose_data_has_moved_opens_its_network_and_says_so(window, tmp_path, qtbot,
                                                                             data_dialogs):
     s = window.session
-    mnist = s.dataset
+    mnist = s.data.dataset
     path = tmp_path / "elsewhere.json"
     path.write_text(json.dumps({"layer_defs": TINY, "name": "elsewhere", "data": "no-such-folder"}))
     assert window.files.open_experiment(str(path))
@@ -183,8 +183,8 @@ def test_an_experiment_whose_data_has_moved_opens_its_network_and_says_so(window
     kind, _, text = data_dialogs[0]
     assert kind == "locate"  # offered to locate it, with the path it was looked for at
     assert str(tmp_path / "no-such-folder") in text and "not there" in text and "Keep" not in text
-    assert s.dataset is mnist and s.data_path is None and s.settings.data is None
-    assert not s.loading_dataset
+    assert s.data.dataset is mnist and s.data.path is None and s.settings.data is None
+    assert not s.data.busy
 
 
 def test_a_snapshot_with_a_broken_experiment_is_refused(window, tmp_path, monkeypatch):

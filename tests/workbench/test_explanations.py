@@ -53,7 +53,7 @@ def test_inspect_overlay_is_the_engines_map_and_follows_method_and_class(inspect
     assert r["class"] == r["predicted"] == 5
     # the map is the engine's, for the 24x24 centre the network sees, placed in the 28x28 frame
     net, _ = load_snapshot(TRAINED_DEMO)
-    x = network_input(window.session.dataset.test.images[8:9], net.input_shape)
+    x = network_input(window.session.data.dataset.test.images[8:9], net.input_shape)
     want = explain.in_image_frame(explain.saliency(net, x, [5]), 28, 28)[0]
     np.testing.assert_allclose(r["map"], want, rtol=1e-4, atol=1e-6 * np.abs(want).max())
     coloured = picture(inspect.view)
@@ -127,7 +127,7 @@ def test_draw_overlay_follows_the_pen(window, qtbot):
     qtbot.mouseRelease(canvas, Qt.LeftButton, Qt.NoModifier, at(canvas, 0.75, 0.85))
     # the map lies over the strokes: its warmest pixel, mapped back to the canvas, is on ink
     qtbot.waitUntil(lambda: ex.result is not None and np.array_equal(ex.result["pixels"],
-                                                                      window.session.drawn), timeout=5000)
+                                                                      window.session.predictions.drawn), timeout=5000)
     r = ex.result
     (ay, by), (ax, bx) = r["frame"]
     fy, fx = np.unravel_index(np.argmax(r["map"]), r["map"].shape)

@@ -15,9 +15,9 @@ from workbench.views import export_dialog
 @pytest.fixture
 def trained(tiny, qtbot):
     s = tiny.session
-    assert s.step(3)
+    assert s.training.step(3)
     qtbot.waitUntil(lambda: s.examples_seen == 60, timeout=10000)
-    s.stop()
+    s.training.stop()
     return tiny
 
 
@@ -138,7 +138,7 @@ def test_a_colour_dataset_in_use_is_what_the_export_is_checked_on(tiny, qtbot, t
     w, s = tiny, tiny.session
     data = df.write_folder(tmp_path / "trial" / "shapes", df.images(60, 16, 16, 3),
                            df.images(15, 16, 16, 3, seed=1))
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         assert s.open_dataset(str(data))
     dialogs.remember(data)  # as File › Open dataset… does
     banner = w.build_tab.fit_banner

@@ -28,8 +28,8 @@ def train_on_a_worker_then_stop_it(window, qtbot):
     s = window.session
     worker = workers._pool.workers[0]
     steps = worker.step
-    if not s.running:
-        assert s.train()
+    if not s.training.running:
+        assert s.training.train()
     qtbot.waitUntil(lambda: worker.step > steps + 5, timeout=20000)
     os.kill(worker.proc.pid, signal.SIGSTOP)
     return worker
@@ -52,7 +52,7 @@ def test_stop_an_edit_and_closing_finish_with_a_stopped_worker(tiny, qtbot, monk
     try:
         t0 = time.monotonic()
         qtbot.mouseClick(c.stop_button, Qt.LeftButton)
-        qtbot.waitUntil(lambda: not s.running, timeout=30000)
+        qtbot.waitUntil(lambda: not s.training.running, timeout=30000)
         timings["stop"] = time.monotonic() - t0
     finally:
         release(worker)
@@ -69,10 +69,10 @@ def test_stop_an_edit_and_closing_finish_with_a_stopped_worker(tiny, qtbot, monk
         timings["edit"] = time.monotonic() - t0
     finally:
         release(worker)
-    assert w.doc.layers[1]["filters"] == 6 and not s.running
+    assert w.doc.layers[1]["filters"] == 6 and not s.training.running
     # closing while training
     worker = train_on_a_worker_then_stop_it(w, qtbot)
-    job = s._training
+    job = s.training._job
     try:
         t0 = time.monotonic()
         assert w.close()
@@ -97,14 +97,14 @@ def test_a_diverged_run_keeps_its_last_good_weights_and_batchnorm_statistics(win
                                  trainer=dict(s.settings.trainer, method="sgd", learning_rate=0.01,
                                               momentum=0.9, batch_size=20))
     assert s.load_experiment(exp)
-    assert s.step(5)  # a few good batches first: running statistics that are not the initial ones
+    assert s.training.step(5)  # a few good batches first: running statistics that are not the initial ones
     qtbot.waitUntil(lambda: s.examples_seen == 100, timeout=10000)
-    s.stop()
+    s.training.stop()
     w.train_tab.controls.lr.setValue(1000)
     w.tabs.setCurrentWidget(w.train_tab)
     qtbot.mouseClick(w.train_tab.controls.train_button, Qt.LeftButton)
     c = w.train_tab.controls
-    qtbot.waitUntil(lambda: not s.running and "diverged" in c.message.text(), timeout=20000)
+    qtbot.waitUntil(lambda: not s.training.running and "diverged" in c.message.text(), timeout=20000)
     assert "try 0.01" in c.message.text() and c.rate_button.isVisible()
     qtbot.mouseClick(c.rate_button, Qt.LeftButton)  # the suggested rate, to train on from these weights
     assert s.learning_rate == pytest.approx(0.01)
@@ -114,14 +114,14 @@ def test_a_diverged_run_keeps_its_last_good_weights_and_batchnorm_statistics(win
         values = list(values.values()) if isinstance(values, dict) else values
         assert all(math.isfinite(v) for v in values), key
     assert all(np.all(np.isfinite(p)) for p in s.weights.params())
-    probs = s.weights.predict(s.dataset.test.images[:200])
+    probs = s.weights.predict(s.data.dataset.test.images[:200])
     assert np.all(np.isfinite(probs)) and np.allclose(probs.sum(1), 1, atol=1e-4)  # not NaN: real predictions
     # the kept weights save, and open again (NaN would be refused as not strict JSON)
     path = tmp_path / "after-divergence.json"
     assert w.files.save_weights(str(path))
-    before = s.weights.predict(s.dataset.test.images[:50])
+    before = s.weights.predict(s.data.dataset.test.images[:50])
     assert w.files.open_snapshot(str(path))
-    np.testing.assert_allclose(s.weights.predict(s.dataset.test.images[:50]), before, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s.weights.predict(s.data.dataset.test.images[:50]), before, rtol=1e-5, atol=1e-6)
     assert not c.banner.isVisibleTo(w)  # new weights: the message about the old run goes
 
 
@@ -132,22 +132,22 @@ def test_a_training_thread_stuck_past_every_bound_is_left_behind(tiny, qtbot, mo
     _w, s = tiny, tiny.session
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(title))
-    assert s.train()
+    assert s.training.train()
     qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=10000)
     stuck = threading.Event()
-    run, real = s.run, s.run.train_batches
+    run, real = s.training.run, s.training.run.train_batches
     monkeypatch.setattr(run, "train_batches", lambda **kw: (stuck.wait(20), real(**kw))[1])
     qtbot.wait(400)  # the thread enters the stuck chunk
-    monkeypatch.setattr(s, "stop_timeout", 0.5)
-    net, job, training, run = s._net, s._training, s.training, s.run
-    s.stop(wait=True)
+    monkeypatch.setattr(s.training, "stop_timeout", 0.5)
+    net, job, training, run = s._net, s.training._job, s.training.current, s.training.run
+    s.training.stop(wait=True)
     assert job.alive  # left behind: stop returned while the thread is still stuck (for 20 s)
-    assert not s.running and shown == ["Training did not stop"]
+    assert not s.training.running and shown == ["Training did not stop"]
     assert s._net is not net and s.weights is not None  # its own copy: the stuck thread keeps the old one
     # as far trained as before: counted, asked about on close, and Train goes on from there
     seen = run.examples_seen
     assert s.examples_seen == seen > 0 and s.weights.examples_seen == seen and s.weights_unsaved
-    assert s.last_training is not None and s.last_training["run_id"] == s.run_id
+    assert s.training.last is not None and s.training.last["run_id"] == s.run_id
     assert training.session is None  # the thread, should it wake, no longer saves into the folder
     stuck.set()
     qtbot.waitUntil(lambda: not job.alive, timeout=10000)

@@ -6,14 +6,14 @@ import threading
 
 def test_open_dataset_on_a_fifo_fails_at_once(window, qtbot, tmp_path, data_dialogs):
     s = window.session
-    mnist = s.dataset
+    mnist = s.data.dataset
     fifo = tmp_path / "fifo.npz"
     os.mkfifo(fifo)
-    with qtbot.waitSignal(s.datasetFailed, timeout=20000) as failed:  # a hang fails here
+    with qtbot.waitSignal(s.data.failed, timeout=20000) as failed:  # a hang fails here
         assert s.open_dataset(str(fifo))
     assert "fifo.npz" in failed.args[0]["message"] and "pipe" in failed.args[0]["message"]
-    qtbot.waitUntil(lambda: not s.loading_dataset, timeout=20000)
-    assert s.dataset is mnist
+    qtbot.waitUntil(lambda: not s.data.busy, timeout=20000)
+    assert s.data.dataset is mnist
     warn = [d for d in data_dialogs if d[0] == "warn"][-1]
     assert "fifo.npz" in warn[2] and "pipe" in warn[2]
 

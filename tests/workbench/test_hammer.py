@@ -22,13 +22,13 @@ def test_hammer(window, qtbot, dataset):
     s = window.session
     assert s.load_experiment(preset("convnetjs-demo").replace(epochs=100))
     shown, answers, evaluations = [], [], []
-    s.inspected.connect(shown.append)
-    s.drawingPredicted.connect(answers.append)
-    s.evaluated.connect(evaluations.append)
-    s.evaluated.connect(lambda _: s.evaluate())  # one evaluation after another
-    s.train()
+    s.predictions.inspected.connect(shown.append)
+    s.predictions.drawingPredicted.connect(answers.append)
+    s.predictions.evaluated.connect(evaluations.append)
+    s.predictions.evaluated.connect(lambda _: s.predictions.evaluate())  # one evaluation after another
+    s.training.train()
     window.tabs.setCurrentWidget(window.network_view)
-    s.evaluate()
+    s.predictions.evaluate()
     rng = np.random.default_rng(0)
     canvas = window.draw_panel.canvas
 
@@ -55,7 +55,7 @@ def test_hammer(window, qtbot, dataset):
     qtbot.waitUntil(enough, timeout=60000)
     for t in timers:
         t.stop()
-    s.stop()
+    s.training.stop()
     assert s.examples_seen > 2000
     for st in shown:
         w = st["weights"]

@@ -40,7 +40,7 @@ def test_validation_indices_are_the_runs():
 
 def test_points_are_the_engines_layout_coloured_per_class(mapped, window):
     r = mapped.result
-    test = window.session.dataset.test
+    test = window.session.data.dataset.test
     net, _ = load_snapshot(TRAINED_DEMO)
     assert r["layer"] == last_hidden_layer(net) and list(r["indices"]) == list(range(300))
     want, _ = embed(net, network_input(test.images[:300], net.input_shape), method="pca")

@@ -135,7 +135,7 @@ def test_asking_to_train_a_network_that_does_not_fit_offers_to_adapt_it(tiny, qt
 # -- 4. switching datasets: earlier runs of the other data only on request ---------------------------
 def fake_run(session, upto, step=1000, start=0):
     for seen in range(start + step, start + upto + 1, step):
-        session.report.emit({"tag": "progress", "examples_seen": seen, "epoch": seen / 55000, "examples": step,
+        session.training.report.emit({"tag": "progress", "examples_seen": seen, "epoch": seen / 55000, "examples": step,
                              "learning_rate": 0.01, "examples_per_second": 1000.0, "fwd_ms_per_example": 0.1,
                              "bwd_ms_per_example": 0.1, "cost_loss": 2.3 * 0.97 ** (seen / step),
                              "decay_loss": 0.0, "train_accuracy": 0.5})
@@ -197,7 +197,7 @@ def test_every_statistic_is_in_view_at_1280x800_under_a_banner(tiny, qtbot):
     c.method.setCurrentIndex(c.method.findData("sgd"))
     c.lr.setValue(1000)
     qtbot.mouseClick(c.train_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not s.running and "diverged" in c.message.text(), timeout=15000)
+    qtbot.waitUntil(lambda: not s.training.running and "diverged" in c.message.text(), timeout=15000)
     qtbot.waitUntil(lambda: c.message.isVisible(), timeout=3000)
     assert c.message.height() >= c.message.heightForWidth(c.message.width()) > 2 * c.message.fontMetrics().height()
     for key, label in c.stat_labels.items():  # with the column scrolled to the top, as it opens
@@ -215,7 +215,7 @@ def test_inspect_row_titles_are_whole_in_the_view(window, qtbot, size):
     w.resize(*size)
     view = w.network_view
     w.tabs.setCurrentWidget(view)
-    with qtbot.waitSignal(w.session.inspected, timeout=20000):
+    with qtbot.waitSignal(w.session.predictions.inspected, timeout=20000):
         view.show_example(("test", 0))
     qtbot.waitUntil(lambda: view.state is not None and len(view.rows) == len(view.state["layers"]), timeout=5000)
     qtbot.wait(50)
@@ -334,8 +334,8 @@ def test_the_runs_table_says_which_data_each_run_trained_on(tiny, qtbot):
     from workbench.views.runs import table as T
     w, s = tiny, tiny.session
     s.set_epochs(0.01)
-    with qtbot.waitSignal(s.finished, timeout=60000):
-        assert s.train()
+    with qtbot.waitSignal(s.training.finished, timeout=60000):
+        assert s.training.train()
     (rec,) = w.keeper.runs()
     w.keeper.add_record(dict(rec, experiment=dict(rec["experiment"], data="/data/shapes/")))
     w.keeper.add_record(dict(rec, experiment=dict(rec["experiment"], data="/data/fashion.npz")))
@@ -360,7 +360,7 @@ def test_restoring_a_finished_run_says_so_and_nothing_trains(crashed, window):
     (text,) = asked
     assert "Its run had finished" in text and "Nothing trains until you press Train" in text
     assert "goes on from where" not in text
-    assert not w.session.running and w.session.examples_seen > 0
+    assert not w.session.training.running and w.session.examples_seen > 0
 
 
 def test_restoring_a_run_that_had_not_finished_says_train_goes_on_from_there(crashed, request):
@@ -373,7 +373,7 @@ def test_restoring_a_run_that_had_not_finished_says_train_goes_on_from_there(cra
     asked = []
     assert w.keeper.offer_restore(w, ask=lambda title, text: asked.append(text) or True)
     assert "nothing trains until you press Train, which goes on from where the run was saved" in asked[0]
-    assert not w.session.running
+    assert not w.session.training.running
 
 
 # -- 1. the tour says what the window shows ------------------------------------------------------------
@@ -390,14 +390,14 @@ def test_the_confused_example_note_says_what_the_draw_bars_say(window, qtbot):
     tour.go(9)
     note = w.findChild(QWidget, "tourNote")
     bars = w.draw_panel.bars
-    with qtbot.waitSignal(s.drawingPredicted, timeout=20000):
+    with qtbot.waitSignal(s.predictions.drawingPredicted, timeout=20000):
         qtbot.mouseClick(tour.panel.show_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: "the network says" in note.text() and bars.probs is not None, timeout=10000)
     m = re.fullmatch(r"Test digit #(\d+), labelled (\d): the network says (\d) \(([\d.]+%) sure\)\.", note.text())
     assert m, note.text()
     index, label, said, sure = int(m[1]), m[2], m[3], m[4]
     assert str(bars.top_class) == said and f"{bars.probs.max():.1%}" == sure  # as the bars say it
-    assert str(int(s.dataset.test.labels[index])) == label
+    assert str(int(s.data.dataset.test.labels[index])) == label
     assert said != label  # a digit the network gets wrong, as Draw sees it
     assert note.isVisible()
     w.draw_panel.canvas.draw_stroke([(0.1, 0.1), (0.2, 0.2)])  # the learner draws over it

@@ -38,7 +38,7 @@ def fingerprint(window):
         "settings": json.dumps(s.settings.to_json()), "settings_modified": s.settings_modified,
         "weights": (weights.version, weights.examples_seen, digest.hexdigest()),
         "net": id(s._net), "run": (s.run_id, s.examples_seen, s.trained, s.weights_unsaved),
-        "dataset": id(s.dataset), "title": window.windowTitle(), "status": window.status.network.text(),
+        "dataset": id(s.data.dataset), "title": window.windowTitle(), "status": window.status.network.text(),
         "header": window.build_tab.stack_panel.header.text(),
     }
 
@@ -49,9 +49,9 @@ def trained(tiny, qtbot):
     w, s = tiny, tiny.session
     w.doc.select(1)
     w.build_tab.properties.editors["filters"][1].setValue(5)
-    assert s.step(3)
+    assert s.training.step(3)
     qtbot.waitUntil(lambda: s.examples_seen == 60, timeout=10000)
-    s.stop()
+    s.training.stop()
     assert s.trained and s.weights_unsaved and s.weights.examples_seen == 60
     return w
 

@@ -129,7 +129,7 @@ def test_another_dataset_starts_the_examples_axis_again(tiny, qtbot):
         v.add({"tag": "progress", "examples_seen": 1400 * i, "cost_loss": 1.0 / i, "decay_loss": 0.0})
     v.refresh()
     assert v.plot.getPlotItem().viewRange()[0][1] >= 70000
-    s.datasetChanged.emit()
+    s.data.changed.emit()
     assert len(v.other_data_curves) == 1  # greyed, not forgotten (shown on request: issue #23)
     for i in range(1, 5):
         v.add({"tag": "progress", "examples_seen": 10 * i, "cost_loss": 1.0 / i, "decay_loss": 0.0})

@@ -53,11 +53,11 @@ def test_a_restore_loads_its_data_first_then_the_work_is_back(crashed, small, wi
     before = seen_in(crashed)
     w = window
     s = w.session
-    assert s.dataset.name == "MNIST"
+    assert s.data.dataset.name == "MNIST"
     assert w.keeper.offer_restore(w, ask=lambda title, text: True)
     # done when it returns: the data loaded (behind a modal progress dialog), then the work
-    assert s.data_path == str(small) and len(s.dataset.train) == 2000 and not s.loading_dataset
-    assert s.examples_seen == before and s.last_training is not None
+    assert s.data.path == str(small) and len(s.data.dataset.train) == 2000 and not s.data.busy
+    assert s.examples_seen == before and s.training.last is not None
     (record,) = w.keeper.runs()
     assert record["status"] == "done"
     # and shown as if it had just trained here: its curves, its numbers, the status bar
@@ -97,9 +97,9 @@ def test_runs_that_would_train_on_replaced_data_wait_for_it(small, qtbot, window
     st.raceFailed.connect(failed.append)
     st.rateFailed.connect(failed.append)
     place = w.experiments.runs_place
-    with qtbot.waitSignal(s.datasetChanged, timeout=30000):
+    with qtbot.waitSignal(s.data.changed, timeout=30000):
         assert s.open_dataset(str(small))
-        assert s.loading_dataset and not place.race_button.isEnabled() and not place.sweep_button.isEnabled()
+        assert s.data.busy and not place.race_button.isEnabled() and not place.sweep_button.isEnabled()
         assert not st.race(["sgd"], seeds=1, epochs=0.01) and not st.find_rate()
         assert len(failed) == 2 and all("still loading" in m for m in failed)
         with pytest.raises(Exception, match="still loading"):
@@ -113,9 +113,9 @@ def test_work_put_away_while_its_data_loads_loads_it_again_when_it_comes_back(sm
     w = window
     s = w.session
     exp = s.experiment().replace(data=str(small))
-    assert s.load_experiment(exp) and s.loading_dataset
+    assert s.load_experiment(exp) and s.data.busy
     k = s.keepsake()
-    with qtbot.waitSignal(s.datasetChanged, timeout=30000):
+    with qtbot.waitSignal(s.data.changed, timeout=30000):
         s.restore(k)
-        assert s.loading_dataset  # dropped by restore, and started again
-    assert s.data_path == str(small) == s.settings.data and len(s.dataset.train) == 2000
+        assert s.data.busy  # dropped by restore, and started again
+    assert s.data.path == str(small) == s.settings.data and len(s.data.dataset.train) == 2000

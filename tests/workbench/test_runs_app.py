@@ -13,8 +13,8 @@ from workbench.views.runs import table as T
 
 def train_to(s, qtbot, epochs):
     s.set_epochs(epochs)
-    with qtbot.waitSignal(s.finished, timeout=60000) as blocker:
-        assert s.train()
+    with qtbot.waitSignal(s.training.finished, timeout=60000) as blocker:
+        assert s.training.train()
     assert blocker.args == ["done"]
 
 
@@ -356,26 +356,26 @@ def test_the_coach_says_the_rate_is_too_high_and_its_fix_changes_the_running_tra
     s._change(seed=3)  # a seed whose run goes on after the alert (measured: seeds 2, 3, 4, 7)
     s.reset_weights()
     w.tabs.setCurrentWidget(w.train_tab)
-    s.train()
+    s.training.train()
     alerts = w.experiments.coach_alerts
     qtbot.waitUntil(lambda: any(c.alert["kind"] == "rate_too_high" for c in alerts.cards), timeout=60000)
     card = [c for c in alerts.cards if c.alert["kind"] == "rate_too_high"][0]
     assert card.alert["examples_seen"] <= 5000 and alerts.isVisible()
     assert card.text.text() == card.alert["message"] and "too high" in card.text.text()
-    assert s.running, "the run diverged before the fix could be clicked"
+    assert s.training.running, "the run diverged before the fix could be clicked"
     fix = card.buttons[0]
     assert fix.objectName() == "coachFix" and fix.text() == "Lower the learning rate to 0.01"
     qtbot.mouseClick(fix, Qt.LeftButton)
-    qtbot.waitUntil(lambda: any(c["setting"] == "learning_rate" for c in s.training.record["changes"]),
+    qtbot.waitUntil(lambda: any(c["setting"] == "learning_rate" for c in s.training.current.record["changes"]),
                     timeout=10000)
-    (change,) = [c for c in s.training.record["changes"] if c["setting"] == "learning_rate"]
+    (change,) = [c for c in s.training.current.record["changes"] if c["setting"] == "learning_rate"]
     assert (change["from"], change["to"]) == (1.0, 0.01)
-    assert s.running and s.trainer.learning_rate == 0.01 and w.train_tab.controls.lr.value() == 0.01
+    assert s.training.running and s.trainer.learning_rate == 0.01 and w.train_tab.controls.lr.value() == 0.01
     assert card.done.isVisible() and "from the next batch" in card.done.text()
     # Inspect's Coach tab has the diagnostics of the probes
     panel = w.experiments.coach_panel
     assert panel.diagnostics is not None and panel.table.rowCount() == len(panel.diagnostics["layers"])
-    s.stop()
+    s.training.stop()
 
 
 def test_the_coach_panel_shows_each_layers_diagnostics(tiny, qtbot):

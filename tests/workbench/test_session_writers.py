@@ -72,8 +72,8 @@ def assert_same(a, b):
 
 
 def train_until_done(s, qtbot, epochs):
-    with qtbot.waitSignal(s.finished, timeout=120000):
-        assert s.train(epochs=epochs)
+    with qtbot.waitSignal(s.training.finished, timeout=120000):
+        assert s.training.train(epochs=epochs)
 
 
 @pytest.mark.parametrize("changes", [{"version": "1"}, {"checkpoint": [1, 2]}, {"checkpoint": 5},

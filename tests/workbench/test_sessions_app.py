@@ -62,8 +62,8 @@ def assert_same(a, b):
 
 
 def train_until_done(s, qtbot, epochs=None, timeout=120000):
-    with qtbot.waitSignal(s.finished, timeout=timeout) as blocker:
-        assert s.train(epochs=epochs)
+    with qtbot.waitSignal(s.training.finished, timeout=timeout) as blocker:
+        assert s.training.train(epochs=epochs)
     assert blocker.args == ["done"]
 
 
@@ -106,10 +106,10 @@ def test_stop_and_train_again_in_the_app_equals_one_run(small_window, small_mnis
     exp = preset("convnetjs-demo").replace(data=str(small_mnist), validation=1000, seed=7, epochs=0.5)
     s.load_experiment(exp)
     s.reset_weights()  # the seed's weights (the same layers as before kept the window's)
-    s.train(paused=True)
-    s.step(7)  # seven batches, then stopped: somewhere in the first half epoch
+    s.training.train(paused=True)
+    s.training.step(7)  # seven batches, then stopped: somewhere in the first half epoch
     qtbot.waitUntil(lambda: s.examples_seen == 140, timeout=30000)
-    s.stop(wait=True)
+    s.training.stop(wait=True)
     stopped = s.examples_seen
     train_until_done(s, qtbot)  # to the experiment's half epoch
     assert s.examples_seen == 1500
@@ -129,12 +129,12 @@ def test_a_setting_changed_while_training_is_recorded_where_it_happened(small_wi
     s.load_experiment(preset("convnetjs-demo").replace(data=str(small_mnist), validation=1000, epochs=5,
                                                        trainer=dict(preset("convnetjs-demo").trainer,
                                                                     method="sgd", learning_rate=0.01)))
-    s.train()
+    s.training.train()
     qtbot.waitUntil(lambda: s.examples_seen >= 200, timeout=30000)
     w.train_tab.controls.lr.setValue(0.005)  # typed while it trains
-    qtbot.waitUntil(lambda: any(c["setting"] == "learning_rate" for c in s.training.record["changes"]),
+    qtbot.waitUntil(lambda: any(c["setting"] == "learning_rate" for c in s.training.current.record["changes"]),
                     timeout=10000)
-    (change,) = [c for c in s.training.record["changes"] if c["setting"] == "learning_rate"]
+    (change,) = [c for c in s.training.current.record["changes"] if c["setting"] == "learning_rate"]
     assert change["from"] == 0.01 and change["to"] == 0.005 and change["examples_seen"] >= 200
     assert s.trainer.learning_rate == 0.005
     # a marker line on the Train plots where it changed
@@ -142,20 +142,20 @@ def test_a_setting_changed_while_training_is_recorded_where_it_happened(small_wi
     qtbot.waitUntil(lambda: len(overlays.change_lines) == 1, timeout=5000)
     c, lines = overlays.change_lines[0]
     assert c["setting"] == "learning_rate" and lines[0][1].value() == change["examples_seen"]
-    s.stop()
+    s.training.stop()
 
 
 def test_save_session_as_copies_the_runs_and_works_there(small_window, small_mnist, tmp_path, qtbot):
     w = small_window
     s = w.session
     s.load_experiment(preset("convnetjs-demo").replace(data=str(small_mnist), validation=1000, epochs=5))
-    s.train()
+    s.training.train()
     qtbot.waitUntil(lambda: s.examples_seen >= 300, timeout=30000)
     old = w.keeper.path
     assert w.experiments.save_session_as(str(tmp_path / "copy"))  # while it trains
-    assert w.keeper.path == tmp_path / "copy" and s.running
+    assert w.keeper.path == tmp_path / "copy" and s.training.running
     qtbot.waitUntil(lambda: s.examples_seen >= 600, timeout=30000)
-    s.stop()
+    s.training.stop()
     (record,) = list_runs(tmp_path / "copy")
     assert record["metrics"]["examples_seen"] == s.examples_seen  # the run went on saving there
     assert Folder.open(tmp_path / "copy").info["examples_seen"] == s.examples_seen
@@ -212,11 +212,11 @@ w.ask_to_save = False
 w.keeper.set_autosave_seconds(autosave)
 s = w.session
 s.load_experiment(s.experiment().replace(epochs=100, seed=3))  # the demo network
-s.report.connect(lambda r: r["tag"] == "progress" and print(
+s.training.report.connect(lambda r: r["tag"] == "progress" and print(
     json.dumps({"t": time.time(), "seen": r["examples_seen"]}), flush=True))
 w.resize(1280, 800)
 w.show()
-QTimer.singleShot(0, s.train)
+QTimer.singleShot(0, s.training.train)
 app.exec()
 """
 
@@ -271,8 +271,8 @@ def test_a_killed_app_restores_its_session_with_at_most_an_autosave_of_work_lost
     assert record["status"] == "interrupted"
     # Train goes on with that run, from there
     s.set_epochs(seen / s.n_train() + 0.01)
-    with qtbot.waitSignal(s.finished, timeout=60000):
-        s.train()
+    with qtbot.waitSignal(s.training.finished, timeout=60000):
+        s.training.train()
     assert s.examples_seen > seen
     (record,) = w.keeper.runs()
     assert record["status"] == "done" and len(record["segments"]) == 2

@@ -34,10 +34,10 @@ def read(draw, qtbot):
     (answers to the strokes before it may still be arriving)."""
     s = draw.session
     got = []
-    s.drawingPredicted.connect(got.append)
+    s.predictions.drawingPredicted.connect(got.append)
     try:
         draw.update_prediction()
-        want, version = network_input(s.drawn[None], s.weights.input_shape), s.weights.version
+        want, version = network_input(s.predictions.drawn[None], s.weights.input_shape), s.weights.version
 
         def answer():
             return next((r for r in got if r.get("version") == version and "input" in r
@@ -45,7 +45,7 @@ def read(draw, qtbot):
 
         qtbot.waitUntil(lambda: answer() is not None, timeout=5000)
     finally:
-        s.drawingPredicted.disconnect(got.append)
+        s.predictions.drawingPredicted.disconnect(got.append)
     qtbot.waitUntil(lambda: draw.bars.probs is not None and np.array_equal(draw.bars.probs, answer()["probs"]),
                     timeout=5000)
     return draw.bars.top_class
@@ -137,12 +137,12 @@ def test_own_classes_become_a_dataset_and_train_a_fresh_network(window, draw, qt
     with qtbot.waitSignal(t.taught, timeout=120000) as got:
         qtbot.mouseClick(draw.findChild(QPushButton, "teachButton"), Qt.LeftButton)
     # the drawings are the dataset now, with a held-out part, and the last layer has 3 classes
-    assert s.dataset.class_names == ["circle", "cross", "triangle"] and len(s.dataset.test) == 6
+    assert s.data.dataset.class_names == ["circle", "cross", "triangle"] and len(s.data.dataset.test) == 6
     assert s.weights.num_outputs == 3 and s.doc.layers[-1]["num_classes"] == 3
     assert got.args[0]["held_out_total"] == 6 and got.args[0]["held_out_right"] >= 5
     # Evaluate works on it: a 3x3 confusion matrix over the held-out drawings
-    with qtbot.waitSignal(s.evaluated, timeout=20000) as ev:
-        assert s.evaluate()
+    with qtbot.waitSignal(s.predictions.evaluated, timeout=20000) as ev:
+        assert s.predictions.evaluate()
     assert ev.args[0]["matrix"].shape == (3, 3) and ev.args[0]["total"] == 6
     # a new drawing reads as its class
     draw.canvas.set_image(drawings.drawings("triangle", 1, seed=99)[0])

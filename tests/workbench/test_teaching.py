@@ -61,11 +61,11 @@ def test_a_teach_waits_for_examples_and_for_training_to_stop(session, qtbot):
         assert not t.teach()
     assert "Add a few examples" in got.args[0]
     add_ones(t, 1)
-    session.train(paused=True)
+    session.training.train(paused=True)
     try:
         assert "Training is running" in t.why_not()
     finally:
-        session.stop(wait=True)
+        session.training.stop(wait=True)
     assert t.why_not() is None
 
 

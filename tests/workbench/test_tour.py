@@ -56,9 +56,9 @@ def make_learner_work(qtbot, window):
     s.load_experiment(s.experiment().replace(layer_defs=TINY, name="my net", epochs=50))
     s.set_trainer_option("learning_rate", 0.0042)  # not saved: the window would ask
     s.doc.set_property(1, "filters", 5)
-    s.step(3)
+    s.training.step(3)
     qtbot.waitUntil(lambda: s.examples_seen >= 60, timeout=20000)
-    s.stop()
+    s.training.stop()
     assert s.weights.examples_seen == s.examples_seen == 60
     return learner_state(s)
 
@@ -75,7 +75,7 @@ def test_the_tour_has_the_lessons_steps_in_order():
 def test_every_step_points_at_widgets_the_window_has(window, qtbot):
     s = window.session
     window.tabs.setCurrentWidget(window.network_view)  # Inspect's rows exist once it has shown pictures
-    with qtbot.waitSignal(s.inspected, timeout=20000):
+    with qtbot.waitSignal(s.predictions.inspected, timeout=20000):
         window.network_view.show_example(("test", 0))
     qtbot.waitUntil(lambda: len(window.findChildren(QWidget, "layerRow")) >= 4, timeout=5000)
     tabs = [window.tabs.tabText(i).replace("&", "").lower() for i in range(window.tabs.count())]
@@ -239,9 +239,9 @@ def test_a_learner_who_does_the_steps_is_noticed(window, qtbot):
     tour.go(7)
     s.set_learning_rate(0.01)
     s.set_schedule("cosine", minimum=0.0001)
-    s.train()
-    qtbot.waitUntil(lambda: s.running, timeout=5000)
-    s.stop()
+    s.training.train()
+    qtbot.waitUntil(lambda: s.training.running, timeout=5000)
+    s.training.stop()
     assert not tour.done[7]
 
 
@@ -306,12 +306,12 @@ def test_closing_the_window_during_the_tour_brings_the_work_back_first(window, q
     tour.start()
     tour.go(5)
     click(qtbot, window, "tourShowMe")  # training the lesson's network
-    qtbot.waitUntil(lambda: s.running, timeout=5000)
+    qtbot.waitUntil(lambda: s.training.running, timeout=5000)
     names = []
     s.runStarted.connect(lambda _: names.append(s.doc.name))
     window.close()
     assert names[-1] == before["name"] and s.doc.layers == before["layers"]
-    assert not s.running
+    assert not s.training.running
 
 
 def test_the_first_start_offer_comes_once(window, qtbot, settings):

@@ -19,7 +19,7 @@ def diverge(window, qtbot):
     c.lr.setValue(1000)
     window.tabs.setCurrentWidget(window.train_tab)
     qtbot.mouseClick(c.train_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not window.session.running and "diverged" in c.message.text(), timeout=15000)
+    qtbot.waitUntil(lambda: not window.session.training.running and "diverged" in c.message.text(), timeout=15000)
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
@@ -85,10 +85,10 @@ def test_the_training_accuracy_is_a_running_estimate_that_one_step_does_not_jump
 
 def test_new_weights_clear_the_previous_runs_numbers(tiny, qtbot):
     w, s = tiny, tiny.session
-    assert s.step(2)
+    assert s.training.step(2)
     qtbot.waitUntil(lambda: s.examples_seen == 40, timeout=10000)
-    s.stop()
-    s.report.emit({"tag": "eval", "examples_seen": 40, "epoch": 0.0, "batches": 2, "learning_rate": 0.01,
+    s.training.stop()
+    s.training.report.emit({"tag": "eval", "examples_seen": 40, "epoch": 0.0, "batches": 2, "learning_rate": 0.01,
                    "time": 0.0, "validation_accuracy": 0.092, "validation_examples": 1000})
     c = w.train_tab.controls
     assert w.status.accuracy.text() == "validation 9.20%" and c.stat_labels["validation"].text() == "9.20%"
@@ -128,7 +128,7 @@ def small_data(window, qtbot, tmp_path, epochs=1):
     from ..engine import dataset_files as df
     s = window.session
     data = df.write_npz(tmp_path / "small.npz", df.images(60, 8, 8, 1), df.images(15, 8, 8, 1, seed=1))
-    with qtbot.waitSignal(s.datasetChanged, timeout=20000):
+    with qtbot.waitSignal(s.data.changed, timeout=20000):
         assert s.open_dataset(str(data))
     qtbot.mouseClick(window.build_tab.fit_banner.button, Qt.LeftButton)  # adapt the network to 8x8
     window.tabs.setCurrentWidget(window.train_tab)
@@ -136,8 +136,8 @@ def small_data(window, qtbot, tmp_path, epochs=1):
 
 
 def run(s, qtbot, **kwargs):
-    with qtbot.waitSignal(s.finished, timeout=30000) as done:
-        assert s.train(**kwargs)
+    with qtbot.waitSignal(s.training.finished, timeout=30000) as done:
+        assert s.training.train(**kwargs)
     assert done.args == ["done"]
 
 
@@ -175,7 +175,7 @@ def test_the_gallery_shows_the_predictions_of_a_run_too_short_to_show_any(tiny, 
 
 
 def _rate_changes(s):
-    return [c for c in (s.training.record.get("changes") or []) if c["setting"] == "learning_rate"]
+    return [c for c in (s.training.current.record.get("changes") or []) if c["setting"] == "learning_rate"]
 
 
 def test_a_learning_rate_typed_while_training_applies_once_when_the_edit_is_done(tiny, qtbot):
@@ -184,7 +184,7 @@ def test_a_learning_rate_typed_while_training_applies_once_when_the_edit_is_done
     s, tp = tiny.session, tiny.train_tab.controls
     s.set_trainer_option("method", "sgd")
     s.set_learning_rate(0.01)
-    assert s.train()
+    assert s.training.train()
     qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=10000)
     lr = tp.lr
     lr.setFocus()
@@ -201,7 +201,7 @@ def test_a_learning_rate_typed_while_training_applies_once_when_the_edit_is_done
     overlays = tiny.experiments.overlays
     qtbot.waitUntil(lambda: len(overlays.change_lines) == 2, timeout=5000)
     assert [(c["from"], c["to"]) for c in _rate_changes(s)] == [(0.01, 0.005), (0.005, 0.01)]
-    s.stop()
+    s.training.stop()
     # the two markers are close together (as after a long run: 97,240 and 97,880 examples on a
     # plot of 100,000); their labels stand apart, each readable
     tiny.tabs.setCurrentWidget(tiny.train_tab)

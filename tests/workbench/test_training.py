@@ -16,7 +16,7 @@ def start(window, qtbot):
 def test_training_starts_and_the_loss_curve_grows(tiny, qtbot):
     w = tiny
     start(w, qtbot)
-    assert w.session.running and w.status.run.text() == "training"
+    assert w.session.training.running and w.status.run.text() == "training"
     n = w.train_tab.loss_plot.cost_s.n
     qtbot.waitUntil(lambda: w.train_tab.loss_plot.cost_s.n > n + 2, timeout=10000)
     qtbot.wait(300)  # a plot refresh
@@ -43,15 +43,15 @@ def test_the_window_trains_with_the_worker_process(tiny, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: workers._pool.workers[0].step > steps + 20, timeout=10000)
     qtbot.waitUntil(lambda: w.train_tab.loss_plot.cost_s.n >= 4, timeout=10000)
     assert np.all(np.isfinite(w.train_tab.loss_plot.cost_s.data()[1]))
-    w.session.stop()
-    assert not w.session.running
+    w.session.training.stop()
+    assert not w.session.training.running
 
 
 def test_pause_stops_the_examples_count_and_step_adds_one_batch(tiny, qtbot):
     w = tiny
     start(w, qtbot)
     qtbot.mouseClick(w.train_tab.controls.pause_button, Qt.LeftButton)
-    assert w.session.paused and w.train_tab.controls.pause_button.text() == "Resume"
+    assert w.session.training.paused and w.train_tab.controls.pause_button.text() == "Resume"
     qtbot.wait(400)  # the chunk in progress finishes and reports
     seen = examples(w)
     qtbot.wait(500)
@@ -77,10 +77,10 @@ def test_settings_changed_mid_run_reach_the_trainer(tiny, qtbot):
     seen = examples(w)
     qtbot.waitUntil(lambda: examples(w) > seen + 50, timeout=5000)
     # the run now trains in batches of 7
-    w.session.pause()
+    w.session.training.pause()
     qtbot.wait(400)
     seen = examples(w)
-    w.session.step()
+    w.session.training.step()
     qtbot.waitUntil(lambda: examples(w) == seen + 7, timeout=5000)
 
 
@@ -88,17 +88,17 @@ def test_stop_and_close_end_the_thread(tiny, qtbot):
     w = tiny
     start(w, qtbot)
     qtbot.mouseClick(w.train_tab.controls.stop_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not w.session.running, timeout=5000)
-    assert not w.session.running and w.status.run.text() == "idle"
+    qtbot.waitUntil(lambda: not w.session.training.running, timeout=5000)
+    assert not w.session.training.running and w.status.run.text() == "idle"
     seen = examples(w)
     # Train again continues the same weights (no new run)
     run_id = w.session.run_id
     start(w, qtbot)
     qtbot.waitUntil(lambda: examples(w) > seen, timeout=5000)
     assert w.session.run_id == run_id
-    job = w.session._training
+    job = w.session.training._job
     w.close()  # while training: the thread is stopped and joined
-    assert not w.session.running and not job.alive
+    assert not w.session.training.running and not job.alive
 
 
 def test_huge_learning_rate_ends_in_the_diverged_message(tiny, qtbot):
@@ -107,7 +107,7 @@ def test_huge_learning_rate_ends_in_the_diverged_message(tiny, qtbot):
     w.train_tab.controls.lr.setValue(1000)
     w.tabs.setCurrentWidget(w.train_tab)
     qtbot.mouseClick(w.train_tab.controls.train_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not w.session.running and "diverged" in w.train_tab.controls.message.text(),
+    qtbot.waitUntil(lambda: not w.session.training.running and "diverged" in w.train_tab.controls.message.text(),
                     timeout=15000)
     text = w.train_tab.controls.message.text()
     assert "learning rate" in text and "too high" in text and "try 0.01" in text
@@ -118,7 +118,7 @@ def test_huge_learning_rate_ends_in_the_diverged_message(tiny, qtbot):
 def test_reset_weights_greys_the_old_curves(tiny, qtbot):
     w = tiny
     start(w, qtbot)
-    w.session.stop()
+    w.session.training.stop()
     old = w.session.weights.params()
     qtbot.mouseClick(w.train_tab.controls.reset_button, Qt.LeftButton)
     assert len(w.train_tab.loss_plot.old_curves) == 1 and w.train_tab.loss_plot.cost_s.n == 0
@@ -137,10 +137,10 @@ def test_editing_the_network_while_training_asks_first(tiny, qtbot, monkeypatch)
     w.doc.select(1)
     w.build_tab.properties.editors["filters"][1].setValue(6)
     assert asked and "Stop training" in asked[0]
-    assert w.doc.layers[1]["filters"] == 4 and w.session.running  # refused: nothing changed
+    assert w.doc.layers[1]["filters"] == 4 and w.session.training.running  # refused: nothing changed
     assert w.build_tab.properties.editors["filters"][1].value() == 4
     w.build_tab.properties.editors["filters"][1].setValue(6)
-    assert w.doc.layers[1]["filters"] == 6 and not w.session.running
+    assert w.doc.layers[1]["filters"] == 6 and not w.session.training.running
     start(w, qtbot)  # trains the new structure from fresh weights
     assert w.session.weights.layers[1]["shape"][2] == 6
 
@@ -163,7 +163,7 @@ def test_inspect_shows_every_layer_and_the_gallery_fills(tiny, qtbot):
     assert "4,0" not in rows[1].title.text() and "12x12x4" in rows[1].title.text()
     assert rows[1].filters.isVisible() and rows[1].act.image is not None
     # choosing another example changes what is shown
-    w.session.stop()
+    w.session.training.stop()
     before = w.network_view.state["layers"][0]["act"].copy()
     w.network_view.index.setValue(5)
     qtbot.waitUntil(lambda: w.network_view.state["source"] == "test example #5", timeout=5000)
@@ -173,7 +173,7 @@ def test_inspect_shows_every_layer_and_the_gallery_fills(tiny, qtbot):
 def test_plot_exports(tiny, qtbot, tmp_path):
     w = tiny
     start(w, qtbot)
-    w.session.stop()
+    w.session.training.stop()
     w.train_tab.loss_plot.refresh()
     w.train_tab.loss_plot.save_csv(str(tmp_path / "loss.csv"))
     w.train_tab.loss_plot.save_png(str(tmp_path / "loss.png"))
@@ -190,13 +190,13 @@ def test_step_from_idle_trains_exactly_one_batch(tiny, qtbot):
     batch = w.train_tab.controls.batch.value()
     qtbot.waitUntil(lambda: examples(w) == batch, timeout=5000)
     qtbot.wait(300)
-    assert examples(w) == batch and w.session.paused
+    assert examples(w) == batch and w.session.training.paused
     # paused: Resume is the Pause button's word only (Train starts runs; both read "Resume" before)
     c = w.train_tab.controls
     assert c.pause_button.text() == "Resume" and c.pause_button.isChecked() and c.pause_button.isEnabled()
     assert c.train_button.text() == "Train" and not c.train_button.isEnabled()
     qtbot.mouseClick(c.pause_button, Qt.LeftButton)
-    assert not w.session.paused and c.pause_button.text() == "Pause"
+    assert not w.session.training.paused and c.pause_button.text() == "Pause"
 
 
 def test_one_more_epoch_trains_one_pass_then_stops(tiny, qtbot):
@@ -204,7 +204,7 @@ def test_one_more_epoch_trains_one_pass_then_stops(tiny, qtbot):
     w.train_tab.controls.validation.setValue(20000)  # 40,000 training images left
     w.train_tab.controls.batch.setValue(200)
     qtbot.mouseClick(w.train_tab.controls.epoch_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not w.session.running and examples(w) > 0, timeout=30000)
+    qtbot.waitUntil(lambda: not w.session.training.running and examples(w) > 0, timeout=30000)
     assert examples(w) == 40000
     assert w.train_tab.controls.message.text() == "Finished."
     assert w.train_tab.accuracy_plot.val_s.n >= 1  # the final evaluation reached the plot
@@ -222,7 +222,7 @@ def test_a_run_at_chance_ends_in_a_not_learning_message_like_a_divergence(tiny, 
         epochs=0.02, trainer=dict(s.settings.trainer, method="sgd", learning_rate=1e-7, momentum=0.0,
                                   batch_size=20)))
     ended = []
-    s.finished.connect(ended.append)
+    s.training.finished.connect(ended.append)
     w.tabs.setCurrentWidget(w.build_tab)
     qtbot.mouseClick(w.train_tab.controls.train_button, Qt.LeftButton)
     c = w.train_tab.controls

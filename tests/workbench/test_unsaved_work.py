@@ -38,9 +38,9 @@ def asked(monkeypatch):
 def trained_unchanged(tiny, qtbot):
     """Weights trained for three batches; the layers and settings as opened."""
     w, s = tiny, tiny.session
-    assert s.step(3)
+    assert s.training.step(3)
     qtbot.waitUntil(lambda: s.examples_seen == 60, timeout=10000)
-    s.stop()
+    s.training.stop()
     assert not s.modified and s.weights_unsaved
     w.ask_to_save = True
     return w
@@ -138,14 +138,14 @@ def test_saving_unsaved_weights_and_changes_from_the_one_question(trained_unchan
 def test_a_running_run_is_asked_about_and_stopped_before_it_is_saved(tiny, qtbot, asked, tmp_path, monkeypatch):
     w, s = tiny, tiny.session
     w.ask_to_save = True
-    assert s.train()
+    assert s.training.train()
     qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=10000)
     path = tmp_path / "running.json"
     monkeypatch.setattr("workbench.window.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
     asked.answers = [QMessageBox.Save]
     assert w.close()
     assert "is training" in asked[0]["text"] and len(asked) == 1  # no second "Stop training?"
-    assert not s.running
+    assert not s.training.running
     _, _, meta = load_trained(path)
     assert meta["examples_seen"] == s.examples_seen  # the weights as the run stopped
 
@@ -179,20 +179,20 @@ def test_a_run_pauses_while_the_user_is_asked_and_goes_on_after_cancel(tiny, qtb
     lets the run go on."""
     w, s = tiny, tiny.session
     w.ask_to_save = True
-    assert s.train()
+    assert s.training.train()
     qtbot.waitUntil(lambda: s.examples_seen > 0, timeout=10000)
     during = []
     real = asked.ask
 
     def ask(*a, **k):
-        during.append((s.running, s.paused))
+        during.append((s.training.running, s.training.paused))
         return real(*a, **k)
 
     monkeypatch.setattr(QMessageBox, "question", ask)
     asked.answers = [QMessageBox.Cancel]
     assert not w.files.new_network()
     assert during == [(True, True)]  # paused while asked
-    assert s.running and not s.paused  # Cancel: it goes on
+    assert s.training.running and not s.training.paused  # Cancel: it goes on
     seen = s.examples_seen
     qtbot.waitUntil(lambda: s.examples_seen > seen, timeout=10000)
-    s.stop()
+    s.training.stop()

@@ -128,7 +128,7 @@ def gui(dataset, batch, seconds, tab):
     rss_timer.timeout.connect(lambda: rss.append((time.perf_counter() - t_start, _rss_mb(),
                                                   _workers_rss_mb())))
     timer = lateness_timer(lateness)
-    s.train()
+    s.training.train()
     t_start = time.perf_counter()
     seen0 = s.examples_seen
     timer.start()

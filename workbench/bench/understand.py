@@ -182,11 +182,11 @@ def phase(w, name, seconds):
                 ev.select_cell(4, 9)
             ev.evaluate()
 
-        s.evaluated.connect(again)
+        s.predictions.evaluated.connect(again)
         again()
         yield
-        s.evaluated.disconnect(again)
-        s.cancel_evaluation()
+        s.predictions.evaluated.disconnect(again)
+        s.predictions.cancel_evaluation()
         out = {"evaluations": len(done)}
     yield out
 
@@ -219,7 +219,7 @@ def main(argv=None):
     if training:
         s.set_trainer_option("batch_size", 20)
         s.set_epochs(10000)
-        s.train()
+        s.training.train()
     _run(1.0, _Lateness())  # warm up
     for name in args.phases.split(","):
         lateness = _Lateness(skip=2)

@@ -7,8 +7,12 @@ opened, or an opened experiment's data) travels with it as its ``request``:
 ``{"path", "experiment"}`` (``experiment``: the name of the experiment whose data it is, or
 None).
 
-The session listens to these signals before any view does (it connects first): it fits the
-experiment's settings to the new dataset and then says ``datasetChanged`` to the places.
+The session listens to these signals before any place or other model does (it connects
+first): when another dataset is in use it fits the experiment's settings to it
+(``settingsChanged``), and after a failed, missing or cancelled load for an opened experiment
+it keeps training on the dataset in use; then the places connected to ``changed``,
+``failed``, ``missing`` and ``cancelled`` hear of it. The session re-emits none of these
+signals: places connect them on ``session.data`` themselves.
 """
 import logging
 

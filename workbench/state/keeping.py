@@ -136,7 +136,7 @@ class SessionKeeper(QObject):
         self.session = s = session
         self.settings = settings
         self.autosave_seconds = float(autosave_seconds)
-        s.save_every_seconds = self.autosave_seconds
+        s.training.save_every_seconds = self.autosave_seconds
         self.folder = None          # a KeptFolder, or None when no folder could be had
         self.crashed = None         # the marker left by a window that did not close
         self.checked = set()        # run ids whose curves are shown
@@ -145,12 +145,12 @@ class SessionKeeper(QObject):
         self._cache = {}            # run id -> (mtime_ns, record)
         self._saved_key = None      # the weights last committed
         self._dirty = True
-        s.before_training = self._before_training
+        s.training.before_start = self._before_training
         self._restoring = False     # a restore is loading its data: nothing is saved meanwhile
         for signal in (s.settingsChanged, s.doc.changed, s.runStarted):
             signal.connect(self._mark_dirty)
-        s.finished.connect(self._run_finished)
-        s.runningChanged.connect(lambda _: self.runsChanged.emit())
+        s.training.finished.connect(self._run_finished)
+        s.training.runningChanged.connect(lambda _: self.runsChanged.emit())
         if folder is None and settings is not None:
             folder = settings.value(FOLDER_KEY) or None
             if folder and not (pathlib.Path(folder) / INFO).exists():
@@ -204,7 +204,7 @@ class SessionKeeper(QObject):
 
     def _claim(self, folder):
         self.folder = KeptFolder(folder)
-        self.session.folder = self.folder
+        self.session.training.folder = self.folder
         teaching = getattr(self.session, "teaching", None)
         if teaching is not None:  # the learner's examples (issue #25): a file of their own there
             teaching.use_folder(folder.path)
@@ -248,20 +248,20 @@ class SessionKeeper(QObject):
         """The timer: a running run saves itself; while idle, save what changed."""
         if self.folder is not None and self.folder.error:
             self._failed(f"Could not save the session: {self.folder.error}")
-        if not self.session.running and self._dirty:
+        if not self.session.training.running and self._dirty:
             self.save_now()
 
     def save_now(self):
         """Save the work now (not while a run trains: it saves itself). True when saved."""
         s, f = self.session, self.folder
-        if f is None or s.running or self.crashed is not None or self._restoring:
+        if f is None or s.training.running or self.crashed is not None or self._restoring:
             return False  # (the saved work of a crash is not overwritten before the user chose)
         try:
-            f.info["app"] = runs_kept.app_state(s)
-            key = runs_kept.weights_key(s)
+            f.info["app"] = s.training.app_state()
+            key = s.training.weights_key()
             if key is not None and key != self._saved_key:
-                ck, record, exp = runs_kept.capture_idle(s)
-                f.commit(ck, record, exp, checkpoint.data_fingerprint(s.dataset))
+                ck, record, exp = s.training.capture_idle()
+                f.commit(ck, record, exp, checkpoint.data_fingerprint(s.data.dataset))
                 if f.error:
                     raise OSError(f.error)
                 self._saved_key = key
@@ -278,7 +278,7 @@ class SessionKeeper(QObject):
         f = self.folder
         if f is None:
             return
-        f.info["app"] = runs_kept.app_state(self.session)
+        f.info["app"] = self.session.training.app_state()
         f.save_record(training.record)
 
     def _run_finished(self, how):
@@ -289,7 +289,7 @@ class SessionKeeper(QObject):
             self.runsChanged.emit()
             self._failed(f"Could not save the session in {f.path}: {f.error}")
             return
-        self._saved_key = runs_kept.weights_key(self.session)
+        self._saved_key = self.session.training.weights_key()
         self._dirty = True
         self.save_now()
         self.runsChanged.emit()
@@ -360,8 +360,8 @@ class SessionKeeper(QObject):
             return False
         if saved is None:
             return False
-        dataset = s.dataset
-        if saved["data_path"] != s.data_path:
+        dataset = s.data.dataset
+        if saved["data_path"] != s.data.path:
             missing = datatasks.missing_part(saved["data_path"])
             if missing is not None:
                 s.problem.emit("Cannot restore the session", f"Its data, {missing}, is not there: the "
@@ -392,11 +392,8 @@ class SessionKeeper(QObject):
             return False
         s.restore(k)
         if last is not None and s.weights is not None:
-            last["run_id"] = s.run_id
-            s.last_training = last
-            if last.get("record"):
-                s.historyRestored.emit(last["record"])  # its curves and numbers, shown again
-        self._saved_key = runs_kept.weights_key(s)
+            s.training.go_on_from(last)  # its curves and numbers, shown again
+        self._saved_key = s.training.weights_key()
         self._dirty = False
         self.runsChanged.emit()
         return True
@@ -405,7 +402,7 @@ class SessionKeeper(QObject):
     def set_autosave_seconds(self, seconds):
         """Save at least this often (a run that starts from now on, and while idle)."""
         self.autosave_seconds = float(seconds)
-        self.session.save_every_seconds = self.autosave_seconds
+        self.session.training.save_every_seconds = self.autosave_seconds
         self._timer.setInterval(int(self.autosave_seconds * 1000))
 
     def open_folder(self, path, create=False):
@@ -428,7 +425,7 @@ class SessionKeeper(QObject):
         except (EngineError, OSError) as e:
             s.problem.emit("Cannot open the session", str(e))
             return False
-        if not s.may_stop_training():
+        if not s.training.may_stop():
             folder.release()
             return False
         self.save_now()
@@ -482,7 +479,7 @@ class SessionKeeper(QObject):
                             pass
                 if training is not None:
                     kept = KeptFolder(new)
-                    kept.folder.info["app"] = runs_kept.app_state(s)
+                    kept.folder.info["app"] = s.training.app_state()
                     training.session = kept
                     training.save()
                     if kept.error:
@@ -494,7 +491,7 @@ class SessionKeeper(QObject):
 
         if not self._move(make, "Cannot save the session elsewhere"):
             return False
-        if not s.running:
+        if not s.training.running:
             self._saved_key = None  # the live weights go into the new folder now
             self._dirty = True
             if not self.save_now():
@@ -518,12 +515,12 @@ class SessionKeeper(QObject):
             except (EngineError, OSError) as e:
                 out["error"] = str(e)
 
-        tr = s.training
-        if s.running and tr is not None:
+        tr = s.training.current
+        if s.training.running and tr is not None:
             done = threading.Event()
             tr.run.call_between_chunks(lambda: (move(tr), done.set()))
             deadline = time.monotonic() + 30
-            while not done.wait(0.05) and s.running and time.monotonic() < deadline:
+            while not done.wait(0.05) and s.training.running and time.monotonic() < deadline:
                 pass
             if not done.is_set():
                 move()
@@ -535,7 +532,7 @@ class SessionKeeper(QObject):
         self._release()
         self._claim(out["folder"])
         if "kept" in out:  # the running Training saves there now
-            self.folder = s.folder = out["kept"]
+            self.folder = s.training.folder = out["kept"]
         self.folderChanged.emit(str(self.folder.path))
         self.runsChanged.emit()
         return True
@@ -567,9 +564,9 @@ class SessionKeeper(QObject):
                 rec = self._load(p.stem, p)
                 if rec is not None:
                     out.append(rec)
-        live = s.training if s.running else None
+        live = s.training.current if s.training.running else None
         ids = {r["id"]: i for i, r in enumerate(out)}
-        for rec in filter(None, (live and live.record, s.last_training and s.last_training.get("record"))):
+        for rec in filter(None, (live and live.record, s.training.last and s.training.last.get("record"))):
             view = runs_kept.record_view(rec)
             if rec["id"] in ids:
                 out[ids[rec["id"]]] = view
@@ -596,8 +593,8 @@ class SessionKeeper(QObject):
             except EngineError as e:
                 s.problem.emit("Cannot change the run", str(e))
                 return False
-        for rec in filter(None, (s.training and s.training.record,
-                                 s.last_training and s.last_training.get("record"))):
+        for rec in filter(None, (s.training.current and s.training.current.record,
+                                 s.training.last and s.training.last.get("record"))):
             if rec["id"] == run_id:  # the live record is saved again later: it must agree
                 rec[key] = value.strip() if key == "name" else value
         self.runsChanged.emit()
@@ -617,7 +614,7 @@ class SessionKeeper(QObject):
     def delete(self, run_ids):
         """Remove runs (their records: settings, curves, note). Not the one training now."""
         s = self.session
-        live = s.training.run_id if s.running and s.training is not None else None
+        live = s.training.current.run_id if s.training.running and s.training.current is not None else None
         if live in run_ids:
             s.problem.emit("Cannot delete the run", "That run is training: stop it first.")
             return False
@@ -629,9 +626,9 @@ class SessionKeeper(QObject):
                     pass
             self._cache.pop(run_id, None)
             self.checked.discard(run_id)
-            last = s.last_training
+            last = s.training.last
             if last is not None and last.get("record") and last["record"]["id"] == run_id:
-                s.last_training = None  # Train starts a new run on these weights
+                s.training.forget_last()  # Train starts a new run on these weights
         self.runsChanged.emit()
         self.checkedChanged.emit()
         return True

@@ -1,7 +1,8 @@
 """What the network says: Inspect's pictures, Draw's answer, the gallery's test predictions and
 Evaluate's figures, each a background job on the latest published ``Weights``.
 
-The session owns one ``Predictions`` (``session.predictions``). It follows the session's
+The session owns one ``Predictions`` (``session.predictions``): places call its methods and
+connect its signals directly (the session re-emits none of them). It follows the session's
 weights and dataset itself, so that no place shows an answer about weights or data that are
 gone:
 
@@ -15,6 +16,7 @@ gone:
 import logging
 import time
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine.data.digits import to_mnist
@@ -31,7 +33,7 @@ class Predictions(QObject):
     Parameters
     ----------
     session : workbench.session.AppSession
-        Whose ``weights``, ``dataset`` and ``weightsChanged``/``datasetChanged`` it follows.
+        Whose ``weights``, ``data.dataset`` and ``weightsChanged``/``data.changed`` it follows.
 
     Signals
     -------
@@ -60,6 +62,7 @@ class Predictions(QObject):
         self.drawn_frame = None  # where the drawing went in the drawn digit's field (to_mnist's frame)
         self.picture = False     # ``drawn`` is a picture of the dataset's kind, not a drawn digit
         self._evaluated_run = None  # the run id of the weights the running evaluation asks
+        self._rng = np.random.default_rng()  # which test images the gallery shows
         self._jobs = {name: Job(name, self) for name in ("inspect", "draw", "gallery", "evaluate")}
         self._jobs["inspect"].done.connect(self.inspected)
         self._jobs["inspect"].failed.connect(self.inspectFailed)
@@ -72,7 +75,7 @@ class Predictions(QObject):
         ev.progress.connect(self.evaluationProgress)
         ev.busyChanged.connect(self.evaluatingChanged)
         session.weightsChanged.connect(self._weights_changed)
-        session.datasetChanged.connect(self._dataset_changed)
+        session.data.changed.connect(self._dataset_changed)
 
     # -- following the session ---------------------------------------------------------------
     def _weights_changed(self, weights):
@@ -91,7 +94,7 @@ class Predictions(QObject):
         kind, index = source
         if kind == "drawn":
             return self.drawn, None, "your picture" if self.picture else "drawn digit"
-        data = self._session.dataset.test if kind == "test" else self._session.dataset.train
+        data = self._session.data.dataset.test if kind == "test" else self._session.data.dataset.train
         index = int(index) % len(data)
         return data.images[index], int(data.labels[index]), f"{kind} example #{index}"
 
@@ -144,12 +147,13 @@ class Predictions(QObject):
         self._jobs["draw"].start(jobs.predict_digit, weights, self.drawn, preprocess_ms)
 
     # -- the gallery ---------------------------------------------------------------------------
-    def sample_test_predictions(self, rng, count=8):
+    def sample_test_predictions(self, count=8):
         """Predict a few random test images (``testPredictions`` brings them)."""
+        rng = self._rng
         w = self._session.weights
         if w is None or w.loss_type == "regression":
             return
-        test = self._session.dataset.test
+        test = self._session.data.dataset.test
         idx = rng.choice(len(test), min(count, len(test)), replace=False)
         self._jobs["gallery"].start(jobs.sample_predictions, w, test.images[idx], test.labels[idx],
                                     w.examples_seen)
@@ -165,7 +169,7 @@ class Predictions(QObject):
         if weights is None:
             self.evaluationFailed.emit("There are no weights yet: press Train (or open a snapshot) first.")
             return False
-        test = self._session.dataset.test
+        test = self._session.data.dataset.test
         self._evaluated_run = weights.run_id
         self._jobs["evaluate"].start(jobs.evaluate, weights, test.images, test.labels, crop_count)
         return True

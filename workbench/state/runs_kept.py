@@ -1,21 +1,19 @@
 """Runs kept: the app trains through the engine's ``Training``, as the CLI does (issue #15).
 
-``Session.train`` asks its training model for an ``engine.session.Training`` around the
-live network and trainer: it records the run (``engine.runs``), saves it to the session
-folder every ``save_every_seconds`` and when it ends, and carries the coach
-(``engine.coach``). When a run stops, ``end_training`` captures where it is
-(``engine.checkpoint``: weights, the trainer's accumulators, the random generators, the
-position in the epoch); Train goes on from exactly there, as ``train --resume`` does, so
-that stopping and going on gives the weights of one run without a stop. Settings
-changed in the meantime (or while it trains: ``forward_live_changes``) go through
+The run itself lives in ``workbench.state.training.TrainingModel`` (``session.training``): it
+asks for an ``engine.session.Training`` around the live network and trainer, which records
+the run (``engine.runs``), saves it to the session folder every ``save_every_seconds`` and
+when it ends, and carries the coach (``engine.coach``). When a run stops, the model captures
+where it is (``engine.checkpoint``: weights, the trainer's accumulators, the random
+generators, the position in the epoch); Train goes on from exactly there, as ``train
+--resume`` does, so that stopping and going on gives the weights of one run without a stop.
+Settings changed in the meantime (or while it trains: ``forward_live_changes``) go through
 ``Training.change_settings``, which notes each change in the run's record (the markers on
 its curves). A change that a running network cannot take (the validation split, the
 data, the seed) starts the data order over on the same weights, in the same record.
 
-The run itself lives in ``workbench.state.training.TrainingModel`` (``make_training``,
-``end_training``, ``forward_live_changes``, ``app_state``, ``weights_key`` and ``capture_idle``
-here are its methods under their old names); what is left here is plain data: the run
-options, what changed between two experiments, reading a session folder's saved work, the
+What is here is plain data: the run options, what changed between two experiments, the
+coach's fixes through the session's setters, reading a session folder's saved work, the
 folder whose saves never end a run. They need no window and are tested through the session.
 """
 import copy
@@ -47,21 +45,6 @@ def setting_changes(before, after):
     return {k: v for k, v in b.items() if k != "epochs" and a.get(k, _MISSING) != v}
 
 
-def make_training(s, exp, target):
-    """``s.training_model.make`` (the name of old)."""
-    return s.training_model.make(exp, target)
-
-
-def end_training(s):
-    """``s.training_model.end`` (the name of old)."""
-    return s.training_model.end()
-
-
-def forward_live_changes(s, before, after):
-    """``s.training_model.forward_live_changes`` (the name of old)."""
-    s.training_model.forward_live_changes(before, after)
-
-
 def apply_fix(s, fix):
     """One of the coach's fixes, through the session's setters (see ``Session.apply_fix``).
     True when every change was made."""
@@ -83,22 +66,6 @@ def apply_fix(s, fix):
         else:
             done = False
     return done
-
-
-# -- what the session folder keeps (workbench.keeping) ------------------------------------------
-def app_state(s):
-    """What the app keeps beside the engine's state in ``session.json`` (``TrainingModel.app_state``)."""
-    return s.training_model.app_state()
-
-
-def weights_key(s):
-    """Tells one state of the live weights from another (``TrainingModel.weights_key``)."""
-    return s.training_model.weights_key()
-
-
-def capture_idle(s):
-    """The live weights' checkpoint while idle (``TrainingModel.capture_idle``)."""
-    return s.training_model.capture_idle()
 
 
 def read_saved(folder):
@@ -130,7 +97,7 @@ def read_saved(folder):
 
 def saved_work(saved, dataset):
     """``(keepsake, last)`` of ``read_saved``'s dict on ``dataset`` (its data, loaded), for
-    ``Session.restore`` and ``Session.last_training`` (None when there is no run to go on
+    ``AppSession.restore`` and ``TrainingModel.go_on_from`` (None when there is no run to go on
     with). Raises EngineError when the weights were trained on other images."""
     app, ck, ck_exp, exp = saved["app"], saved["checkpoint"], saved["net_experiment"], saved["experiment"]
     net = run = None

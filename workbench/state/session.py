@@ -2,11 +2,14 @@
 
 It holds the experiment's settings (``engine.experiment.Experiment``), the document
 being edited (``NetworkDocument``, with its undo stack), the one live network and
-its trainer, the current run, and every background job: training, Inspect's
-pictures, Draw's predictions, the gallery's test predictions and evaluation.
+its trainer, and the ``Weights`` it publishes; and it owns the models for the rest,
+each with its own signals and public methods: ``data`` (the dataset in use and loads of
+another), ``training`` (Train, Pause, Step, Stop, the run and its thread, where the last
+run stopped, the folder runs are kept in), ``predictions`` (Inspect, Draw, the gallery,
+Evaluate), ``understanding`` and ``teaching``.
 
-Views take the session in their constructors, connect its signals to their own
-update methods, and change things only by calling its methods. Background work
+Views take the session in their constructors, connect its signals and its models' to their
+own update methods, and change things only by calling public methods. Background work
 never touches the live network: it reads ``Weights``, an immutable copy the
 session publishes (``weightsChanged``) when the network is replaced, about once a
 second while training, and when a run ends.
@@ -14,7 +17,6 @@ second while training, and when a run ends.
 import copy
 import logging
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 import engine
@@ -23,7 +25,6 @@ from engine.runs.experiment import Experiment
 from workbench.state import runs_kept
 from workbench.state.data import Data
 from workbench.state.document import NetworkDocument
-from workbench.state.jobs import TrainingJob
 from workbench.state.predictions import Predictions
 from workbench.state.training import TrainingModel
 from workbench.state.understanding import Understanding
@@ -38,7 +39,7 @@ NEW_NETWORK = [{"type": "input", "out_sx": 24, "out_sy": 24, "out_depth": 1},
 
 
 class AppSession(QObject):
-    """The experiment, the document, the weights, the run and the background jobs.
+    """The experiment, the document and the weights, and the models of the rest (see the module).
 
     Parameters
     ----------
@@ -52,70 +53,22 @@ class AppSession(QObject):
     settingsChanged : a setting of the experiment other than the layers changed
     weightsChanged(object) : new ``Weights`` were published
     runStarted(int) : the weights were replaced (a new network, a snapshot, a reset)
-    report(dict) : the training run's reports (progress, eval, done, stopped, diverged)
-    historyRestored(dict) : the record of the run whose weights were restored from a session
-        folder (its curves and metrics, to show as if it had just trained here)
-    runningChanged(bool), pausedChanged(bool)
-    finished(str) : the run ended: "done", "stopped", "diverged", "not learning" (a run at
-        chance: the engine's ``done`` report with ``not_learning``) or "error: ..."
-    inspected(object) : Inspect's pictures of one example (``viz.network_state``)
-    inspectFailed(str)
-    drawingChanged(object) : the drawn digit as the network sees it (28x28 floats) or None
-    drawingPredicted(object) : Draw's answer (``jobs.predict_digit``)
-    testPredictions(object) : test images with their predictions, for the gallery
-    evaluated(object), evaluationFailed(str), evaluationProgress(float), evaluatingChanged(bool)
-    datasetChanged : another dataset was loaded
     problem(str, str) : title and text of something the user must be told
 
-    The dataset (see "the dataset" below):
-
-    datasetLoading(bool) : a dataset load started or ended (however it ended)
-    datasetProgress(float) : how far it is, 0..1
-    datasetFailed(object) : ``{"path", "message", "experiment"}``: it could not be loaded (the
-        dataset in use stays); ``experiment`` names the opened experiment it was for, or None
-    datasetMissing(object) : ``{"path", "experiment"}``: an opened experiment's data is not
-        where it says (moved or deleted); the network is open, the dataset in use stays
-    datasetCancelled : the load was cancelled (the dataset in use stays)
-    datasetOverview(object) : the dataset view's numbers and pictures (``datatasks.dataset_overview``)
+    Each model has its own signals: ``data`` (another dataset in use, a load's progress and
+    end), ``training`` (reports, running, paused, finished), ``predictions``,
+    ``understanding``, ``teaching``. The session hears ``data``'s before any place does (it
+    connects first), so a place told of another dataset finds the settings fitted to it.
     """
 
     settingsChanged = Signal()
     weightsChanged = Signal(object)
     runStarted = Signal(int)
-    report = Signal(dict)
-    historyRestored = Signal(dict)
-    runningChanged = Signal(bool)
-    pausedChanged = Signal(bool)
-    finished = Signal(str)
-    inspected = Signal(object)
-    inspectFailed = Signal(str)
-    drawingChanged = Signal(object)
-    drawingPredicted = Signal(object)
-    testPredictions = Signal(object)
-    evaluated = Signal(object)
-    evaluationFailed = Signal(str)
-    evaluationProgress = Signal(float)
-    evaluatingChanged = Signal(bool)
-    datasetChanged = Signal()
     problem = Signal(str, str)
-    datasetLoading = Signal(bool)
-    datasetProgress = Signal(float)
-    datasetFailed = Signal(object)
-    datasetMissing = Signal(object)
-    datasetCancelled = Signal()
-    datasetOverview = Signal(object)
-
-    publish_every = 1.0  # seconds between published weights while training
-    #: Stop, an edit or closing waits at most this long for the training thread (a backstop:
-    #: the engine abandons a worker process that does not answer within ~5 s a step).
-    stop_timeout = 30.0
 
     def __init__(self, dataset, experiment=None, parent=None):
         super().__init__(parent)
         self.doc = NetworkDocument(parent=self)
-        self.doc.edit_guard = self.may_stop_training
-        #: Asked before a run is stopped for an edit or a load (the window sets a dialog); None: yes.
-        self.confirm_stop = None
         self._exp = Experiment([])
         self._settings_modified = False
         self._net = None             # the live network, of the structure _net_layers
@@ -124,26 +77,16 @@ class AppSession(QObject):
         self._kept = None            # trained weights of another structure, back on undo
         self._weights_unsaved = False  # the live weights were trained since they were opened or saved
         self.trainer = None
-        self.run = None
         self.run_id = 0
         self.examples_seen = 0
-        self._training = None        # the TrainingJob running, if any
-        self._stopped = None         # the one stopped last, whose last reports may still arrive
-        self._to_experiment_epochs = True  # the run goes to the experiment's epochs (not "+1 epoch")
         self.weights = None
-        #: The run going on, where the last one stopped, the folder runs are kept in
-        #: (``workbench.state.training``; ``training``, ``last_training``, ``folder``,
-        #: ``save_every_seconds`` and ``before_training`` here are its, under their old names).
-        self.training_model = t = TrainingModel(self)
-        for name in ("report", "runningChanged", "pausedChanged", "finished"):
-            getattr(t, name).connect(getattr(self, name))
-        self._rng = np.random.default_rng()
+        #: Train, Pause, Step, Stop; the run going on and its thread, where the last one
+        #: stopped, the folder runs are kept in (``workbench.state.training``).
+        self.training = TrainingModel(self)
+        self.doc.edit_guard = self.training.may_stop
         self._init_dataset(dataset)
         #: Inspect, Draw, the gallery and Evaluate: questions asked of the latest weights.
-        self.predictions = p = Predictions(self)
-        for name in ("inspected", "inspectFailed", "drawingChanged", "drawingPredicted", "testPredictions",
-                     "evaluated", "evaluationFailed", "evaluationProgress", "evaluatingChanged"):
-            getattr(p, name).connect(getattr(self, name))  # the session's signals of old, forwarded
+        self.predictions = Predictions(self)
         #: Explanations, unit images and the embedding map (issue #14), in their own jobs.
         self.understanding = Understanding(self)
         #: The learner's own examples and teaching with them (issue #25).
@@ -169,22 +112,6 @@ class AppSession(QObject):
     def weights_loaded(self):
         """The live weights came trained (a snapshot, a restore), not freshly initialised."""
         return self._loaded
-
-    # -- the training model's state, under its old names ---------------------------------------
-    training = property(lambda self: self.training_model.current,
-                        doc="The ``engine.session.Training`` going on, or None.")
-    last_training = property(lambda self: self.training_model.last,
-                             lambda self, v: setattr(self.training_model, "last", v),
-                             doc="Where the last run stopped (``TrainingModel.last``).")
-    folder = property(lambda self: self.training_model.folder,
-                      lambda self, v: setattr(self.training_model, "folder", v),
-                      doc="The session folder runs are kept in (None: in memory).")
-    save_every_seconds = property(lambda self: self.training_model.save_every_seconds,
-                                  lambda self, v: setattr(self.training_model, "save_every_seconds", v),
-                                  doc="How often a run saves itself in the folder.")
-    before_training = property(lambda self: self.training_model.before_start,
-                               lambda self, v: setattr(self.training_model, "before_start", v),
-                               doc="Told of each new ``Training`` before its thread starts.")
 
     # -- the experiment ---------------------------------------------------------------
     def experiment(self):
@@ -215,7 +142,7 @@ class AppSession(QObject):
         before = self._exp
         self._exp = self._exp.replace(**changes)
         self._settings_modified = True
-        self.training_model.forward_live_changes(before, self._exp)  # recorded in the run (issue #15)
+        self.training.forward_live_changes(before, self._exp)  # recorded in the run (issue #15)
         self.settingsChanged.emit()
 
     @property
@@ -250,8 +177,9 @@ class AppSession(QObject):
     def set_augment(self, **settings):
         """``shift`` (pixels) and ``flip``; a running run uses them from its next batch."""
         self._change(augment=dict(self._exp.augment, **settings))
-        if self.run is not None:
-            self.run.augment = self.experiment().build_augment(self._net, self.run.train_set.shape)
+        run = self.training.run
+        if run is not None:
+            run.augment = self.experiment().build_augment(self._net, run.train_set.shape)
 
     def set_validation(self, count):
         """Training images held out for validation (from the next run)."""
@@ -262,48 +190,41 @@ class AppSession(QObject):
     def set_epochs(self, epochs):
         """Passes over the training images that Train runs to (a running run too)."""
         self._change(epochs=epochs)
-        if self.run is not None and self._to_experiment_epochs:
-            self.run.epochs = max(epochs, self.run.epoch)
+        run = self.training.run
+        if run is not None and self.training.to_experiment_epochs:
+            run.epochs = max(epochs, run.epoch)
             self._apply_schedule()
 
     def _apply_schedule(self):
-        if self.run is None:
+        run = self.training.run
+        if run is None:
             return
         exp = self.experiment()
-        self.run.schedule = exp.build_schedule(len(self.run.train_set))
-        if self.run.schedule is None and self.trainer is not None:
+        run.schedule = exp.build_schedule(len(run.train_set))
+        if run.schedule is None and self.trainer is not None:
             self.trainer.learning_rate = exp.trainer["learning_rate"]
 
     def n_train(self, validation=None):
         """Training images left after the validation split."""
         v = self._exp.validation if validation is None else validation
-        return len(self.dataset.train) - min(v, len(self.dataset.train))
+        return len(self.data.dataset.train) - min(v, len(self.data.dataset.train))
 
     # -- opening and saving -------------------------------------------------------------
-    def may_stop_training(self):
-        """Before an edit or a load: stop a running run if the user agrees (``confirm_stop``)."""
-        if not self.running:
-            return True
-        if self.confirm_stop is not None and not self.confirm_stop():
-            return False
-        self.stop(wait=True)
-        return True
-
     def load_experiment(self, exp, path=None):
         """Start over with ``exp``: its layers, trainer, schedule, augmentation, data, validation, epochs.
 
-        Its data, when it is not the dataset in use, loads in the background (``datasetLoading``);
-        data that is not there or cannot be read is said (``datasetMissing``, ``datasetFailed``)
+        Its data, when it is not the dataset in use, loads in the background (``data.loading``);
+        data that is not there or cannot be read is said (``data.missing``, ``data.failed``)
         and the dataset in use stays, with the network open. False if the user would not stop
         the run.
         """
-        if not self.may_stop_training():
+        if not self.training.may_stop():
             return False
         self._exp = Experiment.from_json(exp.to_json())
         self._kept = None
         self.doc.load(exp.layer_defs, exp.name, path)
         self._kept = None
-        self._apply_trainer()
+        self.apply_trainer()
         self._settings_modified = False
         self.settingsChanged.emit()
         self._use_data(exp)
@@ -315,7 +236,7 @@ class AppSession(QObject):
         ``experiment`` brings its settings too (its layers are ignored), its data as
         ``load_experiment`` does.
         """
-        if not self.may_stop_training():
+        if not self.training.may_stop():
             return False
         layers = copy.deepcopy(net.layer_defs if layers is None else layers)
         if experiment is not None:
@@ -327,7 +248,7 @@ class AppSession(QObject):
             self._set_net(net, trained=True)
         self._kept = None
         self._weights_unsaved = False  # they are in the file just opened
-        self._apply_trainer()
+        self.apply_trainer()
         self._settings_modified = False
         self.settingsChanged.emit()
         if experiment is not None:
@@ -336,7 +257,7 @@ class AppSession(QObject):
 
     def new_network(self):
         """Start from an input layer and a softmax (the settings stay)."""
-        if not self.may_stop_training():
+        if not self.training.may_stop():
             return False
         self._kept = None
         self.doc.load(NEW_NETWORK, "Untitled")
@@ -389,7 +310,7 @@ class AppSession(QObject):
         Trained weights are kept while the structure is the same, and come back when
         an edit is undone back to it; a new structure gets fresh weights.
         """
-        if self.running or not self.doc.valid:
+        if self.training.running or not self.doc.valid:
             return
         if self._net is not None and self._net_layers == self.doc.layers:
             return
@@ -409,15 +330,13 @@ class AppSession(QObject):
         if keep_displaced and self._net is not None and self._net is not net and self.trained:
             self._kept = {"layers": self._net_layers, "net": self._net, "unsaved": self._weights_unsaved}
         self._weights_unsaved = unsaved
-        self._stopped = None
         self._net = net
         self._net_layers = copy.deepcopy(self.doc.layers)
         self._loaded = trained
         self.trainer = engine.Trainer(net, **self._exp.trainer)
         self.examples_seen = 0
-        self.run = None
         self.run_id += 1
-        self.runStarted.emit(self.run_id)
+        self.runStarted.emit(self.run_id)  # the training model drops the run of the old weights
         self._publish(Weights(net, 0, trained, self.run_id))
 
     def discard_weights(self):
@@ -426,7 +345,7 @@ class AppSession(QObject):
         be counted, shown, asked about or saved under the next experiment's name."""
         self._kept = None
         self._weights_unsaved = False
-        if self.running or not self.trained:
+        if self.training.running or not self.trained:
             return
         layers = copy.deepcopy(self._net_layers)
         try:
@@ -439,7 +358,7 @@ class AppSession(QObject):
     def take_weights(self, net):
         """Make ``net`` (of the live network's structure) the live weights, trained and not in a
         file: a teach's result, or the weights before it on Undo (not while training)."""
-        if self.running or net is None:
+        if self.training.running or net is None:
             return False
         if self._net_layers is not None and self.doc.layers != self._net_layers:
             return False  # the network was edited since: these weights are not of it
@@ -448,14 +367,15 @@ class AppSession(QObject):
         self._net_layers = layers
         return True
 
-    def _apply_trainer(self):
+    def apply_trainer(self):
+        """The trainer takes the experiment's trainer options (before a run, after a load)."""
         if self.trainer is not None:
             for key, value in self._exp.trainer.items():
                 setattr(self.trainer, key, value)
 
     def reset_weights(self):
         """New random weights for the same structure (not while training)."""
-        if self.running or not self.doc.valid:
+        if self.training.running or not self.doc.valid:
             return False
         try:
             net = engine.Net(self.doc.layers, seed=self._exp.seed)
@@ -470,196 +390,53 @@ class AppSession(QObject):
         self.weights = weights
         self.weightsChanged.emit(weights)
 
-    # -- training ---------------------------------------------------------------------------
-    @property
-    def running(self):
-        return self._training is not None
-
-    @property
-    def paused(self):
-        return self.running and self.run.paused
-
-    def train(self, epochs=None, paused=False):
-        """Train on a worker thread: up to the experiment's epochs, or ``epochs`` more.
-
-        When the experiment's epochs are already done, Train goes on for as many
-        again. Resumes a paused run.
-        """
-        if self.running:
-            self.resume()
-            return True
-        if not self.doc.valid or self.loading_dataset:
+    # -- what the training model tells of the weights (``workbench.state.training``) --------------
+    def ready_to_train(self):
+        """Whether Train may start: a valid network that fits the data (said otherwise), no
+        dataset loading; the live network then has the document's structure."""
+        if not self.doc.valid or self.data.busy:
             return False
         if not self._fits_for_training():
             return False
         self._sync_network()
-        if self._net is None:
-            return False
-        exp = self.experiment()
-        done = self.examples_seen / max(1, self.n_train(exp.validation))
-        if epochs is not None:
-            target = done + epochs
-        else:
-            target = exp.epochs if done < exp.epochs - 1e-9 else done + exp.epochs
-        self._apply_trainer()
-        try:  # the engine's Training: recorded, autosaved, resumed as the CLI does (issue #15)
-            training = self.training_model.make(exp, target)
-        except engine.EngineError as e:
-            self.problem.emit("Cannot train", str(e))
-            return False
-        run = training.run
-        if paused:
-            run.pause()
-        self.run = run
-        self._to_experiment_epochs = epochs is None
-        if self.training_model.before_start is not None:
-            self.training_model.before_start(training)
-        net, loaded, run_id = self._net, self._loaded, self.run_id
-        job = TrainingJob(run, lambda seen: Weights(net, seen, loaded, run_id), self.publish_every, self,
-                          reports=training.reports)
-        job.report.connect(self._on_report)
-        job.weights.connect(self._on_weights)
-        job.finished.connect(self._on_finished)
-        self._training, self._stopped = job, None
-        job.start()
-        self.training_model.runningChanged.emit(True)
-        self.training_model.pausedChanged.emit(paused)
-        return True
+        return self._net is not None
 
-    def pause(self):
-        if self.running:
-            self.run.pause()
-            self.training_model.pausedChanged.emit(True)
+    def saw_examples(self, examples_seen):
+        """A run's report: the live weights have seen ``examples_seen`` examples (more: trained
+        since they were opened or saved)."""
+        if examples_seen > self.examples_seen:
+            self._weights_unsaved = True
+        self.examples_seen = examples_seen
 
-    def resume(self):
-        if self.running:
-            self.run.resume()
-            self.training_model.pausedChanged.emit(False)
+    def run_ended(self, examples_seen):
+        """A run ended (its thread joined) at ``examples_seen``: its weights are published."""
+        self.examples_seen = examples_seen
+        self.publish_weights()
 
-    def toggle_training(self):
-        if not self.running:
-            self.train()
-        elif self.paused:
-            self.resume()
-        else:
-            self.pause()
+    def publish_weights(self, weights=None):
+        """Publish ``weights`` (``Weights`` a run captured), or a copy of the live weights."""
+        if weights is None:
+            weights = Weights(self._net, self.examples_seen, self._loaded, self.run_id)
+        self._publish(weights)
 
-    def step(self, batches=1):
-        """Train one batch (starting a paused run if none is going)."""
-        if not self.running:
-            if not self.train(paused=True):
-                return False
-        elif not self.run.paused:
-            self.pause()
-        self.run.step(batches)
-        return True
-
-    def stop(self, wait=True):
-        """Stop between batches; with ``wait``, return once the training thread has ended."""
-        job = self._training
-        if job is None:
-            return
-        if not wait:
-            job.run.stop()
-            return
-        job.stop(wait=True, timeout=self.stop_timeout)
-        training = self.training
-        self._end_run()
-        if job.alive:  # past every bounded wait of the engine: leave the thread its network
-            if training is not None:
-                training.session = None  # should it wake, it no longer saves into the folder
-            seen, last = self.examples_seen, self.last_training
-            self._set_net(self._net.copy(), trained=self.trained, keep_displaced=False,
-                          unsaved=self._weights_unsaved)
-            self.examples_seen = seen  # the same weights, as far trained (Train goes on from there)
-            if last is not None:
-                last["run_id"] = self.run_id
-                self.last_training = last
-            self._publish(Weights(self._net, seen, self._loaded, self.run_id))
-            self.problem.emit("Training did not stop", f"The training thread did not stop within "
-                              f"{self.stop_timeout:.0f} s; the window goes on with a copy of its weights.")
-
-    def _end_run(self):
-        self._training, self._stopped = None, self._training
-        self.examples_seen = self.run.examples_seen
-        self.training_model.end()
-        self._publish(Weights(self._net, self.examples_seen, self._loaded, self.run_id))
-        self.training_model.runningChanged.emit(False)
-        self.training_model.pausedChanged.emit(False)
-
-    def _current(self, job):
-        """Reports of the running job count, and the last ones of the job stopped last
-        (queued before it ended) unless a new run or new weights came since."""
-        return job is not None and (job is self._training or job is self._stopped)
-
-    def _on_report(self, r):
-        if self._current(self.sender()):
-            if r["examples_seen"] > self.examples_seen:
-                self._weights_unsaved = True
-            self.examples_seen = r["examples_seen"]
-            self.training_model.report.emit(r)
-
-    def _on_weights(self, weights):
-        if self.sender() is self._training:
-            self._publish(weights)
-
-    def _on_finished(self, how):
-        job = self.sender()
-        if job is self._training:
-            job.stop(wait=True)  # the thread is ending: join it
-            self._end_run()
-        if self._current(job):
-            self.training_model.finished.emit(how)
-        job.deleteLater()
+    def leave_network_to_thread(self):
+        """A training thread did not stop: it keeps the live network, and the window goes on with
+        a copy of it, as far trained (new weights: ``runStarted``; Train goes on from there)."""
+        seen = self.examples_seen
+        self._set_net(self._net.copy(), trained=self.trained, keep_displaced=False,
+                      unsaved=self._weights_unsaved)
+        self.examples_seen = seen
 
     def shutdown(self):
         """For the window closing: stop training and every job, and wait for their threads."""
-        self.stop(wait=True)
+        self.training.shutdown()
         self.data.shutdown()
         self.predictions.shutdown()
         self.understanding.shutdown()
         self.teaching.shutdown()
 
-    # -- Inspect, Draw, the gallery, Evaluate: ``predictions``'s (the names of old, kept) ----------
-    @property
-    def drawn(self):
-        return self.predictions.drawn
-
-    @property
-    def drawn_frame(self):
-        return self.predictions.drawn_frame
-
-    @property
-    def picture(self):
-        return self.predictions.picture
-
-    def example(self, source):
-        return self.predictions.example(source)
-
-    def inspect(self, source):
-        return self.predictions.inspect(source)
-
-    def set_drawing(self, image):
-        self.predictions.set_drawing(image)
-
-    def predict_drawing(self, preprocess_ms=0.0):
-        self.predictions.predict_drawing(preprocess_ms)
-
-    def sample_test_predictions(self, count=8):
-        self.predictions.sample_test_predictions(self._rng, count)
-
-    @property
-    def evaluating(self):
-        return self.predictions.evaluating
-
-    def evaluate(self, crop_count=1):
-        return self.predictions.evaluate(crop_count)
-
-    def cancel_evaluation(self):
-        self.predictions.cancel_evaluation()
-
     # -- the dataset -----------------------------------------------------------------------------
-    # ``dataset`` is the one in use; ``settings.data`` names it (None: the bundled MNIST), except
+    # ``data.dataset`` is the one in use; ``settings.data`` names it (None: the bundled MNIST), except
     # while an opened experiment's own data loads. Loads run as a background job; training
     # waits for them (Train is off while one runs), and a load that fails or is cancelled leaves
     # the dataset in use as it was.
@@ -674,54 +451,21 @@ class AppSession(QObject):
         d.failed.connect(self._dataset_failed)
         d.missing.connect(self._dataset_missing)
         d.cancelled.connect(self._dataset_cancelled)
-        d.progress.connect(self.datasetProgress)
-        d.loading.connect(self.datasetLoading)
-        d.overview.connect(self.datasetOverview)
-
-    @property
-    def dataset(self):
-        """The dataset in use (``data.dataset``)."""
-        return self.data.dataset
-
-    @property
-    def dataset_version(self):
-        return self.data.version
-
-    @property
-    def data_path(self):
-        """The absolute path of the dataset in use (None: the bundled MNIST)."""
-        return self.data.path
-
-    @property
-    def loading_dataset(self):
-        return self.data.busy
-
-    @property
-    def loading_data_path(self):
-        """The path of the dataset loading now (None when none is, or the bundled MNIST is)."""
-        return self.data.loading_path
 
     @property
     def dataset_notes(self):
         """What the user should know about the dataset in use: the loader's notes and the
         validation size chosen for it."""
-        return list(self.dataset.notes) + ([self.validation_note] if self.validation_note else [])
+        return list(self.data.dataset.notes) + ([self.validation_note] if self.validation_note else [])
 
     def open_dataset(self, path):
         """Load the dataset at ``path`` (a file or folder; None: the bundled MNIST) in the
         background; it replaces the one in use when it has loaded. False if the user would not
         stop the run."""
-        if not self.may_stop_training():
+        if not self.training.may_stop():
             return False
         self.data.load(datatasks.normalize_path(path), None)
         return True
-
-    def cancel_dataset_load(self):
-        self.data.cancel()
-
-    def describe_dataset(self):
-        """The dataset view's numbers and pictures of the dataset in use (``datasetOverview`` brings them)."""
-        self.data.describe()
 
     def _use_data(self, exp):
         """An opened experiment's data: loaded unless it is the dataset in use."""
@@ -743,8 +487,8 @@ class AppSession(QObject):
             self.settingsChanged.emit()
 
     def _before_dataset_change(self):
-        if self.running:  # cannot happen from the app (Train waits for the load): be safe
-            self.stop(wait=True)
+        if self.training.running:  # cannot happen from the app (Train waits for the load): be safe
+            self.training.stop(wait=True)
 
     def _dataset_changed(self):
         request = self.data.last_request
@@ -752,29 +496,25 @@ class AppSession(QObject):
             self._exp = self._exp.replace(data=self.data.path)
             if request["experiment"] is None:
                 self._settings_modified = True
-            self.run = None  # the next Train makes a run on the new data (the weights stay)
+            self.training.drop_run()  # the next Train makes a run on the new data (the weights stay)
             self._fit_validation(self._validation_wanted)
-        self.datasetChanged.emit()
         if request is not None:
             self.settingsChanged.emit()
 
     def _dataset_failed(self, info):
         self._keep_data_in_use(info["experiment"])
-        self.datasetFailed.emit(info)
 
     def _dataset_missing(self, request):
         self._keep_data_in_use(request["experiment"])
-        self.datasetMissing.emit(request)
 
     def _dataset_cancelled(self, request):
         self._keep_data_in_use(request["experiment"])
-        self.datasetCancelled.emit()
 
     def _fit_validation(self, wanted):
         """The validation size in use for this dataset: ``wanted``, or a fifth of a dataset
         too small for it (``Experiment.validation_for``), with ``validation_note`` saying so."""
         self._validation_wanted = wanted
-        v, self.validation_note = self._exp.replace(validation=wanted).validation_for(len(self.dataset.train))
+        v, self.validation_note = self._exp.replace(validation=wanted).validation_for(len(self.data.dataset.train))
         if v != self._exp.validation:
             self._exp = self._exp.replace(validation=v)
 
@@ -798,19 +538,19 @@ class AppSession(QObject):
             return None
         rows = self.doc.rows
         first, last = rows[0], rows[-1]
-        h, w, c = self.dataset.image_shape
+        h, w, c = self.data.dataset.image_shape
         classes = last["out_depth"] if self.doc.layers[-1].get("type") in ("softmax", "svm") else None
         return {"input": datasets.fit_problems((first["out_sy"], first["out_sx"], first["out_depth"]),
-                                               None, self.dataset),
-                "loss": datasets.fit_problems((h, w, c), classes, self.dataset)}
+                                               None, self.data.dataset),
+                "loss": datasets.fit_problems((h, w, c), classes, self.data.dataset)}
 
     def fit_network_to_data(self):
         """Adapt the input layer and the loss layer's class count to the dataset, as one undoable
         edit. Returns what changed (phrases; empty: it fitted). Raises SpecError, changing
         nothing, when the adapted network would not be valid."""
-        defs, changes = datasets.fit_layer_defs(self.doc.layers, self.dataset)
+        defs, changes = datasets.fit_layer_defs(self.doc.layers, self.data.dataset)
         if changes:
-            self.doc.replace_layers(defs, f"Adapt the network to {self.dataset.name}")
+            self.doc.replace_layers(defs, f"Adapt the network to {self.data.dataset.name}")
         return changes
 
     def _fits_for_training(self):
@@ -818,7 +558,7 @@ class AppSession(QObject):
         problems = (fit["input"] + fit["loss"]) if fit else []
         if problems:
             self.problem.emit("The network does not fit the data",
-                              f"{self.doc.name} does not fit {datasets.describe(self.dataset)}: "
+                              f"{self.doc.name} does not fit {datasets.describe(self.data.dataset)}: "
                               f"{'; '.join(problems)}.\n\nBuild's \u201cAdapt the network\u201d changes the "
                               f"input layer and the class count to fit, in one step that Undo takes back.")
             return False
@@ -828,7 +568,7 @@ class AppSession(QObject):
     def open_picture(self, path):
         """Read a picture as the dataset's images are read (its size and channels) and ask the
         network about it; Inspect shows it as "your picture". Raises DataError naming the file."""
-        h, w, c = self.dataset.image_shape
+        h, w, c = self.data.dataset.image_shape
         pixels = datasets.read_image(path, (w, h), c)
         self.predictions.set_picture(pixels)
         return pixels
@@ -838,9 +578,9 @@ class AppSession(QObject):
         """Everything the user is working on, to come back to with ``restore``: the layers,
         name and file, every setting, the dataset, and a copy of the weights with the
         examples they have seen. Stops a running run first (its weights are kept)."""
-        self.stop(wait=True)
+        self.training.stop(wait=True)
         return {"experiment": self.experiment(), "layers": copy.deepcopy(self.doc.layers),
-                "name": self.doc.name, "path": self.doc.path, "dataset": self.dataset,
+                "name": self.doc.name, "path": self.doc.path, "dataset": self.data.dataset,
                 "net": None if self._net is None else self._net.copy(), "loaded": self._loaded,
                 "net_layers": copy.deepcopy(self._net_layers),
                 "examples_seen": self.examples_seen, "modified": self.modified,
@@ -850,7 +590,7 @@ class AppSession(QObject):
         """Back to what ``keepsake`` holds, weights included; the undo history starts anew
         (stops a running run without asking: the work it does is what is being put away)."""
         k = keepsake
-        self.stop(wait=True)
+        self.training.stop(wait=True)
         self._restore_data(k)
         self._exp = Experiment.from_json(k["experiment"].to_json())
         net = None if k["net"] is None else k["net"].copy()
@@ -864,7 +604,7 @@ class AppSession(QObject):
             self.examples_seen = k["examples_seen"]
             self._publish(Weights(net, self.examples_seen, self._loaded, self.run_id))
         # else the layers were invalid: the weights come back when they are valid again
-        self._apply_trainer()
+        self.apply_trainer()
         self._settings_modified = k["modified"]
         self._weights_unsaved = k.get("weights_unsaved", False)  # the close prompt asks about them
         self.settingsChanged.emit()

@@ -178,7 +178,7 @@ class Studies(QObject):
 
     def not_ready(self):
         """Why nothing can be trained now (the network is not valid, or the data is loading)."""
-        if self.session.loading_dataset:
+        if self.session.data.busy:
             return ("The dataset is still loading: wait for it (or cancel it), then start again; "
                     "these runs would train on the data in use until it has loaded.")
         return "The network is not valid: fix it in Build first."
@@ -188,13 +188,13 @@ class Studies(QObject):
         """Sweep the learning rate from a copy of the latest weights (``rateFound`` brings the
         engine's answer: ``suggested_learning_rate``, ``reason``, ``rates``, ``losses``)."""
         s = self.session
-        if not s.doc.valid or s.loading_dataset:
+        if not s.doc.valid or s.data.busy:
             self.rateFailed.emit(self.not_ready())
             return False
         w = s.weights
         same = w is not None and s.untrained is False and w.run_id == s.run_id
         snapshot = w.to_json() if same else None
-        self.jobs["lrfind"].start(find_rate, s.experiment(), s.dataset, snapshot)
+        self.jobs["lrfind"].start(find_rate, s.experiment(), s.data.dataset, snapshot)
         return True
 
     # -- the race ------------------------------------------------------------------------------------
@@ -202,18 +202,18 @@ class Studies(QObject):
         """Race ``methods`` (names of ``engine.race.DEMO_TRAINERS``) on the session's network,
         each over ``seeds`` seeds for ``epochs``; ``raceDone`` brings the summary."""
         s = self.session
-        if not s.doc.valid or s.loading_dataset:
+        if not s.doc.valid or s.data.busy:
             self.raceFailed.emit(self.not_ready())
             return False
         try:
             exp = s.experiment()
             from engine.studies.race import Race
-            Race(exp, s.dataset, methods, seeds, epochs=epochs, points=points)  # checked now
+            Race(exp, s.data.dataset, methods, seeds, epochs=epochs, points=points)  # checked now
         except EngineError as e:
             self.raceFailed.emit(str(e))
             return False
         self.last_race = None
-        self.jobs["race"].start(race, exp, s.dataset, list(methods), seeds, epochs, points, interleave)
+        self.jobs["race"].start(race, exp, s.data.dataset, list(methods), seeds, epochs, points, interleave)
         return True
 
     def _race_done(self, summary):
@@ -227,7 +227,7 @@ class Studies(QObject):
         as it ends. EngineError (nothing started) when a setting does not fit."""
         from engine.studies.sweep import check_plan
         s = self.session
-        if s.loading_dataset:
+        if s.data.busy:
             raise EngineError(self.not_ready())
         exp = s.experiment().replace(epochs=epochs)
         check_plan(exp, plan)  # raises before anything starts
@@ -241,7 +241,7 @@ class Studies(QObject):
         out = folder / f"sweep-{n:03d}"
         self.sweep_name = out.name
         self._sweep_plan = plan
-        self.jobs["sweep"].start(sweep, exp, plan, s.dataset, out, epochs)
+        self.jobs["sweep"].start(sweep, exp, plan, s.data.dataset, out, epochs)
         return out
 
     def _sweep_event(self, event):

@@ -155,9 +155,9 @@ class Teaching(QObject):
         self._predict.done.connect(self._predicted)
         self._version = 0
         session.weightsChanged.connect(lambda _: self.refresh_predictions())
-        session.datasetChanged.connect(self._dataset_changed)
-        session.datasetFailed.connect(self._dataset_failed)
-        session.datasetCancelled.connect(lambda: self._dataset_failed(None))
+        session.data.changed.connect(self._dataset_changed)
+        session.data.failed.connect(self._dataset_failed)
+        session.data.cancelled.connect(lambda _request: self._dataset_failed(None))
         self.changed.connect(self.refresh_predictions)
 
     # -- what there is ---------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class Teaching(QObject):
     @property
     def names(self):
         """The classes a label chooses from."""
-        return list(self.class_names) if self.own else list(self.session.dataset.class_names)
+        return list(self.class_names) if self.own else list(self.session.data.dataset.class_names)
 
     def __len__(self):
         return len(self.labels)
@@ -259,16 +259,16 @@ class Teaching(QObject):
         s = self.session
         if self.busy:
             return "A teach is going on."
-        if s.running:
+        if s.training.running:
             return "Training is running: stop it first (a teach changes the weights it trains)."
-        if s.loading_dataset:
+        if s.data.busy:
             return "A dataset is loading."
         if len(self) == 0:
             return "Add a few examples first: draw, choose the label, Add (Enter)."
         if s.weights is None:
             return "There is no network to teach."
-        if not self.own and s.dataset.image_shape != (28, 28, 1):
-            return f"Drawings are 28x28 grey digits; {s.dataset.name}'s images are not."
+        if not self.own and s.data.dataset.image_shape != (28, 28, 1):
+            return f"Drawings are 28x28 grey digits; {s.data.dataset.name}'s images are not."
         if self.own and len(set(self.labels.tolist())) < 2:
             return "Draw examples of at least two of your classes."
         if self.own and self.folder is None:
@@ -288,7 +288,7 @@ class Teaching(QObject):
             self.failed.emit(f"The network has {s.weights.num_outputs} outputs; an example is of class "
                              f"{self.names[int(self.labels.max())]}.")
             return False
-        return self._start(s.dataset, self.teach_seconds, self.teach_steps, fresh=False,
+        return self._start(s.data.dataset, self.teach_seconds, self.teach_steps, fresh=False,
                            text=f"Teach {len(self)} example(s)")
 
     def _start(self, mix_with, seconds, steps, fresh, text, examples=None, held_out=None):
@@ -328,7 +328,7 @@ class Teaching(QObject):
             return
         net, report = result
         s = self.session
-        if s.running or s.run_id != pending["run_id"] or s.doc.layers != pending["layers"]:
+        if s.training.running or s.run_id != pending["run_id"] or s.doc.layers != pending["layers"]:
             self.failed.emit("The network changed while it was being taught (a run, a new network): "
                              "the teach was not applied.")
             return
@@ -342,7 +342,7 @@ class Teaching(QObject):
         as the dataset, adapt the network to it (one undoable edit) and train a fresh network
         on the drawings for ``classes_seconds``."""
         s = self.session
-        if not s.may_stop_training():
+        if not s.training.may_stop():
             return False
         path = self.folder / CLASSES_FOLDER
         try:
@@ -382,7 +382,7 @@ class Teaching(QObject):
         if waiting is None:
             self.changed.emit()  # the class names shown may be other ones now
             return
-        if s.data_path is None or pathlib.Path(s.data_path) != pathlib.Path(waiting):
+        if s.data.path is None or pathlib.Path(s.data.path) != pathlib.Path(waiting):
             self.teachingChanged.emit(False)
             return
         try:
@@ -396,7 +396,7 @@ class Teaching(QObject):
             self.teachingChanged.emit(False)
             self.failed.emit("The network does not fit your classes (see Build).")
             return
-        ds = s.dataset  # its held-out drawings stay out of training, to evaluate on
+        ds = s.data.dataset  # its held-out drawings stay out of training, to evaluate on
         self._start(None, self.classes_seconds, self.classes_steps, fresh=True,
                     text=f"Train on {', '.join(self.class_names)}",
                     examples=(ds.train.images, ds.train.labels), held_out=ds.test)
@@ -450,7 +450,7 @@ class Teaching(QObject):
             raise DataError(f"{len(names)} classes; your own are at most {MAX_CLASSES}")
         if len(labels) > MAX_EXAMPLES:
             raise DataError(f"{len(labels)} images; at most {MAX_EXAMPLES} examples are kept")
-        dataset_names = list(self.session.dataset.class_names)
+        dataset_names = list(self.session.data.dataset.class_names)
         if all(n in dataset_names for n in names):  # corrections of the dataset's classes
             labels = np.array([dataset_names.index(names[i]) for i in labels], np.int64)
             names = None

@@ -64,7 +64,7 @@ class Understanding(QObject):
         self.embedding.failed.connect(self.embeddingFailed)
         self.embedding.progress.connect(self.embeddingProgress)
         self.embedding.busyChanged.connect(self.embeddingBusy)
-        session.datasetChanged.connect(self._dataset_changed)
+        session.data.changed.connect(self._dataset_changed)
 
     # -- explanations -------------------------------------------------------------------------
     def _explain_job(self, key):
@@ -94,7 +94,7 @@ class Understanding(QObject):
         job.start(tasks.explain_example, *inputs)
 
     def explain(self, source, method, cls=None, layer=None, key="inspect"):
-        """Explain example ``source`` (as ``session.example`` takes it) for class ``cls``
+        """Explain example ``source`` (as ``session.predictions.example`` takes it) for class ``cls``
         (None: the predicted one) with ``method`` (Grad-CAM on ``layer``, None: the last
         conv); the answer comes as ``explained`` with this ``key``."""
         s = self.session
@@ -105,11 +105,11 @@ class Understanding(QObject):
         if w.loss_type == "regression":
             self.explainFailed.emit(key, NOT_CLASSIFYING)
             return False
-        pixels, label, name = s.example(source)
+        pixels, label, name = s.predictions.example(source)
         if pixels is None:
             self.explainFailed.emit(key, "Draw a digit in the Draw place first.")
             return False
-        frame = s.drawn_frame if source[0] == "drawn" else None
+        frame = s.predictions.drawn_frame if source[0] == "drawn" else None
         if cls is not None and not 0 <= cls < w.num_outputs:
             cls = None  # a class of another network
         self._wanted[key] = (w, pixels, cls, method, layer, frame, source, name, label)
@@ -138,7 +138,7 @@ class Understanding(QObject):
     def embedding_images(self, kind, count):
         """``(images, labels, indices, set_kind)``: the first ``count`` test images, or of the
         validation images a run holds out (kind "validation", indices into the training set)."""
-        ds = self.session.dataset
+        ds = self.session.data.dataset
         if kind == "validation":
             n_val = min(self.session.settings.validation, len(ds.train) - 1)
             idx = tasks.validation_indices(len(ds.train), n_val)[:count]

@@ -78,11 +78,11 @@ class Tour(QObject):
         p.keepRequested.connect(self.keep_work)
         p.closeRequested.connect(self._close_requested)
         p.visibilityChanged.connect(self._fit_panel)
-        s.inspected.connect(self._inspected)
-        s.drawingPredicted.connect(self._drawing_predicted)
-        s.report.connect(self._report)
-        s.finished.connect(self._finished)
-        s.evaluated.connect(self._evaluated)
+        s.predictions.inspected.connect(self._inspected)
+        s.predictions.drawingPredicted.connect(self._drawing_predicted)
+        s.training.report.connect(self._report)
+        s.training.finished.connect(self._finished)
+        s.predictions.evaluated.connect(self._evaluated)
         s.doc.selectionChanged.connect(self._state_changed)
         self.tabs.currentChanged.connect(self._place_changed)
         window.installEventFilter(self)
@@ -278,7 +278,7 @@ class Tour(QObject):
         n = step.get("examples", 0)
         if not n:
             return None
-        ds = self.session.dataset
+        ds = self.session.data.dataset
         images = ds.train.images[:n]
         labels = [ds.class_names[int(y)] for y in ds.train.labels[:n]]
         rows = self.session.doc.rows
@@ -422,7 +422,7 @@ class Tour(QObject):
         doc = self.session.doc
         net, _exp, _meta = load_trained(TRAINED_DEMO)
         if same_network(doc.layers, net):
-            self.session.stop(wait=True)
+            self.session.training.stop(wait=True)
             self.session.load_snapshot(net, doc.name, None, doc.layers)
 
     def _do_draw(self, a):
@@ -432,7 +432,7 @@ class Tour(QObject):
             canvas.draw_stroke(stroke)
 
     def _do_stop(self, a):
-        self.session.stop(wait=True)
+        self.session.training.stop(wait=True)
 
     def _do_settings(self, a):
         s = self.session
@@ -453,7 +453,7 @@ class Tour(QObject):
         self.session.reset_weights()
 
     def _do_train(self, a):
-        self.session.train()
+        self.session.training.train()
 
     def _do_evaluate(self, a):
         self.window.findChild(QWidget, "evaluatePanel").evaluate()
@@ -464,7 +464,7 @@ class Tour(QObject):
 
         def pick(*_):
             try:
-                self.session.evaluated.disconnect(later)
+                self.session.predictions.evaluated.disconnect(later)
             except (RuntimeError, TypeError):
                 pass
             matrix = (panel.last or {}).get("matrix")
@@ -478,7 +478,7 @@ class Tour(QObject):
         def later(*_):  # after the panel itself has taken the result
             QTimer.singleShot(0, pick)
 
-        self.session.evaluated.connect(later)
+        self.session.predictions.evaluated.connect(later)
 
     CANDIDATES = 12  # test digits tried as Draw sees them (~0.15 s each), the least sure first
 
@@ -500,7 +500,7 @@ class Tour(QObject):
         """A test digit that the current weights get wrong as Draw sees it (else the one they are
         least sure of), onto the canvas. The note says what the bars say, as they say it."""
         w = self.session.weights
-        test = self.session.dataset.test
+        test = self.session.data.dataset.test
         if w is None or not len(test):
             return
         n = min(len(test), 2000)
@@ -536,7 +536,7 @@ class Tour(QObject):
             if self.active and self.step["show_me"][-1]["do"] == "confused_example":
                 self.panel.show_note("")
             return
-        names = self.session.dataset.class_names
+        names = self.session.data.dataset.class_names
         text = self.labels["confused"].replace("{index}", str(c["index"])).replace("{label}", names[c["label"]])
         if result is None or "probs" not in result:
             text = text.split(":")[0] + "."  # "Test digit #144, labelled 7."

@@ -225,7 +225,7 @@ class ExportDialog(QDialog):
         self.status.setText("Starting…")
         self.progress.setValue(0)
         self._task_fmt = self.fmt
-        self._job.start(self._task, net, exp, self.fmt, out, self.session.dataset)
+        self._job.start(self._task, net, exp, self.fmt, out, self.session.data.dataset)
         return True
 
     def _task(self, state, *inputs):

@@ -26,14 +26,14 @@ class StatusView(QObject):
         session.doc.changed.connect(self._show_network)
         session.doc.undo_stack.cleanChanged.connect(self._clean_changed)
         session.settingsChanged.connect(self._show_network)
-        session.datasetChanged.connect(self._show_data)
-        session.datasetLoading.connect(self._show_data)
-        session.runningChanged.connect(self._show_run)
-        session.pausedChanged.connect(self._show_run)
+        session.data.changed.connect(self._show_data)
+        session.data.loading.connect(self._show_data)
+        session.training.runningChanged.connect(self._show_run)
+        session.training.pausedChanged.connect(self._show_run)
         session.runStarted.connect(self._clear_run)
-        session.datasetChanged.connect(self._clear_run)
-        session.report.connect(self._report)
-        session.historyRestored.connect(self._history)
+        session.data.changed.connect(self._clear_run)
+        session.training.report.connect(self._report)
+        session.training.historyRestored.connect(self._history)
         self._show_network()
         self._show_data()
 
@@ -49,13 +49,13 @@ class StatusView(QObject):
                              else f"{doc.name}{mark} · invalid")
 
     def _show_data(self, *_):
-        ds = self.session.dataset
-        loading = " · loading another dataset…" if self.session.loading_dataset else ""
+        ds = self.session.data.dataset
+        loading = " · loading another dataset…" if self.session.data.busy else ""
         self.data.setText(f"{ds.name} {len(ds.train):,} / {len(ds.test):,}{loading}")
 
     def _show_run(self):
         s = self.session
-        self.run.setText("paused" if s.paused else ("training" if s.running else "idle"))
+        self.run.setText("paused" if s.training.paused else ("training" if s.training.running else "idle"))
 
     def _history(self, record):
         s = self.session

@@ -252,14 +252,14 @@ class FileCommands(QObject):
         verb = DOING.get(doing, doing)
         # a run pauses while the user is asked, so that the question's numbers stay true and
         # nothing trains on behind it; it goes on if the user cancels
-        paused_here = s.running and not s.paused and s.would_lose_weights(layer_defs)
+        paused_here = s.training.running and not s.training.paused and s.would_lose_weights(layer_defs)
         if paused_here:
-            s.pause()
+            s.training.pause()
         try:
             go_on = self._ask_before_losing(s, verb, layer_defs)
         finally:
-            if paused_here and s.running and s.paused:
-                s.resume()
+            if paused_here and s.training.running and s.training.paused:
+                s.training.resume()
         return go_on
 
     def _ask_before_losing(self, s, verb, layer_defs):
@@ -272,18 +272,18 @@ class FileCommands(QObject):
         name = s.doc.name
         if weights and live:
             what = (f"is training, and its weights ({s.examples_seen:,} examples seen) are in no file"
-                    if s.running else f"has trained weights ({s.examples_seen:,} examples seen) that are "
+                    if s.training.running else f"has trained weights ({s.examples_seen:,} examples seen) that are "
                     f"in no file")
             if changes:
                 what += ", and changes to the experiment that are not saved"
             title = "Save your work?" if changes else "Save trained weights?"
             text = (f"The network \u201c{name}\u201d {what}. "
-                    + ("Stop and save" if s.running else "Save")
+                    + ("Stop and save" if s.training.running else "Save")
                     + f" them as a snapshot (the weights with the experiment) before {verb}?")
             answer = dialogs.ask_save_discard_cancel(self.window, title, text)
             if answer == "cancel":
                 return False
-            s.stop(wait=True)
+            s.training.stop(wait=True)
             if answer == "save":
                 return self.save_weights()  # the snapshot carries the experiment too
             s.discard_weights()  # gone now: not kept to be asked about, shown or saved later
@@ -305,7 +305,7 @@ class FileCommands(QObject):
             return False
         if weights:
             s.discard_weights()
-        s.stop(wait=True)
+        s.training.stop(wait=True)
         return True
 
     # -- recent files ---------------------------------------------------------------------------

@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("convnet-workbench", "convnet-workbench")
         self.session = s = Session(dataset, parent=self)
         self.doc = s.doc
-        s.confirm_stop = self._confirm_stop
+        s.training.confirm_stop = self._confirm_stop
         s.problem.connect(self._problem)
         self.files = FileCommands(s, self.settings, self)
         self.tabs = QTabWidget()
@@ -106,12 +106,12 @@ class MainWindow(QMainWindow):
         s.doc.undo_stack.cleanChanged.connect(self._show_modified)
         s.settingsChanged.connect(self._show_modified)
         self.train_tab.controls.buildRequested.connect(lambda: self.tabs.setCurrentWidget(self.build_tab))
-        s.finished.connect(self._run_finished)
+        s.training.finished.connect(self._run_finished)
         if isinstance(experiment, str):
             experiment = preset(experiment)
         if experiment is not None:
             # the window starts on the dataset it was given, whatever data the experiment names
-            s.load_experiment(experiment.replace(data=s.data_path))
+            s.load_experiment(experiment.replace(data=s.data.path))
         self._restore_settings()
 
     # -- menus ------------------------------------------------------------------------------
@@ -145,9 +145,9 @@ class MainWindow(QMainWindow):
         self._action(e, "&Duplicate layer", lambda: s.doc.duplicate_layer(s.doc.selected), "Ctrl+D")
         self._action(e, "De&lete layer", lambda: s.doc.remove_layer(s.doc.selected))
         n = mb.addMenu("&Network")
-        self.train_action = self._action(n, "&Train / pause", s.toggle_training, "Ctrl+Return")
-        self._action(n, "&Step one batch", s.step, "F10")
-        self._action(n, "&Stop", lambda: s.stop(wait=False), "Ctrl+Shift+Return")
+        self.train_action = self._action(n, "&Train / pause", s.training.toggle, "Ctrl+Return")
+        self._action(n, "&Step one batch", s.training.step, "F10")
+        self._action(n, "&Stop", lambda: s.training.stop(wait=False), "Ctrl+Shift+Return")
         self._action(n, "&Reset weights", s.reset_weights)
         n.addSeparator()
         for k, name in enumerate(("&Build", "T&rain", "&Inspect", "&Draw", "&Evaluate")):

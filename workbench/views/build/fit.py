@@ -40,7 +40,7 @@ class DataFitBanner(QFrame):
         lay.addWidget(self.button, 0, Qt.AlignVCenter)
         self.problems = []
         session.doc.changed.connect(self.update_fit)
-        session.datasetChanged.connect(self.update_fit)
+        session.data.changed.connect(self.update_fit)
         self.update_fit()
 
     def update_fit(self):
@@ -51,14 +51,14 @@ class DataFitBanner(QFrame):
         if fit:
             last = len(s.doc.layers) - 1
             if fit["input"]:
-                notes[0] = f"Does not fit {s.dataset.name}: " + "; ".join(fit["input"])
+                notes[0] = f"Does not fit {s.data.dataset.name}: " + "; ".join(fit["input"])
             if fit["loss"]:
-                notes[last] = f"Does not fit {s.dataset.name}: " + "; ".join(fit["loss"])
+                notes[last] = f"Does not fit {s.data.dataset.name}: " + "; ".join(fit["loss"])
             self.problems = fit["input"] + fit["loss"]
-        header = f"does not fit {s.dataset.name}" if self.problems else None
+        header = f"does not fit {s.data.dataset.name}" if self.problems else None
         self.stack_panel.set_data_fit(notes, header)
         if self.problems:
-            self.text.setText(f"This network does not fit {describe(s.dataset)}: {'; '.join(self.problems)}.")
+            self.text.setText(f"This network does not fit {describe(s.data.dataset)}: {'; '.join(self.problems)}.")
             self.button.setToolTip("Give the input layer the images' size and channels and the loss layer "
                                    "the data's class count (one step; Undo takes it back).")
         self.setVisible(bool(self.problems))

@@ -107,7 +107,7 @@ class DatasetBox(QWidget):
         self.cancel.setObjectName("cancelDatasetButton")
         self.cancel.setToolTip("Stop loading; the dataset in use stays.")
         self.cancel.setAutoDefault(False)
-        self.cancel.clicked.connect(session.cancel_dataset_load)
+        self.cancel.clicked.connect(session.data.cancel)
         self.info = QLabel()
         self.info.setObjectName("datasetInfo")
         self.info.setTextFormat(Qt.PlainText)
@@ -134,13 +134,13 @@ class DatasetBox(QWidget):
         lay.addWidget(self.notes)
         self._loading_title = None
         self._set_loading(False)
-        session.datasetChanged.connect(self._dataset_changed)
+        session.data.changed.connect(self._dataset_changed)
         session.settingsChanged.connect(self._show_notes)
-        session.datasetLoading.connect(self._set_loading)
-        session.datasetProgress.connect(self._progress)
-        session.datasetFailed.connect(self._failed)
-        session.datasetMissing.connect(self._missing)
-        session.datasetCancelled.connect(self._cancelled)
+        session.data.loading.connect(self._set_loading)
+        session.data.progress.connect(self._progress)
+        session.data.failed.connect(self._failed)
+        session.data.missing.connect(self._missing)
+        session.data.cancelled.connect(self._cancelled)
         self._dataset_changed()
 
     # -- the list ---------------------------------------------------------------------------
@@ -148,7 +148,7 @@ class DatasetBox(QWidget):
         c = self.combo
         c.blockSignals(True)
         c.clear()
-        in_use = self.session.data_path
+        in_use = self.session.data.path
         c.addItem(dataset_title(None), BUNDLED)
         c.setItemData(0, "The MNIST digits that come with the app (60,000 + 10,000, 28x28 grey).",
                       Qt.ToolTipRole)
@@ -174,14 +174,14 @@ class DatasetBox(QWidget):
         if data == OPEN:
             self.open_dialog()
         elif data == BUNDLED:
-            if self.session.data_path is not None:
+            if self.session.data.path is not None:
                 self.open(None)
-        elif data != self.session.data_path:
+        elif data != self.session.data.path:
             self.open(data)
 
     def open_dialog(self):
         """Ask for a dataset file or folder and load it."""
-        start = self.recent.folder() or dialogs.existing_folder(self.session.data_path)
+        start = self.recent.folder() or dialogs.existing_folder(self.session.data.path)
         path = dialogs.ask_dataset_path(self.window(), start)
         if path:
             self.recent.set_folder(path)
@@ -199,19 +199,19 @@ class DatasetBox(QWidget):
         self.cancel.setVisible(busy)
         if busy:
             self.progress.setValue(0)
-            title = self._loading_title or dataset_title(self.session.loading_data_path)
+            title = self._loading_title or dataset_title(self.session.data.loading_path)
             self.progress.setFormat(f"loading {title}: %p%")
 
     def _progress(self, fraction):
         self.progress.setValue(int(1000 * fraction))
 
-    def _cancelled(self):
+    def _cancelled(self, _request):
         self._loading_title = None
-        self._show_status(f"Loading cancelled; the dataset in use is still {self.session.dataset.name}.")
+        self._show_status(f"Loading cancelled; the dataset in use is still {self.session.data.dataset.name}.")
 
     def _failed(self, info):
         self._loading_title = None
-        ds = self.session.dataset.name
+        ds = self.session.data.dataset.name
         if info.get("experiment"):
             text = (f"The data of \u201c{info['experiment']}\u201d could not be loaded:\n\n{info['message']}"
                     f"\n\nThe network is open; it trains on {ds} until you choose another dataset.")
@@ -224,7 +224,7 @@ class DatasetBox(QWidget):
         QTimer.singleShot(0, lambda: self._ask_locate(info))
 
     def _ask_locate(self, info):
-        ds = self.session.dataset.name
+        ds = self.session.data.dataset.name
         text = (f"\u201c{info['experiment']}\u201d trains on the data at\n\n{info['path']}\n\nwhich is not "
                 f"there any more (moved, renamed or deleted). The network is open; it trains on {ds} "
                 f"until you locate the data.")
@@ -239,9 +239,9 @@ class DatasetBox(QWidget):
     def _dataset_changed(self):
         s = self.session
         self._loading_title = None
-        self.recent.add(s.data_path)
+        self.recent.add(s.data.path)
         self._fill()
-        ds = s.dataset
+        ds = s.data.dataset
         self.info.setText(f"{describe(ds)}: {len(ds.train):,} training + {len(ds.test):,} test images")
         self.info.setToolTip(str(ds.source or ""))
         self._show_notes()

@@ -237,9 +237,9 @@ class DatasetView(QWidget):
         lay.addLayout(right, 1, 1)
         lay.setColumnStretch(1, 1)
         lay.setRowStretch(1, 1)
-        session.datasetChanged.connect(self._dataset_changed)
-        session.datasetOverview.connect(self.show_overview)
-        session.datasetLoading.connect(self._loading)
+        session.data.changed.connect(self._dataset_changed)
+        session.data.overview.connect(self.show_overview)
+        session.data.loading.connect(self._loading)
         session.settingsChanged.connect(self._show_notes)
         self._show_facts()
 
@@ -267,11 +267,11 @@ class DatasetView(QWidget):
     def _refresh(self):
         """Ask for the overview of the dataset in use, now if on screen (else when shown)."""
         s = self.session
-        if self.isVisible() and self._asked != s.dataset_version:
-            self._asked = s.dataset_version
+        if self.isVisible() and self._asked != s.data.version:
+            self._asked = s.data.version
             self.status.setText("Computing the counts, the mean image and the statistics…")
             self.status.show()
-            s.describe_dataset()
+            s.data.describe()
 
     def showEvent(self, e):
         super().showEvent(e)
@@ -282,11 +282,11 @@ class DatasetView(QWidget):
             self.status.setText("Loading another dataset… (Train shows its progress; this one stays "
                                 "in use until it has loaded)")
             self.status.show()
-        elif self.overview is not None and self.overview["version"] == self.session.dataset_version:
+        elif self.overview is not None and self.overview["version"] == self.session.data.version:
             self.status.hide()
 
     def _show_facts(self):
-        ds = self.session.dataset
+        ds = self.session.data.dataset
         h, w, c = ds.image_shape
         self.title.setText(ds.name)
         where = "bundled with the app" if ds.source in (None, "bundled") else str(ds.source)
@@ -305,7 +305,7 @@ class DatasetView(QWidget):
         self.notes.setVisible(bool(notes))
 
     def show_overview(self, ov):
-        if ov["version"] != self.session.dataset_version:
+        if ov["version"] != self.session.data.version:
             return  # about a dataset that has been replaced since
         self.overview = ov
         self.chart.set_counts(ov["class_names"], ov["train_counts"], ov["test_counts"])
@@ -316,5 +316,5 @@ class DatasetView(QWidget):
         self.grid.set_rows(names, ov["train_counts"], ov["class_means"], ov["samples"], ov["image_shape"])
         if shown < len(names):
             self.status.setText(f"The grid shows the first {shown} of {len(names)} classes.")
-        elif not self.session.loading_dataset:
+        elif not self.session.data.busy:
             self.status.hide()

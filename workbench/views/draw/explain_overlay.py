@@ -41,9 +41,9 @@ class DrawExplanation(QWidget):
         u = session.understanding
         u.explained.connect(self._explained)
         u.explainFailed.connect(self._failed)
-        session.drawingChanged.connect(self._drawing_changed)
+        session.predictions.drawingChanged.connect(self._drawing_changed)
         session.weightsChanged.connect(self._weights_changed)
-        session.datasetChanged.connect(self._classes_changed)
+        session.data.changed.connect(self._classes_changed)
         if session.weights is not None:
             self._weights_changed(session.weights)
 
@@ -59,7 +59,7 @@ class DrawExplanation(QWidget):
 
     def _classes_changed(self):
         w = self.session.weights
-        self.controls.set_classes(getattr(self.session.dataset, "class_names", None),
+        self.controls.set_classes(getattr(self.session.data.dataset, "class_names", None),
                                   w.num_outputs if w is not None else 0)
 
     def _drawing_changed(self, digit):
@@ -73,7 +73,7 @@ class DrawExplanation(QWidget):
     def request(self):
         """Explain the drawn digit now (if the overlay is on and there is one)."""
         s = self.session
-        if not self.on or s.drawn is None:
+        if not self.on or s.predictions.drawn is None:
             s.understanding.cancel_explanation(KEY)
             self.result = None
             self.canvas.set_overlay(None)
@@ -84,12 +84,12 @@ class DrawExplanation(QWidget):
                                 c.layer() if c.method() == "grad_cam" else None, KEY)
 
     def _explained(self, r):
-        if r["key"] != KEY or not self.on or self.session.drawn is None or r["frame"] is None:
+        if r["key"] != KEY or not self.on or self.session.predictions.drawn is None or r["frame"] is None:
             return
         self.result = r
         self.updates += 1
         self._paint()
-        names = getattr(self.session.dataset, "class_names", None)
+        names = getattr(self.session.data.dataset, "class_names", None)
         which = "predicted" if r["class"] == r["predicted"] else "not the prediction"
         self.caption.setText(f"{METHODS[r['method']]} for {class_name(names, r['class'])} ({which}, "
                              f"p = {r['probs'][r['class']]:.2f}) · {r['ms']:.1f} ms")

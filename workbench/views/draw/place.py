@@ -121,9 +121,9 @@ class DrawPanel(QWidget):
         self.last_version = None  # of the weights that gave the answer shown
         self.digit = None
         self._crop = None
-        session.drawingChanged.connect(self._show_digit)
-        session.drawingPredicted.connect(self._show_prediction)
-        session.datasetChanged.connect(self._dataset_changed)
+        session.predictions.drawingChanged.connect(self._show_digit)
+        session.predictions.drawingPredicted.connect(self._show_prediction)
+        session.data.changed.connect(self._dataset_changed)
         self._dataset_changed()
 
     # -- the drawing, sent to the session ----------------------------------------------------
@@ -134,7 +134,7 @@ class DrawPanel(QWidget):
     def update_prediction(self):
         """Send the drawing now (the answer arrives as ``drawingPredicted``)."""
         self._timer.stop()
-        self.session.set_drawing(None if self.canvas.is_empty() else self.canvas.image())
+        self.session.predictions.set_drawing(None if self.canvas.is_empty() else self.canvas.image())
 
     # -- what comes back ------------------------------------------------------------------------
     def _show_digit(self, digit):
@@ -146,7 +146,7 @@ class DrawPanel(QWidget):
             self.timing.setText("")
         else:
             self.pixels.set_pixels(digit, self._crop)
-            if self.session.picture:
+            if self.session.predictions.picture:
                 self.picture_view.set_pixels(digit)
 
     def _show_prediction(self, result):
@@ -199,7 +199,7 @@ class DrawPanel(QWidget):
             return False
         self.update_prediction()  # the drawn digit, now (not 40 ms from now)
         try:
-            self.session.teaching.add(self.session.drawn, self.teach_box.label)
+            self.session.teaching.add(self.session.predictions.drawn, self.teach_box.label)
         except EngineError as e:
             self.teach_box.result.setText(str(e))
             return False
@@ -232,10 +232,10 @@ class DrawPanel(QWidget):
     @property
     def colour(self):
         """The dataset is in colour: Draw tests pictures, not drawings."""
-        return self.session.dataset.image_shape[2] == 3
+        return self.session.data.dataset.image_shape[2] == 3
 
     def _dataset_changed(self):
-        ds = self.session.dataset
+        ds = self.session.data.dataset
         self.bars.set_class_names(ds.class_names)
         colour = self.colour
         self.canvas.setVisible(not colour)
@@ -250,10 +250,10 @@ class DrawPanel(QWidget):
             self.colour_note.setText(f"{ds.name} is in colour, and a drawing would be a grey digit: "
                                      f"open a picture to see what the network makes of it (it is read as "
                                      f"the dataset's images are, at {w}x{h}).")
-            if not self.session.picture:
-                self.session.set_drawing(None)
-        elif self.session.picture:  # a picture of the colour data: not for this one
-            self.session.set_drawing(None)
+            if not self.session.predictions.picture:
+                self.session.predictions.set_drawing(None)
+        elif self.session.predictions.picture:  # a picture of the colour data: not for this one
+            self.session.predictions.set_drawing(None)
 
     def open_image(self, path=None):
         """A picture to test: read (scaled down if large) on a worker thread; a bad one gets a dialog."""
@@ -280,7 +280,7 @@ class DrawPanel(QWidget):
         return True
 
     def _show_in_network(self):
-        if self.session.picture and self.digit is not None:
+        if self.session.predictions.picture and self.digit is not None:
             self.showInNetwork.emit()
             return
         if self.canvas.is_empty():

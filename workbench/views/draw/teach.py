@@ -132,7 +132,7 @@ class TeachBox(QWidget):
         t.report.connect(self._report)
         t.taught.connect(lambda r: self.result.setText(r["summary"]))
         t.failed.connect(self.result.setText)
-        session.runningChanged.connect(lambda _: self._enable())
+        session.training.runningChanged.connect(lambda _: self._enable())
         session.weightsChanged.connect(lambda _: self._enable())
         self._classes()
         self._teaching(False)
@@ -190,7 +190,7 @@ class TeachBox(QWidget):
 
     def _enable(self):
         busy = self.t.busy
-        self.teach_button.setEnabled(not busy and not self.session.running)
+        self.teach_button.setEnabled(not busy and not self.session.training.running)
         self.classes_button.setEnabled(not busy)
         self.add_button.setEnabled(not busy)
 

@@ -53,7 +53,7 @@ class EvaluatePanel(QWidget):
         self.progress.setRange(0, 100)
         self.progress.setMaximumWidth(200)
         self.progress.hide()
-        self.result = QLabel(f"Evaluate the current weights on the {len(session.dataset.test):,} test images.")
+        self.result = QLabel(f"Evaluate the current weights on the {len(session.data.dataset.test):,} test images.")
         self.result.setObjectName("evaluateResult")
         self.table = QTableWidget(10, 10)
         self.table.setObjectName("confusionMatrix")
@@ -72,17 +72,17 @@ class EvaluatePanel(QWidget):
         lay.addWidget(self.result)
         lay.addWidget(self._understanding(session), 1)
         self.button.clicked.connect(self.evaluate)
-        self.cancel.clicked.connect(session.cancel_evaluation)
-        session.evaluated.connect(self._show)
-        session.evaluationFailed.connect(self._failed)
-        session.evaluationProgress.connect(self._progress)
-        session.evaluatingChanged.connect(self._busy)
-        session.datasetChanged.connect(self._show_dataset_classes)
+        self.cancel.clicked.connect(session.predictions.cancel_evaluation)
+        session.predictions.evaluated.connect(self._show)
+        session.predictions.evaluationFailed.connect(self._failed)
+        session.predictions.evaluationProgress.connect(self._progress)
+        session.predictions.evaluatingChanged.connect(self._busy)
+        session.data.changed.connect(self._show_dataset_classes)
         self._show_dataset_classes()
 
     def _set_headers(self, k):
         """The classes by name (rows: true class, columns: predicted class)."""
-        names = [class_name(self.session.dataset.class_names, i) for i in range(k)]
+        names = [class_name(self.session.data.dataset.class_names, i) for i in range(k)]
         self.table.setHorizontalHeaderLabels(names)
         self.table.setVerticalHeaderLabels(names)
 
@@ -91,16 +91,16 @@ class EvaluatePanel(QWidget):
         stays, marked as of another dataset, with the names it was made with)."""
         if self.last is not None:
             return
-        k = self.session.dataset.num_classes
+        k = self.session.data.dataset.num_classes
         self.table.clearContents()
         self.table.setRowCount(k)
         self.table.setColumnCount(k)
         self._set_headers(k)
-        self.result.setText(f"Evaluate the current weights on the {len(self.session.dataset.test):,} test "
-                            f"images of {html.escape(self.session.dataset.name)}.")
+        self.result.setText(f"Evaluate the current weights on the {len(self.session.data.dataset.test):,} test "
+                            f"images of {html.escape(self.session.data.dataset.name)}.")
 
     def evaluate(self):
-        if self.session.evaluate(self.crops.value()):
+        if self.session.predictions.evaluate(self.crops.value()):
             self.result.setText("Evaluating…")
 
     def _failed(self, text):
@@ -182,7 +182,7 @@ class EvaluatePanel(QWidget):
         b_lay.addWidget(self.stale)
         b_lay.addWidget(split, 1)
         session.weightsChanged.connect(self._weights_changed)
-        session.datasetChanged.connect(self._dataset_changed)
+        session.data.changed.connect(self._dataset_changed)
         return box
 
     def select_cell(self, true, predicted):
@@ -191,9 +191,9 @@ class EvaluatePanel(QWidget):
         self.confused.show_cell(true, predicted)
 
     def _show_understanding(self, res):
-        names = getattr(self.session.dataset, "class_names", None)
+        names = getattr(self.session.data.dataset, "class_names", None)
         self.metrics.show_matrix(res["matrix"], names)
-        self.confused.set_result(res, self.session.dataset.test.images, names)
+        self.confused.set_result(res, self.session.data.dataset.test.images, names)
         self.last["version"] = res["version"]
         w = self.session.weights
         self._mark_stale(w is not None and w.version != res["version"])

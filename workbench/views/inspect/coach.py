@@ -64,7 +64,7 @@ class CoachPanel(QWidget):
         lay.addWidget(self.alerts)
         self.diagnostics = None
         self._alerts = []
-        session.report.connect(self._report)
+        session.training.report.connect(self._report)
         session.runStarted.connect(self.clear)
 
     def clear(self, *_):

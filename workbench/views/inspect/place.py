@@ -396,15 +396,15 @@ class NetworkView(QWidget):
         self.zoom.valueChanged.connect(lambda _: self.redraw())
         self.cmap.currentTextChanged.connect(lambda _: self.redraw())
         if session is not None:
-            session.inspected.connect(self.show_state)
-            session.inspectFailed.connect(self.show_message)
+            session.predictions.inspected.connect(self.show_state)
+            session.predictions.inspectFailed.connect(self.show_message)
             session.weightsChanged.connect(self._refresh)
-            session.datasetChanged.connect(self._dataset_changed)
+            session.data.changed.connect(self._dataset_changed)
 
     def _example_count(self):
         if self.session is None:
             return 10000
-        ds = self.session.dataset
+        ds = self.session.data.dataset
         return max(1, len(ds.test if self.source.currentData() == "test" else ds.train))
 
     def example_source(self):
@@ -431,7 +431,7 @@ class NetworkView(QWidget):
         self._stale = True
         if self.session is not None and self.isVisible():
             self._stale = False
-            self.session.inspect(self.example_source())
+            self.session.predictions.inspect(self.example_source())
             self.side.explain.set_source(self.example_source())
 
     def showEvent(self, e):
@@ -489,11 +489,11 @@ class NetworkView(QWidget):
         return super().eventFilter(obj, e)
 
     def _class_names(self):
-        return None if self.session is None else self.session.dataset.class_names
+        return None if self.session is None else self.session.data.dataset.class_names
 
     def _dataset_changed(self):
         """Another dataset: its examples, as many as it has."""
-        ds = self.session.dataset
+        ds = self.session.data.dataset
         self.index.setMaximum(max(len(ds.train), len(ds.test)) - 1)
         colour = ds.image_shape[2] == 3  # Draw tests pictures, not drawings
         self.source.setItemText(self.source.findData("drawn"), "your picture" if colour else "drawn digit")

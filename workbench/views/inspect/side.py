@@ -29,7 +29,7 @@ from ..explain import ExplainControls, ExplanationView
 
 
 def _names(session):
-    return getattr(session.dataset, "class_names", None)
+    return getattr(session.data.dataset, "class_names", None)
 
 
 class ExplainPanel(QWidget):
@@ -62,7 +62,7 @@ class ExplainPanel(QWidget):
         u.explained.connect(self._explained)
         u.explainFailed.connect(self._failed)
         session.weightsChanged.connect(self._weights_changed)
-        session.datasetChanged.connect(self._classes_changed)
+        session.data.changed.connect(self._classes_changed)
         if session.weights is not None:
             self._weights_changed(session.weights)
 
@@ -259,7 +259,7 @@ class UnitImagesPanel(QWidget):
 
     def _show(self, r):
         self.last = r
-        names = getattr(self.session.dataset, "class_names", None)
+        names = getattr(self.session.data.dataset, "class_names", None)
         if r["layer"] is None:
             caps = [class_name(names, k) + (f" · {r['class_probs'][k]:.2f}" if r["class_probs"] is not None else "")
                     for k in range(r["units"])]

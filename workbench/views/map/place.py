@@ -231,7 +231,7 @@ class EmbeddingMapPlace(QWidget):
         u.embeddingProgress.connect(lambda f: self.progress.setValue(int(100 * f)))
         u.embeddingBusy.connect(self._busy)
         session.weightsChanged.connect(self._weights_changed)
-        session.datasetChanged.connect(self._dataset_changed)
+        session.data.changed.connect(self._dataset_changed)
         if session.weights is not None:
             self._weights_changed(session.weights)
 
@@ -279,7 +279,7 @@ class EmbeddingMapPlace(QWidget):
 
     # -- what comes back ---------------------------------------------------------------------------------
     def _names(self):
-        return getattr(self.session.dataset, "class_names", None)
+        return getattr(self.session.data.dataset, "class_names", None)
 
     def _summary(self, r):
         what = "test" if r["kind"] == "test" else "validation"
@@ -370,7 +370,7 @@ class EmbeddingMapPlace(QWidget):
             self.thumb.hide()
             return
         i = int(r["indices"][row])
-        images = self.session.dataset.test.images if r["kind"] == "test" else self.session.dataset.train.images
+        images = self.session.data.dataset.test.images if r["kind"] == "test" else self.session.data.dataset.train.images
         pm = QPixmap.fromImage(stored_qimage(images[i])).scaled(84, 84, Qt.KeepAspectRatio, Qt.FastTransformation)
         self.thumb.setPixmap(pm)
         self.thumb.setToolTip(f"{r['kind']} #{i}: {class_name(self._names(), int(r['labels'][row]))}")
@@ -414,7 +414,7 @@ class EmbeddingMapPlace(QWidget):
             self.gallery.clear()
             self.selection_caption.setText("Select points (Box or Lasso) to see their images here.")
             return
-        ds = self.session.dataset
+        ds = self.session.data.dataset
         images = ds.test.images if r["kind"] == "test" else ds.train.images
         labels = ds.test.labels if r["kind"] == "test" else ds.train.labels
         probs = None

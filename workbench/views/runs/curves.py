@@ -163,7 +163,7 @@ class RunCurvesView(DrawnWhenShown, QWidget):
         self._timer.timeout.connect(self._live)
         if session is not None:
             self.session = session
-            session.runningChanged.connect(lambda on: self._timer.start() if on else self._timer.stop())
+            session.training.runningChanged.connect(lambda on: self._timer.start() if on else self._timer.stop())
         else:
             self.session = None
 
@@ -182,7 +182,7 @@ class RunCurvesView(DrawnWhenShown, QWidget):
 
     def _live(self):
         s = self.session
-        if s is not None and s.running and s.training is not None and s.training.run_id in self.keeper.checked:
+        if s is not None and s.training.running and s.training.current is not None and s.training.current.run_id in self.keeper.checked:
             self.refresh()
 
     def draw(self):

@@ -96,7 +96,7 @@ class RunsPlace(QWidget):
         keeper.folderChanged.connect(lambda _: self._show_folder())
         st = studies
         st.racingChanged.connect(self._busy)
-        session.datasetLoading.connect(self._busy)
+        session.data.loading.connect(self._busy)
         st.sweepingChanged.connect(self._busy)
         st.raceProgress.connect(self._progress)
         st.sweepProgress.connect(self._progress)
@@ -133,7 +133,7 @@ class RunsPlace(QWidget):
         busy = racing or sweeping
         for w in (self.progress, self.progress_label, self.cancel_button):
             w.setVisible(busy)
-        loading = self.session.loading_dataset  # they would train on the data it replaces
+        loading = self.session.data.busy  # they would train on the data it replaces
         self.race_button.setEnabled(not racing and not loading)
         self.sweep_button.setEnabled(not sweeping and not loading)
         view = self.race_view

@@ -78,7 +78,7 @@ class CoachAlerts(QWidget):
         self._lay = QVBoxLayout(self)
         self._lay.setContentsMargins(0, 0, 0, 4)
         self._lay.setSpacing(4)
-        session.report.connect(self._report)
+        session.training.report.connect(self._report)
         session.runStarted.connect(self.clear)
         self.hide()
 
@@ -115,6 +115,6 @@ class CoachAlerts(QWidget):
         if self.session.apply_fix(fix):
             for b in card.buttons:
                 b.setEnabled(False)
-            when = "from the next batch" if fix.get("live") and self.session.running else "for the next run"
+            when = "from the next batch" if fix.get("live") and self.session.training.running else "for the next run"
             card.done.setText(f"Applied {when}: {fix['label']}.")
             card.done.show()

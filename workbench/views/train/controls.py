@@ -161,17 +161,17 @@ class TrainPanel(QWidget):
             w.setKeyboardTracking(False)               # (Enter, leaving the field, a step arrow)
         s = session
         s.settingsChanged.connect(self._show_settings)
-        s.datasetChanged.connect(self._show_dataset)
-        s.report.connect(self.on_report)
-        s.historyRestored.connect(self.show_history)
+        s.data.changed.connect(self._show_dataset)
+        s.training.report.connect(self.on_report)
+        s.training.historyRestored.connect(self.show_history)
         s.runStarted.connect(self._clear_stats)
-        s.datasetChanged.connect(self._clear_stats)
-        s.runningChanged.connect(self._running_changed)
-        s.pausedChanged.connect(self.update_buttons)
-        s.finished.connect(self._finished)
+        s.data.changed.connect(self._clear_stats)
+        s.training.runningChanged.connect(self._running_changed)
+        s.training.pausedChanged.connect(self.update_buttons)
+        s.training.finished.connect(self._finished)
         s.doc.changed.connect(self._doc_changed)
-        s.datasetChanged.connect(self._doc_changed)  # a network may fit one dataset and not another
-        s.datasetLoading.connect(self.update_buttons)
+        s.data.changed.connect(self._doc_changed)  # a network may fit one dataset and not another
+        s.data.loading.connect(self.update_buttons)
         self.can_train = True
         self._recent = collections.deque()  # (examples, right) of the latest progress reports
         self._recent_n = 0
@@ -347,11 +347,11 @@ class TrainPanel(QWidget):
             grid.addWidget(b, k // 3, k % 3)  # two rows of three: the column keeps its height for the numbers
             setattr(self, attr, b)
         self.pause_button.setCheckable(True)
-        self.train_button.clicked.connect(lambda: s.train())
-        self.pause_button.clicked.connect(lambda on: s.pause() if on else s.resume())
-        self.step_button.clicked.connect(lambda: s.step())
-        self.epoch_button.clicked.connect(lambda: s.train(epochs=1))
-        self.stop_button.clicked.connect(lambda: s.stop(wait=False))
+        self.train_button.clicked.connect(lambda: s.training.train())
+        self.pause_button.clicked.connect(lambda on: s.training.pause() if on else s.training.resume())
+        self.step_button.clicked.connect(lambda: s.training.step())
+        self.epoch_button.clicked.connect(lambda: s.training.train(epochs=1))
+        self.stop_button.clicked.connect(lambda: s.training.stop(wait=False))
         self.reset_button.clicked.connect(lambda: s.reset_weights())
         return grid
 
@@ -460,7 +460,7 @@ class TrainPanel(QWidget):
 
     def _show_crop(self):
         rows = self.session.doc.rows
-        image = self.session.dataset.train.shape
+        image = self.session.data.dataset.train.shape
         if rows and rows[0] and rows[0]["out_sy"] < image[0]:
             self.crop.setText(f"random {rows[0]['out_sx']}x{rows[0]['out_sy']} crop")
         else:
@@ -480,7 +480,7 @@ class TrainPanel(QWidget):
             self.session.set_schedule(kind, **{key: value})
 
     def _show_dataset(self):
-        n = len(self.session.dataset.train)
+        n = len(self.session.data.dataset.train)
         self.validation.blockSignals(True)  # a lower maximum must not send a clamped value back
         self.validation.setMaximum(max(0, n - 1))
         self.validation.setSingleStep(1000 if n > 20000 else max(1, n // 50))
@@ -500,7 +500,7 @@ class TrainPanel(QWidget):
             self._say("invalid", f"{why} Fix it in the Build place, where the layer at fault is outlined.",
                       error=True)
         elif misfit:
-            why = f"Cannot train: {doc.name} does not fit {describe(s.dataset)}: {'; '.join(misfit)}."
+            why = f"Cannot train: {doc.name} does not fit {describe(s.data.dataset)}: {'; '.join(misfit)}."
             self._say("misfit", f"{why} Adapt the network to the data (Undo takes it back), or change it "
                                 f"in the Build place.", error=True)
         elif self._message_kind in ("invalid", "misfit"):
@@ -525,10 +525,10 @@ class TrainPanel(QWidget):
 
     def update_buttons(self, *_):
         s = self.session
-        running, paused = s.running, s.paused
+        running, paused = s.training.running, s.training.paused
         # Train starts a run; a paused run goes on with Resume (the Pause button), so the
         # two never both read "Resume"
-        can_train = self.can_train and not s.loading_dataset  # the data it would train on is loading
+        can_train = self.can_train and not s.data.busy  # the data it would train on is loading
         self.train_button.setEnabled(can_train and not running)
         self.train_button.setText("Train")
         self.pause_button.setEnabled(running)

@@ -89,20 +89,20 @@ class TestGallery(QWidget):
         self.session = session
         if session is not None:
             session.weightsChanged.connect(self._weights_changed)
-            session.testPredictions.connect(self.add)
+            session.predictions.testPredictions.connect(self.add)
             session.runStarted.connect(self.reset)
-            session.finished.connect(self._run_ended)
-            session.datasetChanged.connect(self._dataset_changed)
+            session.training.finished.connect(self._run_ended)
+            session.data.changed.connect(self._dataset_changed)
             self._dataset_changed()
 
     def _dataset_changed(self):
         """Another dataset: its class names, and none of the old one's pictures."""
-        self.class_names = list(self.session.dataset.class_names)
+        self.class_names = list(self.session.data.dataset.class_names)
         self.reset()
 
     def _weights_changed(self, weights):
-        if self.session.running and self.isVisible():
-            self.session.sample_test_predictions()
+        if self.session.training.running and self.isVisible():
+            self.session.predictions.sample_test_predictions()
 
     def _run_ended(self, how):
         self._owed = self.total == 0
@@ -115,10 +115,10 @@ class TestGallery(QWidget):
     def _pay(self):
         """The final weights' predictions, owed since a run ended with nothing shown."""
         w = self.session.weights if self.session is not None else None
-        if not (self._owed and self.isVisible()) or self.session.running or w is None or w.untrained:
+        if not (self._owed and self.isVisible()) or self.session.training.running or w is None or w.untrained:
             return
         self._owed = False
-        self.session.sample_test_predictions()
+        self.session.predictions.sample_test_predictions()
 
     def add(self, batch):
         for img, label, probs in zip(batch["images"], batch["labels"], batch["probs"]):

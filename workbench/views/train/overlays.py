@@ -31,10 +31,10 @@ class TrainOverlays(QObject):
         self._changes_seen = 0
         keeper.checkedChanged.connect(self.refresh)
         keeper.runsChanged.connect(self._runs_changed)
-        session.report.connect(self._report)
+        session.training.report.connect(self._report)
         session.runStarted.connect(self._clear_changes)
         session.runStarted.connect(lambda _: self.refresh())  # the run shown live is another now
-        session.runningChanged.connect(lambda _: self.refresh())
+        session.training.runningChanged.connect(lambda _: self.refresh())
         self._shown = set()
         self.refresh()
 
@@ -51,9 +51,9 @@ class TrainOverlays(QObject):
         """The id of the run whose curves the plots show live (training now, or last on these
         weights), or None."""
         s = self.session
-        if s.training is not None:
-            return s.training.run_id
-        last = s.last_training
+        if s.training.current is not None:
+            return s.training.current.run_id
+        last = s.training.last
         if last is not None and last["run_id"] == s.run_id and last.get("record"):
             return last["record"]["id"]
         return None
@@ -92,7 +92,7 @@ class TrainOverlays(QObject):
         self._changes_seen = 0
 
     def _report(self, r):
-        tr = self.session.training
+        tr = self.session.training.current
         if tr is None:
             return
         changes = changes_of(tr.record)

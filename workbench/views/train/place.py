@@ -58,7 +58,7 @@ class TrainPlace(QSplitter):
         self.setStretchFactor(1, 1)
         space = QShortcut(QKeySequence(Qt.Key_Space), self)
         space.setContext(Qt.WidgetWithChildrenShortcut)
-        space.activated.connect(session.toggle_training)
+        space.activated.connect(session.training.toggle)
 
     # -- slots other features fill (they never edit this place's layouts) -------------------------
     def add_banner(self, widget):

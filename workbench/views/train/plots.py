@@ -162,10 +162,10 @@ class _PlotView(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
         self._timer.timeout.connect(self._refresh_if_dirty)
         if session is not None:
-            session.report.connect(self.add)
-            session.historyRestored.connect(self.show_history)
+            session.training.report.connect(self.add)
+            session.training.historyRestored.connect(self.show_history)
             session.runStarted.connect(self.retire_run)
-            session.datasetChanged.connect(self._new_dataset)
+            session.data.changed.connect(self._new_dataset)
         # The x range grows in steps, not with every point: a changing range makes
         # pyqtgraph rebuild the axes on every frame, most of the cost of a repaint.
         pi.enableAutoRange(x=False)
