@@ -53,18 +53,39 @@ def worker_engine(batch, seconds):
     from engine import Net, Trainer
     from engine.core import parallel
     from engine.core.execution import processes as workers
+    from engine.core.execution import worker_choice
     parallel.hold_freed_memory()  # as the CLI and the app do
     x, y = _mnist_batches(batch)
     ready = workers.warm_up()  # measure training, not the worker processes' start
     net = Net(DEMO, seed=0)
     trainer = Trainer(net, method="adadelta", batch_size=batch, l2_decay=0.001, eps=1e-6)
+    def step(i):
+        trainer.train(x[i % len(x)], y[i % len(y)])
+
+    _settle(step, net, batch)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    train = _timed(lambda i: trainer.train(x[i % len(x)], y[i % len(y)]), seconds, batch)
+    train = _timed(step, seconds, batch)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     xi = x.reshape(-1, 24, 24, 1)[:INFER_BATCH]
     infer = _timed(lambda i: net.infer(xi), seconds / 2, len(xi))
     return {"train": train, "infer": infer, "rss_growth_mb": (rss1 - rss0) / 1024,
-            "worker_processes": len(workers.pids()) if ready else 0, "blas": parallel.blas_info()}
+            "worker_processes": len(workers.pids()) if ready else 0, "blas": parallel.blas_info(),
+            "worker_choice": worker_choice(net).get(batch, "no worker at this batch size")}
+
+
+def _settle(step, net, batch, limit=10.0):
+    """Train until the engine has chosen whether this batch size goes faster with the worker
+    (its first check, about a second: ``engine.core.execution.WorkerChoice``), so that the
+    timed steps are the steady state a run trains at, as the worker's start is not timed
+    either. Its later re-checks fall inside the timed steps, as they do in a run."""
+    from engine.core.execution import worker_choice
+    t0 = time.perf_counter()
+    i = 0
+    while True:
+        step(i)
+        i += 1
+        if worker_choice(net).get(batch) != "measuring" or time.perf_counter() - t0 > limit:
+            return
 
 
 def worker_torch(batch, seconds):

@@ -136,3 +136,14 @@ def test_to_accuracy_prints_the_training_seconds_at_the_first_test_that_reaches_
 def test_to_accuracy_out_of_range_is_a_one_line_error():
     proc = _bench("--to-accuracy", "99.3", "--preset", "convnetjs-demo")
     assert proc.returncode != 0 and "fraction" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_demo_bench_times_steps_after_the_engine_chose_whether_to_use_its_worker():
+    """The first check of the worker (a second of steps each way) is not in the timed steps, as
+    the worker's start is not: the figure is what a run trains at (issue #22's speed check)."""
+    from engine.cli import bench as demo_bench
+    r = demo_bench.worker_engine(20, 0.2)
+    assert r["worker_choice"] in ("with the worker", "without the worker")
+    assert r["train"] > 0
+    r1 = demo_bench.worker_engine(1, 0.1)
+    assert r1["worker_choice"] == "no worker at this batch size"
